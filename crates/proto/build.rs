@@ -1,0 +1,27 @@
+//! Compiles `proto/` with protox (pure Rust) and generates prost messages and tonic
+//! services, plus a descriptor set for reflection.
+
+use std::path::PathBuf;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let proto_root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../proto");
+    let files = [
+        "egret/common/v1/common.proto",
+        "egret/registry/v1/org_unit.proto",
+        "egret/registry/v1/volunteer.proto",
+        "egret/registry/v1/membership.proto",
+        "egret/registry/v1/records.proto",
+    ];
+    println!("cargo:rerun-if-changed={}", proto_root.display());
+    let descriptor_set = protox::compile(files, [&proto_root])?;
+    let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);
+    std::fs::write(
+        out_dir.join("egret_descriptor.bin"),
+        prost::Message::encode_to_vec(&descriptor_set),
+    )?;
+    tonic_prost_build::configure()
+        .build_client(true)
+        .build_server(true)
+        .compile_fds(descriptor_set)?;
+    Ok(())
+}

@@ -1,0 +1,23 @@
+//! Generated gRPC contracts of every Egret service, compiled from `proto/` by protox so that
+//! no system `protoc` is needed.
+
+#![allow(missing_docs, clippy::all)]
+
+/// `egret.common.v1`: types shared by every service.
+pub mod common {
+    /// Version 1.
+    pub mod v1 {
+        tonic::include_proto!("egret.common.v1");
+    }
+}
+
+/// `egret.registry.v1`: the org tree, registration forms, volunteers and memberships.
+pub mod registry {
+    /// Version 1.
+    pub mod v1 {
+        tonic::include_proto!("egret.registry.v1");
+    }
+}
+
+/// The encoded `FileDescriptorSet` of every Egret proto, for gRPC reflection.
+pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("egret_descriptor");

@@ -1,0 +1,314 @@
+//! The one error model of every Egret service.
+//!
+//! Services return [`ApiError`]; the single exhaustive `From<ApiError> for Status` below is
+//! the only place where errors become gRPC statuses, so every code, English message and
+//! Chinese message (google.rpc.LocalizedMessage, zh-CN) is decided here.
+
+use std::fmt;
+
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt};
+
+/// The locale of the localized message attached to every error.
+pub const ZH_CN: &str = "zh-CN";
+
+/// A sentence in English and in Simplified Chinese, for an end user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bilingual {
+    /// English.
+    pub en: String,
+    /// 中文.
+    pub zh: String,
+}
+
+impl Bilingual {
+    /// Both languages at once.
+    pub fn new(en: impl Into<String>, zh: impl Into<String>) -> Self {
+        Self {
+            en: en.into(),
+            zh: zh.into(),
+        }
+    }
+}
+
+/// One refused field of a request: its path in the request and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    /// The field path in the request message, for example `volunteer.phone` or
+    /// `requests[3].volunteer.id_number`.
+    pub field: String,
+    /// Why it was refused.
+    pub reason: Bilingual,
+}
+
+impl Violation {
+    /// A violation of `field`.
+    pub fn new(field: impl Into<String>, en: impl Into<String>, zh: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            reason: Bilingual::new(en, zh),
+        }
+    }
+
+    /// The same violation, with its field path put under `prefix` (for nested messages and
+    /// batch rows).
+    pub fn under(mut self, prefix: &str) -> Self {
+        self.field = if self.field.is_empty() {
+            prefix.to_string()
+        } else {
+            format!("{prefix}.{}", self.field)
+        };
+        self
+    }
+}
+
+/// Every way an Egret RPC can fail. Closed on purpose: a new kind of failure means a new
+/// variant here and a deliberate choice of its gRPC code.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The request is malformed; each violation names the field.
+    #[error("invalid argument: {}", violations_en(.0))]
+    InvalidArgument(Vec<Violation>),
+    /// The resource does not exist, or the caller may not know it exists.
+    #[error("{0} not found")]
+    NotFound(String),
+    /// A resource with the same identity exists already.
+    #[error("{resource} already exists")]
+    AlreadyExists {
+        /// What exists (a resource name or a description, never personal data).
+        resource: String,
+        /// Why it counts as the same.
+        reason: Bilingual,
+    },
+    /// The request is well formed but the system is not in a state to carry it out.
+    #[error("failed precondition: {}", .0.en)]
+    FailedPrecondition(Bilingual),
+    /// Someone else changed the record first (optimistic concurrency).
+    #[error("aborted: {}", .0.en)]
+    Aborted(Bilingual),
+    /// The caller is authenticated but lacks the right.
+    #[error("permission denied: {}", .0.en)]
+    PermissionDenied(Bilingual),
+    /// No valid credentials were presented.
+    #[error("unauthenticated: {0}")]
+    Unauthenticated(String),
+    /// A bound was hit; retry later or ask for less.
+    #[error("resource exhausted: {}", .0.en)]
+    ResourceExhausted(Bilingual),
+    /// A dependency is unreachable; safe to retry.
+    #[error("unavailable: {0}")]
+    Unavailable(String),
+    /// The request's deadline passed.
+    #[error("deadline exceeded: {0}")]
+    DeadlineExceeded(String),
+    /// A bug or an unexpected failure. Logged once where it becomes a status; the caller
+    /// sees only a generic message.
+    #[error("internal error: {0:#}")]
+    Internal(#[from] anyhow::Error),
+}
+
+fn violations_en(violations: &[Violation]) -> String {
+    violations
+        .iter()
+        .map(|violation| format!("{}: {}", violation.field, violation.reason.en))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+impl ApiError {
+    /// A single-field INVALID_ARGUMENT.
+    pub fn invalid(field: impl Into<String>, en: impl Into<String>, zh: impl Into<String>) -> Self {
+        Self::InvalidArgument(vec![Violation::new(field, en, zh)])
+    }
+
+    /// NOT_FOUND for a resource name.
+    pub fn not_found(resource: impl fmt::Display) -> Self {
+        Self::NotFound(resource.to_string())
+    }
+
+    /// FAILED_PRECONDITION.
+    pub fn failed_precondition(en: impl Into<String>, zh: impl Into<String>) -> Self {
+        Self::FailedPrecondition(Bilingual::new(en, zh))
+    }
+
+    /// PERMISSION_DENIED.
+    pub fn permission_denied(en: impl Into<String>, zh: impl Into<String>) -> Self {
+        Self::PermissionDenied(Bilingual::new(en, zh))
+    }
+
+    /// ABORTED because the record's version moved on.
+    pub fn version_conflict(resource: &str, expected: i64, actual: i64) -> Self {
+        Self::Aborted(Bilingual::new(
+            format!(
+                "{resource} is at version {actual}, not {expected}: someone changed it first; read it again and retry"
+            ),
+            format!("{resource} 已被他人修改（当前版本 {actual}，请求版本 {expected}），请刷新后重试"),
+        ))
+    }
+}
+
+/// Collects violations, so that one response names every bad field at once.
+#[derive(Debug, Default)]
+pub struct Violations(Vec<Violation>);
+
+impl Violations {
+    /// No violations yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds one.
+    pub fn push(&mut self, violation: Violation) {
+        self.0.push(violation);
+    }
+
+    /// Adds one for `field`.
+    pub fn add(&mut self, field: impl Into<String>, en: impl Into<String>, zh: impl Into<String>) {
+        self.0.push(Violation::new(field, en, zh));
+    }
+
+    /// Adds all of another set.
+    pub fn extend(&mut self, other: impl IntoIterator<Item = Violation>) {
+        self.0.extend(other);
+    }
+
+    /// True when nothing was refused.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The collected violations.
+    pub fn into_inner(self) -> Vec<Violation> {
+        self.0
+    }
+
+    /// `Ok(())` when empty, otherwise INVALID_ARGUMENT with every violation.
+    pub fn into_result(self) -> Result<(), ApiError> {
+        if self.0.is_empty() {
+            return Ok(());
+        }
+        Err(ApiError::InvalidArgument(self.0))
+    }
+}
+
+impl IntoIterator for Violations {
+    type Item = Violation;
+    type IntoIter = std::vec::IntoIter<Violation>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.into_iter()
+    }
+}
+
+fn status_with_zh(code: Code, en: String, zh: String) -> Status {
+    let mut details = ErrorDetails::new();
+    details.set_localized_message(ZH_CN, zh);
+    Status::with_error_details(code, en, details)
+}
+
+impl From<ApiError> for Status {
+    fn from(error: ApiError) -> Self {
+        match error {
+            ApiError::InvalidArgument(violations) => {
+                let en = format!("invalid argument: {}", violations_en(&violations));
+                let zh = violations
+                    .iter()
+                    .map(|violation| format!("{}：{}", violation.field, violation.reason.zh))
+                    .collect::<Vec<_>>()
+                    .join("；");
+                let mut details = ErrorDetails::with_bad_request(
+                    violations
+                        .into_iter()
+                        .map(|violation| {
+                            tonic_types::FieldViolation::new(violation.field, violation.reason.en)
+                        })
+                        .collect::<Vec<_>>(),
+                );
+                details.set_localized_message(ZH_CN, format!("请求参数有误：{zh}"));
+                Status::with_error_details(Code::InvalidArgument, en, details)
+            }
+            ApiError::NotFound(resource) => status_with_zh(
+                Code::NotFound,
+                format!("{resource} not found"),
+                format!("未找到 {resource}"),
+            ),
+            ApiError::AlreadyExists { resource, reason } => status_with_zh(
+                Code::AlreadyExists,
+                format!("{resource} already exists: {}", reason.en),
+                format!("{resource} 已存在：{}", reason.zh),
+            ),
+            ApiError::FailedPrecondition(reason) => {
+                status_with_zh(Code::FailedPrecondition, reason.en, reason.zh)
+            }
+            ApiError::Aborted(reason) => status_with_zh(Code::Aborted, reason.en, reason.zh),
+            ApiError::PermissionDenied(reason) => {
+                status_with_zh(Code::PermissionDenied, reason.en, reason.zh)
+            }
+            ApiError::Unauthenticated(why) => status_with_zh(
+                Code::Unauthenticated,
+                format!("unauthenticated: {why}"),
+                "身份验证失败，请提供有效的访问令牌".to_string(),
+            ),
+            ApiError::ResourceExhausted(reason) => {
+                status_with_zh(Code::ResourceExhausted, reason.en, reason.zh)
+            }
+            ApiError::Unavailable(what) => status_with_zh(
+                Code::Unavailable,
+                format!("unavailable: {what}"),
+                "服务暂时不可用，请稍后重试".to_string(),
+            ),
+            ApiError::DeadlineExceeded(what) => status_with_zh(
+                Code::DeadlineExceeded,
+                format!("deadline exceeded: {what}"),
+                "请求超时，请稍后重试".to_string(),
+            ),
+            ApiError::Internal(error) => {
+                tracing::error!(error = format!("{error:#}"), "internal error");
+                status_with_zh(
+                    Code::Internal,
+                    "internal error; it has been logged".to_string(),
+                    "系统内部错误，已记录，请稍后重试或联系管理员".to_string(),
+                )
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invalid_argument_carries_field_violations_and_chinese() {
+        let status: Status = ApiError::InvalidArgument(vec![
+            Violation::new("volunteer.phone", "is not a phone number", "手机号码格式不正确"),
+            Violation::new("volunteer.id_number", "bad check digit", "校验位不正确"),
+        ])
+        .into();
+        assert_eq!(status.code(), Code::InvalidArgument);
+        let details = status.get_error_details();
+        let bad_request = details.bad_request().expect("bad request details");
+        let fields: Vec<_> = bad_request
+            .field_violations
+            .iter()
+            .map(|violation| violation.field.as_str())
+            .collect();
+        assert_eq!(fields, ["volunteer.phone", "volunteer.id_number"]);
+        let localized = details.localized_message().expect("localized message");
+        assert_eq!(localized.locale, ZH_CN);
+        assert!(localized.message.contains("手机号码格式不正确"));
+    }
+
+    #[test]
+    fn internal_errors_do_not_leak_details() {
+        let status: Status = ApiError::Internal(anyhow::anyhow!("password=hunter2")).into();
+        assert_eq!(status.code(), Code::Internal);
+        assert!(!status.message().contains("hunter2"));
+    }
+
+    #[test]
+    fn violation_paths_nest() {
+        let violation = Violation::new("phone", "x", "y").under("requests[2].volunteer");
+        assert_eq!(violation.field, "requests[2].volunteer.phone");
+    }
+}

@@ -1,0 +1,17 @@
+//! The shared service runtime of Egret: every service is configured, observed, hosted,
+//! authenticated and fails the same way through this crate.
+
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod keys;
+pub mod pagination;
+pub mod server;
+pub mod telemetry;
+
+pub use auth::{Principal, Role, TokenIssuer, TokenVerifier};
+pub use config::{ConfigError, Settings, Validate};
+pub use error::{ApiError, Bilingual, Violation, Violations};
+pub use pagination::PageRequest;
+pub use server::{ServiceHost, shutdown_on_signals};
+pub use tokio_util::sync::CancellationToken;

@@ -1,0 +1,363 @@
+//! Hosting gRPC services: health, reflection, authentication, deadlines, load shedding and
+//! graceful shutdown, the same for every service.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio_stream::wrappers::TcpListenerStream;
+use tokio_util::sync::CancellationToken;
+use tonic::service::RoutesBuilder;
+use tonic::transport::Server;
+use tonic_health::ServingStatus;
+use tonic_health::server::HealthReporter;
+use tower::{Layer, Service};
+use tracing::Instrument;
+
+use crate::auth::TokenVerifier;
+use crate::config::ServerSettings;
+use crate::error::{ApiError, Bilingual};
+use crate::telemetry;
+
+/// Paths that need no token: health and reflection (DESIGN.md §7, "no token").
+const PUBLIC_PREFIXES: [&str; 3] = [
+    "/grpc.health.v1.Health/",
+    "/grpc.reflection.v1.ServerReflection/",
+    "/grpc.reflection.v1alpha.ServerReflection/",
+];
+
+/// Paths exempt from load shedding, so that a busy server still answers its health checks.
+const UNSHED_PREFIXES: [&str; 1] = ["/grpc.health.v1.Health/"];
+
+/// A gRPC server being assembled: services add their routes, then [`serve`](Self::serve)
+/// runs them all behind one listener.
+pub struct ServiceHost {
+    listener: TcpListener,
+    settings: ServerSettings,
+    verifier: TokenVerifier,
+    routes: RoutesBuilder,
+    health: HealthReporter,
+    served_names: Vec<&'static str>,
+    public_methods: Vec<String>,
+}
+
+impl ServiceHost {
+    /// Binds the listener (port 0 picks a free port) before any service is added, so a
+    /// busy address fails early.
+    pub async fn bind(
+        address: SocketAddr,
+        settings: ServerSettings,
+        verifier: TokenVerifier,
+    ) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(address)
+            .await
+            .map_err(|error| anyhow::anyhow!("binding {address}: {error}"))?;
+        let (health, health_service) = tonic_health::server::health_reporter();
+        let mut routes = RoutesBuilder::default();
+        routes.add_service(health_service);
+        let reflection_v1 = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(egret_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1()?;
+        let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(egret_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1alpha()?;
+        routes.add_service(reflection_v1);
+        routes.add_service(reflection_v1alpha);
+        Ok(Self {
+            listener,
+            settings,
+            verifier,
+            routes,
+            health,
+            served_names: Vec::new(),
+            public_methods: Vec::new(),
+        })
+    }
+
+    /// The bound address (with the real port when port 0 was asked for).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound TCP listener has an address")
+    }
+
+    /// The server bounds, for services that size their own limits (message sizes).
+    pub fn settings(&self) -> &ServerSettings {
+        &self.settings
+    }
+
+    /// Where services add their generated servers.
+    pub fn routes(&mut self) -> &mut RoutesBuilder {
+        &mut self.routes
+    }
+
+    /// Declares a service name to report as SERVING in gRPC health.
+    pub fn report_serving(&mut self, service_name: &'static str) {
+        self.served_names.push(service_name);
+    }
+
+    /// Declares a full method path (`/package.Service/Method`) callable without a token.
+    pub fn allow_anonymous(&mut self, method_path: impl Into<String>) {
+        self.public_methods.push(method_path.into());
+    }
+
+    /// Serves until `shutdown` is cancelled, then reports NOT_SERVING, stops accepting,
+    /// and waits up to the drain limit for requests in flight.
+    pub async fn serve(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let address = self.local_addr();
+        for name in &self.served_names {
+            self.health
+                .set_service_status(*name, ServingStatus::Serving)
+                .await;
+        }
+        let guard = GuardLayer {
+            state: Arc::new(GuardState {
+                permits: Arc::new(Semaphore::new(self.settings.concurrency_limit)),
+                default_deadline: self.settings.default_deadline,
+                max_deadline: self.settings.max_deadline,
+                verifier: self.verifier,
+                public_methods: self.public_methods,
+            }),
+        };
+        let health = self.health.clone();
+        let served_names = self.served_names.clone();
+        let signal_token = shutdown.clone();
+        let signal = async move {
+            signal_token.cancelled().await;
+            health
+                .set_service_status("", ServingStatus::NotServing)
+                .await;
+            for name in served_names {
+                health
+                    .set_service_status(name, ServingStatus::NotServing)
+                    .await;
+            }
+            tracing::info!(%address, "shutdown started, draining requests");
+        };
+        let router = Server::builder()
+            .layer(guard)
+            .add_routes(self.routes.routes());
+        let serving = router.serve_with_incoming_shutdown(TcpListenerStream::new(self.listener), signal);
+        tokio::pin!(serving);
+        tracing::info!(%address, "serving grpc");
+        tokio::select! {
+            result = &mut serving => return result.map_err(Into::into),
+            () = shutdown.cancelled() => {}
+        }
+        match tokio::time::timeout(self.settings.drain_timeout, serving).await {
+            Ok(result) => result.map_err(Into::into),
+            Err(_) => {
+                tracing::warn!(
+                    %address,
+                    drain_timeout = ?self.settings.drain_timeout,
+                    "drain limit reached, closing remaining requests"
+                );
+                Ok(())
+            }
+        }
+    }
+}
+
+/// A token cancelled on SIGTERM or Ctrl-C.
+pub fn shutdown_on_signals() -> CancellationToken {
+    let token = CancellationToken::new();
+    let cancel = token.clone();
+    tokio::spawn(async move {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        {
+            let mut terminate =
+                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                    Ok(terminate) => terminate,
+                    Err(error) => {
+                        tracing::error!(%error, "cannot listen for SIGTERM");
+                        let _ = ctrl_c.await;
+                        cancel.cancel();
+                        return;
+                    }
+                };
+            tokio::select! {
+                _ = ctrl_c => {}
+                _ = terminate.recv() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = ctrl_c.await;
+        }
+        cancel.cancel();
+    });
+    token
+}
+
+struct GuardState {
+    permits: Arc<Semaphore>,
+    default_deadline: Duration,
+    max_deadline: Duration,
+    verifier: TokenVerifier,
+    public_methods: Vec<String>,
+}
+
+/// Authentication, the deadline, the concurrency limit and the request span, applied to
+/// every call before it reaches a service.
+#[derive(Clone)]
+struct GuardLayer {
+    state: Arc<GuardState>,
+}
+
+impl<S> Layer<S> for GuardLayer {
+    type Service = Guard<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Guard {
+            inner,
+            state: self.state.clone(),
+        }
+    }
+}
+
+#[derive(Clone)]
+struct Guard<S> {
+    inner: S,
+    state: Arc<GuardState>,
+}
+
+/// Parses a `grpc-timeout` header value (up to 8 digits and a unit).
+pub fn parse_grpc_timeout(value: &str) -> Option<Duration> {
+    if value.len() < 2 || value.len() > 9 {
+        return None;
+    }
+    let (digits, unit) = value.split_at(value.len() - 1);
+    let amount: u64 = digits.parse().ok()?;
+    Some(match unit {
+        "H" => Duration::from_secs(amount.checked_mul(3600)?),
+        "M" => Duration::from_secs(amount.checked_mul(60)?),
+        "S" => Duration::from_secs(amount),
+        "m" => Duration::from_millis(amount),
+        "u" => Duration::from_micros(amount),
+        "n" => Duration::from_nanos(amount),
+        _ => return None,
+    })
+}
+
+fn bearer_token(headers: &http::HeaderMap) -> Option<&str> {
+    let value = headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
+    let token = value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))?;
+    Some(token.trim())
+}
+
+impl<S, ReqBody, ResBody> Service<http::Request<ReqBody>> for Guard<S>
+where
+    S: Service<http::Request<ReqBody>, Response = http::Response<ResBody>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+    ReqBody: Send + 'static,
+    ResBody: Default + Send + 'static,
+{
+    type Response = http::Response<ResBody>;
+    type Error = S::Error;
+    type Future = BoxFuture<'static, Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(&mut self, context: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(context)
+    }
+
+    fn call(&mut self, mut request: http::Request<ReqBody>) -> Self::Future {
+        // The ready service is the one to call; keep a fresh clone for the next call.
+        let fresh = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, fresh);
+        let state = self.state.clone();
+        let path = request.uri().path().to_string();
+        let span = tracing::info_span!("grpc", rpc.method = %path, otel.kind = "server");
+        telemetry::set_parent_from_headers(&span, request.headers());
+
+        let public = PUBLIC_PREFIXES.iter().any(|prefix| path.starts_with(prefix))
+            || state.public_methods.iter().any(|method| *method == path);
+        match bearer_token(request.headers()).map(|token| state.verifier.verify(token)) {
+            Some(Ok(principal)) => {
+                request.extensions_mut().insert(principal);
+            }
+            Some(Err(why)) if !public => {
+                let _entered = span.enter();
+                tracing::info!(reason = %why, "refused token");
+                return reject(ApiError::Unauthenticated(why));
+            }
+            None if !public => {
+                return reject(ApiError::Unauthenticated(
+                    "a bearer token is required (authorization: Bearer …)".to_string(),
+                ));
+            }
+            _ => {}
+        }
+
+        let permit = if UNSHED_PREFIXES.iter().any(|prefix| path.starts_with(prefix)) {
+            None
+        } else {
+            match state.permits.clone().try_acquire_owned() {
+                Ok(permit) => Some(permit),
+                Err(_) => {
+                    return reject(ApiError::ResourceExhausted(Bilingual::new(
+                        "the server is at its concurrency limit; retry with backoff",
+                        "服务器繁忙，请稍后重试",
+                    )));
+                }
+            }
+        };
+
+        let deadline = request
+            .headers()
+            .get("grpc-timeout")
+            .and_then(|value| value.to_str().ok())
+            .and_then(parse_grpc_timeout)
+            .map_or(state.default_deadline, |asked| asked.min(state.max_deadline));
+
+        Box::pin(
+            async move {
+                let _permit = permit;
+                match tokio::time::timeout(deadline, inner.call(request)).await {
+                    Ok(result) => result,
+                    Err(_) => {
+                        tracing::info!(?deadline, "deadline exceeded");
+                        Ok(tonic::Status::from(ApiError::DeadlineExceeded(format!(
+                            "the request took longer than its deadline of {deadline:?}"
+                        )))
+                        .into_http())
+                    }
+                }
+            }
+            .instrument(span),
+        )
+    }
+}
+
+fn reject<ResBody, E>(error: ApiError) -> BoxFuture<'static, Result<http::Response<ResBody>, E>>
+where
+    ResBody: Default + Send + 'static,
+    E: Send + 'static,
+{
+    let response = tonic::Status::from(error).into_http();
+    Box::pin(async move { Ok(response) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grpc_timeouts_parse() {
+        assert_eq!(parse_grpc_timeout("5S"), Some(Duration::from_secs(5)));
+        assert_eq!(parse_grpc_timeout("250m"), Some(Duration::from_millis(250)));
+        assert_eq!(parse_grpc_timeout("1H"), Some(Duration::from_secs(3600)));
+        assert_eq!(parse_grpc_timeout("S"), None);
+        assert_eq!(parse_grpc_timeout("123456789S"), None);
+        assert_eq!(parse_grpc_timeout("5x"), None);
+    }
+}

@@ -1,0 +1,230 @@
+//! The change log (outbox): every change, in commit order, without gaps.
+//!
+//! Sequence numbers come from the single row of `change_log_head`, bumped by the last
+//! statement of each writing transaction. On PostgreSQL the row lock is held until commit,
+//! so a later transaction gets its numbers only after the earlier one committed (or rolled
+//! back, giving them back): numbers become visible in order, and a reader that resumes
+//! after the last number it saw can never miss a row that commits later. On SQLite the
+//! single writer gives the same order. The lock is taken last, so it is held only for the
+//! few statements between it and the commit.
+
+use egret_runtime::ApiError;
+use serde::{Deserialize, Serialize};
+use sqlx::{AnyConnection, AnyPool};
+
+use crate::convert_sqlx_err;
+
+/// What happened to a resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Operation {
+    /// Created.
+    Create,
+    /// Changed.
+    Update,
+    /// Deleted or ended.
+    Delete,
+}
+
+impl Operation {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Operation::Create => "create",
+            Operation::Update => "update",
+            Operation::Delete => "delete",
+        }
+    }
+
+    /// Parses the stored name.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "create" => Some(Operation::Create),
+            "update" => Some(Operation::Update),
+            "delete" => Some(Operation::Delete),
+            _ => None,
+        }
+    }
+}
+
+/// One changed field, with personal data already masked by the service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldChange {
+    /// The field path.
+    pub field: String,
+    /// Before, as text.
+    pub old_value: String,
+    /// After, as text.
+    pub new_value: String,
+}
+
+impl FieldChange {
+    /// A change of `field` from `old_value` to `new_value`.
+    pub fn new(field: impl Into<String>, old_value: impl Into<String>, new_value: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            old_value: old_value.into(),
+            new_value: new_value.into(),
+        }
+    }
+}
+
+/// A change a transaction makes, before it has a sequence number.
+#[derive(Debug, Clone)]
+pub struct ChangeDraft {
+    /// The kind of resource, for example `egret.registry.v1.OrgUnit`.
+    pub resource_type: &'static str,
+    /// The resource name.
+    pub resource_name: String,
+    /// What happened.
+    pub operation: Operation,
+    /// The record after the change, minimised for sync (no plaintext personal data).
+    pub payload_json: String,
+    /// What changed (masked).
+    pub field_changes: Vec<FieldChange>,
+    /// Why, when the caller said.
+    pub reason: String,
+}
+
+/// A committed change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredChange {
+    /// Its place in the log.
+    pub sequence: i64,
+    /// The kind of resource.
+    pub resource_type: String,
+    /// The resource name.
+    pub resource_name: String,
+    /// What happened.
+    pub operation: Operation,
+    /// Who.
+    pub actor: String,
+    /// Where the record originates.
+    pub origin_instance: String,
+    /// When (microseconds since the epoch).
+    pub change_time: i64,
+    /// The record after the change.
+    pub payload_json: String,
+    /// What changed.
+    pub field_changes: Vec<FieldChange>,
+    /// Why.
+    pub reason: String,
+}
+
+type ChangeRow = (i64, String, String, String, String, String, i64, String, String, String);
+
+const SELECT_COLUMNS: &str = "SELECT sequence, resource_type, resource_name, operation, actor, \
+     origin_instance, change_time, payload_json, field_changes_json, reason FROM change_log";
+
+fn from_row(row: ChangeRow) -> Result<StoredChange, ApiError> {
+    let (sequence, resource_type, resource_name, operation, actor, origin_instance, change_time, payload_json, field_changes_json, reason) = row;
+    let operation = Operation::parse(&operation).ok_or_else(|| {
+        ApiError::Internal(anyhow::anyhow!("change {sequence} has unknown operation {operation}"))
+    })?;
+    let field_changes = serde_json::from_str(&field_changes_json).map_err(|error| {
+        ApiError::Internal(anyhow::Error::new(error).context(format!("change {sequence} field changes")))
+    })?;
+    Ok(StoredChange {
+        sequence,
+        resource_type,
+        resource_name,
+        operation,
+        actor,
+        origin_instance,
+        change_time,
+        payload_json,
+        field_changes,
+        reason,
+    })
+}
+
+/// Appends `changes` inside the caller's transaction; returns the last sequence used.
+pub(crate) async fn append(
+    connection: &mut AnyConnection,
+    actor: &str,
+    origin: &str,
+    now: i64,
+    changes: &[ChangeDraft],
+) -> Result<i64, ApiError> {
+    if changes.is_empty() {
+        return Ok(0);
+    }
+    let count = changes.len() as i64;
+    let (last,): (i64,) = sqlx::query_as(
+        "UPDATE change_log_head SET last_sequence = last_sequence + $1 WHERE id = 1 \
+         RETURNING last_sequence",
+    )
+    .bind(count)
+    .fetch_one(&mut *connection)
+    .await
+    .map_err(|error| convert_sqlx_err(error, "change log"))?;
+    let first = last - count + 1;
+    for (offset, change) in changes.iter().enumerate() {
+        let field_changes = serde_json::to_string(&change.field_changes)
+            .map_err(|error| ApiError::Internal(error.into()))?;
+        sqlx::query(
+            "INSERT INTO change_log (sequence, resource_type, resource_name, operation, actor, \
+             origin_instance, change_time, payload_json, field_changes_json, reason) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(first + offset as i64)
+        .bind(change.resource_type)
+        .bind(&change.resource_name)
+        .bind(change.operation.as_str())
+        .bind(actor)
+        .bind(origin)
+        .bind(now)
+        .bind(&change.payload_json)
+        .bind(field_changes)
+        .bind(&change.reason)
+        .execute(&mut *connection)
+        .await
+        .map_err(|error| convert_sqlx_err(error, "change log"))?;
+    }
+    Ok(last)
+}
+
+/// Changes after `after_sequence`, in order, at most `limit`.
+pub async fn read_after(
+    pool: &AnyPool,
+    after_sequence: i64,
+    limit: i64,
+) -> Result<Vec<StoredChange>, ApiError> {
+    let sql = format!("{SELECT_COLUMNS} WHERE sequence > $1 ORDER BY sequence LIMIT $2");
+    let rows: Vec<ChangeRow> = sqlx::query_as(&sql)
+        .bind(after_sequence)
+        .bind(limit)
+        .fetch_all(pool)
+        .await
+        .map_err(|error| convert_sqlx_err(error, "change log"))?;
+    rows.into_iter().map(from_row).collect()
+}
+
+/// The highest committed sequence.
+pub async fn head(pool: &AnyPool) -> Result<i64, ApiError> {
+    let (last,): (i64,) = sqlx::query_as("SELECT last_sequence FROM change_log_head WHERE id = 1")
+        .fetch_one(pool)
+        .await
+        .map_err(|error| convert_sqlx_err(error, "change log"))?;
+    Ok(last)
+}
+
+/// The history of one resource: its changes after `after_sequence`, oldest first.
+pub async fn history(
+    pool: &AnyPool,
+    resource_name: &str,
+    after_sequence: i64,
+    limit: i64,
+) -> Result<Vec<StoredChange>, ApiError> {
+    let sql = format!(
+        "{SELECT_COLUMNS} WHERE resource_name = $1 AND sequence > $2 ORDER BY sequence LIMIT $3"
+    );
+    let rows: Vec<ChangeRow> = sqlx::query_as(&sql)
+        .bind(resource_name)
+        .bind(after_sequence)
+        .bind(limit)
+        .fetch_all(pool)
+        .await
+        .map_err(|error| convert_sqlx_err(error, "change history"))?;
+    rows.into_iter().map(from_row).collect()
+}

@@ -106,7 +106,11 @@ impl Principal {
         if self.has_any(roles) {
             return Ok(());
         }
-        let wanted = roles.iter().map(|role| role.as_str()).collect::<Vec<_>>().join(" or ");
+        let wanted = roles
+            .iter()
+            .map(|role| role.as_str())
+            .collect::<Vec<_>>()
+            .join(" or ");
         Err(ApiError::permission_denied(
             format!("{action} needs the role {wanted}"),
             format!("{action} 需要以下角色之一：{wanted}"),
@@ -193,7 +197,10 @@ impl TokenIssuer {
             URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims).expect("claims serialize"))
         );
         let signature = self.key.sign(signing_input.as_bytes());
-        format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(signature.to_bytes()))
+        format!(
+            "{signing_input}.{}",
+            URL_SAFE_NO_PAD.encode(signature.to_bytes())
+        )
     }
 }
 
@@ -227,7 +234,10 @@ impl TokenVerifier {
             .and_then(|bytes| serde_json::from_slice(&bytes).ok())
             .ok_or("the token header is malformed")?;
         if header.alg != "EdDSA" {
-            return Err(format!("the token algorithm {} is not accepted", header.alg));
+            return Err(format!(
+                "the token algorithm {} is not accepted",
+                header.alg
+            ));
         }
         let signature_bytes: [u8; 64] = URL_SAFE_NO_PAD
             .decode(signature)
@@ -294,7 +304,11 @@ mod tests {
         let mut tampered = token.clone().into_bytes();
         let middle = tampered.len() / 2;
         tampered[middle] = if tampered[middle] == b'A' { b'B' } else { b'A' };
-        assert!(verifier.verify(&String::from_utf8(tampered).expect("ascii")).is_err());
+        assert!(
+            verifier
+                .verify(&String::from_utf8(tampered).expect("ascii"))
+                .is_err()
+        );
 
         let other_instance = TokenVerifier::new(key.verifying_key(), "xm-siming");
         assert!(other_instance.verify(&token).is_err());
@@ -310,7 +324,11 @@ mod tests {
         assert_eq!("team_leader".parse::<Role>(), Ok(Role::TeamLeader));
         assert!("root".parse::<Role>().is_err());
         let principal = principal();
-        assert!(principal.require_any(&[Role::Admin, Role::Staff], "x").is_ok());
+        assert!(
+            principal
+                .require_any(&[Role::Admin, Role::Staff], "x")
+                .is_ok()
+        );
         assert!(principal.require_any(&[Role::Sync], "x").is_err());
     }
 }

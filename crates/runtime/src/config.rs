@@ -188,7 +188,10 @@ impl Validate for InstanceSettings {
             ));
         }
         if self.root_name.trim().is_empty() {
-            return Err(ConfigError::invalid("instance.root_name", "must not be empty"));
+            return Err(ConfigError::invalid(
+                "instance.root_name",
+                "must not be empty",
+            ));
         }
         Ok(())
     }
@@ -352,8 +355,9 @@ impl Validate for TelemetrySettings {
             ));
         }
         let endpoint = self.otlp_endpoint.trim();
-        if !endpoint.is_empty()
-            && !(endpoint.starts_with("http://") || endpoint.starts_with("https://"))
+        if !(endpoint.is_empty()
+            || endpoint.starts_with("http://")
+            || endpoint.starts_with("https://"))
         {
             return Err(ConfigError::invalid(
                 "telemetry.otlp_endpoint",
@@ -446,11 +450,8 @@ mod tests {
             "[server]\nconcurrency_limit = 7\ndefault_deadline = \"5s\"\n[instance]\nid = \"xm-siming\"\ntier = \"district\"\nupstream = \"http://city:50051\"\n",
         )
         .expect("write");
-        let settings: Settings = load(
-            Some(&file),
-            &[("listen", "127.0.0.1:6000".to_string())],
-        )
-        .expect("loads");
+        let settings: Settings =
+            load(Some(&file), &[("listen", "127.0.0.1:6000".to_string())]).expect("loads");
         assert_eq!(settings.server.concurrency_limit, 7);
         assert_eq!(settings.server.default_deadline, Duration::from_secs(5));
         assert_eq!(settings.instance.id, "xm-siming");
@@ -463,7 +464,10 @@ mod tests {
         let file = dir.path().join("egret.toml");
         std::fs::write(&file, "[server]\nconcurrency_limit = 0\n").expect("write");
         let error = load::<Settings>(Some(&file), &[]).expect_err("refused");
-        assert!(error.to_string().contains("server.concurrency_limit"), "{error}");
+        assert!(
+            error.to_string().contains("server.concurrency_limit"),
+            "{error}"
+        );
 
         std::fs::write(&file, "[instance]\ntier = \"district\"\n").expect("write");
         let error = load::<Settings>(Some(&file), &[]).expect_err("refused");

@@ -142,7 +142,9 @@ impl ApiError {
             format!(
                 "{resource} is at version {actual}, not {expected}: someone changed it first; read it again and retry"
             ),
-            format!("{resource} 已被他人修改（当前版本 {actual}，请求版本 {expected}），请刷新后重试"),
+            format!(
+                "{resource} 已被他人修改（当前版本 {actual}，请求版本 {expected}），请刷新后重试"
+            ),
         ))
     }
 }
@@ -281,7 +283,11 @@ mod tests {
     #[test]
     fn invalid_argument_carries_field_violations_and_chinese() {
         let status: Status = ApiError::InvalidArgument(vec![
-            Violation::new("volunteer.phone", "is not a phone number", "手机号码格式不正确"),
+            Violation::new(
+                "volunteer.phone",
+                "is not a phone number",
+                "手机号码格式不正确",
+            ),
             Violation::new("volunteer.id_number", "bad check digit", "校验位不正确"),
         ])
         .into();

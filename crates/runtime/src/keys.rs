@@ -65,8 +65,12 @@ fn load_or_create_key_file(path: &Path) -> anyhow::Result<Zeroizing<[u8; 32]>> {
                 std::fs::read_to_string(path)
                     .with_context(|| format!("reading key file {}", path.display()))?,
             );
-            let key = decode_key(&text)
-                .with_context(|| format!("key file {} does not hold a 32-byte base64 key", path.display()))?;
+            let key = decode_key(&text).with_context(|| {
+                format!(
+                    "key file {} does not hold a 32-byte base64 key",
+                    path.display()
+                )
+            })?;
             Ok(Zeroizing::new(key))
         }
         Err(error) => Err(error).with_context(|| format!("creating key file {}", path.display())),
@@ -94,7 +98,8 @@ pub fn verifying_key(data_dir: &Path, auth: &AuthSettings) -> anyhow::Result<Ver
     if auth.public_key.is_empty() {
         return Ok(signing_key(data_dir)?.verifying_key());
     }
-    let bytes = decode_key(&auth.public_key).context("auth.public_key is not 32 bytes in base64")?;
+    let bytes =
+        decode_key(&auth.public_key).context("auth.public_key is not 32 bytes in base64")?;
     VerifyingKey::from_bytes(&bytes).context("auth.public_key is not an Ed25519 public key")
 }
 
@@ -124,8 +129,9 @@ impl PersonalDataCipher {
     /// Loads keys from config, or from (or into) the data directory.
     pub fn load(data_dir: &Path, keys: &KeySettings) -> anyhow::Result<Self> {
         let dir = key_dir(data_dir);
-        let encryption = configured_or_file(&keys.data_encryption_key, &dir.join("data-encryption.key"))
-            .context("keys.data_encryption_key")?;
+        let encryption =
+            configured_or_file(&keys.data_encryption_key, &dir.join("data-encryption.key"))
+                .context("keys.data_encryption_key")?;
         let lookup = configured_or_file(&keys.lookup_hash_key, &dir.join("lookup-hash.key"))
             .context("keys.lookup_hash_key")?;
         Ok(Self::new(&encryption, &lookup))
@@ -184,7 +190,10 @@ mod tests {
         let first = PersonalDataCipher::load(dir.path(), &KeySettings::default()).expect("load");
         let sealed = first.encrypt("350203199003150021").expect("encrypt");
         let second = PersonalDataCipher::load(dir.path(), &KeySettings::default()).expect("reload");
-        assert_eq!(second.decrypt(&sealed).expect("decrypt"), "350203199003150021");
+        assert_eq!(
+            second.decrypt(&sealed).expect("decrypt"),
+            "350203199003150021"
+        );
         assert_eq!(
             first.lookup_hash("resident_id", "x"),
             second.lookup_hash("resident_id", "x")

@@ -94,7 +94,13 @@ impl PageRequest {
 
     /// A standard list request (default 50, at most 500).
     pub fn standard(page_size: i32, page_token: &str, filters: &str) -> Result<Self, ApiError> {
-        Self::parse(page_size, page_token, filters, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+        Self::parse(
+            page_size,
+            page_token,
+            filters,
+            DEFAULT_PAGE_SIZE,
+            MAX_PAGE_SIZE,
+        )
     }
 
     /// How many rows to fetch: one more than the page, to know whether another page exists.

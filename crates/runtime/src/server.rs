@@ -143,7 +143,8 @@ impl ServiceHost {
         let router = Server::builder()
             .layer(guard)
             .add_routes(self.routes.routes());
-        let serving = router.serve_with_incoming_shutdown(TcpListenerStream::new(self.listener), signal);
+        let serving =
+            router.serve_with_incoming_shutdown(TcpListenerStream::new(self.listener), signal);
         tokio::pin!(serving);
         tracing::info!(%address, "serving grpc");
         tokio::select! {
@@ -279,8 +280,10 @@ where
         let span = tracing::info_span!("grpc", rpc.method = %path, otel.kind = "server");
         telemetry::set_parent_from_headers(&span, request.headers());
 
-        let public = PUBLIC_PREFIXES.iter().any(|prefix| path.starts_with(prefix))
-            || state.public_methods.iter().any(|method| *method == path);
+        let public = PUBLIC_PREFIXES
+            .iter()
+            .any(|prefix| path.starts_with(prefix))
+            || state.public_methods.contains(&path);
         match bearer_token(request.headers()).map(|token| state.verifier.verify(token)) {
             Some(Ok(principal)) => {
                 request.extensions_mut().insert(principal);
@@ -298,7 +301,10 @@ where
             _ => {}
         }
 
-        let permit = if UNSHED_PREFIXES.iter().any(|prefix| path.starts_with(prefix)) {
+        let permit = if UNSHED_PREFIXES
+            .iter()
+            .any(|prefix| path.starts_with(prefix))
+        {
             None
         } else {
             match state.permits.clone().try_acquire_owned() {
@@ -317,7 +323,9 @@ where
             .get("grpc-timeout")
             .and_then(|value| value.to_str().ok())
             .and_then(parse_grpc_timeout)
-            .map_or(state.default_deadline, |asked| asked.min(state.max_deadline));
+            .map_or(state.default_deadline, |asked| {
+                asked.min(state.max_deadline)
+            });
 
         Box::pin(
             async move {

@@ -60,7 +60,11 @@ pub struct FieldChange {
 
 impl FieldChange {
     /// A change of `field` from `old_value` to `new_value`.
-    pub fn new(field: impl Into<String>, old_value: impl Into<String>, new_value: impl Into<String>) -> Self {
+    pub fn new(
+        field: impl Into<String>,
+        old_value: impl Into<String>,
+        new_value: impl Into<String>,
+    ) -> Self {
         Self {
             field: field.into(),
             old_value: old_value.into(),
@@ -111,18 +115,44 @@ pub struct StoredChange {
     pub reason: String,
 }
 
-type ChangeRow = (i64, String, String, String, String, String, i64, String, String, String);
+type ChangeRow = (
+    i64,
+    String,
+    String,
+    String,
+    String,
+    String,
+    i64,
+    String,
+    String,
+    String,
+);
 
 const SELECT_COLUMNS: &str = "SELECT sequence, resource_type, resource_name, operation, actor, \
      origin_instance, change_time, payload_json, field_changes_json, reason FROM change_log";
 
 fn from_row(row: ChangeRow) -> Result<StoredChange, ApiError> {
-    let (sequence, resource_type, resource_name, operation, actor, origin_instance, change_time, payload_json, field_changes_json, reason) = row;
+    let (
+        sequence,
+        resource_type,
+        resource_name,
+        operation,
+        actor,
+        origin_instance,
+        change_time,
+        payload_json,
+        field_changes_json,
+        reason,
+    ) = row;
     let operation = Operation::parse(&operation).ok_or_else(|| {
-        ApiError::Internal(anyhow::anyhow!("change {sequence} has unknown operation {operation}"))
+        ApiError::Internal(anyhow::anyhow!(
+            "change {sequence} has unknown operation {operation}"
+        ))
     })?;
     let field_changes = serde_json::from_str(&field_changes_json).map_err(|error| {
-        ApiError::Internal(anyhow::Error::new(error).context(format!("change {sequence} field changes")))
+        ApiError::Internal(
+            anyhow::Error::new(error).context(format!("change {sequence} field changes")),
+        )
     })?;
     Ok(StoredChange {
         sequence,

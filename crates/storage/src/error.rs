@@ -15,17 +15,21 @@ pub fn convert_sqlx_err(error: sqlx::Error, resource: &str) -> ApiError {
                     "已存在相同唯一标识的记录",
                 ),
             },
-            sqlx::error::ErrorKind::ForeignKeyViolation => ApiError::NotFound(format!(
-                "a record that {resource} refers to"
-            )),
-            _ => ApiError::Internal(anyhow::Error::new(error).context(format!("writing {resource}"))),
+            sqlx::error::ErrorKind::ForeignKeyViolation => {
+                ApiError::NotFound(format!("a record that {resource} refers to"))
+            }
+            _ => {
+                ApiError::Internal(anyhow::Error::new(error).context(format!("writing {resource}")))
+            }
         },
         sqlx::Error::RowNotFound => ApiError::NotFound(resource.to_string()),
         sqlx::Error::PoolTimedOut => ApiError::ResourceExhausted(Bilingual::new(
             "the database is busy; retry with backoff",
             "数据库繁忙，请稍后重试",
         )),
-        sqlx::Error::PoolClosed => ApiError::Unavailable("the database is shutting down".to_string()),
+        sqlx::Error::PoolClosed => {
+            ApiError::Unavailable("the database is shutting down".to_string())
+        }
         _ => ApiError::Internal(anyhow::Error::new(error).context(format!("accessing {resource}"))),
     }
 }

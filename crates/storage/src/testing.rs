@@ -2,8 +2,8 @@
 
 use std::str::FromStr;
 
-use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::Executor;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 
 /// The variable that switches PostgreSQL tests on, for example
 /// `postgres://postgres@127.0.0.1:5432/postgres`.
@@ -29,7 +29,9 @@ impl FreshPostgres {
         let name = format!("egret_test_{}", uuid::Uuid::new_v4().simple());
         let admin = AnyPoolOptions::new()
             .max_connections(1)
-            .connect_with(AnyConnectOptions::from_str(&admin_url).expect("EGRET_TEST_POSTGRES_URL parses"))
+            .connect_with(
+                AnyConnectOptions::from_str(&admin_url).expect("EGRET_TEST_POSTGRES_URL parses"),
+            )
             .await
             .expect("EGRET_TEST_POSTGRES_URL connects");
         admin
@@ -38,7 +40,11 @@ impl FreshPostgres {
             .expect("creating a test database");
         admin.close().await;
         let url = replace_database(&admin_url, &name);
-        Some(Self { admin_url, name, url })
+        Some(Self {
+            admin_url,
+            name,
+            url,
+        })
     }
 
     /// The URL of the fresh database.
@@ -71,14 +77,21 @@ impl Drop for FreshPostgres {
         // Drop runs outside async context; a short-lived runtime on its own thread drops
         // the database so test runs do not pile up databases.
         let _ = std::thread::spawn(move || {
-            let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
                 return;
             };
             runtime.block_on(async move {
                 let Ok(options) = AnyConnectOptions::from_str(&admin_url) else {
                     return;
                 };
-                if let Ok(admin) = AnyPoolOptions::new().max_connections(1).connect_with(options).await {
+                if let Ok(admin) = AnyPoolOptions::new()
+                    .max_connections(1)
+                    .connect_with(options)
+                    .await
+                {
                     let _ = admin
                         .execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
                         .await;

@@ -64,7 +64,10 @@ async fn concurrent_writers_never_skip(database: Database) {
                 last = change.sequence;
             }
             let empty = page.is_empty();
-            seen.extend(page.into_iter().map(|change| (change.sequence, change.resource_name)));
+            seen.extend(
+                page.into_iter()
+                    .map(|change| (change.sequence, change.resource_name)),
+            );
             if finished && empty {
                 return seen;
             }
@@ -106,9 +109,15 @@ async fn concurrent_writers_never_skip(database: Database) {
 
     let sequences: Vec<i64> = seen.iter().map(|(sequence, _)| *sequence).collect();
     let contiguous: Vec<i64> = (1..=sequences.len() as i64).collect();
-    assert_eq!(sequences, contiguous, "sequences in order, without gaps or repeats");
+    assert_eq!(
+        sequences, contiguous,
+        "sequences in order, without gaps or repeats"
+    );
     let names: BTreeSet<String> = seen.into_iter().map(|(_, name)| name).collect();
-    assert_eq!(names, expected, "every committed change seen, nothing rolled back");
+    assert_eq!(
+        names, expected,
+        "every committed change seen, nothing rolled back"
+    );
     assert_eq!(
         changelog::head(database.reader()).await.expect("head"),
         expected.len() as i64
@@ -123,7 +132,8 @@ async fn sqlite_change_log_under_concurrent_writers() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn postgres_change_log_under_concurrent_writers() {
-    let Some(postgres) = FreshPostgres::create("postgres_change_log_under_concurrent_writers").await
+    let Some(postgres) =
+        FreshPostgres::create("postgres_change_log_under_concurrent_writers").await
     else {
         return;
     };

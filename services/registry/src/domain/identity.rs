@@ -8,7 +8,8 @@
 use std::fmt;
 
 /// Kind of identity document.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum IdType {
     /// Mainland resident identity card (居民身份证).
     ResidentId,
@@ -66,6 +67,12 @@ fn days_in_month(year: i32, month: u32) -> u32 {
     }
 }
 
+impl serde::Serialize for CivilDate {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.to_iso())
+    }
+}
+
 impl CivilDate {
     /// Returns None when the date does not exist (Feb 30, month 13, year outside 1..=9999), handling leap years.
     #[must_use]
@@ -111,7 +118,8 @@ impl fmt::Display for CivilDate {
 }
 
 /// Gender.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Gender {
     /// Female (even 17th digit).
     Female,

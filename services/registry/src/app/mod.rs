@@ -1,0 +1,218 @@
+//! The registry's use cases: each loads what it needs, checks the caller's roles and
+//! subtree, applies the domain rules and writes through one transaction.
+
+mod members;
+mod org;
+mod records;
+mod volunteers;
+
+use egret_runtime::keys::PersonalDataCipher;
+use egret_runtime::{ApiError, Principal};
+use egret_storage::{ChangeDraft, Database, Operation, WriteTx};
+use serde_json::Value;
+
+pub use members::{MembershipQuery, NewJoinApplication};
+pub use org::{FormPatch, FormView, OrgPatch, OrgQuery};
+pub use records::ChangeLogPage;
+pub use volunteers::{VolunteerPatch, VolunteerQuery, VolunteerView};
+
+use crate::config::Schemes;
+use crate::domain::org::{in_subtree, subtree_bounds};
+use crate::domain::{Meta, OrgUnit, names, payload};
+use crate::store;
+
+/// The registry service's state, shared by every RPC.
+#[derive(Debug, Clone)]
+pub struct Registry {
+    database: Database,
+    cipher: PersonalDataCipher,
+    instance_id: String,
+    schemes: Schemes,
+}
+
+/// The part of the tree a principal acts in.
+#[derive(Debug, Clone)]
+pub struct Scope {
+    /// The principal's org unit.
+    pub root: OrgUnit,
+}
+
+impl Scope {
+    /// `[low, high)` of the subtree's paths.
+    pub fn bounds(&self) -> (String, String) {
+        subtree_bounds(&self.root.path)
+    }
+
+    /// Whether a unit lies in the subtree.
+    pub fn contains(&self, unit: &OrgUnit) -> bool {
+        in_subtree(&unit.path, &self.root.path)
+    }
+}
+
+impl Registry {
+    /// The registry over an opened database.
+    pub fn new(
+        database: Database,
+        cipher: PersonalDataCipher,
+        instance_id: impl Into<String>,
+        schemes: Schemes,
+    ) -> Self {
+        Self {
+            database,
+            cipher,
+            instance_id: instance_id.into(),
+            schemes,
+        }
+    }
+
+    /// The database, for tests and tools.
+    pub fn database(&self) -> &Database {
+        &self.database
+    }
+
+    /// The instance this registry serves.
+    pub fn instance_id(&self) -> &str {
+        &self.instance_id
+    }
+
+    /// Creates the root org unit on first start; returns the root either way.
+    pub async fn ensure_root(&self, display_name: &str) -> Result<OrgUnit, ApiError> {
+        if let Some(root) = store::org::get_root(self.database.reader()).await? {
+            return Ok(root);
+        }
+        let mut transaction = self.database.begin("egret", &self.instance_id).await?;
+        // Another process may have created it between the read and the write.
+        if let Some(root) = store::org::get_root(transaction.conn()).await? {
+            return Ok(root);
+        }
+        let id = egret_storage::new_id();
+        let root = OrgUnit {
+            path: format!("/{id}/"),
+            id,
+            parent_id: None,
+            tier: crate::domain::Tier::Corps,
+            display_name: display_name.to_string(),
+            level: 3,
+            categories: vec![],
+            service_fields: vec![],
+            service_themes: vec![],
+            status: crate::domain::OrgStatus::Active,
+            merged_into: None,
+            meta: self.new_meta(&transaction),
+        };
+        store::org::insert_org_unit(transaction.conn(), &root).await?;
+        record(
+            &mut transaction,
+            "egret.registry.v1.OrgUnit",
+            names::org_unit(&root.id),
+            Operation::Create,
+            None,
+            payload::org_unit(&root),
+            "",
+        );
+        transaction.commit().await?;
+        tracing::info!(org_unit = %root.id, "created the root org unit");
+        Ok(root)
+    }
+
+    /// The subtree the principal acts in. A principal whose unit no longer exists may do
+    /// nothing.
+    async fn scope(&self, principal: &Principal) -> Result<Scope, ApiError> {
+        match store::org::get_org_unit(self.database.reader(), &principal.org_unit).await? {
+            Some(root) => Ok(Scope { root }),
+            None => Err(ApiError::permission_denied(
+                "the org unit in your token does not exist on this instance",
+                "令牌中的组织在本实例中不存在",
+            )),
+        }
+    }
+
+    /// A unit the principal may see, or NOT_FOUND (the same answer as for a unit that does
+    /// not exist, so ids outside the subtree reveal nothing).
+    async fn visible_unit(
+        &self,
+        executor: impl sqlx::Executor<'_, Database = sqlx::Any>,
+        scope: &Scope,
+        id: &str,
+    ) -> Result<OrgUnit, ApiError> {
+        match store::org::get_org_unit(executor, id).await? {
+            Some(unit) if scope.contains(&unit) => Ok(unit),
+            _ => Err(ApiError::not_found(names::org_unit(id))),
+        }
+    }
+
+    /// Refuses changes to records made on another instance (DESIGN.md §6).
+    fn ensure_origin(&self, meta: &Meta, resource: &str) -> Result<(), ApiError> {
+        if meta.origin_instance == self.instance_id {
+            return Ok(());
+        }
+        Err(ApiError::failed_precondition(
+            format!(
+                "{resource} belongs to instance {}; change it there",
+                meta.origin_instance
+            ),
+            format!(
+                "{resource} 属于实例 {}，只能在该实例修改",
+                meta.origin_instance
+            ),
+        ))
+    }
+
+    fn new_meta(&self, transaction: &WriteTx) -> Meta {
+        Meta {
+            origin_instance: self.instance_id.clone(),
+            version: 1,
+            create_time: transaction.now(),
+            update_time: transaction.now(),
+        }
+    }
+
+    async fn begin(&self, principal: &Principal) -> Result<WriteTx, ApiError> {
+        self.database
+            .begin(&principal.subject, &self.instance_id)
+            .await
+    }
+}
+
+/// Checks an optimistic version: 0 means the caller does not care.
+fn check_version(resource: &str, expected: i64, actual: i64) -> Result<(), ApiError> {
+    if expected != 0 && expected != actual {
+        return Err(ApiError::version_conflict(resource, expected, actual));
+    }
+    Ok(())
+}
+
+/// Bumps a record's version and time for an update.
+fn touch(meta: &mut Meta, now: i64) {
+    meta.version += 1;
+    meta.update_time = now;
+}
+
+/// The answer when a conditional update found the record changed under it.
+fn changed_concurrently(resource: &str) -> ApiError {
+    ApiError::Aborted(egret_runtime::Bilingual::new(
+        format!("{resource} was changed by someone else at the same time; read it again and retry"),
+        format!("{resource} 已被他人同时修改，请刷新后重试"),
+    ))
+}
+
+/// Records a change for the change log and history.
+fn record(
+    transaction: &mut WriteTx,
+    resource_type: &'static str,
+    resource_name: String,
+    operation: Operation,
+    before: Option<&Value>,
+    after: Value,
+    reason: &str,
+) {
+    let field_changes = payload::field_changes(before, &after);
+    transaction.record(ChangeDraft {
+        resource_type,
+        resource_name,
+        operation,
+        payload_json: after.to_string(),
+        field_changes,
+        reason: reason.to_string(),
+    });
+}

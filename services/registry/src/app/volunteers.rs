@@ -1,0 +1,513 @@
+//! Volunteers: real-name registration, masked reads, audited reveals.
+
+use egret_runtime::{ApiError, Bilingual, PageRequest, Principal, Violation};
+use egret_storage::{Operation, WriteTx};
+
+use super::{Registry, Scope, changed_concurrently, check_version, record, touch};
+use crate::domain::access::{self, Action};
+use crate::domain::identity::{IdentityDocument, mask_id_number};
+use crate::domain::numbering::SchemeValues;
+use crate::domain::{
+    EmergencyContact, IdType, Membership, MembershipState, NewVolunteer, OrgStatus, OrgUnit,
+    Volunteer, VolunteerStatus, china_date, names, payload,
+};
+use crate::store::{self, volunteers::VolunteerFilter};
+
+const VOLUNTEER_TYPE: &str = "egret.registry.v1.Volunteer";
+pub(super) const MEMBERSHIP_TYPE: &str = "egret.registry.v1.Membership";
+
+/// Which volunteers to list.
+#[derive(Debug, Clone, Default)]
+pub struct VolunteerQuery {
+    /// The subtree's root; None for the caller's own unit.
+    pub org_unit: Option<String>,
+    /// Status filter.
+    pub status: Option<VolunteerStatus>,
+    /// Exact skill.
+    pub skill: String,
+    /// Name substring.
+    pub name_contains: String,
+}
+
+impl VolunteerQuery {
+    /// The filters as text, to bind page tokens to them.
+    pub fn fingerprint(&self) -> String {
+        format!("{self:?}")
+    }
+}
+
+/// Changes to a volunteer; None leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct VolunteerPatch {
+    /// 姓名.
+    pub display_name: Option<String>,
+    /// 手机.
+    pub phone: Option<String>,
+    /// 邮箱.
+    pub email: Option<String>,
+    /// 技能.
+    pub skills: Option<Vec<String>>,
+    /// 服务领域.
+    pub service_fields: Option<Vec<i32>>,
+    /// 服务主题.
+    pub service_themes: Option<Vec<i32>>,
+    /// 可服务时间.
+    pub availability: Option<Vec<i32>>,
+    /// 紧急联系人.
+    pub emergency_contact: Option<EmergencyContact>,
+    /// Status.
+    pub status: Option<VolunteerStatus>,
+}
+
+impl VolunteerPatch {
+    /// Fields a volunteer may not change about itself.
+    fn touches_staff_fields(&self) -> bool {
+        self.display_name.is_some() || self.status.is_some()
+    }
+}
+
+/// A volunteer as a caller may see it.
+#[derive(Debug, Clone)]
+pub struct VolunteerView {
+    /// The record.
+    pub volunteer: Volunteer,
+    /// The plaintext ID number, only on an audited reveal.
+    pub revealed_id_number: Option<String>,
+}
+
+impl VolunteerView {
+    fn masked(volunteer: Volunteer) -> Self {
+        Self {
+            volunteer,
+            revealed_id_number: None,
+        }
+    }
+}
+
+fn id_type_key(id_type: IdType) -> &'static str {
+    match id_type {
+        IdType::ResidentId => "resident_id",
+        IdType::HkMacaoPermit => "hk_macao_permit",
+        IdType::TaiwanPermit => "taiwan_permit",
+        IdType::HmtResidencePermit => "hmt_residence_permit",
+        IdType::Passport => "passport",
+    }
+}
+
+fn already_registered() -> ApiError {
+    ApiError::AlreadyExists {
+        resource: "volunteer".to_string(),
+        reason: Bilingual::new(
+            "a volunteer with this identity document is already registered; ask the unit that registered them to add a membership, or let the volunteer apply to join",
+            "该证件的志愿者已注册，请通过入队申请或由原登记组织添加成员关系",
+        ),
+    }
+}
+
+impl Registry {
+    fn id_number_hash(&self, document: &IdentityDocument) -> String {
+        self.cipher
+            .lookup_hash(id_type_key(document.id_type), &document.number)
+    }
+
+    /// The volunteer if the principal may see it (itself, or in its subtree), else
+    /// NOT_FOUND.
+    pub(super) async fn visible_volunteer(
+        &self,
+        principal: &Principal,
+        scope: &Scope,
+        id: &str,
+    ) -> Result<Volunteer, ApiError> {
+        let not_found = || ApiError::not_found(names::volunteer(id));
+        if !access::is_self(principal, id) {
+            access::require(principal, Action::ReadVolunteers)?;
+            let (low, high) = scope.bounds();
+            if !store::volunteers::visible_in(self.database.reader(), id, (&low, &high)).await? {
+                return Err(not_found());
+            }
+        }
+        store::volunteers::get(self.database.reader(), id)
+            .await?
+            .ok_or_else(not_found)
+    }
+
+    /// Gets a volunteer, masked unless `reveal` (admin or staff; audited).
+    pub async fn get_volunteer(
+        &self,
+        principal: &Principal,
+        id: &str,
+        reveal: bool,
+    ) -> Result<VolunteerView, ApiError> {
+        if reveal {
+            access::require(principal, Action::RevealPersonalData)?;
+        }
+        let scope = self.scope(principal).await?;
+        let volunteer = self.visible_volunteer(principal, &scope, id).await?;
+        if !reveal {
+            return Ok(VolunteerView::masked(volunteer));
+        }
+        let sealed = store::volunteers::sealed_id_number(self.database.reader(), id).await?;
+        let id_number = self.cipher.decrypt(&sealed).map_err(ApiError::Internal)?;
+        self.audit(
+            principal,
+            &scope,
+            &names::volunteer(id),
+            &["id_number", "phone", "emergency_contact.phone"],
+            "GetVolunteer",
+        )
+        .await?;
+        Ok(VolunteerView {
+            volunteer,
+            revealed_id_number: Some(id_number),
+        })
+    }
+
+    /// Lists volunteers visible in a subtree, masked.
+    pub async fn list_volunteers(
+        &self,
+        principal: &Principal,
+        query: &VolunteerQuery,
+        page: &PageRequest,
+    ) -> Result<(Vec<Volunteer>, String), ApiError> {
+        access::require(principal, Action::ReadVolunteers)?;
+        let scope = self.scope(principal).await?;
+        let root = match &query.org_unit {
+            Some(id) => {
+                self.visible_unit(self.database.reader(), &scope, id)
+                    .await?
+            }
+            None => scope.root.clone(),
+        };
+        let filter = VolunteerFilter {
+            bounds: crate::domain::org::subtree_bounds(&root.path),
+            status: query.status.map_or(0, |status| status as i64),
+            skill: query.skill.clone(),
+            name_contains: query.name_contains.clone(),
+        };
+        let mut volunteers = store::volunteers::list(
+            self.database.reader(),
+            &filter,
+            page.after.as_deref(),
+            page.fetch_limit(),
+        )
+        .await?;
+        let next = page.finish(&mut volunteers, |volunteer| volunteer.id.clone());
+        Ok((volunteers, next))
+    }
+
+    /// Finds a volunteer by identity document, if visible.
+    pub async fn lookup_volunteer(
+        &self,
+        principal: &Principal,
+        document: &IdentityDocument,
+    ) -> Result<Volunteer, ApiError> {
+        access::require(principal, Action::RegisterVolunteers)?;
+        let scope = self.scope(principal).await?;
+        let hash = self.id_number_hash(document);
+        let not_found = || ApiError::not_found("volunteer with this identity document");
+        let Some(id) = store::volunteers::find_by_hash(self.database.reader(), &hash).await? else {
+            return Err(not_found());
+        };
+        self.visible_volunteer(principal, &scope, &id)
+            .await
+            .map_err(|_| not_found())
+    }
+
+    async fn registering_unit(
+        &self,
+        transaction: &mut WriteTx,
+        scope: &Scope,
+        org_unit_id: &str,
+    ) -> Result<OrgUnit, ApiError> {
+        let unit = self
+            .visible_unit(transaction.conn(), scope, org_unit_id)
+            .await?;
+        if unit.status != OrgStatus::Active {
+            return Err(ApiError::failed_precondition(
+                format!(
+                    "{} is {}; volunteers register with an active unit",
+                    unit.display_name,
+                    unit.status.name_en()
+                ),
+                format!(
+                    "{} 处于{}状态，只能在正常状态的组织登记志愿者",
+                    unit.display_name,
+                    unit.status.name_zh()
+                ),
+            ));
+        }
+        Ok(unit)
+    }
+
+    /// Inserts one volunteer and its primary membership inside `transaction`.
+    async fn insert_volunteer(
+        &self,
+        transaction: &mut WriteTx,
+        unit: &OrgUnit,
+        new_volunteer: NewVolunteer,
+        id_number_hash: String,
+    ) -> Result<Volunteer, ApiError> {
+        let values = SchemeValues {
+            instance: &self.instance_id,
+            year: china_date(transaction.now()).year,
+            tier: "",
+        };
+        let rendered = self.schemes.volunteer.render(values);
+        let counter = store::next_counter(
+            transaction.conn(),
+            &format!("volunteer:{}", rendered.prefix),
+        )
+        .await?;
+        let sealed = self
+            .cipher
+            .encrypt(&new_volunteer.document.number)
+            .map_err(ApiError::Internal)?;
+        let volunteer = Volunteer {
+            id: egret_storage::new_id(),
+            volunteer_number: rendered.number(counter),
+            display_name: new_volunteer.display_name,
+            id_type: new_volunteer.document.id_type,
+            id_number_hash,
+            id_number_masked: mask_id_number(&new_volunteer.document.number),
+            birth_date: new_volunteer.birth_date,
+            gender: new_volunteer.gender,
+            phone: new_volunteer.phone,
+            email: new_volunteer.email,
+            skills: new_volunteer.skills,
+            service_fields: new_volunteer.service_fields,
+            service_themes: new_volunteer.service_themes,
+            availability: new_volunteer.availability,
+            emergency_contact: new_volunteer.emergency_contact,
+            status: VolunteerStatus::Active,
+            registering_org_unit_id: unit.id.clone(),
+            meta: self.new_meta(transaction),
+        };
+        store::volunteers::insert(transaction.conn(), &volunteer, &sealed)
+            .await
+            .map_err(|error| match error {
+                ApiError::AlreadyExists { .. } => already_registered(),
+                other => other,
+            })?;
+        record(
+            transaction,
+            VOLUNTEER_TYPE,
+            names::volunteer(&volunteer.id),
+            Operation::Create,
+            None,
+            payload::volunteer(&volunteer),
+            "",
+        );
+        let membership = Membership {
+            id: egret_storage::new_id(),
+            org_unit_id: unit.id.clone(),
+            volunteer_id: volunteer.id.clone(),
+            volunteer_display_name: volunteer.display_name.clone(),
+            primary: true,
+            state: MembershipState::Active,
+            joined_on: china_date(transaction.now()),
+            ended_on: None,
+            meta: self.new_meta(transaction),
+        };
+        store::members::insert_membership(transaction.conn(), &membership).await?;
+        record(
+            transaction,
+            MEMBERSHIP_TYPE,
+            names::membership(&unit.id, &membership.id),
+            Operation::Create,
+            None,
+            payload::plain(&membership),
+            "",
+        );
+        Ok(volunteer)
+    }
+
+    /// Registers a volunteer with `org_unit_id` (which becomes its primary membership).
+    pub async fn create_volunteer(
+        &self,
+        principal: &Principal,
+        org_unit_id: &str,
+        new_volunteer: NewVolunteer,
+        request_id: &str,
+    ) -> Result<Volunteer, ApiError> {
+        access::require(principal, Action::RegisterVolunteers)?;
+        let scope = self.scope(principal).await?;
+        let mut transaction = self.begin(principal).await?;
+        if let Some(existing) = transaction
+            .claim_request("CreateVolunteer", request_id)
+            .await?
+        {
+            drop(transaction);
+            let id = existing.trim_start_matches("volunteers/").to_string();
+            return self.visible_volunteer(principal, &scope, &id).await;
+        }
+        let unit = self
+            .registering_unit(&mut transaction, &scope, org_unit_id)
+            .await?;
+        let hash = self.id_number_hash(&new_volunteer.document);
+        if store::volunteers::find_by_hash(transaction.conn(), &hash)
+            .await?
+            .is_some()
+        {
+            return Err(already_registered());
+        }
+        let volunteer = self
+            .insert_volunteer(&mut transaction, &unit, new_volunteer, hash)
+            .await?;
+        transaction
+            .finish_request(request_id, &names::volunteer(&volunteer.id))
+            .await?;
+        transaction.commit().await?;
+        Ok(volunteer)
+    }
+
+    /// Registers many volunteers: every row is checked first, and either all are
+    /// registered or none (INVALID_ARGUMENT naming each bad row's field).
+    pub async fn batch_create_volunteers(
+        &self,
+        principal: &Principal,
+        org_unit_id: &str,
+        rows: Vec<NewVolunteer>,
+        request_id: &str,
+    ) -> Result<Vec<Volunteer>, ApiError> {
+        access::require(principal, Action::RegisterVolunteers)?;
+        let scope = self.scope(principal).await?;
+        let mut transaction = self.begin(principal).await?;
+        if let Some(existing) = transaction
+            .claim_request("BatchCreateVolunteers", request_id)
+            .await?
+        {
+            drop(transaction);
+            let mut volunteers = Vec::new();
+            for name in existing.split(',').filter(|name| !name.is_empty()) {
+                let id = name.trim_start_matches("volunteers/");
+                volunteers.push(self.visible_volunteer(principal, &scope, id).await?);
+            }
+            return Ok(volunteers);
+        }
+        let unit = self
+            .registering_unit(&mut transaction, &scope, org_unit_id)
+            .await?;
+        let hashes: Vec<String> = rows
+            .iter()
+            .map(|row| self.id_number_hash(&row.document))
+            .collect();
+        let registered = store::volunteers::existing_hashes(transaction.conn(), &hashes).await?;
+        let mut violations = Vec::new();
+        for (index, hash) in hashes.iter().enumerate() {
+            let field = format!("requests[{index}].volunteer.id_number");
+            if let Some(first) = hashes[..index].iter().position(|earlier| earlier == hash) {
+                violations.push(Violation::new(
+                    field,
+                    format!("is the same person as requests[{first}]"),
+                    format!("与第 {first} 行是同一证件"),
+                ));
+            } else if registered.contains(hash) {
+                violations.push(Violation::new(
+                    field,
+                    "is already registered",
+                    "该证件的志愿者已注册",
+                ));
+            }
+        }
+        if !violations.is_empty() {
+            return Err(ApiError::InvalidArgument(violations));
+        }
+        let mut volunteers = Vec::with_capacity(rows.len());
+        for (row, hash) in rows.into_iter().zip(hashes) {
+            volunteers.push(
+                self.insert_volunteer(&mut transaction, &unit, row, hash)
+                    .await?,
+            );
+        }
+        let created: Vec<String> = volunteers
+            .iter()
+            .map(|volunteer| names::volunteer(&volunteer.id))
+            .collect();
+        transaction
+            .finish_request(request_id, &created.join(","))
+            .await?;
+        transaction.commit().await?;
+        Ok(volunteers)
+    }
+
+    /// Updates a volunteer. Volunteers may update their own contact details and
+    /// preferences, not their name or status.
+    pub async fn update_volunteer(
+        &self,
+        principal: &Principal,
+        id: &str,
+        patch: VolunteerPatch,
+        expected_version: i64,
+    ) -> Result<Volunteer, ApiError> {
+        if access::is_self(principal, id) {
+            if patch.touches_staff_fields() {
+                return Err(ApiError::permission_denied(
+                    "volunteers cannot change their own name or status; ask your team",
+                    "志愿者不能自行修改姓名或状态，请联系所在队伍",
+                ));
+            }
+        } else {
+            access::require(principal, Action::EditVolunteers)?;
+        }
+        let scope = self.scope(principal).await?;
+        let mut volunteer = self.visible_volunteer(principal, &scope, id).await?;
+        let name = names::volunteer(id);
+        self.ensure_origin(&volunteer.meta, &name)?;
+        check_version(&name, expected_version, volunteer.meta.version)?;
+        let mut transaction = self.begin(principal).await?;
+        let before = payload::volunteer(&volunteer);
+        let VolunteerPatch {
+            display_name,
+            phone,
+            email,
+            skills,
+            service_fields,
+            service_themes,
+            availability,
+            emergency_contact,
+            status,
+        } = patch;
+        if let Some(value) = display_name {
+            volunteer.display_name = value;
+        }
+        if let Some(value) = phone {
+            volunteer.phone = value;
+        }
+        if let Some(value) = email {
+            volunteer.email = value;
+        }
+        if let Some(value) = skills {
+            volunteer.skills = value;
+        }
+        if let Some(value) = service_fields {
+            volunteer.service_fields = value;
+        }
+        if let Some(value) = service_themes {
+            volunteer.service_themes = value;
+        }
+        if let Some(value) = availability {
+            volunteer.availability = value;
+        }
+        if let Some(value) = emergency_contact {
+            volunteer.emergency_contact = value;
+        }
+        if let Some(value) = status {
+            volunteer.status = value;
+        }
+        touch(&mut volunteer.meta, transaction.now());
+        if !store::volunteers::update(transaction.conn(), &volunteer).await? {
+            return Err(changed_concurrently(&name));
+        }
+        record(
+            &mut transaction,
+            VOLUNTEER_TYPE,
+            name,
+            Operation::Update,
+            Some(&before),
+            payload::volunteer(&volunteer),
+            "",
+        );
+        transaction.commit().await?;
+        Ok(volunteer)
+    }
+}

@@ -1,0 +1,90 @@
+//! Who may do what in the registry (DESIGN.md §7). Roles decide the function; the org
+//! subtree decides the data, and is checked where the data is loaded.
+
+use egret_runtime::{ApiError, Principal, Role};
+
+/// A function of the registry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Read org units and forms.
+    ReadOrgUnits,
+    /// Create, update, move units and change their status.
+    ManageOrgUnits,
+    /// Update registration forms.
+    EditRegistrationForms,
+    /// Read volunteers (masked).
+    ReadVolunteers,
+    /// Register volunteers.
+    RegisterVolunteers,
+    /// Update volunteers.
+    EditVolunteers,
+    /// See ID numbers and phones unmasked (audited).
+    RevealPersonalData,
+    /// Add and end memberships, decide join applications.
+    ManageMembers,
+    /// Read change histories.
+    ReadHistory,
+    /// Read the audit log.
+    ReadAuditLog,
+    /// Read the change log.
+    ReadChangeLog,
+}
+
+impl Action {
+    /// The roles that may carry the action out (on data in their subtree). A volunteer's
+    /// own rights over itself are checked separately, where the data is known.
+    pub fn roles(self) -> &'static [Role] {
+        use Role::{Admin, Staff, Sync, TeamLeader, Viewer, Volunteer};
+        match self {
+            Action::ReadOrgUnits => &[Admin, Staff, TeamLeader, Viewer, Volunteer],
+            Action::ManageOrgUnits => &[Admin, Staff, TeamLeader],
+            Action::EditRegistrationForms => &[Admin, Staff, TeamLeader],
+            Action::ReadVolunteers => &[Admin, Staff, TeamLeader, Viewer],
+            Action::RegisterVolunteers => &[Admin, Staff, TeamLeader],
+            Action::EditVolunteers => &[Admin, Staff, TeamLeader],
+            Action::RevealPersonalData => &[Admin, Staff],
+            Action::ManageMembers => &[Admin, Staff, TeamLeader],
+            Action::ReadHistory => &[Admin, Staff, TeamLeader, Viewer],
+            Action::ReadAuditLog => &[Admin],
+            Action::ReadChangeLog => &[Sync],
+        }
+    }
+
+    /// What the action is called in a refusal.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Action::ReadOrgUnits => "reading org units",
+            Action::ManageOrgUnits => "managing org units",
+            Action::EditRegistrationForms => "editing registration forms",
+            Action::ReadVolunteers => "reading volunteers",
+            Action::RegisterVolunteers => "registering volunteers",
+            Action::EditVolunteers => "editing volunteers",
+            Action::RevealPersonalData => "revealing personal data",
+            Action::ManageMembers => "managing members",
+            Action::ReadHistory => "reading change history",
+            Action::ReadAuditLog => "reading the audit log",
+            Action::ReadChangeLog => "reading the change log",
+        }
+    }
+}
+
+/// PERMISSION_DENIED unless the principal's roles allow `action`.
+pub fn require(principal: &Principal, action: Action) -> Result<(), ApiError> {
+    principal.require_any(action.roles(), action.describe())
+}
+
+/// True when the principal's roles allow `action`.
+pub fn allows(principal: &Principal, action: Action) -> bool {
+    principal.has_any(action.roles())
+}
+
+/// True when the principal is the volunteer `volunteer_id` acting for itself.
+pub fn is_self(principal: &Principal, volunteer_id: &str) -> bool {
+    principal.has_any(&[Role::Volunteer]) && principal.volunteer.as_deref() == Some(volunteer_id)
+}
+
+/// A principal restructures (moves, suspends, dissolves, merges) the units below its own
+/// unit, never its own: that belongs to the unit above.
+pub fn may_restructure(principal: &Principal, unit_id: &str) -> bool {
+    principal.org_unit != unit_id
+}

@@ -1,0 +1,106 @@
+//! `egret.registry.v1.RegistryRecordsService`.
+
+use egret_proto::common::v1 as common;
+use egret_proto::registry::v1 as pb;
+use egret_runtime::{PageRequest, Principal};
+use tonic::{Request, Response, Status};
+
+use super::{change_time, field_changes, operation, timestamp};
+use crate::app::Registry;
+use crate::domain::names;
+
+/// The service implementation.
+pub struct RecordsApi(pub Registry);
+
+#[tonic::async_trait]
+impl pb::registry_records_service_server::RegistryRecordsService for RecordsApi {
+    async fn list_change_records(
+        &self,
+        request: Request<pb::ListChangeRecordsRequest>,
+    ) -> Result<Response<pb::ListChangeRecordsResponse>, Status> {
+        let principal = Principal::of(&request)?;
+        let message = request.get_ref();
+        let page =
+            PageRequest::standard(message.page_size, &message.page_token, &message.resource)?;
+        let (changes, next_page_token) = self
+            .0
+            .list_change_records(&principal, &message.resource, &page)
+            .await?;
+        Ok(Response::new(pb::ListChangeRecordsResponse {
+            change_records: changes
+                .iter()
+                .map(|change| common::ChangeRecord {
+                    sequence: change.sequence,
+                    resource_name: change.resource_name.clone(),
+                    operation: operation(change.operation) as i32,
+                    actor: change.actor.clone(),
+                    change_time: change_time(change.change_time),
+                    field_changes: field_changes(&change.field_changes),
+                    reason: change.reason.clone(),
+                })
+                .collect(),
+            next_page_token,
+        }))
+    }
+
+    async fn list_audit_entries(
+        &self,
+        request: Request<pb::ListAuditEntriesRequest>,
+    ) -> Result<Response<pb::ListAuditEntriesResponse>, Status> {
+        let principal = Principal::of(&request)?;
+        let message = request.get_ref();
+        let resource = (!message.resource.is_empty()).then_some(message.resource.as_str());
+        let page =
+            PageRequest::standard(message.page_size, &message.page_token, &message.resource)?;
+        let (entries, next_page_token) = self
+            .0
+            .list_audit_entries(&principal, resource, &page)
+            .await?;
+        Ok(Response::new(pb::ListAuditEntriesResponse {
+            audit_entries: entries
+                .into_iter()
+                .map(|entry| pb::AuditEntry {
+                    name: names::audit_entry(&entry.id),
+                    actor: entry.actor,
+                    actor_org_unit: names::org_unit(&entry.actor_org_unit_id),
+                    resource_name: entry.resource_name,
+                    fields: entry.fields,
+                    method: entry.method,
+                    read_time: Some(timestamp(entry.read_time)),
+                })
+                .collect(),
+            next_page_token,
+        }))
+    }
+
+    async fn list_change_log_entries(
+        &self,
+        request: Request<pb::ListChangeLogEntriesRequest>,
+    ) -> Result<Response<pb::ListChangeLogEntriesResponse>, Status> {
+        let principal = Principal::of(&request)?;
+        let message = request.get_ref();
+        let page = self
+            .0
+            .list_change_log(&principal, message.after_sequence, message.page_size)
+            .await?;
+        Ok(Response::new(pb::ListChangeLogEntriesResponse {
+            entries: page
+                .entries
+                .iter()
+                .map(|entry| common::ChangeLogEntry {
+                    sequence: entry.sequence,
+                    resource_type: entry.resource_type.clone(),
+                    resource_name: entry.resource_name.clone(),
+                    operation: operation(entry.operation) as i32,
+                    change_time: change_time(entry.change_time),
+                    actor: entry.actor.clone(),
+                    origin_instance: entry.origin_instance.clone(),
+                    payload_json: entry.payload_json.clone(),
+                    field_changes: field_changes(&entry.field_changes),
+                })
+                .collect(),
+            last_sequence: page.last_sequence,
+            head_sequence: page.head_sequence,
+        }))
+    }
+}

@@ -1,0 +1,162 @@
+//! The registry's SQL. Every function takes an executor, so the same statement runs on the
+//! read pool or inside a [`egret_storage::WriteTx`]; every statement is portable between
+//! SQLite and PostgreSQL.
+
+pub mod members;
+pub mod org;
+pub mod volunteers;
+
+use egret_runtime::ApiError;
+use egret_storage::convert_sqlx_err;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use sqlx::any::AnyRow;
+use sqlx::{Any, Executor, Row};
+
+use crate::domain::{AuditEntry, CivilDate, Meta};
+
+/// The migrations of the registry's tables.
+pub static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+/// The migrations of the registry's tables.
+pub static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
+
+/// A corrupt row is a bug, not a user error.
+fn corrupt(what: impl std::fmt::Display) -> ApiError {
+    ApiError::Internal(anyhow::anyhow!("corrupt registry row: {what}"))
+}
+
+fn column<T>(row: &AnyRow, name: &str) -> Result<T, ApiError>
+where
+    T: for<'r> sqlx::Decode<'r, Any> + sqlx::Type<Any>,
+{
+    row.try_get(name)
+        .map_err(|error| corrupt(format!("column {name}: {error}")))
+}
+
+fn json_column<T: DeserializeOwned>(row: &AnyRow, name: &str) -> Result<T, ApiError> {
+    let text: String = column(row, name)?;
+    serde_json::from_str(&text).map_err(|error| corrupt(format!("column {name}: {error}")))
+}
+
+fn to_json<T: Serialize + ?Sized>(value: &T) -> String {
+    serde_json::to_string(value).expect("registry values serialize")
+}
+
+fn date_column(row: &AnyRow, name: &str) -> Result<Option<CivilDate>, ApiError> {
+    let text: String = column(row, name)?;
+    if text.is_empty() {
+        return Ok(None);
+    }
+    CivilDate::parse_iso(&text)
+        .map(Some)
+        .ok_or_else(|| corrupt(format!("column {name}: {text:?} is not a date")))
+}
+
+fn date_text(date: Option<CivilDate>) -> String {
+    date.map(|date| date.to_iso()).unwrap_or_default()
+}
+
+fn meta_columns(row: &AnyRow) -> Result<Meta, ApiError> {
+    Ok(Meta {
+        origin_instance: column(row, "origin_instance")?,
+        version: column(row, "version")?,
+        create_time: column(row, "create_time")?,
+        update_time: column(row, "update_time")?,
+    })
+}
+
+/// Escapes `%`, `_` and the escape character itself, for `LIKE … ESCAPE '\\'`.
+fn escape_like(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
+fn sql_error(resource: &'static str) -> impl Fn(sqlx::Error) -> ApiError {
+    move |error| convert_sqlx_err(error, resource)
+}
+
+/// Allocates the next value of the counter behind a numbering scheme's `prefix`.
+pub async fn next_counter<'e, E>(executor: E, prefix: &str) -> Result<i64, ApiError>
+where
+    E: Executor<'e, Database = Any>,
+{
+    let (value,): (i64,) = sqlx::query_as(
+        "INSERT INTO number_counters (prefix, last_value) VALUES ($1, 1) \
+         ON CONFLICT (prefix) DO UPDATE SET last_value = number_counters.last_value + 1 \
+         RETURNING last_value",
+    )
+    .bind(prefix)
+    .fetch_one(executor)
+    .await
+    .map_err(sql_error("number counter"))?;
+    Ok(value)
+}
+
+/// Writes an audit entry for an unmasked read.
+pub async fn insert_audit_entry<'e, E>(
+    executor: E,
+    entry: &AuditEntry,
+    actor_org_path: &str,
+) -> Result<(), ApiError>
+where
+    E: Executor<'e, Database = Any>,
+{
+    sqlx::query(
+        "INSERT INTO audit_entries (id, actor, actor_org_unit_id, actor_org_path, resource_name, \
+         fields_json, method, read_time) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(&entry.id)
+    .bind(&entry.actor)
+    .bind(&entry.actor_org_unit_id)
+    .bind(actor_org_path)
+    .bind(&entry.resource_name)
+    .bind(to_json(&entry.fields))
+    .bind(&entry.method)
+    .bind(entry.read_time)
+    .execute(executor)
+    .await
+    .map_err(sql_error("audit entry"))?;
+    Ok(())
+}
+
+/// Audit entries made by principals in the subtree `[low, high)`, newest first, before the
+/// id `before` when given.
+pub async fn list_audit_entries<'e, E>(
+    executor: E,
+    (low, high): (&str, &str),
+    resource: Option<&str>,
+    before: Option<&str>,
+    limit: i64,
+) -> Result<Vec<AuditEntry>, ApiError>
+where
+    E: Executor<'e, Database = Any>,
+{
+    let rows = sqlx::query(
+        "SELECT id, actor, actor_org_unit_id, resource_name, fields_json, method, read_time \
+         FROM audit_entries WHERE actor_org_path >= $1 AND actor_org_path < $2 \
+         AND ($3 = '' OR resource_name = $3) AND ($4 = '' OR id < $4) \
+         ORDER BY id DESC LIMIT $5",
+    )
+    .bind(low)
+    .bind(high)
+    .bind(resource.unwrap_or(""))
+    .bind(before.unwrap_or(""))
+    .bind(limit)
+    .fetch_all(executor)
+    .await
+    .map_err(sql_error("audit entries"))?;
+    rows.iter()
+        .map(|row| {
+            Ok(AuditEntry {
+                id: column(row, "id")?,
+                actor: column(row, "actor")?,
+                actor_org_unit_id: column(row, "actor_org_unit_id")?,
+                resource_name: column(row, "resource_name")?,
+                fields: json_column(row, "fields_json")?,
+                method: column(row, "method")?,
+                read_time: column(row, "read_time")?,
+            })
+        })
+        .collect()
+}

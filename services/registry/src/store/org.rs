@@ -1,0 +1,364 @@
+//! Org units and registration forms.
+
+use egret_runtime::ApiError;
+use sqlx::any::AnyRow;
+use sqlx::{Any, Executor};
+
+use super::{column, date_column, date_text, json_column, meta_columns, sql_error, to_json};
+use crate::domain::{OrgStatus, OrgUnit, RegistrationForm, Tier};
+
+const ORG_COLUMNS: &str = "id, parent_id, path, tier, display_name, level, categories_json, \
+     service_fields_json, service_themes_json, status, merged_into, origin_instance, version, \
+     create_time, update_time";
+
+fn org_from_row(row: &AnyRow) -> Result<OrgUnit, ApiError> {
+    let tier: i64 = column(row, "tier")?;
+    let status: i64 = column(row, "status")?;
+    let level: i64 = column(row, "level")?;
+    Ok(OrgUnit {
+        id: column(row, "id")?,
+        parent_id: column(row, "parent_id")?,
+        path: column(row, "path")?,
+        tier: Tier::from_number(tier).ok_or_else(|| super::corrupt(format!("tier {tier}")))?,
+        display_name: column(row, "display_name")?,
+        level: level as i32,
+        categories: json_column(row, "categories_json")?,
+        service_fields: json_column(row, "service_fields_json")?,
+        service_themes: json_column(row, "service_themes_json")?,
+        status: OrgStatus::from_number(status)
+            .ok_or_else(|| super::corrupt(format!("org status {status}")))?,
+        merged_into: column(row, "merged_into")?,
+        meta: meta_columns(row)?,
+    })
+}
+
+/// Inserts a unit.
+pub async fn insert_org_unit<'e, E>(executor: E, unit: &OrgUnit) -> Result<(), ApiError>
+where
+    E: Executor<'e, Database = Any>,
+{
+    sqlx::query(&format!(
+        "INSERT INTO org_units ({ORG_COLUMNS}) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+    ))
+    .bind(&unit.id)
+    .bind(&unit.parent_id)
+    .bind(&unit.path)
+    .bind(unit.tier as i64)
+    .bind(&unit.display_name)
+    .bind(i64::from(unit.level))
+    .bind(to_json(&unit.categories))
+    .bind(to_json(&unit.service_fields))
+    .bind(to_json(&unit.service_themes))
+    .bind(unit.status as i64)
+    .bind(&unit.merged_into)
+    .bind(&unit.meta.origin_instance)
+    .bind(unit.meta.version)
+    .bind(unit.meta.create_time)
+    .bind(unit.meta.update_time)
+    .execute(executor)
+    .await
+    .map_err(sql_error("org unit"))?;
+    Ok(())
+}
+
+/// One unit by id.
+pub async fn get_org_unit<'e, E>(executor: E, id: &str) -> Result<Option<OrgUnit>, ApiError>
+where
+    E: Executor<'e, Database = Any>,
+{
+    let row = sqlx::query(&format!(
+        "SELECT {ORG_COLUMNS} FROM org_units WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(executor)
+    .await
+    .map_err(sql_error("org unit"))?;
+    row.as_ref().map(org_from_row).transpose()
+}
+
+/// The root unit (the one without a parent), if created.
+pub async fn get_root<'e, E>(executor: E) -> Result<Option<OrgUnit>, ApiError>
+where
+    E: Executor<'e, Database = Any>,
+{
+    let row = sqlx::query(&format!(
+        "SELECT {ORG_COLUMNS} FROM org_units WHERE parent_id IS NULL ORDER BY id LIMIT 1"
+    ))
+    .fetch_optional(executor)
+    .await
+    .map_err(sql_error("org unit"))?;
+    row.as_ref().map(org_from_row).transpose()
+}
+
+/// Writes a unit's changeable fields if it is still at `unit.meta.version - 1`; false when
+/// someone else changed it first.
+pub async fn update_org_unit<'e, E>(executor: E, unit: &OrgUnit) -> Result<bool, ApiError>
+where
+    E: Executor<'e, Database = Any>,
+{
+    let result = sqlx::query(
+        "UPDATE org_units SET parent_id = $2, display_name = $3, level = $4, categories_json = $5, \
+         service_fields_json = $6, service_themes_json = $7, status = $8, merged_into = $9, \
+         version = $10, update_time = $11 WHERE id = $1 AND version = $12",
+    )
+    .bind(&unit.id)
+    .bind(&unit.parent_id)
+    .bind(&unit.display_name)
+    .bind(i64::from(unit.level))
+    .bind(to_json(&unit.categories))
+    .bind(to_json(&unit.service_fields))
+    .bind(to_json(&unit.service_themes))
+    .bind(unit.status as i64)
+    .bind(&unit.merged_into)
+    .bind(unit.meta.version)
+    .bind(unit.meta.update_time)
+    .bind(unit.meta.version - 1)
+    .execute(executor)
+    .await
+    .map_err(sql_error("org unit"))?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// Rewrites the paths of a moved subtree from `old_path` to `new_path`.
+pub async fn move_subtree<'e, E>(
+    executor: E,
+    old_path: &str,
+    new_path: &str,
+) -> Result<u64, ApiError>
+where
+    E: Executor<'e, Database = Any>,
+{
+    let (low, high) = crate::domain::org::subtree_bounds(old_path);
+    let result = sqlx::query(
+        "UPDATE org_units SET path = $1 || substr(path, CAST($2 AS INTEGER)) \
+         WHERE path >= $3 AND path < $4",
+    )
+    .bind(new_path)
+    .bind(old_path.len() as i64 + 1)
+    .bind(low)
+    .bind(high)
+    .execute(executor)
+    .await
+    .map_err(sql_error("org unit"))?;
+    Ok(result.rows_affected())
+}
+
+/// Whether the unit has children that are active or suspended.
+pub async fn has_live_children<'e, E>(executor: E, id: &str) -> Result<bool, ApiError>
+where
+    E: Executor<'e, Database = Any>,
+{
+    let (count,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM org_units WHERE parent_id = $1 AND status IN (1, 2)")
+            .bind(id)
+            .fetch_one(executor)
+            .await
+            .map_err(sql_error("org unit"))?;
+    Ok(count > 0)
+}
+
+/// Whether a live sibling under `parent_id` already has `display_name` (other than `except`).
+pub async fn sibling_name_taken<'e, E>(
+    executor: E,
+    parent_id: &str,
+    display_name: &str,
+    except: &str,
+) -> Result<bool, ApiError>
+where
+    E: Executor<'e, Database = Any>,
+{
+    let (count,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM org_units WHERE parent_id = $1 AND display_name = $2 \
+         AND status IN (1, 2) AND id <> $3",
+    )
+    .bind(parent_id)
+    .bind(display_name)
+    .bind(except)
+    .fetch_one(executor)
+    .await
+    .map_err(sql_error("org unit"))?;
+    Ok(count > 0)
+}
+
+/// Filters of a unit listing.
+#[derive(Debug, Clone, Default)]
+pub struct OrgFilter {
+    /// Subtree bounds `[low, high)`.
+    pub bounds: (String, String),
+    /// Only children of this unit.
+    pub parent_id: Option<String>,
+    /// Tier number (0: any).
+    pub tier: i64,
+    /// Status number (0: any).
+    pub status: i64,
+    /// Level number (0: any).
+    pub level: i64,
+    /// Category number (0: any).
+    pub category: i64,
+    /// Name substring ('' : any).
+    pub name_contains: String,
+}
+
+/// Units matching `filter` with id after `after`, in id (creation) order.
+pub async fn list_org_units<'e, E>(
+    executor: E,
+    filter: &OrgFilter,
+    after: Option<&str>,
+    limit: i64,
+) -> Result<Vec<OrgUnit>, ApiError>
+where
+    E: Executor<'e, Database = Any>,
+{
+    // Categories are a JSON array of numbers; `,N,` inside `,`-wrapped text matches one
+    // element exactly.
+    let rows = sqlx::query(&format!(
+        "SELECT {ORG_COLUMNS} FROM org_units \
+         WHERE path >= $1 AND path < $2 \
+         AND ($3 = '' OR parent_id = $3) \
+         AND ($4 = 0 OR tier = $4) AND ($5 = 0 OR status = $5) AND ($6 = 0 OR level = $6) \
+         AND ($7 = '' OR ',' || replace(replace(categories_json, '[', ''), ']', '') || ',' LIKE '%,' || $7 || ',%') \
+         AND ($8 = '' OR display_name LIKE '%' || $8 || '%' ESCAPE '\\') \
+         AND id > $9 ORDER BY id LIMIT $10"
+    ))
+    .bind(&filter.bounds.0)
+    .bind(&filter.bounds.1)
+    .bind(filter.parent_id.as_deref().unwrap_or(""))
+    .bind(filter.tier)
+    .bind(filter.status)
+    .bind(filter.level)
+    .bind(if filter.category == 0 {
+        String::new()
+    } else {
+        filter.category.to_string()
+    })
+    .bind(super::escape_like(&filter.name_contains))
+    .bind(after.unwrap_or(""))
+    .bind(limit)
+    .fetch_all(executor)
+    .await
+    .map_err(sql_error("org units"))?;
+    rows.iter().map(org_from_row).collect()
+}
+
+/// Distinct volunteers with an active membership in the subtree `[low, high)`.
+pub async fn count_members<'e, E>(executor: E, (low, high): (&str, &str)) -> Result<i64, ApiError>
+where
+    E: Executor<'e, Database = Any>,
+{
+    let (count,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(DISTINCT m.volunteer_id) FROM memberships m \
+         JOIN org_units o ON o.id = m.org_unit_id \
+         WHERE m.state = 1 AND o.path >= $1 AND o.path < $2",
+    )
+    .bind(low)
+    .bind(high)
+    .fetch_one(executor)
+    .await
+    .map_err(sql_error("memberships"))?;
+    Ok(count)
+}
+
+const FORM_COLUMNS: &str = "org_unit_id, archive_number, team_number, leader_name, host_unit, \
+     declared_member_count, founded_on, phone, email, address, key_members_json, \
+     service_features, awards, origin_instance, version, create_time, update_time";
+
+fn form_from_row(row: &AnyRow) -> Result<RegistrationForm, ApiError> {
+    Ok(RegistrationForm {
+        org_unit_id: column(row, "org_unit_id")?,
+        archive_number: column(row, "archive_number")?,
+        team_number: column(row, "team_number")?,
+        leader_name: column(row, "leader_name")?,
+        host_unit: column(row, "host_unit")?,
+        declared_member_count: column(row, "declared_member_count")?,
+        founded_on: date_column(row, "founded_on")?,
+        phone: column(row, "phone")?,
+        email: column(row, "email")?,
+        address: column(row, "address")?,
+        key_members: json_column(row, "key_members_json")?,
+        service_features: column(row, "service_features")?,
+        awards: column(row, "awards")?,
+        meta: meta_columns(row)?,
+    })
+}
+
+/// Inserts a form.
+pub async fn insert_form<'e, E>(executor: E, form: &RegistrationForm) -> Result<(), ApiError>
+where
+    E: Executor<'e, Database = Any>,
+{
+    sqlx::query(&format!(
+        "INSERT INTO registration_forms ({FORM_COLUMNS}) VALUES \
+         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
+    ))
+    .bind(&form.org_unit_id)
+    .bind(&form.archive_number)
+    .bind(&form.team_number)
+    .bind(&form.leader_name)
+    .bind(&form.host_unit)
+    .bind(form.declared_member_count)
+    .bind(date_text(form.founded_on))
+    .bind(&form.phone)
+    .bind(&form.email)
+    .bind(&form.address)
+    .bind(to_json(&form.key_members))
+    .bind(&form.service_features)
+    .bind(&form.awards)
+    .bind(&form.meta.origin_instance)
+    .bind(form.meta.version)
+    .bind(form.meta.create_time)
+    .bind(form.meta.update_time)
+    .execute(executor)
+    .await
+    .map_err(sql_error("registration form"))?;
+    Ok(())
+}
+
+/// The form of a unit.
+pub async fn get_form<'e, E>(
+    executor: E,
+    org_unit_id: &str,
+) -> Result<Option<RegistrationForm>, ApiError>
+where
+    E: Executor<'e, Database = Any>,
+{
+    let row = sqlx::query(&format!(
+        "SELECT {FORM_COLUMNS} FROM registration_forms WHERE org_unit_id = $1"
+    ))
+    .bind(org_unit_id)
+    .fetch_optional(executor)
+    .await
+    .map_err(sql_error("registration form"))?;
+    row.as_ref().map(form_from_row).transpose()
+}
+
+/// Writes a form if it is still at `form.meta.version - 1`.
+pub async fn update_form<'e, E>(executor: E, form: &RegistrationForm) -> Result<bool, ApiError>
+where
+    E: Executor<'e, Database = Any>,
+{
+    let result = sqlx::query(
+        "UPDATE registration_forms SET leader_name = $2, host_unit = $3, \
+         declared_member_count = $4, founded_on = $5, phone = $6, email = $7, address = $8, \
+         key_members_json = $9, service_features = $10, awards = $11, version = $12, \
+         update_time = $13 WHERE org_unit_id = $1 AND version = $14",
+    )
+    .bind(&form.org_unit_id)
+    .bind(&form.leader_name)
+    .bind(&form.host_unit)
+    .bind(form.declared_member_count)
+    .bind(date_text(form.founded_on))
+    .bind(&form.phone)
+    .bind(&form.email)
+    .bind(&form.address)
+    .bind(to_json(&form.key_members))
+    .bind(&form.service_features)
+    .bind(&form.awards)
+    .bind(form.meta.version)
+    .bind(form.meta.update_time)
+    .bind(form.meta.version - 1)
+    .execute(executor)
+    .await
+    .map_err(sql_error("registration form"))?;
+    Ok(result.rows_affected() == 1)
+}

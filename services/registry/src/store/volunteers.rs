@@ -1,0 +1,311 @@
+//! Volunteers.
+
+use egret_runtime::ApiError;
+use sqlx::any::AnyRow;
+use sqlx::{Any, Executor};
+
+use super::{column, json_column, meta_columns, sql_error, to_json};
+use crate::domain::{CivilDate, EmergencyContact, Gender, IdType, Volunteer, VolunteerStatus};
+
+const COLUMNS: &str = "v.id, v.volunteer_number, v.display_name, v.id_type, v.id_number_hash, \
+     v.id_number_masked, v.birth_date, v.gender, v.phone, v.email, v.skills_json, \
+     v.service_fields_json, v.service_themes_json, v.availability_json, v.emergency_name, \
+     v.emergency_relationship, v.emergency_phone, v.status, v.registering_org_unit_id, \
+     v.origin_instance, v.version, v.create_time, v.update_time";
+
+/// The condition that volunteer `v` is visible from the subtree `[$1, $2)`: an active
+/// membership there, or registered by a unit there.
+pub const VISIBLE_IN_SUBTREE: &str = "(EXISTS (SELECT 1 FROM memberships m \
+     JOIN org_units o ON o.id = m.org_unit_id \
+     WHERE m.volunteer_id = v.id AND m.state = 1 AND o.path >= $1 AND o.path < $2) \
+     OR EXISTS (SELECT 1 FROM org_units r WHERE r.id = v.registering_org_unit_id \
+     AND r.path >= $1 AND r.path < $2))";
+
+/// The stored number of an ID type.
+pub fn id_type_number(id_type: IdType) -> i64 {
+    match id_type {
+        IdType::ResidentId => 1,
+        IdType::HkMacaoPermit => 2,
+        IdType::TaiwanPermit => 3,
+        IdType::HmtResidencePermit => 4,
+        IdType::Passport => 5,
+    }
+}
+
+/// The ID type of a stored or wire number.
+pub fn id_type_from_number(number: i64) -> Option<IdType> {
+    match number {
+        1 => Some(IdType::ResidentId),
+        2 => Some(IdType::HkMacaoPermit),
+        3 => Some(IdType::TaiwanPermit),
+        4 => Some(IdType::HmtResidencePermit),
+        5 => Some(IdType::Passport),
+        _ => None,
+    }
+}
+
+/// The stored number of a gender.
+pub fn gender_number(gender: Gender) -> i64 {
+    match gender {
+        Gender::Female => 1,
+        Gender::Male => 2,
+    }
+}
+
+fn from_row(row: &AnyRow) -> Result<Volunteer, ApiError> {
+    let id_type: i64 = column(row, "id_type")?;
+    let gender: i64 = column(row, "gender")?;
+    let status: i64 = column(row, "status")?;
+    let birth_date: String = column(row, "birth_date")?;
+    Ok(Volunteer {
+        id: column(row, "id")?,
+        volunteer_number: column(row, "volunteer_number")?,
+        display_name: column(row, "display_name")?,
+        id_type: id_type_from_number(id_type)
+            .ok_or_else(|| super::corrupt(format!("id type {id_type}")))?,
+        id_number_hash: column(row, "id_number_hash")?,
+        id_number_masked: column(row, "id_number_masked")?,
+        birth_date: CivilDate::parse_iso(&birth_date)
+            .ok_or_else(|| super::corrupt(format!("birth date {birth_date:?}")))?,
+        gender: match gender {
+            1 => Gender::Female,
+            2 => Gender::Male,
+            other => return Err(super::corrupt(format!("gender {other}"))),
+        },
+        phone: column(row, "phone")?,
+        email: column(row, "email")?,
+        skills: json_column(row, "skills_json")?,
+        service_fields: json_column(row, "service_fields_json")?,
+        service_themes: json_column(row, "service_themes_json")?,
+        availability: json_column(row, "availability_json")?,
+        emergency_contact: EmergencyContact {
+            name: column(row, "emergency_name")?,
+            relationship: column(row, "emergency_relationship")?,
+            phone: column(row, "emergency_phone")?,
+        },
+        status: VolunteerStatus::from_number(status)
+            .ok_or_else(|| super::corrupt(format!("volunteer status {status}")))?,
+        registering_org_unit_id: column(row, "registering_org_unit_id")?,
+        meta: meta_columns(row)?,
+    })
+}
+
+/// Inserts a volunteer with the sealed (encrypted) ID number.
+pub async fn insert<'e, E>(
+    executor: E,
+    volunteer: &Volunteer,
+    sealed_id_number: &[u8],
+) -> Result<(), ApiError>
+where
+    E: Executor<'e, Database = Any>,
+{
+    sqlx::query(
+        "INSERT INTO volunteers (id, volunteer_number, display_name, id_type, id_number_hash, \
+         id_number_encrypted, id_number_masked, birth_date, gender, phone, email, skills_json, \
+         service_fields_json, service_themes_json, availability_json, emergency_name, \
+         emergency_relationship, emergency_phone, status, registering_org_unit_id, \
+         origin_instance, version, create_time, update_time) VALUES ($1, $2, $3, $4, $5, $6, \
+         $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)",
+    )
+    .bind(&volunteer.id)
+    .bind(&volunteer.volunteer_number)
+    .bind(&volunteer.display_name)
+    .bind(id_type_number(volunteer.id_type))
+    .bind(&volunteer.id_number_hash)
+    .bind(sealed_id_number.to_vec())
+    .bind(&volunteer.id_number_masked)
+    .bind(volunteer.birth_date.to_iso())
+    .bind(gender_number(volunteer.gender))
+    .bind(&volunteer.phone)
+    .bind(&volunteer.email)
+    .bind(to_json(&volunteer.skills))
+    .bind(to_json(&volunteer.service_fields))
+    .bind(to_json(&volunteer.service_themes))
+    .bind(to_json(&volunteer.availability))
+    .bind(&volunteer.emergency_contact.name)
+    .bind(&volunteer.emergency_contact.relationship)
+    .bind(&volunteer.emergency_contact.phone)
+    .bind(volunteer.status as i64)
+    .bind(&volunteer.registering_org_unit_id)
+    .bind(&volunteer.meta.origin_instance)
+    .bind(volunteer.meta.version)
+    .bind(volunteer.meta.create_time)
+    .bind(volunteer.meta.update_time)
+    .execute(executor)
+    .await
+    .map_err(sql_error("volunteer"))?;
+    Ok(())
+}
+
+/// One volunteer by id.
+pub async fn get<'e, E>(executor: E, id: &str) -> Result<Option<Volunteer>, ApiError>
+where
+    E: Executor<'e, Database = Any>,
+{
+    let row = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM volunteers v WHERE v.id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(executor)
+    .await
+    .map_err(sql_error("volunteer"))?;
+    row.as_ref().map(from_row).transpose()
+}
+
+/// The id of the volunteer with this ID-number hash.
+pub async fn find_by_hash<'e, E>(
+    executor: E,
+    id_number_hash: &str,
+) -> Result<Option<String>, ApiError>
+where
+    E: Executor<'e, Database = Any>,
+{
+    let row: Option<(String,)> =
+        sqlx::query_as("SELECT id FROM volunteers WHERE id_number_hash = $1")
+            .bind(id_number_hash)
+            .fetch_optional(executor)
+            .await
+            .map_err(sql_error("volunteer"))?;
+    Ok(row.map(|(id,)| id))
+}
+
+/// Which of `hashes` are registered already.
+pub async fn existing_hashes<'e, E>(executor: E, hashes: &[String]) -> Result<Vec<String>, ApiError>
+where
+    E: Executor<'e, Database = Any>,
+{
+    if hashes.is_empty() {
+        return Ok(Vec::new());
+    }
+    // Any has no array binding; the hashes are hex we made ourselves, but they are still
+    // bound as parameters, one placeholder each.
+    let placeholders = (1..=hashes.len())
+        .map(|index| format!("${index}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql =
+        format!("SELECT id_number_hash FROM volunteers WHERE id_number_hash IN ({placeholders})");
+    let mut query = sqlx::query_as::<_, (String,)>(&sql);
+    for hash in hashes {
+        query = query.bind(hash);
+    }
+    let rows = query
+        .fetch_all(executor)
+        .await
+        .map_err(sql_error("volunteer"))?;
+    Ok(rows.into_iter().map(|(hash,)| hash).collect())
+}
+
+/// The sealed ID number of a volunteer.
+pub async fn sealed_id_number<'e, E>(executor: E, id: &str) -> Result<Vec<u8>, ApiError>
+where
+    E: Executor<'e, Database = Any>,
+{
+    let (sealed,): (Vec<u8>,) =
+        sqlx::query_as("SELECT id_number_encrypted FROM volunteers WHERE id = $1")
+            .bind(id)
+            .fetch_one(executor)
+            .await
+            .map_err(sql_error("volunteer"))?;
+    Ok(sealed)
+}
+
+/// Writes a volunteer's changeable fields if still at `volunteer.meta.version - 1`.
+pub async fn update<'e, E>(executor: E, volunteer: &Volunteer) -> Result<bool, ApiError>
+where
+    E: Executor<'e, Database = Any>,
+{
+    let result = sqlx::query(
+        "UPDATE volunteers SET display_name = $2, phone = $3, email = $4, skills_json = $5, \
+         service_fields_json = $6, service_themes_json = $7, availability_json = $8, \
+         emergency_name = $9, emergency_relationship = $10, emergency_phone = $11, status = $12, \
+         version = $13, update_time = $14 WHERE id = $1 AND version = $15",
+    )
+    .bind(&volunteer.id)
+    .bind(&volunteer.display_name)
+    .bind(&volunteer.phone)
+    .bind(&volunteer.email)
+    .bind(to_json(&volunteer.skills))
+    .bind(to_json(&volunteer.service_fields))
+    .bind(to_json(&volunteer.service_themes))
+    .bind(to_json(&volunteer.availability))
+    .bind(&volunteer.emergency_contact.name)
+    .bind(&volunteer.emergency_contact.relationship)
+    .bind(&volunteer.emergency_contact.phone)
+    .bind(volunteer.status as i64)
+    .bind(volunteer.meta.version)
+    .bind(volunteer.meta.update_time)
+    .bind(volunteer.meta.version - 1)
+    .execute(executor)
+    .await
+    .map_err(sql_error("volunteer"))?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// Whether the volunteer is visible from the subtree `[low, high)`.
+pub async fn visible_in<'e, E>(
+    executor: E,
+    id: &str,
+    (low, high): (&str, &str),
+) -> Result<bool, ApiError>
+where
+    E: Executor<'e, Database = Any>,
+{
+    let (count,): (i64,) = sqlx::query_as(&format!(
+        "SELECT COUNT(*) FROM volunteers v WHERE v.id = $3 AND {VISIBLE_IN_SUBTREE}"
+    ))
+    .bind(low)
+    .bind(high)
+    .bind(id)
+    .fetch_one(executor)
+    .await
+    .map_err(sql_error("volunteer"))?;
+    Ok(count > 0)
+}
+
+/// Filters of a volunteer listing.
+#[derive(Debug, Clone, Default)]
+pub struct VolunteerFilter {
+    /// Subtree bounds `[low, high)`.
+    pub bounds: (String, String),
+    /// Status number (0: any).
+    pub status: i64,
+    /// Exact skill ('': any).
+    pub skill: String,
+    /// Name substring ('': any).
+    pub name_contains: String,
+}
+
+/// Volunteers visible in the subtree, matching the filter, with id after `after`.
+pub async fn list<'e, E>(
+    executor: E,
+    filter: &VolunteerFilter,
+    after: Option<&str>,
+    limit: i64,
+) -> Result<Vec<Volunteer>, ApiError>
+where
+    E: Executor<'e, Database = Any>,
+{
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM volunteers v WHERE {VISIBLE_IN_SUBTREE} \
+         AND ($3 = 0 OR v.status = $3) \
+         AND ($4 = '' OR v.skills_json LIKE '%' || $4 || '%' ESCAPE '\\') \
+         AND ($5 = '' OR v.display_name LIKE '%' || $5 || '%' ESCAPE '\\') \
+         AND v.id > $6 ORDER BY v.id LIMIT $7"
+    ))
+    .bind(&filter.bounds.0)
+    .bind(&filter.bounds.1)
+    .bind(filter.status)
+    .bind(if filter.skill.is_empty() {
+        String::new()
+    } else {
+        super::escape_like(&to_json(&filter.skill))
+    })
+    .bind(super::escape_like(&filter.name_contains))
+    .bind(after.unwrap_or(""))
+    .bind(limit)
+    .fetch_all(executor)
+    .await
+    .map_err(sql_error("volunteers"))?;
+    rows.iter().map(from_row).collect()
+}

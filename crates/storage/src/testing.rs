@@ -1,5 +1,6 @@
 //! Test support: a fresh PostgreSQL database per test, when `EGRET_TEST_POSTGRES_URL` is set.
 
+use std::io::Write;
 use std::str::FromStr;
 
 use sqlx::Executor;
@@ -22,7 +23,12 @@ impl FreshPostgres {
     /// test never passes silently) when the variable is not set.
     pub async fn create(test_name: &str) -> Option<Self> {
         let Ok(admin_url) = std::env::var(POSTGRES_URL_VARIABLE) else {
-            eprintln!("SKIPPED (PostgreSQL): {test_name}: set {POSTGRES_URL_VARIABLE} to run it");
+            // Written to the real stderr, past the test harness's output capture, so that a
+            // skipped PostgreSQL test is always seen.
+            let _ = writeln!(
+                std::io::stderr(),
+                "SKIPPED (PostgreSQL): {test_name}: set {POSTGRES_URL_VARIABLE} to run it"
+            );
             return None;
         };
         super::install_drivers();

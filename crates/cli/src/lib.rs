@@ -1,0 +1,251 @@
+//! The `egret` command: `egret up` runs every Egret service of an instance in one process on
+//! an embedded SQLite database; `egret token` issues bearer tokens signed by the instance.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use egret_registry::{Registry, RegistrySettings};
+use egret_runtime::keys;
+use egret_runtime::{
+    CancellationToken, ConfigError, Principal, Role, ServiceHost, Settings, TokenIssuer,
+    TokenVerifier, Validate,
+};
+use serde::Deserialize;
+
+/// Egret, the information system of the Egret Island Women's Volunteer Alliance
+/// (鹭岛巾帼志愿联盟).
+#[derive(Debug, Parser)]
+#[command(name = "egret", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run every Egret service of this instance in one process.
+    Up(UpArgs),
+    /// Print a bearer token signed with this instance's key.
+    Token(TokenArgs),
+}
+
+/// Where the instance's configuration and data live.
+#[derive(Debug, Args)]
+pub struct InstanceArgs {
+    /// The data directory: SQLite databases and generated keys [default: ./egret-data].
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// A TOML configuration file; `EGRET__SECTION__KEY` environment variables override it,
+    /// and the flags here override both.
+    #[arg(long, short, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+/// `egret up`.
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    #[command(flatten)]
+    /// Configuration and data.
+    pub instance: InstanceArgs,
+    /// The address to serve gRPC on [default: 127.0.0.1:50051]; port 0 picks a free port.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub listen: Option<SocketAddr>,
+}
+
+/// `egret token`.
+#[derive(Debug, Args)]
+pub struct TokenArgs {
+    #[command(flatten)]
+    /// Configuration and data.
+    pub instance: InstanceArgs,
+    /// The org unit the token acts for, `orgUnits/{id}` or the bare id [default: the root].
+    #[arg(long, value_name = "ORG")]
+    pub org: Option<String>,
+    /// A role; repeat for several: admin, staff, team_leader, volunteer, viewer, sync.
+    #[arg(long = "role", value_name = "ROLE", required = true, value_parser = parse_role)]
+    pub roles: Vec<Role>,
+    /// Who the token names, written into change histories [default: cli-ROLE].
+    #[arg(long, value_name = "NAME")]
+    pub subject: Option<String>,
+    /// For the volunteer role: the volunteer, `volunteers/{id}` or the bare id.
+    #[arg(long, value_name = "VOLUNTEER")]
+    pub volunteer: Option<String>,
+    /// How long the token stays valid, for example 30m or 12h [default: auth.token_ttl].
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub ttl: Option<Duration>,
+}
+
+fn parse_role(text: &str) -> Result<Role, String> {
+    text.parse()
+}
+
+/// The configuration of a whole instance: shared settings and each service's section.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct EgretConfig {
+    /// Shared settings.
+    #[serde(flatten)]
+    pub common: Settings,
+    /// `[registry]`.
+    pub registry: RegistrySettings,
+}
+
+impl Validate for EgretConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        self.common.validate()?;
+        self.registry.validate()
+    }
+}
+
+/// Loads the configuration with the flags applied on top.
+pub fn load_config(
+    instance: &InstanceArgs,
+    listen: Option<SocketAddr>,
+) -> Result<EgretConfig, ConfigError> {
+    let mut overrides = Vec::new();
+    if let Some(data_dir) = &instance.data_dir {
+        overrides.push(("data_dir", data_dir.display().to_string()));
+    }
+    if let Some(listen) = listen {
+        overrides.push(("listen", listen.to_string()));
+    }
+    egret_runtime::config::load(instance.config.as_deref(), &overrides)
+}
+
+/// A running instance: every service behind one listener.
+pub struct Instance {
+    host: ServiceHost,
+    registry: Registry,
+    config: EgretConfig,
+}
+
+impl Instance {
+    /// Opens every service's database, creates the root unit and keys on first start, and
+    /// binds the listener.
+    pub async fn build(config: EgretConfig) -> anyhow::Result<Self> {
+        let registry = Registry::open(&config.common, &config.registry).await?;
+        let verifier = TokenVerifier::new(
+            keys::verifying_key(&config.common.data_dir, &config.common.auth)?,
+            config.common.instance.id.clone(),
+        );
+        let mut host =
+            ServiceHost::bind(config.common.listen, config.common.server.clone(), verifier).await?;
+        egret_registry::grpc::add_services(&mut host, registry.clone());
+        Ok(Self {
+            host,
+            registry,
+            config,
+        })
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.host.local_addr()
+    }
+
+    /// The registry.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// Serves until `shutdown`, then drains and closes the databases.
+    pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let served = self.host.serve(shutdown).await;
+        self.registry.database().close().await;
+        served
+    }
+
+    /// The lines `egret up` prints once it listens.
+    pub async fn banner(&self) -> anyhow::Result<String> {
+        let root = self
+            .registry
+            .ensure_root(&self.config.common.instance.root_name)
+            .await
+            .map_err(|error| anyhow::anyhow!("{error}"))?;
+        let data_dir = self.config.common.data_dir.display();
+        Ok(format!(
+            "egret listening on {address}\n\
+             instance: {instance} ({tier:?}), data directory: {data_dir}\n\
+             root org unit: orgUnits/{root_id} {root_name}\n\
+             a token for the root: egret token --data-dir {data_dir} --role admin",
+            address = self.local_addr(),
+            instance = self.config.common.instance.id,
+            tier = self.config.common.instance.tier,
+            root_id = root.id,
+            root_name = root.display_name,
+        ))
+    }
+}
+
+/// Strips an optional `collection/` prefix from a resource name.
+fn bare_id<'a>(name: &'a str, collection: &str) -> &'a str {
+    name.strip_prefix(collection)
+        .and_then(|rest| rest.strip_prefix('/'))
+        .unwrap_or(name)
+}
+
+/// Issues a token for `egret token`, checking that the org unit exists.
+pub async fn issue_token(args: &TokenArgs) -> anyhow::Result<String> {
+    let config = load_config(&args.instance, None)?;
+    let registry = Registry::open(&config.common, &config.registry).await?;
+    let org_unit = match &args.org {
+        Some(org) => {
+            let id = bare_id(org, "orgUnits");
+            egret_registry::store::org::get_org_unit(registry.database().reader(), id)
+                .await
+                .map_err(|error| anyhow::anyhow!("{error}"))?
+                .with_context(|| format!("org unit {org} does not exist on this instance"))?
+        }
+        None => registry
+            .ensure_root(&config.common.instance.root_name)
+            .await
+            .map_err(|error| anyhow::anyhow!("{error}"))?,
+    };
+    registry.database().close().await;
+    let volunteer = args
+        .volunteer
+        .as_deref()
+        .map(|name| bare_id(name, "volunteers").to_string());
+    if args.roles.contains(&Role::Volunteer) && volunteer.is_none() {
+        anyhow::bail!("--role volunteer needs --volunteer ID");
+    }
+    let principal = Principal {
+        subject: args
+            .subject
+            .clone()
+            .unwrap_or_else(|| format!("cli-{}", args.roles[0])),
+        org_unit: org_unit.id,
+        roles: args.roles.iter().copied().collect(),
+        volunteer,
+    };
+    let issuer = TokenIssuer::new(
+        keys::signing_key(&config.common.data_dir)?,
+        config.common.instance.id.clone(),
+    );
+    Ok(issuer.issue(&principal, args.ttl.unwrap_or(config.common.auth.token_ttl)))
+}
+
+/// Runs the command line.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Up(args) => {
+            let config = load_config(&args.instance, args.listen)?;
+            let _telemetry = egret_runtime::telemetry::init(&config.common.telemetry)?;
+            let instance = Instance::build(config).await?;
+            println!("{}", instance.banner().await?);
+            instance
+                .run_until_stopped(egret_runtime::shutdown_on_signals())
+                .await
+        }
+        Command::Token(args) => {
+            let token = issue_token(&args).await?;
+            println!("{token}");
+            Ok(())
+        }
+    }
+}

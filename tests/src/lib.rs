@@ -1,0 +1,357 @@
+//! Test support: [`TestApp::spawn`] starts a whole Egret instance (`egret up` in-process) on
+//! an ephemeral port over SQLite or a fresh PostgreSQL database, and hands out real gRPC
+//! clients that carry bearer tokens. [`both_backends!`] runs one test body on both engines.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use egret_cli::{EgretConfig, Instance};
+use egret_proto::registry::v1 as pb;
+use egret_runtime::keys;
+use egret_runtime::{CancellationToken, Principal, Role, TokenIssuer};
+use egret_storage::testing::FreshPostgres;
+use tonic::metadata::{Ascii, MetadataValue};
+use tonic::service::Interceptor;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::Channel;
+
+pub use egret_registry::domain::identity::gb11643_check_char;
+
+/// Which database a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// Embedded SQLite in a temporary data directory.
+    Sqlite,
+    /// A fresh PostgreSQL database (needs `EGRET_TEST_POSTGRES_URL`).
+    Postgres,
+}
+
+/// Adds `authorization: Bearer …` to every call.
+#[derive(Clone)]
+pub struct Bearer(Option<MetadataValue<Ascii>>);
+
+impl Interceptor for Bearer {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
+        if let Some(value) = &self.0 {
+            request
+                .metadata_mut()
+                .insert("authorization", value.clone());
+        }
+        Ok(request)
+    }
+}
+
+/// A channel whose calls carry a token.
+pub type Authed = InterceptedService<Channel, Bearer>;
+
+/// A running instance for one test.
+pub struct TestApp {
+    /// The server's address.
+    pub address: SocketAddr,
+    /// The root org unit's resource name.
+    pub root: String,
+    /// A channel to the server.
+    pub channel: Channel,
+    /// The engine.
+    pub backend: Backend,
+    issuer: TokenIssuer,
+    shutdown: CancellationToken,
+    server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    data_dir: tempfile::TempDir,
+    postgres: Option<FreshPostgres>,
+}
+
+/// The test settings: small bounds, so limits are reachable in tests.
+pub fn test_config(data_dir: &std::path::Path, database_url: &str) -> EgretConfig {
+    let mut config = EgretConfig::default();
+    config.common.data_dir = data_dir.to_path_buf();
+    config.common.listen = SocketAddr::from(([127, 0, 0, 1], 0));
+    config.common.database.url = database_url.to_string();
+    config.common.database.max_connections = 5;
+    config.common.server.drain_timeout = Duration::from_secs(2);
+    config
+}
+
+impl TestApp {
+    /// Starts an instance, or returns None (saying so) when PostgreSQL is asked for but not
+    /// configured.
+    pub async fn spawn(backend: Backend, test_name: &str) -> Option<Self> {
+        Self::spawn_with(backend, test_name, |_| {}).await
+    }
+
+    /// Starts an instance after `adjust` has changed the test configuration.
+    pub async fn spawn_with(
+        backend: Backend,
+        test_name: &str,
+        adjust: impl FnOnce(&mut EgretConfig),
+    ) -> Option<Self> {
+        egret_runtime::telemetry::init_for_tests();
+        let postgres = match backend {
+            Backend::Sqlite => None,
+            Backend::Postgres => Some(FreshPostgres::create(test_name).await?),
+        };
+        let data_dir = tempfile::tempdir().expect("temporary data directory");
+        let url = postgres
+            .as_ref()
+            .map(|postgres| postgres.url().to_string())
+            .unwrap_or_default();
+        let mut config = test_config(data_dir.path(), &url);
+        adjust(&mut config);
+        let instance_id = config.common.instance.id.clone();
+        let instance = Instance::build(config).await.expect("instance builds");
+        let address = instance.local_addr();
+        let root = instance
+            .registry()
+            .ensure_root("test corps")
+            .await
+            .expect("root exists");
+        let shutdown = CancellationToken::new();
+        let server = tokio::spawn(instance.run_until_stopped(shutdown.clone()));
+        let channel = Channel::from_shared(format!("http://{address}"))
+            .expect("valid uri")
+            .connect()
+            .await
+            .expect("connects");
+        let issuer = TokenIssuer::new(
+            keys::signing_key(data_dir.path()).expect("signing key"),
+            instance_id,
+        );
+        Some(Self {
+            address,
+            root: format!("orgUnits/{}", root.id),
+            channel,
+            backend,
+            issuer,
+            shutdown,
+            server: Some(server),
+            data_dir,
+            postgres,
+        })
+    }
+
+    /// The data directory.
+    pub fn data_dir(&self) -> &std::path::Path {
+        self.data_dir.path()
+    }
+
+    /// A token for `org` (a resource name) with `roles`.
+    pub fn token(&self, org: &str, roles: &[Role]) -> String {
+        self.issuer.issue(
+            &Principal {
+                subject: format!(
+                    "tester-{}",
+                    roles
+                        .iter()
+                        .map(|role| role.as_str())
+                        .collect::<Vec<_>>()
+                        .join("+")
+                ),
+                org_unit: org.trim_start_matches("orgUnits/").to_string(),
+                roles: roles.iter().copied().collect(),
+                volunteer: None,
+            },
+            Duration::from_secs(600),
+        )
+    }
+
+    /// A token for a volunteer acting for itself.
+    pub fn volunteer_token(&self, org: &str, volunteer: &str) -> String {
+        self.issuer.issue(
+            &Principal {
+                subject: format!("volunteer-{volunteer}"),
+                org_unit: org.trim_start_matches("orgUnits/").to_string(),
+                roles: [Role::Volunteer].into_iter().collect(),
+                volunteer: Some(volunteer.trim_start_matches("volunteers/").to_string()),
+            },
+            Duration::from_secs(600),
+        )
+    }
+
+    /// An admin token for the root.
+    pub fn admin(&self) -> String {
+        self.token(&self.root, &[Role::Admin])
+    }
+
+    fn authed(&self, token: &str) -> Authed {
+        let value = if token.is_empty() {
+            None
+        } else {
+            Some(format!("Bearer {token}").parse().expect("ascii token"))
+        };
+        InterceptedService::new(self.channel.clone(), Bearer(value))
+    }
+
+    /// An OrgUnitService client with `token` ("" for none).
+    pub fn org_units(
+        &self,
+        token: &str,
+    ) -> pb::org_unit_service_client::OrgUnitServiceClient<Authed> {
+        pb::org_unit_service_client::OrgUnitServiceClient::new(self.authed(token))
+    }
+
+    /// A VolunteerService client.
+    pub fn volunteers(
+        &self,
+        token: &str,
+    ) -> pb::volunteer_service_client::VolunteerServiceClient<Authed> {
+        pb::volunteer_service_client::VolunteerServiceClient::new(self.authed(token))
+    }
+
+    /// A MembershipService client.
+    pub fn memberships(
+        &self,
+        token: &str,
+    ) -> pb::membership_service_client::MembershipServiceClient<Authed> {
+        pb::membership_service_client::MembershipServiceClient::new(self.authed(token))
+    }
+
+    /// A RegistryRecordsService client.
+    pub fn records(
+        &self,
+        token: &str,
+    ) -> pb::registry_records_service_client::RegistryRecordsServiceClient<Authed> {
+        pb::registry_records_service_client::RegistryRecordsServiceClient::new(self.authed(token))
+    }
+
+    /// Creates a unit under `parent` as `token`'s principal.
+    pub async fn create_unit(
+        &self,
+        token: &str,
+        parent: &str,
+        tier: pb::Tier,
+        display_name: &str,
+    ) -> pb::OrgUnit {
+        self.org_units(token)
+            .create_org_unit(pb::CreateOrgUnitRequest {
+                parent: parent.to_string(),
+                org_unit: Some(pb::OrgUnit {
+                    tier: tier as i32,
+                    display_name: display_name.to_string(),
+                    level: pb::TeamLevel::District as i32,
+                    ..Default::default()
+                }),
+                request_id: String::new(),
+            })
+            .await
+            .unwrap_or_else(|status| panic!("creating {display_name}: {status:?}"))
+            .into_inner()
+            .org_unit
+            .expect("unit in response")
+    }
+
+    /// Registers a volunteer with a valid resident ID made from `seed` under `org_unit`.
+    pub async fn register(&self, token: &str, org_unit: &str, seed: u32) -> pb::Volunteer {
+        self.volunteers(token)
+            .create_volunteer(pb::CreateVolunteerRequest {
+                org_unit: org_unit.to_string(),
+                volunteer: Some(volunteer_input(seed)),
+                request_id: String::new(),
+            })
+            .await
+            .unwrap_or_else(|status| panic!("registering volunteer {seed}: {status:?}"))
+            .into_inner()
+            .volunteer
+            .expect("volunteer in response")
+    }
+
+    /// Stops the server (graceful shutdown) and waits for it.
+    pub async fn stop(mut self) {
+        self.shutdown.cancel();
+        if let Some(server) = self.server.take() {
+            server
+                .await
+                .expect("server task")
+                .expect("server stops cleanly");
+        }
+        drop(self.postgres.take());
+    }
+
+    /// The shutdown token, to stop the server from a test.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// A valid mainland resident ID: a Xiamen area code, a birth date derived from `seed`
+/// (1960–1999), a sequence number from `seed` (even: female) and the GB 11643 check digit.
+pub fn resident_id(seed: u32) -> String {
+    let year = 1960 + seed % 40;
+    let month = 1 + (seed / 40) % 12;
+    let day = 1 + (seed / 480) % 28;
+    let sequence = (seed * 2) % 1000;
+    let first17 = format!("350203{year:04}{month:02}{day:02}{sequence:03}");
+    let check = gb11643_check_char(&first17).expect("17 digits");
+    format!("{first17}{check}")
+}
+
+/// A valid registration for `seed`.
+pub fn volunteer_input(seed: u32) -> pb::Volunteer {
+    pb::Volunteer {
+        display_name: format!("志愿者{seed}"),
+        id_type: pb::IdType::ResidentId as i32,
+        id_number: resident_id(seed),
+        phone: format!("139{:08}", seed),
+        email: format!("v{seed}@example.cn"),
+        skills: vec!["急救".to_string()],
+        ..Default::default()
+    }
+}
+
+/// The field paths of an INVALID_ARGUMENT status's BadRequest details.
+pub fn violated_fields(status: &tonic::Status) -> Vec<String> {
+    use tonic_types::StatusExt;
+    status
+        .get_error_details()
+        .bad_request()
+        .map(|bad_request| {
+            bad_request
+                .field_violations
+                .iter()
+                .map(|violation| violation.field.clone())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The zh-CN localized message of a status, if any.
+pub fn chinese_message(status: &tonic::Status) -> Option<String> {
+    use tonic_types::StatusExt;
+    status
+        .get_error_details()
+        .localized_message()
+        .filter(|message| message.locale == "zh-CN")
+        .map(|message| message.message.clone())
+}
+
+/// Runs `async fn $name(app: TestApp)` once on SQLite and once on PostgreSQL.
+#[macro_export]
+macro_rules! both_backends {
+    ($($name:ident),+ $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    if let Some(app) = $crate::TestApp::spawn($crate::Backend::Sqlite, concat!(module_path!(), "::sqlite")).await {
+                        super::$name(app).await;
+                    }
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    if let Some(app) = $crate::TestApp::spawn($crate::Backend::Postgres, concat!(module_path!(), "::postgres")).await {
+                        super::$name(app).await;
+                    }
+                }
+            }
+        )+
+    };
+}

@@ -371,3 +371,179 @@ mod tests {
         assert_eq!(parse_grpc_timeout("5x"), None);
     }
 }
+
+#[cfg(test)]
+mod guard_tests {
+    use std::convert::Infallible;
+    use std::time::Duration;
+
+    use ed25519_dalek::SigningKey;
+    use tower::{Layer, Service, ServiceExt};
+
+    use super::*;
+    use crate::auth::{Principal, Role, TokenIssuer};
+
+    fn guard(limit: usize, default_deadline: Duration) -> (GuardLayer, TokenIssuer) {
+        let key = SigningKey::from_bytes(&[5; 32]);
+        let layer = GuardLayer {
+            state: Arc::new(GuardState {
+                permits: Arc::new(Semaphore::new(limit)),
+                default_deadline,
+                max_deadline: Duration::from_secs(60),
+                verifier: TokenVerifier::new(key.verifying_key(), "xm"),
+                public_methods: vec!["/egret.test.v1.Public/Open".to_string()],
+            }),
+        };
+        (layer, TokenIssuer::new(key, "xm"))
+    }
+
+    fn token(issuer: &TokenIssuer) -> String {
+        issuer.issue(
+            &Principal {
+                subject: "t".to_string(),
+                org_unit: "root".to_string(),
+                roles: [Role::Viewer].into_iter().collect(),
+                volunteer: None,
+            },
+            Duration::from_secs(60),
+        )
+    }
+
+    fn request(path: &str, token: Option<&str>, timeout: Option<&str>) -> http::Request<()> {
+        let mut builder = http::Request::builder().uri(format!("http://x{path}"));
+        if let Some(token) = token {
+            builder = builder.header("authorization", format!("Bearer {token}"));
+        }
+        if let Some(timeout) = timeout {
+            builder = builder.header("grpc-timeout", timeout);
+        }
+        builder.body(()).expect("request")
+    }
+
+    fn grpc_status(response: &http::Response<String>) -> Option<i32> {
+        response
+            .headers()
+            .get("grpc-status")
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.parse().ok())
+    }
+
+    /// An inner service that sleeps `delay`, then answers 200 with the principal's subject.
+    fn sleeper(
+        delay: Duration,
+    ) -> impl Service<
+        http::Request<()>,
+        Response = http::Response<String>,
+        Error = Infallible,
+        Future = impl Send,
+    > + Clone
+    + Send
+    + 'static {
+        tower::service_fn(move |request: http::Request<()>| async move {
+            tokio::time::sleep(delay).await;
+            let subject = request
+                .extensions()
+                .get::<Principal>()
+                .map(|principal| principal.subject.clone())
+                .unwrap_or_default();
+            Ok::<_, Infallible>(http::Response::new(subject))
+        })
+    }
+
+    #[tokio::test]
+    async fn tokens_are_required_except_on_public_paths() {
+        let (layer, issuer) = guard(4, Duration::from_secs(5));
+        let service = layer.layer(sleeper(Duration::ZERO));
+        let response = service
+            .clone()
+            .oneshot(request("/egret.x.v1.S/M", None, None))
+            .await
+            .expect("response");
+        assert_eq!(
+            grpc_status(&response),
+            Some(tonic::Code::Unauthenticated as i32)
+        );
+        let response = service
+            .clone()
+            .oneshot(request("/egret.x.v1.S/M", Some("nope"), None))
+            .await
+            .expect("response");
+        assert_eq!(
+            grpc_status(&response),
+            Some(tonic::Code::Unauthenticated as i32)
+        );
+        let response = service
+            .clone()
+            .oneshot(request("/egret.x.v1.S/M", Some(&token(&issuer)), None))
+            .await
+            .expect("response");
+        assert_eq!(response.body(), "t");
+        for public in ["/grpc.health.v1.Health/Check", "/egret.test.v1.Public/Open"] {
+            let response = service
+                .clone()
+                .oneshot(request(public, None, None))
+                .await
+                .expect("response");
+            assert_eq!(grpc_status(&response), None, "{public}");
+        }
+    }
+
+    #[tokio::test]
+    async fn deadlines_are_enforced() {
+        let (layer, issuer) = guard(4, Duration::from_millis(50));
+        let service = layer.layer(sleeper(Duration::from_millis(500)));
+        let token = token(&issuer);
+        let response = service
+            .clone()
+            .oneshot(request("/egret.x.v1.S/M", Some(&token), None))
+            .await
+            .expect("response");
+        assert_eq!(
+            grpc_status(&response),
+            Some(tonic::Code::DeadlineExceeded as i32)
+        );
+        // A longer deadline asked by the client is honoured.
+        let response = service
+            .clone()
+            .oneshot(request("/egret.x.v1.S/M", Some(&token), Some("2S")))
+            .await
+            .expect("response");
+        assert_eq!(response.body(), "t");
+    }
+
+    #[tokio::test]
+    async fn excess_load_is_shed_but_health_is_not() {
+        let (layer, issuer) = guard(1, Duration::from_secs(5));
+        let service = layer.layer(sleeper(Duration::from_millis(300)));
+        let token = token(&issuer);
+        let first = tokio::spawn(service.clone().oneshot(request(
+            "/egret.x.v1.S/M",
+            Some(&token),
+            None,
+        )));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let second = service
+            .clone()
+            .oneshot(request("/egret.x.v1.S/M", Some(&token), None))
+            .await
+            .expect("response");
+        assert_eq!(
+            grpc_status(&second),
+            Some(tonic::Code::ResourceExhausted as i32)
+        );
+        let health = service
+            .clone()
+            .oneshot(request("/grpc.health.v1.Health/Check", None, None))
+            .await
+            .expect("response");
+        assert_eq!(grpc_status(&health), None);
+        let first = first.await.expect("task").expect("response");
+        assert_eq!(first.body(), "t");
+        let third = service
+            .clone()
+            .oneshot(request("/egret.x.v1.S/M", Some(&token), None))
+            .await
+            .expect("response");
+        assert_eq!(third.body(), "t");
+    }
+}

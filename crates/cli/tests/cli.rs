@@ -1,0 +1,191 @@
+//! The `egret` binary as a user runs it: `egret up` on a fresh data directory, health and
+//! reflection, `egret token`, a call with that token, and a clean stop on SIGTERM.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use egret_proto::registry::v1 as pb;
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_client::HealthClient;
+
+const EGRET: &str = env!("CARGO_BIN_EXE_egret");
+
+struct Running {
+    child: Child,
+    address: String,
+    root: String,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+    }
+}
+
+/// Starts `egret up` on a free port and reads its banner.
+fn start(data_dir: &std::path::Path) -> Running {
+    let mut child = Command::new(EGRET)
+        .args(["up", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir)
+        .env("EGRET__TELEMETRY__LOG_FILTER", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("egret starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let mut address = String::new();
+    let mut root = String::new();
+    for _ in 0..4 {
+        let line = lines.next().expect("a banner line").expect("utf-8");
+        if let Some(rest) = line.strip_prefix("egret listening on ") {
+            address = rest.trim().to_string();
+        }
+        if let Some(rest) = line.strip_prefix("root org unit: ") {
+            root = rest
+                .split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .to_string();
+        }
+    }
+    assert!(
+        !address.is_empty() && root.starts_with("orgUnits/"),
+        "banner: {address} {root}"
+    );
+    Running {
+        child,
+        address,
+        root,
+    }
+}
+
+fn token(data_dir: &std::path::Path, role: &str) -> String {
+    let output = Command::new(EGRET)
+        .args(["token", "--role", role, "--data-dir"])
+        .arg(data_dir)
+        .output()
+        .expect("egret token runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout)
+        .expect("utf-8")
+        .trim()
+        .to_string()
+}
+
+#[tokio::test]
+async fn egret_up_serves_and_stops_cleanly() {
+    let data_dir = tempfile::tempdir().expect("tempdir");
+    let mut running = start(data_dir.path());
+    let channel = tonic::transport::Channel::from_shared(format!("http://{}", running.address))
+        .expect("uri")
+        .connect()
+        .await
+        .expect("connects");
+
+    let health = HealthClient::new(channel.clone())
+        .check(HealthCheckRequest {
+            service: "egret.registry.v1.OrgUnitService".to_string(),
+        })
+        .await
+        .expect("health")
+        .into_inner();
+    assert_eq!(health.status, ServingStatus::Serving as i32);
+
+    let token = token(data_dir.path(), "admin");
+    let mut request = tonic::Request::new(pb::GetOrgUnitRequest {
+        name: running.root.clone(),
+    });
+    request.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {token}").parse().expect("ascii"),
+    );
+    let unit = pb::org_unit_service_client::OrgUnitServiceClient::new(channel)
+        .get_org_unit(request)
+        .await
+        .expect("the token works")
+        .into_inner()
+        .org_unit
+        .expect("unit");
+    assert_eq!(unit.display_name, "厦门市巾帼志愿服务总队");
+
+    let terminated = Command::new("kill")
+        .args(["-TERM", &running.child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(terminated.success());
+    let mut status = None;
+    for _ in 0..100 {
+        if let Some(exit) = running.child.try_wait().expect("wait") {
+            status = Some(exit);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let status = status.expect("egret stops within ten seconds of SIGTERM");
+    assert!(status.success(), "{status:?}");
+
+    // The second start finds the same root and keys.
+    let again = start(data_dir.path());
+    assert_eq!(again.root, running.root);
+}
+
+#[test]
+fn bad_configuration_names_the_key() {
+    let data_dir = tempfile::tempdir().expect("tempdir");
+    let output = Command::new(EGRET)
+        .args(["up", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir.path())
+        .env("EGRET__SERVER__CONCURRENCY_LIMIT", "0")
+        .output()
+        .expect("egret runs");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("server.concurrency_limit"), "{stderr}");
+
+    let output = Command::new(EGRET)
+        .args(["token", "--role", "root", "--data-dir"])
+        .arg(data_dir.path())
+        .output()
+        .expect("egret runs");
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("unknown role"));
+}
+
+#[test]
+fn help_explains_every_flag() {
+    let output = Command::new(EGRET)
+        .args(["up", "--help"])
+        .output()
+        .expect("egret runs");
+    let help = String::from_utf8_lossy(&output.stdout);
+    for flag in ["--data-dir", "--listen", "--config"] {
+        assert!(help.contains(flag), "{flag} in {help}");
+    }
+    let output = Command::new(EGRET)
+        .args(["token", "--help"])
+        .output()
+        .expect("egret runs");
+    let help = String::from_utf8_lossy(&output.stdout);
+    for flag in ["--org", "--role", "--volunteer", "--ttl", "--subject"] {
+        assert!(help.contains(flag), "{flag} in {help}");
+    }
+}
+
+#[test]
+fn the_reference_configuration_loads() {
+    let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/egret.toml");
+    let config: egret_cli::EgretConfig =
+        egret_runtime::config::load(Some(&file), &[]).expect("deploy/egret.toml is valid");
+    assert_eq!(config.common.instance.id, "xm");
+    assert_eq!(
+        config.registry.volunteer_number_scheme,
+        "{instance}V{seq:8}"
+    );
+}

@@ -1,0 +1,248 @@
+//! What every Egret server does, whatever the service: health, reflection (v1 and
+//! v1alpha), authentication, deadlines, message-size limits and graceful shutdown.
+
+use std::time::Duration;
+
+use egret_proto::registry::v1 as pb;
+use egret_runtime::Role;
+use egret_tests::{Backend, TestApp, both_backends};
+use tokio_stream::StreamExt;
+use tonic::Code;
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_client::HealthClient;
+
+const REGISTRY_SERVICES: [&str; 4] = [
+    "egret.registry.v1.OrgUnitService",
+    "egret.registry.v1.VolunteerService",
+    "egret.registry.v1.MembershipService",
+    "egret.registry.v1.RegistryRecordsService",
+];
+
+both_backends!(
+    health_goes_not_serving_on_shutdown,
+    unauthenticated_calls_are_refused
+);
+
+async fn health_goes_not_serving_on_shutdown(app: TestApp) {
+    let mut health = HealthClient::new(app.channel.clone());
+    for service in REGISTRY_SERVICES.into_iter().chain([""]) {
+        let status = health
+            .check(HealthCheckRequest {
+                service: service.to_string(),
+            })
+            .await
+            .unwrap_or_else(|status| panic!("health of {service:?}: {status:?}"))
+            .into_inner()
+            .status;
+        assert_eq!(status, ServingStatus::Serving as i32, "{service}");
+    }
+    let mut watch = health
+        .watch(HealthCheckRequest {
+            service: REGISTRY_SERVICES[0].to_string(),
+        })
+        .await
+        .expect("watch")
+        .into_inner();
+    let first = watch.next().await.expect("first status").expect("ok");
+    assert_eq!(first.status, ServingStatus::Serving as i32);
+    app.shutdown_token().cancel();
+    let next = tokio::time::timeout(Duration::from_secs(5), watch.next())
+        .await
+        .expect("a status change arrives")
+        .expect("stream item")
+        .expect("ok");
+    assert_eq!(next.status, ServingStatus::NotServing as i32);
+    drop(watch);
+    app.stop().await;
+}
+
+async fn unauthenticated_calls_are_refused(app: TestApp) {
+    let request = || pb::GetOrgUnitRequest {
+        name: app.root.clone(),
+    };
+    let status = app
+        .org_units("")
+        .get_org_unit(request())
+        .await
+        .expect_err("no token");
+    assert_eq!(status.code(), Code::Unauthenticated);
+    assert!(egret_tests::chinese_message(&status).is_some());
+    let status = app
+        .org_units("garbage")
+        .get_org_unit(request())
+        .await
+        .expect_err("bad token");
+    assert_eq!(status.code(), Code::Unauthenticated);
+    // A token of another instance's key does not verify here.
+    let other = TestApp::spawn(Backend::Sqlite, "other instance")
+        .await
+        .expect("sqlite");
+    let foreign = other.token(&app.root, &[Role::Admin]);
+    let status = app
+        .org_units(&foreign)
+        .get_org_unit(request())
+        .await
+        .expect_err("foreign token");
+    assert_eq!(status.code(), Code::Unauthenticated);
+    let unit = app
+        .org_units(&app.admin())
+        .get_org_unit(request())
+        .await
+        .expect("valid token")
+        .into_inner()
+        .org_unit
+        .expect("unit");
+    assert_eq!(unit.name, app.root);
+    other.stop().await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn reflection_lists_egret_services_on_v1_and_v1alpha() {
+    let app = TestApp::spawn(Backend::Sqlite, "reflection")
+        .await
+        .expect("sqlite");
+    let v1 = {
+        use tonic_reflection::pb::v1::ServerReflectionRequest;
+        use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+        use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
+        use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
+        let mut client = ServerReflectionClient::new(app.channel.clone());
+        let request = ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(MessageRequest::ListServices(String::new())),
+        };
+        let mut responses = client
+            .server_reflection_info(tokio_stream::iter([request]))
+            .await
+            .expect("reflection v1")
+            .into_inner();
+        match responses
+            .next()
+            .await
+            .expect("a response")
+            .expect("ok")
+            .message_response
+        {
+            Some(MessageResponse::ListServicesResponse(list)) => list
+                .service
+                .into_iter()
+                .map(|service| service.name)
+                .collect::<Vec<_>>(),
+            other => panic!("unexpected {other:?}"),
+        }
+    };
+    let v1alpha = {
+        use tonic_reflection::pb::v1alpha::ServerReflectionRequest;
+        use tonic_reflection::pb::v1alpha::server_reflection_client::ServerReflectionClient;
+        use tonic_reflection::pb::v1alpha::server_reflection_request::MessageRequest;
+        use tonic_reflection::pb::v1alpha::server_reflection_response::MessageResponse;
+        let mut client = ServerReflectionClient::new(app.channel.clone());
+        let request = ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(MessageRequest::ListServices(String::new())),
+        };
+        let mut responses = client
+            .server_reflection_info(tokio_stream::iter([request]))
+            .await
+            .expect("reflection v1alpha")
+            .into_inner();
+        match responses
+            .next()
+            .await
+            .expect("a response")
+            .expect("ok")
+            .message_response
+        {
+            Some(MessageResponse::ListServicesResponse(list)) => list
+                .service
+                .into_iter()
+                .map(|service| service.name)
+                .collect::<Vec<_>>(),
+            other => panic!("unexpected {other:?}"),
+        }
+    };
+    for service in REGISTRY_SERVICES {
+        assert!(
+            v1.iter().any(|name| name == service),
+            "v1 lists {service}: {v1:?}"
+        );
+        assert!(
+            v1alpha.iter().any(|name| name == service),
+            "v1alpha lists {service}: {v1alpha:?}"
+        );
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn requests_past_their_deadline_fail_and_write_nothing() {
+    let app = TestApp::spawn_with(Backend::Sqlite, "deadline", |config| {
+        config.common.server.default_deadline = Duration::from_micros(1);
+    })
+    .await
+    .expect("sqlite");
+    let create = pb::CreateOrgUnitRequest {
+        parent: app.root.clone(),
+        org_unit: Some(pb::OrgUnit {
+            tier: pb::Tier::Team as i32,
+            display_name: "超时的队伍".to_string(),
+            level: pb::TeamLevel::District as i32,
+            ..Default::default()
+        }),
+        request_id: String::new(),
+    };
+    let status = app
+        .org_units(&app.admin())
+        .create_org_unit(create)
+        .await
+        .expect_err("the default deadline is one microsecond");
+    assert_eq!(status.code(), Code::DeadlineExceeded);
+    // A client that asks for a longer deadline gets it, and finds nothing half-written.
+    let mut list = tonic::Request::new(pb::ListOrgUnitsRequest {
+        children_only: true,
+        ..Default::default()
+    });
+    list.set_timeout(Duration::from_secs(10));
+    let units = app
+        .org_units(&app.admin())
+        .list_org_units(list)
+        .await
+        .expect("with its own deadline")
+        .into_inner()
+        .org_units;
+    assert!(
+        units.iter().all(|unit| unit.display_name != "超时的队伍"),
+        "{units:?}"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn oversized_messages_are_refused() {
+    let app = TestApp::spawn_with(Backend::Sqlite, "message size", |config| {
+        config.common.server.max_message_bytes = 2048;
+    })
+    .await
+    .expect("sqlite");
+    let status = app
+        .org_units(&app.admin())
+        .create_org_unit(pb::CreateOrgUnitRequest {
+            parent: app.root.clone(),
+            org_unit: Some(pb::OrgUnit {
+                tier: pb::Tier::Team as i32,
+                display_name: "队".repeat(4000),
+                level: pb::TeamLevel::District as i32,
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .expect_err("too large");
+    assert!(
+        matches!(status.code(), Code::ResourceExhausted | Code::OutOfRange),
+        "{status:?}"
+    );
+    app.stop().await;
+}

@@ -148,3 +148,45 @@ impl tonic::service::Interceptor for TraceContextInterceptor {
         Ok(request)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use opentelemetry::trace::TracerProvider as _;
+    use tracing_subscriber::layer::SubscriberExt;
+
+    use super::*;
+
+    #[test]
+    fn trace_context_passes_from_incoming_headers_to_outgoing_metadata() {
+        let provider = SdkTracerProvider::builder().build();
+        let subscriber = tracing_subscriber::registry()
+            .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")));
+        tracing::subscriber::with_default(subscriber, || {
+            let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+            let mut headers = http::HeaderMap::new();
+            headers.insert(
+                "traceparent",
+                format!("00-{trace_id}-00f067aa0ba902b7-01")
+                    .parse()
+                    .expect("header"),
+            );
+            let span = tracing::info_span!("incoming");
+            set_parent_from_headers(&span, &headers);
+            let _entered = span.enter();
+            let mut metadata = tonic::metadata::MetadataMap::new();
+            inject_trace_context(&mut metadata);
+            let outgoing = metadata
+                .get("traceparent")
+                .and_then(|value| value.to_str().ok())
+                .expect("traceparent passed on");
+            assert!(
+                outgoing.starts_with(&format!("00-{trace_id}-")),
+                "{outgoing}"
+            );
+            assert!(
+                !outgoing.contains("00f067aa0ba902b7"),
+                "a new span id: {outgoing}"
+            );
+        });
+    }
+}

@@ -22,6 +22,9 @@ CREATE TABLE org_units (
 
 CREATE INDEX org_units_by_parent ON org_units (parent_id);
 
+-- One root per instance, even when two processes start on an empty database at once.
+CREATE UNIQUE INDEX org_units_one_root ON org_units (tier) WHERE parent_id IS NULL;
+
 CREATE TABLE registration_forms (
     org_unit_id TEXT PRIMARY KEY REFERENCES org_units (id),
     archive_number TEXT NOT NULL UNIQUE,

@@ -21,6 +21,9 @@ use crate::domain::org::{in_subtree, subtree_bounds};
 use crate::domain::{Meta, OrgUnit, names, payload};
 use crate::store;
 
+/// The corps is the city's: its level is municipal (wire number of TEAM_LEVEL_MUNICIPAL).
+const MUNICIPAL_LEVEL: i32 = 3;
+
 /// The registry service's state, shared by every RPC.
 #[derive(Debug, Clone)]
 pub struct Registry {
@@ -92,7 +95,7 @@ impl Registry {
             parent_id: None,
             tier: crate::domain::Tier::Corps,
             display_name: display_name.to_string(),
-            level: 3,
+            level: MUNICIPAL_LEVEL,
             categories: vec![],
             service_fields: vec![],
             service_themes: vec![],
@@ -100,7 +103,15 @@ impl Registry {
             merged_into: None,
             meta: self.new_meta(&transaction),
         };
-        store::org::insert_org_unit(transaction.conn(), &root).await?;
+        let inserted = store::org::insert_org_unit(transaction.conn(), &root).await;
+        if let Err(ApiError::AlreadyExists { .. }) = inserted {
+            // Another process created the root first: use that one.
+            drop(transaction);
+            return store::org::get_root(self.database.reader())
+                .await?
+                .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("the root org unit vanished")));
+        }
+        inserted?;
         record(
             &mut transaction,
             "egret.registry.v1.OrgUnit",

@@ -318,26 +318,13 @@ impl WriteTx {
         if request_id.is_empty() {
             return Ok(None);
         }
-        let existing: Option<(String, String)> = sqlx::query_as(
-            "SELECT method, resource_name FROM idempotency_keys WHERE request_id = $1",
-        )
-        .bind(request_id)
-        .fetch_optional(&mut *self.transaction)
-        .await
-        .map_err(|error| convert_sqlx_err(error, "request"))?;
-        if let Some((used_by, resource_name)) = existing {
-            if used_by != method {
-                return Err(ApiError::invalid(
-                    "request_id",
-                    format!("was already used for {used_by}; use a fresh id for each request"),
-                    format!("该请求编号已用于 {used_by}，每个请求请使用新的编号"),
-                ));
-            }
-            return Ok(Some(resource_name));
-        }
-        sqlx::query(
+        // ON CONFLICT DO NOTHING, not a plain insert: on PostgreSQL a concurrent request
+        // with the same id makes this statement wait until that request commits; it then
+        // inserts nothing, and the read below (a new statement, so a new snapshot under READ
+        // COMMITTED) sees what the first request made.
+        let inserted = sqlx::query(
             "INSERT INTO idempotency_keys (request_id, method, resource_name, create_time) \
-             VALUES ($1, $2, '', $3)",
+             VALUES ($1, $2, '', $3) ON CONFLICT (request_id) DO NOTHING",
         )
         .bind(request_id)
         .bind(method)
@@ -345,7 +332,24 @@ impl WriteTx {
         .execute(&mut *self.transaction)
         .await
         .map_err(|error| convert_sqlx_err(error, "request"))?;
-        Ok(None)
+        if inserted.rows_affected() == 1 {
+            return Ok(None);
+        }
+        let (used_by, resource_name): (String, String) = sqlx::query_as(
+            "SELECT method, resource_name FROM idempotency_keys WHERE request_id = $1",
+        )
+        .bind(request_id)
+        .fetch_one(&mut *self.transaction)
+        .await
+        .map_err(|error| convert_sqlx_err(error, "request"))?;
+        if used_by != method {
+            return Err(ApiError::invalid(
+                "request_id",
+                format!("was already used for {used_by}; use a fresh id for each request"),
+                format!("该请求编号已用于 {used_by}，每个请求请使用新的编号"),
+            ));
+        }
+        Ok(Some(resource_name))
     }
 
     /// Remembers what a claimed request created.

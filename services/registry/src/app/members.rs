@@ -43,6 +43,15 @@ pub struct NewJoinApplication {
     pub message: String,
 }
 
+/// The unit and record ids of `orgUnits/{unit}/{collection}/{id}`.
+fn nested_ids(name: &str) -> (&str, &str) {
+    let mut parts = name.split('/').skip(1).step_by(2);
+    (
+        parts.next().unwrap_or_default(),
+        parts.next().unwrap_or_default(),
+    )
+}
+
 fn active_unit_required(unit: &OrgUnit) -> Result<(), ApiError> {
     if unit.status == OrgStatus::Active {
         return Ok(());
@@ -168,8 +177,10 @@ impl Registry {
             .await?
         {
             drop(transaction);
-            let id = existing.rsplit('/').next().unwrap_or_default().to_string();
-            return self.visible_membership(&scope, principal, &id).await;
+            let (unit_id, id) = nested_ids(&existing);
+            return self
+                .visible_membership(&scope, principal, unit_id, id)
+                .await;
         }
         let unit = self
             .visible_unit(transaction.conn(), &scope, org_unit_id)
@@ -197,15 +208,19 @@ impl Registry {
         Ok(membership)
     }
 
+    /// The membership `orgUnits/{org_unit_id}/memberships/{id}`: the id under another
+    /// unit names nothing.
     async fn visible_membership(
         &self,
         scope: &Scope,
         principal: &Principal,
+        org_unit_id: &str,
         id: &str,
     ) -> Result<Membership, ApiError> {
         let not_found = || ApiError::not_found(format!("membership {id}"));
         let membership = store::members::get_membership(self.database.reader(), id)
             .await?
+            .filter(|membership| membership.org_unit_id == org_unit_id)
             .ok_or_else(not_found)?;
         if access::is_self(principal, &membership.volunteer_id) {
             return Ok(membership);
@@ -220,10 +235,13 @@ impl Registry {
     pub async fn set_primary_membership(
         &self,
         principal: &Principal,
+        org_unit_id: &str,
         id: &str,
     ) -> Result<Membership, ApiError> {
         let scope = self.scope(principal).await?;
-        let mut membership = self.visible_membership(&scope, principal, id).await?;
+        let mut membership = self
+            .visible_membership(&scope, principal, org_unit_id, id)
+            .await?;
         if !access::is_self(principal, &membership.volunteer_id) {
             access::require(principal, Action::ManageMembers)?;
         }
@@ -334,11 +352,14 @@ impl Registry {
     pub async fn end_membership(
         &self,
         principal: &Principal,
+        org_unit_id: &str,
         id: &str,
         reason: &str,
     ) -> Result<Membership, ApiError> {
         let scope = self.scope(principal).await?;
-        let membership = self.visible_membership(&scope, principal, id).await?;
+        let membership = self
+            .visible_membership(&scope, principal, org_unit_id, id)
+            .await?;
         if !access::is_self(principal, &membership.volunteer_id) {
             access::require(principal, Action::ManageMembers)?;
         }
@@ -449,8 +470,8 @@ impl Registry {
             .await?
         {
             drop(transaction);
-            let id = existing.rsplit('/').next().unwrap_or_default().to_string();
-            return self.get_join_application(principal, &id).await;
+            let (unit_id, id) = nested_ids(&existing);
+            return self.get_join_application(principal, unit_id, id).await;
         }
         let unit = self
             .visible_unit(transaction.conn(), &scope, &application.org_unit_id)
@@ -501,14 +522,17 @@ impl Registry {
     }
 
     /// Gets a join application (the applicant, or readers of the unit).
+    /// The application `orgUnits/{org_unit_id}/joinApplications/{id}`.
     pub async fn get_join_application(
         &self,
         principal: &Principal,
+        org_unit_id: &str,
         id: &str,
     ) -> Result<JoinApplication, ApiError> {
         let not_found = || ApiError::not_found(format!("join application {id}"));
         let application = store::members::get_application(self.database.reader(), id)
             .await?
+            .filter(|application| application.org_unit_id == org_unit_id)
             .ok_or_else(not_found)?;
         if access::is_self(principal, &application.volunteer_id) {
             return Ok(application);
@@ -550,11 +574,14 @@ impl Registry {
     pub async fn decide_join_application(
         &self,
         principal: &Principal,
+        org_unit_id: &str,
         id: &str,
         decision: JoinState,
         comment: &str,
     ) -> Result<JoinApplication, ApiError> {
-        let mut application = self.get_join_application(principal, id).await?;
+        let mut application = self
+            .get_join_application(principal, org_unit_id, id)
+            .await?;
         match decision {
             JoinState::Withdrawn if access::is_self(principal, &application.volunteer_id) => {}
             _ => access::require(principal, Action::ManageMembers)?,

@@ -455,7 +455,7 @@ impl Registry {
         self.ensure_origin(&volunteer.meta, &name)?;
         check_version(&name, expected_version, volunteer.meta.version)?;
         let mut transaction = self.begin(principal).await?;
-        let before = payload::volunteer(&volunteer);
+        let before = volunteer.clone();
         let VolunteerPatch {
             display_name,
             phone,
@@ -498,15 +498,16 @@ impl Registry {
         if !store::volunteers::update(transaction.conn(), &volunteer).await? {
             return Err(changed_concurrently(&name));
         }
-        record(
-            &mut transaction,
-            VOLUNTEER_TYPE,
-            name,
-            Operation::Update,
-            Some(&before),
-            payload::volunteer(&volunteer),
-            "",
-        );
+        // Not `record`: its changes come from masked payloads and would hide a contact
+        // changed to another that masks the same.
+        transaction.record(egret_storage::ChangeDraft {
+            resource_type: VOLUNTEER_TYPE,
+            resource_name: name,
+            operation: Operation::Update,
+            payload_json: payload::volunteer(&volunteer).to_string(),
+            field_changes: payload::volunteer_changes(&before, &volunteer),
+            reason: String::new(),
+        });
         transaction.commit().await?;
         Ok(volunteer)
     }

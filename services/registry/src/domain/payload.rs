@@ -68,6 +68,31 @@ pub fn volunteer(volunteer: &Volunteer) -> Value {
     Value::Object(map)
 }
 
+/// The masked changes between two versions of a volunteer. A contact that changed but
+/// masks the same as before (`139****0021` to another `139****0021`) is still listed, with
+/// its masked values, so that the history shows every change.
+pub fn volunteer_changes(before: &Volunteer, after: &Volunteer) -> Vec<FieldChange> {
+    let (old, new) = (volunteer(before), volunteer(after));
+    let mut changes = field_changes(Some(&old), &new);
+    for (field, changed) in [
+        ("phone", before.phone != after.phone),
+        ("email", before.email != after.email),
+        (
+            "emergency_contact",
+            before.emergency_contact != after.emergency_contact,
+        ),
+    ] {
+        if changed && !changes.iter().any(|change| change.field == field) {
+            changes.push(FieldChange::new(
+                field,
+                as_text(&old[field]),
+                as_text(&new[field]),
+            ));
+        }
+    }
+    changes
+}
+
 /// Any other record (memberships, join applications): no personal data.
 pub fn plain<T: serde::Serialize>(record: &T) -> Value {
     serde_json::to_value(record).expect("registry records serialize")

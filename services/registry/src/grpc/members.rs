@@ -58,10 +58,10 @@ impl MembershipApi {
         decision: JoinState,
         comment: &str,
     ) -> Result<pb::JoinApplication, Status> {
-        let (_, id) = parse_nested_name("name", name, "joinApplications")?;
+        let (unit, id) = parse_nested_name("name", name, "joinApplications")?;
         let application = self
             .0
-            .decide_join_application(&principal, id, decision, comment)
+            .decide_join_application(&principal, unit, id, decision, comment)
             .await?;
         Ok(application_to_wire(&application))
     }
@@ -128,8 +128,8 @@ impl pb::membership_service_server::MembershipService for MembershipApi {
         request: Request<pb::SetPrimaryMembershipRequest>,
     ) -> Result<Response<pb::SetPrimaryMembershipResponse>, Status> {
         let principal = Principal::of(&request)?;
-        let (_, id) = parse_nested_name("name", &request.get_ref().name, "memberships")?;
-        let membership = self.0.set_primary_membership(&principal, id).await?;
+        let (unit, id) = parse_nested_name("name", &request.get_ref().name, "memberships")?;
+        let membership = self.0.set_primary_membership(&principal, unit, id).await?;
         Ok(Response::new(pb::SetPrimaryMembershipResponse {
             membership: Some(membership_to_wire(&membership)),
         }))
@@ -141,11 +141,11 @@ impl pb::membership_service_server::MembershipService for MembershipApi {
     ) -> Result<Response<pb::EndMembershipResponse>, Status> {
         let principal = Principal::of(&request)?;
         let message = request.get_ref();
-        let (_, id) = parse_nested_name("name", &message.name, "memberships")?;
+        let (unit, id) = parse_nested_name("name", &message.name, "memberships")?;
         let mut violations = Violations::new();
         let reason = text(&mut violations, "reason", &message.reason, 500, false);
         violations.into_result()?;
-        let membership = self.0.end_membership(&principal, id, &reason).await?;
+        let membership = self.0.end_membership(&principal, unit, id, &reason).await?;
         Ok(Response::new(pb::EndMembershipResponse {
             membership: Some(membership_to_wire(&membership)),
         }))
@@ -198,8 +198,8 @@ impl pb::membership_service_server::MembershipService for MembershipApi {
         request: Request<pb::GetJoinApplicationRequest>,
     ) -> Result<Response<pb::GetJoinApplicationResponse>, Status> {
         let principal = Principal::of(&request)?;
-        let (_, id) = parse_nested_name("name", &request.get_ref().name, "joinApplications")?;
-        let application = self.0.get_join_application(&principal, id).await?;
+        let (unit, id) = parse_nested_name("name", &request.get_ref().name, "joinApplications")?;
+        let application = self.0.get_join_application(&principal, unit, id).await?;
         Ok(Response::new(pb::GetJoinApplicationResponse {
             join_application: Some(application_to_wire(&application)),
         }))

@@ -272,7 +272,12 @@ fn new_volunteer(volunteer: &pb::Volunteer, prefix: &str) -> Result<NewVolunteer
             (Some(*derived_birth), Some(*derived_gender))
         }
         Some(_) => {
-            if given_birth.is_none() {
+            // A given but impossible date is already named above; say so only once.
+            let birth_given = volunteer
+                .birth_date
+                .as_ref()
+                .is_some_and(|date| *date != common::Date::default());
+            if given_birth.is_none() && !birth_given {
                 violations.add(
                     field("birth_date"),
                     "is required for this ID type",
@@ -542,13 +547,28 @@ impl pb::volunteer_service_server::VolunteerService for VolunteerApi {
                 continue;
             };
             match new_volunteer(volunteer, &format!("requests[{index}].volunteer.")) {
-                Ok(new_volunteer) => rows.push(new_volunteer),
+                Ok(new_volunteer) => rows.push((index, new_volunteer)),
                 Err(row_violations) => violations.extend(row_violations),
             }
         }
         if !violations.is_empty() {
+            // Name repeated documents among the valid rows as well, so that one answer
+            // lists every problem (the registry checks them again, with the database).
+            for (position, (index, row)) in rows.iter().enumerate() {
+                if let Some((first, _)) = rows[..position]
+                    .iter()
+                    .find(|(_, earlier)| earlier.document == row.document)
+                {
+                    violations.push(Violation::new(
+                        format!("requests[{index}].volunteer.id_number"),
+                        format!("is the same person as requests[{first}]"),
+                        format!("与第 {first} 行是同一证件"),
+                    ));
+                }
+            }
             return Err(ApiError::InvalidArgument(violations).into());
         }
+        let rows = rows.into_iter().map(|(_, row)| row).collect();
         let created = self
             .0
             .batch_create_volunteers(&principal, org_unit, rows, &message.request_id)

@@ -211,14 +211,15 @@ where
     E: Executor<'e, Database = Any>,
 {
     // Categories are a JSON array of numbers; `,N,` inside `,`-wrapped text matches one
-    // element exactly.
+    // element exactly. The name filter is a case-sensitive substring test written with
+    // `replace`, which both engines evaluate alike (SQLite's LIKE ignores ASCII case).
     let rows = sqlx::query(&format!(
         "SELECT {ORG_COLUMNS} FROM org_units \
          WHERE path >= $1 AND path < $2 \
          AND ($3 = '' OR parent_id = $3) \
          AND ($4 = 0 OR tier = $4) AND ($5 = 0 OR status = $5) AND ($6 = 0 OR level = $6) \
          AND ($7 = '' OR ',' || replace(replace(categories_json, '[', ''), ']', '') || ',' LIKE '%,' || $7 || ',%') \
-         AND ($8 = '' OR display_name LIKE '%' || $8 || '%' ESCAPE '\\') \
+         AND ($8 = '' OR replace(display_name, $8, '') <> display_name) \
          AND id > $9 ORDER BY id LIMIT $10"
     ))
     .bind(&filter.bounds.0)
@@ -232,7 +233,7 @@ where
     } else {
         filter.category.to_string()
     })
-    .bind(super::escape_like(&filter.name_contains))
+    .bind(&filter.name_contains)
     .bind(after.unwrap_or(""))
     .bind(limit)
     .fetch_all(executor)

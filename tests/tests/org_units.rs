@@ -1178,6 +1178,17 @@ async fn suspend_resume_and_dissolve(app: TestApp) {
     let sub_team = app
         .create_unit(&admin, &team.name, pb::Tier::SubTeam, "五显镇分队")
         .await;
+    // A member of the dissolved sub-team keeps the record, ended; her primary passes to her
+    // other unit.
+    let member = app.register(&admin, &sub_team.name, 77).await;
+    app.memberships(&admin)
+        .create_membership(pb::CreateMembershipRequest {
+            parent: team.name.clone(),
+            volunteer: member.name.clone(),
+            request_id: String::new(),
+        })
+        .await
+        .expect("second membership");
     let dissolved_sub = app
         .org_units(&admin)
         .dissolve_org_unit(pb::DissolveOrgUnitRequest {
@@ -1190,6 +1201,29 @@ async fn suspend_resume_and_dissolve(app: TestApp) {
         .org_unit
         .expect("unit");
     assert_eq!(dissolved_sub.status, pb::OrgUnitStatus::Dissolved as i32);
+    let memberships = app
+        .memberships(&admin)
+        .list_memberships(pb::ListMembershipsRequest {
+            parent: "orgUnits/-".to_string(),
+            volunteer: member.name.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("lists")
+        .into_inner()
+        .memberships;
+    let in_sub_team = memberships
+        .iter()
+        .find(|membership| membership.name.starts_with(&sub_team.name))
+        .expect("membership in the dissolved sub-team");
+    assert_eq!(in_sub_team.state, pb::MembershipState::Ended as i32);
+    assert!(in_sub_team.ended_on.is_some());
+    let in_team = memberships
+        .iter()
+        .find(|membership| membership.name.starts_with(&team.name))
+        .expect("membership in the team");
+    assert_eq!(in_team.state, pb::MembershipState::Active as i32);
+    assert!(in_team.primary, "the primary passed on");
     let dissolved = app
         .org_units(&admin)
         .dissolve_org_unit(pb::DissolveOrgUnitRequest {

@@ -3,7 +3,6 @@
 use egret_runtime::{ApiError, PageRequest, Principal};
 use egret_storage::{Operation, WriteTx};
 
-use super::volunteers::MEMBERSHIP_TYPE;
 use super::{Registry, Scope, changed_concurrently, record, touch};
 use crate::domain::access::{self, Action};
 use crate::domain::{
@@ -12,6 +11,7 @@ use crate::domain::{
 };
 use crate::store::{self, members::MembershipFilter};
 
+const MEMBERSHIP_TYPE: &str = "egret.registry.v1.Membership";
 const JOIN_APPLICATION_TYPE: &str = "egret.registry.v1.JoinApplication";
 
 /// Which memberships to list.
@@ -50,6 +50,68 @@ fn nested_ids(name: &str) -> (&str, &str) {
         parts.next().unwrap_or_default(),
         parts.next().unwrap_or_default(),
     )
+}
+
+/// Writes a membership after `change` if it is still at its version, and records the
+/// change for the history and the change log.
+async fn save_membership(
+    transaction: &mut WriteTx,
+    membership: &mut Membership,
+    operation: Operation,
+    reason: &str,
+    change: impl FnOnce(&mut Membership),
+) -> Result<(), ApiError> {
+    let before = payload::plain(&*membership);
+    change(membership);
+    touch(&mut membership.meta, transaction.now());
+    if !store::members::update_membership(transaction.conn(), membership).await? {
+        return Err(changed_concurrently("membership"));
+    }
+    record(
+        transaction,
+        MEMBERSHIP_TYPE,
+        names::membership(&membership.org_unit_id, &membership.id),
+        operation,
+        Some(&before),
+        payload::plain(&*membership),
+        reason,
+    );
+    Ok(())
+}
+
+/// Makes `membership` its volunteer's primary one. The old primary is cleared first: the
+/// database allows one active primary per volunteer at any moment.
+async fn make_primary(
+    transaction: &mut WriteTx,
+    membership: &mut Membership,
+    reason: &str,
+) -> Result<(), ApiError> {
+    let others =
+        store::members::active_memberships_of(transaction.conn(), &membership.volunteer_id).await?;
+    for mut other in others {
+        if other.primary && other.id != membership.id {
+            save_membership(
+                transaction,
+                &mut other,
+                Operation::Update,
+                reason,
+                |other| {
+                    other.primary = false;
+                },
+            )
+            .await?;
+        }
+    }
+    save_membership(
+        transaction,
+        membership,
+        Operation::Update,
+        reason,
+        |membership| {
+            membership.primary = true;
+        },
+    )
+    .await
 }
 
 fn active_unit_required(unit: &OrgUnit) -> Result<(), ApiError> {
@@ -115,7 +177,7 @@ impl Registry {
     }
 
     /// Adds a volunteer to a unit; the first active membership becomes primary.
-    async fn add_membership(
+    pub(super) async fn add_membership(
         &self,
         transaction: &mut WriteTx,
         unit: &OrgUnit,
@@ -255,94 +317,42 @@ impl Registry {
             return Ok(membership);
         }
         let mut transaction = self.begin(principal).await?;
-        for mut other in
-            store::members::active_memberships_of(transaction.conn(), &membership.volunteer_id)
-                .await?
-        {
-            if !other.primary {
-                continue;
-            }
-            let before = payload::plain(&other);
-            other.primary = false;
-            touch(&mut other.meta, transaction.now());
-            if !store::members::update_membership(transaction.conn(), &other).await? {
-                return Err(changed_concurrently("membership"));
-            }
-            record(
-                &mut transaction,
-                MEMBERSHIP_TYPE,
-                names::membership(&other.org_unit_id, &other.id),
-                Operation::Update,
-                Some(&before),
-                payload::plain(&other),
-                "",
-            );
-        }
-        let before = payload::plain(&membership);
-        membership.primary = true;
-        touch(&mut membership.meta, transaction.now());
-        if !store::members::update_membership(transaction.conn(), &membership).await? {
-            return Err(changed_concurrently("membership"));
-        }
-        record(
-            &mut transaction,
-            MEMBERSHIP_TYPE,
-            names::membership(&membership.org_unit_id, &membership.id),
-            Operation::Update,
-            Some(&before),
-            payload::plain(&membership),
-            "",
-        );
+        make_primary(&mut transaction, &mut membership, "").await?;
         transaction.commit().await?;
         Ok(membership)
     }
 
     /// Ends a membership inside `transaction`; a primary passes to the volunteer's oldest
     /// other active membership.
-    async fn end_membership_in(
+    pub(super) async fn end_membership_in(
         &self,
         transaction: &mut WriteTx,
         mut membership: Membership,
         reason: &str,
     ) -> Result<Membership, ApiError> {
-        let before = payload::plain(&membership);
         let was_primary = membership.primary;
-        membership.state = MembershipState::Ended;
-        membership.primary = false;
-        membership.ended_on = Some(china_date(transaction.now()));
-        touch(&mut membership.meta, transaction.now());
-        if !store::members::update_membership(transaction.conn(), &membership).await? {
-            return Err(changed_concurrently("membership"));
-        }
-        record(
+        let ended_on = china_date(transaction.now());
+        save_membership(
             transaction,
-            MEMBERSHIP_TYPE,
-            names::membership(&membership.org_unit_id, &membership.id),
+            &mut membership,
             Operation::Delete,
-            Some(&before),
-            payload::plain(&membership),
             reason,
-        );
+            |membership| {
+                membership.state = MembershipState::Ended;
+                membership.primary = false;
+                membership.ended_on = Some(ended_on);
+            },
+        )
+        .await?;
         if was_primary {
             let remaining =
                 store::members::active_memberships_of(transaction.conn(), &membership.volunteer_id)
                     .await?;
             if let Some(mut next) = remaining.into_iter().next() {
-                let before = payload::plain(&next);
-                next.primary = true;
-                touch(&mut next.meta, transaction.now());
-                if !store::members::update_membership(transaction.conn(), &next).await? {
-                    return Err(changed_concurrently("membership"));
-                }
-                record(
-                    transaction,
-                    MEMBERSHIP_TYPE,
-                    names::membership(&next.org_unit_id, &next.id),
-                    Operation::Update,
-                    Some(&before),
-                    payload::plain(&next),
-                    reason,
-                );
+                save_membership(transaction, &mut next, Operation::Update, reason, |next| {
+                    next.primary = true;
+                })
+                .await?;
             }
         }
         Ok(membership)
@@ -413,38 +423,7 @@ impl Registry {
                 // The primary went elsewhere when the old one ended; it belongs with the
                 // unit the member was merged into.
                 let mut target = target;
-                for mut other in
-                    store::members::active_memberships_of(transaction.conn(), &volunteer_id).await?
-                {
-                    if other.primary && other.id != target.id {
-                        let before = payload::plain(&other);
-                        other.primary = false;
-                        touch(&mut other.meta, transaction.now());
-                        store::members::update_membership(transaction.conn(), &other).await?;
-                        record(
-                            transaction,
-                            MEMBERSHIP_TYPE,
-                            names::membership(&other.org_unit_id, &other.id),
-                            Operation::Update,
-                            Some(&before),
-                            payload::plain(&other),
-                            &reason,
-                        );
-                    }
-                }
-                let before = payload::plain(&target);
-                target.primary = true;
-                touch(&mut target.meta, transaction.now());
-                store::members::update_membership(transaction.conn(), &target).await?;
-                record(
-                    transaction,
-                    MEMBERSHIP_TYPE,
-                    names::membership(&target.org_unit_id, &target.id),
-                    Operation::Update,
-                    Some(&before),
-                    payload::plain(&target),
-                    &reason,
-                );
+                make_primary(transaction, &mut target, &reason).await?;
             }
         }
         Ok(())

@@ -159,6 +159,7 @@ impl Registry {
             let id = existing.trim_start_matches("orgUnits/");
             return self.visible_unit(self.database.reader(), &scope, id).await;
         }
+        store::org::lock_tree(transaction.conn()).await?;
         let parent = self
             .visible_unit(transaction.conn(), &scope, parent_id)
             .await?;
@@ -335,6 +336,7 @@ impl Registry {
         access::require(principal, Action::ManageOrgUnits)?;
         let scope = self.scope(principal).await?;
         let mut transaction = self.begin(principal).await?;
+        store::org::lock_tree(transaction.conn()).await?;
         let mut unit = self.visible_unit(transaction.conn(), &scope, id).await?;
         let name = names::org_unit(id);
         if !access::may_restructure(principal, &unit.id) {
@@ -393,6 +395,7 @@ impl Registry {
         access::require(principal, Action::ManageOrgUnits)?;
         let scope = self.scope(principal).await?;
         let mut transaction = self.begin(principal).await?;
+        store::org::lock_tree(transaction.conn()).await?;
         let mut unit = self.visible_unit(transaction.conn(), &scope, id).await?;
         let name = names::org_unit(id);
         if !access::may_restructure(principal, &unit.id) {
@@ -445,6 +448,20 @@ impl Registry {
         if let Some(target_unit) = &merge_target {
             self.transfer_members(&mut transaction, &unit, target_unit, reason)
                 .await?;
+        }
+        if target == OrgStatus::Dissolved {
+            // A dissolved unit has no members; their records stay, ended, in its history.
+            let reason = if reason.is_empty() {
+                format!("{} dissolved", unit.display_name)
+            } else {
+                reason.to_string()
+            };
+            for membership in
+                store::members::active_memberships_in(transaction.conn(), &unit.id).await?
+            {
+                self.end_membership_in(&mut transaction, membership, &reason)
+                    .await?;
+            }
         }
         transaction.commit().await?;
         Ok(unit)

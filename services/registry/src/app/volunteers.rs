@@ -8,13 +8,12 @@ use crate::domain::access::{self, Action};
 use crate::domain::identity::{IdentityDocument, mask_id_number};
 use crate::domain::numbering::SchemeValues;
 use crate::domain::{
-    EmergencyContact, IdType, Membership, MembershipState, NewVolunteer, OrgStatus, OrgUnit,
-    Volunteer, VolunteerStatus, china_date, names, payload,
+    EmergencyContact, IdType, NewVolunteer, OrgStatus, OrgUnit, Volunteer, VolunteerStatus,
+    china_date, names, payload,
 };
 use crate::store::{self, volunteers::VolunteerFilter};
 
 const VOLUNTEER_TYPE: &str = "egret.registry.v1.Volunteer";
-pub(super) const MEMBERSHIP_TYPE: &str = "egret.registry.v1.Membership";
 
 /// Which volunteers to list.
 #[derive(Debug, Clone, Default)]
@@ -297,27 +296,14 @@ impl Registry {
             payload::volunteer(&volunteer),
             "",
         );
-        let membership = Membership {
-            id: egret_storage::new_id(),
-            org_unit_id: unit.id.clone(),
-            volunteer_id: volunteer.id.clone(),
-            volunteer_display_name: volunteer.display_name.clone(),
-            primary: true,
-            state: MembershipState::Active,
-            joined_on: china_date(transaction.now()),
-            ended_on: None,
-            meta: self.new_meta(transaction),
-        };
-        store::members::insert_membership(transaction.conn(), &membership).await?;
-        record(
+        self.add_membership(
             transaction,
-            MEMBERSHIP_TYPE,
-            names::membership(&unit.id, &membership.id),
-            Operation::Create,
-            None,
-            payload::plain(&membership),
+            unit,
+            &volunteer.id,
+            &volunteer.display_name,
             "",
-        );
+        )
+        .await?;
         Ok(volunteer)
     }
 

@@ -65,13 +65,6 @@ fn meta_columns(row: &AnyRow) -> Result<Meta, ApiError> {
     })
 }
 
-/// Escapes `%`, `_` and the escape character itself, for `LIKE … ESCAPE '\\'`.
-fn escape_like(text: &str) -> String {
-    text.replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_")
-}
-
 fn sql_error(resource: &'static str) -> impl Fn(sqlx::Error) -> ApiError {
     move |error| convert_sqlx_err(error, resource)
 }

@@ -120,6 +120,22 @@ where
     Ok(result.rows_affected() == 1)
 }
 
+/// Serialises changes to the tree's shape (creates, moves, status changes) by locking the
+/// root row until commit. A create reads its parent's path and a move rewrites the paths
+/// below it; without this, on PostgreSQL a child created under a unit that is moving at
+/// the same moment could keep the old path, or a unit be dissolved while a child is added.
+/// The tree changes rarely, so one lock costs nothing measurable. Call it before reading.
+pub async fn lock_tree<'e, E>(executor: E) -> Result<(), ApiError>
+where
+    E: Executor<'e, Database = Any>,
+{
+    sqlx::query("UPDATE org_units SET version = version WHERE parent_id IS NULL")
+        .execute(executor)
+        .await
+        .map_err(sql_error("org unit"))?;
+    Ok(())
+}
+
 /// Rewrites the paths of a moved subtree from `old_path` to `new_path`.
 pub async fn move_subtree<'e, E>(
     executor: E,

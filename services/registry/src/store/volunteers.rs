@@ -289,8 +289,8 @@ where
     let rows = sqlx::query(&format!(
         "SELECT {COLUMNS} FROM volunteers v WHERE {VISIBLE_IN_SUBTREE} \
          AND ($3 = 0 OR v.status = $3) \
-         AND ($4 = '' OR v.skills_json LIKE '%' || $4 || '%' ESCAPE '\\') \
-         AND ($5 = '' OR v.display_name LIKE '%' || $5 || '%' ESCAPE '\\') \
+         AND ($4 = '' OR replace(v.skills_json, $4, '') <> v.skills_json) \
+         AND ($5 = '' OR replace(v.display_name, $5, '') <> v.display_name) \
          AND v.id > $6 ORDER BY v.id LIMIT $7"
     ))
     .bind(&filter.bounds.0)
@@ -299,9 +299,9 @@ where
     .bind(if filter.skill.is_empty() {
         String::new()
     } else {
-        super::escape_like(&to_json(&filter.skill))
+        to_json(&filter.skill)
     })
-    .bind(super::escape_like(&filter.name_contains))
+    .bind(&filter.name_contains)
     .bind(after.unwrap_or(""))
     .bind(limit)
     .fetch_all(executor)

@@ -3487,11 +3487,27 @@ async fn form_change_history_masks_phones(app: TestApp) {
     )
     .await
     .expect("updates");
+    // A new number that masks the same as the old one is still a change in the history.
+    update_form(
+        &app,
+        &admin,
+        pb::RegistrationForm {
+            name: form_name(&team),
+            phone: "13600005432".to_string(),
+            ..Default::default()
+        },
+        &["phone"],
+    )
+    .await
+    .expect("updates");
 
     let leader = app.token(&team.name, &[Role::TeamLeader]);
     for token in [&admin, &leader] {
         let history = change_records(&app, token, &form_name(&team)).await;
-        assert_eq!(history.len(), 3, "{history:?}");
+        assert_eq!(history.len(), 4, "{history:?}");
+        let same_mask = field_change(&history[3], "phone");
+        assert_eq!(same_mask.old_value, "136****5432");
+        assert_eq!(same_mask.new_value, "136****5432");
         assert_eq!(history[0].operation, common::ChangeOperation::Create as i32);
         assert_eq!(history[1].operation, common::ChangeOperation::Update as i32);
         assert_eq!(history[2].operation, common::ChangeOperation::Update as i32);
@@ -3514,7 +3530,11 @@ async fn form_change_history_masks_phones(app: TestApp) {
         assert_eq!(phone.new_value, "136****5432");
 
         // No plaintext phone anywhere in the history.
-        let mut raw_phones = vec!["13812345678".to_string(), "13698765432".to_string()];
+        let mut raw_phones = vec![
+            "13812345678".to_string(),
+            "13698765432".to_string(),
+            "13600005432".to_string(),
+        ];
         raw_phones.extend(input.key_members.iter().map(|member| member.phone.clone()));
         for record in &history {
             for change in &record.field_changes {

@@ -207,7 +207,8 @@ fn changed_concurrently(resource: &str) -> ApiError {
     ))
 }
 
-/// Records a change for the change log and history.
+/// Records a change for the change log and history, its field changes found by comparing
+/// the masked payloads.
 fn record(
     transaction: &mut WriteTx,
     resource_type: &'static str,
@@ -218,6 +219,28 @@ fn record(
     reason: &str,
 ) {
     let field_changes = payload::field_changes(before, &after);
+    record_changes(
+        transaction,
+        resource_type,
+        resource_name,
+        operation,
+        after,
+        field_changes,
+        reason,
+    );
+}
+
+/// Records a change with field changes the caller worked out (for records whose masked
+/// payloads can hide a change of personal data).
+fn record_changes(
+    transaction: &mut WriteTx,
+    resource_type: &'static str,
+    resource_name: String,
+    operation: Operation,
+    after: Value,
+    field_changes: Vec<egret_storage::FieldChange>,
+    reason: &str,
+) {
     transaction.record(ChangeDraft {
         resource_type,
         resource_name,

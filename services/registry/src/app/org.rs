@@ -3,7 +3,7 @@
 use egret_runtime::{ApiError, Bilingual, PageRequest, Principal};
 use egret_storage::Operation;
 
-use super::{Registry, changed_concurrently, check_version, record, touch};
+use super::{Registry, changed_concurrently, check_version, record, record_changes, touch};
 use crate::domain::access::{self, Action};
 use crate::domain::numbering::SchemeValues;
 use crate::domain::org::{check_merge, check_move, check_placement, check_transition, child_path};
@@ -542,7 +542,7 @@ impl Registry {
         self.ensure_origin(&form.meta, &name)?;
         check_version(&name, expected_version, form.meta.version)?;
         let mut transaction = self.begin(principal).await?;
-        let before = payload::registration_form(&form);
+        let before = form.clone();
         let FormPatch {
             leader_name,
             host_unit,
@@ -589,13 +589,14 @@ impl Registry {
         if !store::org::update_form(transaction.conn(), &form).await? {
             return Err(changed_concurrently(&name));
         }
-        record(
+        let changes = payload::registration_form_changes(&before, &form);
+        record_changes(
             &mut transaction,
             FORM_TYPE,
             name,
             Operation::Update,
-            Some(&before),
             payload::registration_form(&form),
+            changes,
             "",
         );
         transaction.commit().await?;

@@ -3,7 +3,7 @@
 use egret_runtime::{ApiError, Bilingual, PageRequest, Principal, Violation};
 use egret_storage::{Operation, WriteTx};
 
-use super::{Registry, Scope, changed_concurrently, check_version, record, touch};
+use super::{Registry, Scope, changed_concurrently, check_version, record, record_changes, touch};
 use crate::domain::access::{self, Action};
 use crate::domain::identity::{IdentityDocument, mask_id_number};
 use crate::domain::numbering::SchemeValues;
@@ -484,16 +484,16 @@ impl Registry {
         if !store::volunteers::update(transaction.conn(), &volunteer).await? {
             return Err(changed_concurrently(&name));
         }
-        // Not `record`: its changes come from masked payloads and would hide a contact
-        // changed to another that masks the same.
-        transaction.record(egret_storage::ChangeDraft {
-            resource_type: VOLUNTEER_TYPE,
-            resource_name: name,
-            operation: Operation::Update,
-            payload_json: payload::volunteer(&volunteer).to_string(),
-            field_changes: payload::volunteer_changes(&before, &volunteer),
-            reason: String::new(),
-        });
+        let changes = payload::volunteer_changes(&before, &volunteer);
+        record_changes(
+            &mut transaction,
+            VOLUNTEER_TYPE,
+            name,
+            Operation::Update,
+            payload::volunteer(&volunteer),
+            changes,
+            "",
+        );
         transaction.commit().await?;
         Ok(volunteer)
     }

@@ -68,29 +68,53 @@ pub fn volunteer(volunteer: &Volunteer) -> Value {
     Value::Object(map)
 }
 
-/// The masked changes between two versions of a volunteer. A contact that changed but
-/// masks the same as before (`139****0021` to another `139****0021`) is still listed, with
-/// its masked values, so that the history shows every change.
-pub fn volunteer_changes(before: &Volunteer, after: &Volunteer) -> Vec<FieldChange> {
-    let (old, new) = (volunteer(before), volunteer(after));
-    let mut changes = field_changes(Some(&old), &new);
-    for (field, changed) in [
-        ("phone", before.phone != after.phone),
-        ("email", before.email != after.email),
-        (
-            "emergency_contact",
-            before.emergency_contact != after.emergency_contact,
-        ),
-    ] {
-        if changed && !changes.iter().any(|change| change.field == field) {
+/// The changes between two masked payloads, plus the fields in `raw_changed` whose real
+/// values changed although their masked forms did not (`139****0021` to another
+/// `139****0021`), listed with their masked values so that the history shows every change.
+fn masked_changes(old: &Value, new: &Value, raw_changed: &[(&str, bool)]) -> Vec<FieldChange> {
+    let mut changes = field_changes(Some(old), new);
+    for (field, changed) in raw_changed {
+        if *changed && !changes.iter().any(|change| change.field == *field) {
             changes.push(FieldChange::new(
-                field,
-                as_text(&old[field]),
-                as_text(&new[field]),
+                *field,
+                as_text(&old[*field]),
+                as_text(&new[*field]),
             ));
         }
     }
     changes
+}
+
+/// The masked changes between two versions of a volunteer.
+pub fn volunteer_changes(before: &Volunteer, after: &Volunteer) -> Vec<FieldChange> {
+    masked_changes(
+        &volunteer(before),
+        &volunteer(after),
+        &[
+            ("phone", before.phone != after.phone),
+            ("email", before.email != after.email),
+            (
+                "emergency_contact",
+                before.emergency_contact != after.emergency_contact,
+            ),
+        ],
+    )
+}
+
+/// The masked changes between two versions of a registration form.
+pub fn registration_form_changes(
+    before: &RegistrationForm,
+    after: &RegistrationForm,
+) -> Vec<FieldChange> {
+    masked_changes(
+        &registration_form(before),
+        &registration_form(after),
+        &[
+            ("phone", before.phone != after.phone),
+            ("email", before.email != after.email),
+            ("key_members", before.key_members != after.key_members),
+        ],
+    )
 }
 
 /// Any other record (memberships, join applications): no personal data.

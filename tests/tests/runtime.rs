@@ -98,71 +98,47 @@ async fn unauthenticated_calls_are_refused(app: TestApp) {
     app.stop().await;
 }
 
+/// Lists the services a server reflects, through the given reflection version's client
+/// (the two versions have the same shape but distinct generated types).
+macro_rules! list_services {
+    ($version:ident, $channel:expr) => {{
+        use tonic_reflection::pb::$version::ServerReflectionRequest;
+        use tonic_reflection::pb::$version::server_reflection_client::ServerReflectionClient;
+        use tonic_reflection::pb::$version::server_reflection_request::MessageRequest;
+        use tonic_reflection::pb::$version::server_reflection_response::MessageResponse;
+        let request = ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(MessageRequest::ListServices(String::new())),
+        };
+        let mut responses = ServerReflectionClient::new($channel)
+            .server_reflection_info(tokio_stream::iter([request]))
+            .await
+            .expect(concat!("reflection ", stringify!($version)))
+            .into_inner();
+        match responses
+            .next()
+            .await
+            .expect("a response")
+            .expect("ok")
+            .message_response
+        {
+            Some(MessageResponse::ListServicesResponse(list)) => list
+                .service
+                .into_iter()
+                .map(|service| service.name)
+                .collect::<Vec<_>>(),
+            other => panic!("unexpected {other:?}"),
+        }
+    }};
+}
+
 #[tokio::test]
 async fn reflection_lists_egret_services_on_v1_and_v1alpha() {
     let app = TestApp::spawn(Backend::Sqlite, "reflection")
         .await
         .expect("sqlite");
-    let v1 = {
-        use tonic_reflection::pb::v1::ServerReflectionRequest;
-        use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
-        use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
-        use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
-        let mut client = ServerReflectionClient::new(app.channel.clone());
-        let request = ServerReflectionRequest {
-            host: String::new(),
-            message_request: Some(MessageRequest::ListServices(String::new())),
-        };
-        let mut responses = client
-            .server_reflection_info(tokio_stream::iter([request]))
-            .await
-            .expect("reflection v1")
-            .into_inner();
-        match responses
-            .next()
-            .await
-            .expect("a response")
-            .expect("ok")
-            .message_response
-        {
-            Some(MessageResponse::ListServicesResponse(list)) => list
-                .service
-                .into_iter()
-                .map(|service| service.name)
-                .collect::<Vec<_>>(),
-            other => panic!("unexpected {other:?}"),
-        }
-    };
-    let v1alpha = {
-        use tonic_reflection::pb::v1alpha::ServerReflectionRequest;
-        use tonic_reflection::pb::v1alpha::server_reflection_client::ServerReflectionClient;
-        use tonic_reflection::pb::v1alpha::server_reflection_request::MessageRequest;
-        use tonic_reflection::pb::v1alpha::server_reflection_response::MessageResponse;
-        let mut client = ServerReflectionClient::new(app.channel.clone());
-        let request = ServerReflectionRequest {
-            host: String::new(),
-            message_request: Some(MessageRequest::ListServices(String::new())),
-        };
-        let mut responses = client
-            .server_reflection_info(tokio_stream::iter([request]))
-            .await
-            .expect("reflection v1alpha")
-            .into_inner();
-        match responses
-            .next()
-            .await
-            .expect("a response")
-            .expect("ok")
-            .message_response
-        {
-            Some(MessageResponse::ListServicesResponse(list)) => list
-                .service
-                .into_iter()
-                .map(|service| service.name)
-                .collect::<Vec<_>>(),
-            other => panic!("unexpected {other:?}"),
-        }
-    };
+    let v1 = list_services!(v1, app.channel.clone());
+    let v1alpha = list_services!(v1alpha, app.channel.clone());
     for service in REGISTRY_SERVICES {
         assert!(
             v1.iter().any(|name| name == service),

@@ -6,8 +6,8 @@ use egret_storage::{Operation, WriteTx};
 use super::{Registry, Scope, changed_concurrently, record, touch};
 use crate::domain::access::{self, Action};
 use crate::domain::{
-    JoinApplication, JoinState, Membership, MembershipState, OrgStatus, OrgUnit, VolunteerStatus,
-    china_date, names, payload,
+    JoinApplication, JoinState, Membership, MembershipState, OrgStatus, OrgUnit, Volunteer,
+    VolunteerStatus, china_date, names, payload,
 };
 use crate::store::{self, members::MembershipFilter};
 
@@ -112,6 +112,19 @@ async fn make_primary(
         },
     )
     .await
+}
+
+fn active_volunteer_required(volunteer: &Volunteer) -> Result<(), ApiError> {
+    if volunteer.status == VolunteerStatus::Active {
+        return Ok(());
+    }
+    Err(ApiError::failed_precondition(
+        format!(
+            "the volunteer is {}; only active volunteers join units",
+            volunteer.status.name_en()
+        ),
+        "该志愿者当前不是正常状态，不能加入组织",
+    ))
 }
 
 fn active_unit_required(unit: &OrgUnit) -> Result<(), ApiError> {
@@ -248,12 +261,7 @@ impl Registry {
             .visible_unit(transaction.conn(), &scope, org_unit_id)
             .await?;
         active_unit_required(&unit)?;
-        if volunteer.status != VolunteerStatus::Active {
-            return Err(ApiError::failed_precondition(
-                "the volunteer is not active",
-                "该志愿者当前不是正常状态",
-            ));
-        }
+        active_volunteer_required(&volunteer)?;
         let membership = self
             .add_membership(
                 &mut transaction,
@@ -456,12 +464,7 @@ impl Registry {
             .visible_unit(transaction.conn(), &scope, &application.org_unit_id)
             .await?;
         active_unit_required(&unit)?;
-        if volunteer.status != VolunteerStatus::Active {
-            return Err(ApiError::failed_precondition(
-                "the volunteer is not active",
-                "该志愿者当前不是正常状态",
-            ));
-        }
+        active_volunteer_required(&volunteer)?;
         let memberships =
             store::members::active_memberships_of(transaction.conn(), &volunteer.id).await?;
         if memberships

@@ -1,7 +1,7 @@
 //! Org units and registration forms.
 
 use egret_runtime::{ApiError, Bilingual, PageRequest, Principal};
-use egret_storage::Operation;
+use egret_storage::{Operation, WriteTx};
 
 use super::{Registry, changed_concurrently, check_version, record, record_changes, touch};
 use crate::domain::access::{self, Action};
@@ -221,7 +221,7 @@ impl Registry {
 
     async fn new_form(
         &self,
-        transaction: &mut egret_storage::WriteTx,
+        transaction: &mut WriteTx,
         unit: &OrgUnit,
     ) -> Result<RegistrationForm, ApiError> {
         let values = SchemeValues {
@@ -282,46 +282,38 @@ impl Registry {
                 ),
             ));
         }
-        let before = payload::org_unit(&unit);
-        if let Some(display_name) = patch.display_name {
-            if let Some(parent_id) = &unit.parent_id
-                && store::org::sibling_name_taken(
-                    transaction.conn(),
-                    parent_id,
-                    &display_name,
-                    &unit.id,
-                )
+        if let Some(display_name) = &patch.display_name
+            && let Some(parent_id) = &unit.parent_id
+            && store::org::sibling_name_taken(transaction.conn(), parent_id, display_name, &unit.id)
                 .await?
-            {
-                return Err(duplicate_name(&display_name, "its parent"));
+        {
+            return Err(duplicate_name(display_name, "its parent"));
+        }
+        save_org_unit(&mut transaction, &mut unit, "", |unit| {
+            let OrgPatch {
+                display_name,
+                level,
+                categories,
+                service_fields,
+                service_themes,
+            } = patch;
+            if let Some(value) = display_name {
+                unit.display_name = value;
             }
-            unit.display_name = display_name;
-        }
-        if let Some(level) = patch.level {
-            unit.level = level;
-        }
-        if let Some(categories) = patch.categories {
-            unit.categories = categories;
-        }
-        if let Some(service_fields) = patch.service_fields {
-            unit.service_fields = service_fields;
-        }
-        if let Some(service_themes) = patch.service_themes {
-            unit.service_themes = service_themes;
-        }
-        touch(&mut unit.meta, transaction.now());
-        if !store::org::update_org_unit(transaction.conn(), &unit).await? {
-            return Err(changed_concurrently(&name));
-        }
-        record(
-            &mut transaction,
-            ORG_UNIT_TYPE,
-            name,
-            Operation::Update,
-            Some(&before),
-            payload::org_unit(&unit),
-            "",
-        );
+            if let Some(value) = level {
+                unit.level = value;
+            }
+            if let Some(value) = categories {
+                unit.categories = value;
+            }
+            if let Some(value) = service_fields {
+                unit.service_fields = value;
+            }
+            if let Some(value) = service_themes {
+                unit.service_themes = value;
+            }
+        })
+        .await?;
         transaction.commit().await?;
         Ok(unit)
     }
@@ -333,16 +325,7 @@ impl Registry {
         id: &str,
         new_parent_id: &str,
     ) -> Result<OrgUnit, ApiError> {
-        access::require(principal, Action::ManageOrgUnits)?;
-        let scope = self.scope(principal).await?;
-        let mut transaction = self.begin(principal).await?;
-        store::org::lock_tree(transaction.conn()).await?;
-        let mut unit = self.visible_unit(transaction.conn(), &scope, id).await?;
-        let name = names::org_unit(id);
-        if !access::may_restructure(principal, &unit.id) {
-            return Err(own_unit_refusal());
-        }
-        self.ensure_origin(&unit.meta, &name)?;
+        let (scope, mut transaction, mut unit) = self.begin_restructure(principal, id).await?;
         let new_parent = self
             .visible_unit(transaction.conn(), &scope, new_parent_id)
             .await?;
@@ -360,24 +343,13 @@ impl Registry {
         {
             return Err(duplicate_name(&unit.display_name, &new_parent.display_name));
         }
-        let before = payload::org_unit(&unit);
         let old_path = unit.path.clone();
-        unit.path = child_path(&new_parent.path, &unit.id);
-        unit.parent_id = Some(new_parent.id.clone());
-        touch(&mut unit.meta, transaction.now());
-        if !store::org::update_org_unit(transaction.conn(), &unit).await? {
-            return Err(changed_concurrently(&name));
-        }
+        save_org_unit(&mut transaction, &mut unit, "", |unit| {
+            unit.path = child_path(&new_parent.path, &unit.id);
+            unit.parent_id = Some(new_parent.id.clone());
+        })
+        .await?;
         store::org::move_subtree(transaction.conn(), &old_path, &unit.path).await?;
-        record(
-            &mut transaction,
-            ORG_UNIT_TYPE,
-            name,
-            Operation::Update,
-            Some(&before),
-            payload::org_unit(&unit),
-            "",
-        );
         transaction.commit().await?;
         Ok(unit)
     }
@@ -392,16 +364,7 @@ impl Registry {
         merge_into: Option<&str>,
         reason: &str,
     ) -> Result<OrgUnit, ApiError> {
-        access::require(principal, Action::ManageOrgUnits)?;
-        let scope = self.scope(principal).await?;
-        let mut transaction = self.begin(principal).await?;
-        store::org::lock_tree(transaction.conn()).await?;
-        let mut unit = self.visible_unit(transaction.conn(), &scope, id).await?;
-        let name = names::org_unit(id);
-        if !access::may_restructure(principal, &unit.id) {
-            return Err(own_unit_refusal());
-        }
-        self.ensure_origin(&unit.meta, &name)?;
+        let (scope, mut transaction, mut unit) = self.begin_restructure(principal, id).await?;
         let merge_target = match merge_into {
             Some(target_id) => {
                 let target_unit = self
@@ -427,24 +390,14 @@ impl Registry {
                 ),
             ));
         }
-        let before = payload::org_unit(&unit);
-        unit.status = target;
-        unit.merged_into = merge_target
+        let merged_into = merge_target
             .as_ref()
             .map(|target_unit| target_unit.id.clone());
-        touch(&mut unit.meta, transaction.now());
-        if !store::org::update_org_unit(transaction.conn(), &unit).await? {
-            return Err(changed_concurrently(&name));
-        }
-        record(
-            &mut transaction,
-            ORG_UNIT_TYPE,
-            name,
-            Operation::Update,
-            Some(&before),
-            payload::org_unit(&unit),
-            reason,
-        );
+        save_org_unit(&mut transaction, &mut unit, reason, |unit| {
+            unit.status = target;
+            unit.merged_into = merged_into;
+        })
+        .await?;
         if let Some(target_unit) = &merge_target {
             self.transfer_members(&mut transaction, &unit, target_unit, reason)
                 .await?;
@@ -465,6 +418,25 @@ impl Registry {
         }
         transaction.commit().await?;
         Ok(unit)
+    }
+
+    /// Starts a move or status change of unit `id`: the tree locked, the unit in the
+    /// caller's subtree, below the caller's own unit, and made on this instance.
+    async fn begin_restructure(
+        &self,
+        principal: &Principal,
+        id: &str,
+    ) -> Result<(super::Scope, WriteTx, OrgUnit), ApiError> {
+        access::require(principal, Action::ManageOrgUnits)?;
+        let scope = self.scope(principal).await?;
+        let mut transaction = self.begin(principal).await?;
+        store::org::lock_tree(transaction.conn()).await?;
+        let unit = self.visible_unit(transaction.conn(), &scope, id).await?;
+        if !access::may_restructure(principal, &unit.id) {
+            return Err(own_unit_refusal());
+        }
+        self.ensure_origin(&unit.meta, &names::org_unit(id))?;
+        Ok((scope, transaction, unit))
     }
 
     /// Gets a unit's registration form.
@@ -610,6 +582,32 @@ impl Registry {
             revealed: false,
         })
     }
+}
+
+/// Writes a unit after `change` if it is still at its version, and records the change.
+async fn save_org_unit(
+    transaction: &mut WriteTx,
+    unit: &mut OrgUnit,
+    reason: &str,
+    change: impl FnOnce(&mut OrgUnit),
+) -> Result<(), ApiError> {
+    let before = payload::org_unit(unit);
+    change(unit);
+    touch(&mut unit.meta, transaction.now());
+    let name = names::org_unit(&unit.id);
+    if !store::org::update_org_unit(transaction.conn(), unit).await? {
+        return Err(changed_concurrently(&name));
+    }
+    record(
+        transaction,
+        ORG_UNIT_TYPE,
+        name,
+        Operation::Update,
+        Some(&before),
+        payload::org_unit(unit),
+        reason,
+    );
+    Ok(())
 }
 
 fn duplicate_name(display_name: &str, parent: &str) -> ApiError {

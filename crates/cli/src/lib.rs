@@ -206,7 +206,6 @@ pub async fn issue_token(args: &TokenArgs) -> anyhow::Result<String> {
             .await
             .map_err(|error| anyhow::anyhow!("{error}"))?,
     };
-    registry.database().close().await;
     let volunteer = args
         .volunteer
         .as_deref()
@@ -214,6 +213,13 @@ pub async fn issue_token(args: &TokenArgs) -> anyhow::Result<String> {
     if args.roles.contains(&Role::Volunteer) && volunteer.is_none() {
         anyhow::bail!("--role volunteer needs --volunteer ID");
     }
+    if let Some(id) = &volunteer {
+        egret_registry::store::volunteers::get(registry.database().reader(), id)
+            .await
+            .map_err(|error| anyhow::anyhow!("{error}"))?
+            .with_context(|| format!("volunteer {id} does not exist on this instance"))?;
+    }
+    registry.database().close().await;
     let principal = Principal {
         subject: args
             .subject

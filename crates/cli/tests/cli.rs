@@ -156,6 +156,23 @@ fn bad_configuration_names_the_key() {
         .expect("egret runs");
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("unknown role"));
+
+    for (flag, value) in [
+        ("--org", "orgUnits/01a2249c-0000-7000-8000-000000000000"),
+        (
+            "--volunteer",
+            "volunteers/01a2249c-0000-7000-8000-000000000000",
+        ),
+    ] {
+        let output = Command::new(EGRET)
+            .args(["token", "--role", "volunteer", flag, value, "--data-dir"])
+            .arg(data_dir.path())
+            .output()
+            .expect("egret runs");
+        assert!(!output.status.success(), "{flag}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("does not exist"), "{flag}: {stderr}");
+    }
 }
 
 #[test]

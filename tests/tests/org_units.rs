@@ -1047,6 +1047,20 @@ async fn move_sub_team_carries_its_squads(app: TestApp) {
             [app.root.clone(), to.name.clone(), sub_team.name.clone()]
         );
         assert!(!squad.ancestors.contains(&from.name), "{squad:?}");
+        // Its new place is a change of its own record, in its history and the change log.
+        assert_eq!(squad.metadata.as_ref().expect("metadata").version, 2);
+        let history = change_records(&app, &admin, &squad.name).await;
+        let last = history.last().expect("history");
+        assert_eq!(last.operation, common::ChangeOperation::Update as i32);
+        let path = field_change(last, "path");
+        assert!(
+            path.old_value.contains(&from.name["orgUnits/".len()..]),
+            "{path:?}"
+        );
+        assert!(
+            path.new_value.contains(&to.name["orgUnits/".len()..]),
+            "{path:?}"
+        );
     }
 
     // Subtree listings follow the move.

@@ -349,7 +349,27 @@ impl Registry {
             unit.parent_id = Some(new_parent.id.clone());
         })
         .await?;
-        store::org::move_subtree(transaction.conn(), &old_path, &unit.path).await?;
+        let now = transaction.now();
+        store::org::move_subtree(transaction.conn(), &old_path, &unit.path, now).await?;
+        // The units below moved too: each gets its own change, so that a reader of the
+        // change log never has to work out paths the log does not show.
+        for moved in store::org::subtree(transaction.conn(), &unit.path).await? {
+            if moved.id == unit.id {
+                continue;
+            }
+            let mut before = moved.clone();
+            before.path = format!("{old_path}{}", &moved.path[unit.path.len()..]);
+            before.meta.version -= 1;
+            record(
+                &mut transaction,
+                ORG_UNIT_TYPE,
+                names::org_unit(&moved.id),
+                Operation::Update,
+                Some(&payload::org_unit(&before)),
+                payload::org_unit(&moved),
+                "",
+            );
+        }
         transaction.commit().await?;
         Ok(unit)
     }

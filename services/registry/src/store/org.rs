@@ -136,28 +136,48 @@ where
     Ok(())
 }
 
-/// Rewrites the paths of a moved subtree from `old_path` to `new_path`.
+/// Rewrites the paths of the units below a moved unit from `old_path` to `new_path`, and
+/// bumps their versions: their place in the tree is part of each record.
 pub async fn move_subtree<'e, E>(
     executor: E,
     old_path: &str,
     new_path: &str,
+    now: i64,
 ) -> Result<u64, ApiError>
 where
     E: Executor<'e, Database = Any>,
 {
     let (low, high) = crate::domain::org::subtree_bounds(old_path);
     let result = sqlx::query(
-        "UPDATE org_units SET path = $1 || substr(path, CAST($2 AS INTEGER)) \
-         WHERE path >= $3 AND path < $4",
+        "UPDATE org_units SET path = $1 || substr(path, CAST($2 AS INTEGER)), \
+         version = version + 1, update_time = $5 WHERE path >= $3 AND path < $4",
     )
     .bind(new_path)
     .bind(old_path.len() as i64 + 1)
     .bind(low)
     .bind(high)
+    .bind(now)
     .execute(executor)
     .await
     .map_err(sql_error("org unit"))?;
     Ok(result.rows_affected())
+}
+
+/// Every unit in the subtree rooted at `path` (itself included), in path order.
+pub async fn subtree<'e, E>(executor: E, path: &str) -> Result<Vec<OrgUnit>, ApiError>
+where
+    E: Executor<'e, Database = Any>,
+{
+    let (low, high) = crate::domain::org::subtree_bounds(path);
+    let rows = sqlx::query(&format!(
+        "SELECT {ORG_COLUMNS} FROM org_units WHERE path >= $1 AND path < $2 ORDER BY path"
+    ))
+    .bind(low)
+    .bind(high)
+    .fetch_all(executor)
+    .await
+    .map_err(sql_error("org units"))?;
+    rows.iter().map(org_from_row).collect()
 }
 
 /// Whether the unit has children that are active or suspended.

@@ -11,11 +11,11 @@
 pub mod changelog;
 mod error;
 pub mod testing;
+pub mod wire;
 
 use std::path::Path;
 use std::str::FromStr;
 use std::sync::Once;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use egret_runtime::ApiError;
@@ -62,13 +62,7 @@ pub struct Database {
     backend: Backend,
 }
 
-/// The current time in microseconds since the epoch, the unit of every stored timestamp.
-pub fn now_micros() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|elapsed| elapsed.as_micros() as i64)
-        .unwrap_or(0)
-}
+pub use egret_runtime::date::now_micros;
 
 /// A fresh globally unique, time-ordered id (UUIDv7): keyset pagination by id lists records
 /// in creation order.

@@ -15,18 +15,7 @@ use serde::{Deserialize, Serialize};
 
 pub use identity::{CivilDate, Gender, IdType};
 
-/// Bookkeeping every record carries (DESIGN.md §6).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Meta {
-    /// The instance where the record was made; only it may change the record.
-    pub origin_instance: String,
-    /// Incremented on every change.
-    pub version: i64,
-    /// Microseconds since the epoch.
-    pub create_time: i64,
-    /// Microseconds since the epoch.
-    pub update_time: i64,
-}
+pub use egret_runtime::record::Meta;
 
 /// 组织层级.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -516,44 +505,4 @@ pub mod names {
     }
 }
 
-/// The calendar date in China (UTC+8) at `micros` since the epoch: dates of joining,
-/// registration and ages are the federation's local dates.
-pub fn china_date(micros: i64) -> CivilDate {
-    const CHINA_OFFSET_SECONDS: i64 = 8 * 3600;
-    let days = (micros / 1_000_000 + CHINA_OFFSET_SECONDS).div_euclid(86_400);
-    // Howard Hinnant's days-to-civil algorithm.
-    let shifted = days + 719_468;
-    let era = shifted.div_euclid(146_097);
-    let day_of_era = shifted.rem_euclid(146_097);
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_index = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
-    let month = if month_index < 10 {
-        month_index + 3
-    } else {
-        month_index - 9
-    };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    CivilDate::new(year as i32, month as u32, day as u32).expect("the algorithm yields real dates")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn china_dates() {
-        assert_eq!(china_date(0), CivilDate::new(1970, 1, 1).expect("date"));
-        // 2026-11-28T16:30:00Z is already the 29th in Xiamen.
-        assert_eq!(
-            china_date(1_795_883_400 * 1_000_000),
-            CivilDate::new(2026, 11, 29).expect("date")
-        );
-        assert_eq!(
-            china_date(951_782_400 * 1_000_000),
-            CivilDate::new(2000, 2, 29).expect("date")
-        );
-    }
-}
+pub use egret_runtime::date::china_date;

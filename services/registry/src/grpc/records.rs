@@ -1,11 +1,12 @@
 //! `egret.registry.v1.RegistryRecordsService`.
 
-use egret_proto::common::v1 as common;
 use egret_proto::registry::v1 as pb;
 use egret_runtime::{PageRequest, Principal};
 use tonic::{Request, Response, Status};
 
-use super::{change_time, field_changes, operation, timestamp};
+use egret_storage::wire::{change_log_entry, change_record};
+
+use super::timestamp;
 use crate::app::Registry;
 use crate::domain::names;
 
@@ -27,18 +28,7 @@ impl pb::registry_records_service_server::RegistryRecordsService for RecordsApi 
             .list_change_records(&principal, &message.resource, &page)
             .await?;
         Ok(Response::new(pb::ListChangeRecordsResponse {
-            change_records: changes
-                .iter()
-                .map(|change| common::ChangeRecord {
-                    sequence: change.sequence,
-                    resource_name: change.resource_name.clone(),
-                    operation: operation(change.operation) as i32,
-                    actor: change.actor.clone(),
-                    change_time: change_time(change.change_time),
-                    field_changes: field_changes(&change.field_changes),
-                    reason: change.reason.clone(),
-                })
-                .collect(),
+            change_records: changes.iter().map(change_record).collect(),
             next_page_token,
         }))
     }
@@ -84,21 +74,7 @@ impl pb::registry_records_service_server::RegistryRecordsService for RecordsApi 
             .list_change_log(&principal, message.after_sequence, message.page_size)
             .await?;
         Ok(Response::new(pb::ListChangeLogEntriesResponse {
-            entries: page
-                .entries
-                .iter()
-                .map(|entry| common::ChangeLogEntry {
-                    sequence: entry.sequence,
-                    resource_type: entry.resource_type.clone(),
-                    resource_name: entry.resource_name.clone(),
-                    operation: operation(entry.operation) as i32,
-                    change_time: change_time(entry.change_time),
-                    actor: entry.actor.clone(),
-                    origin_instance: entry.origin_instance.clone(),
-                    payload_json: entry.payload_json.clone(),
-                    field_changes: field_changes(&entry.field_changes),
-                })
-                .collect(),
+            entries: page.entries.iter().map(change_log_entry).collect(),
             last_sequence: page.last_sequence,
             head_sequence: page.head_sequence,
         }))

@@ -1,0 +1,16 @@
+//! What every stored record carries, whatever the service.
+
+use serde::Serialize;
+
+/// Bookkeeping every record carries (DESIGN.md §6).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Meta {
+    /// The instance where the record was made; only it may change the record.
+    pub origin_instance: String,
+    /// Incremented on every change.
+    pub version: i64,
+    /// Microseconds since the epoch.
+    pub create_time: i64,
+    /// Microseconds since the epoch.
+    pub update_time: i64,
+}

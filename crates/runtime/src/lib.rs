@@ -3,11 +3,9 @@
 
 pub mod auth;
 pub mod config;
-pub mod date;
 pub mod error;
 pub mod keys;
 pub mod pagination;
-pub mod record;
 pub mod server;
 pub mod telemetry;
 pub mod wire;

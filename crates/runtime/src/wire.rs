@@ -5,9 +5,9 @@ use std::collections::HashSet;
 
 use egret_proto::common::v1 as common;
 
-use crate::date::CivilDate;
 use crate::error::{ApiError, Violations};
-use crate::record::Meta;
+use egret_types::CivilDate;
+use egret_types::Meta;
 
 /// The id in a resource name `{collection}/{id}`, or INVALID_ARGUMENT naming `field`.
 pub fn parse_name<'a>(field: &str, name: &'a str, collection: &str) -> Result<&'a str, ApiError> {
@@ -208,5 +208,5 @@ pub fn date_from_wire(
 
 /// Today's date in China.
 pub fn today() -> CivilDate {
-    crate::date::china_date(crate::date::now_micros())
+    egret_types::china_date(egret_types::now_micros())
 }

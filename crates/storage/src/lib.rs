@@ -62,7 +62,7 @@ pub struct Database {
     backend: Backend,
 }
 
-pub use egret_runtime::date::now_micros;
+pub use egret_types::now_micros;
 
 /// A fresh globally unique, time-ordered id (UUIDv7): keyset pagination by id lists records
 /// in creation order.

@@ -6,16 +6,15 @@
 //! (tier, statuses) are Rust enums.
 
 pub mod access;
-pub mod identity;
 pub mod numbering;
 pub mod org;
 pub mod payload;
 
 use serde::{Deserialize, Serialize};
 
-pub use identity::{CivilDate, Gender, IdType};
+pub use egret_types::identity::{self, CivilDate, Gender, IdType};
 
-pub use egret_runtime::record::Meta;
+pub use egret_types::Meta;
 
 /// 组织层级.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -505,4 +504,4 @@ pub mod names {
     }
 }
 
-pub use egret_runtime::date::china_date;
+pub use egret_types::china_date;

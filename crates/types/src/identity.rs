@@ -42,7 +42,7 @@ impl IdType {
     }
 }
 
-pub use egret_runtime::date::CivilDate;
+pub use crate::date::CivilDate;
 
 /// Gender.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]

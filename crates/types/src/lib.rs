@@ -5,6 +5,7 @@
 pub mod date;
 pub mod identity;
 pub mod record;
+pub mod tree;
 
 pub use date::{CivilDate, china_date, now_micros};
 pub use record::Meta;

@@ -4,23 +4,7 @@ use egret_runtime::{ApiError, Violation};
 
 use super::{OrgStatus, OrgUnit, Tier};
 
-/// The path of a new unit with `id` under `parent_path`.
-pub fn child_path(parent_path: &str, id: &str) -> String {
-    format!("{parent_path}{id}/")
-}
-
-/// The half-open range `[low, high)` of paths in the subtree rooted at `path` (itself
-/// included). Paths end with '/', and '0' is the byte after '/', so the range holds exactly
-/// the paths that start with `path`, and an index on the path column answers it.
-pub fn subtree_bounds(path: &str) -> (String, String) {
-    let stem = path.strip_suffix('/').unwrap_or(path);
-    (path.to_string(), format!("{stem}0"))
-}
-
-/// True when `path` lies in the subtree rooted at `root_path`.
-pub fn in_subtree(path: &str, root_path: &str) -> bool {
-    path.starts_with(root_path)
-}
+pub use egret_types::tree::{child_path, in_subtree, subtree_bounds};
 
 /// Checks that a unit of `tier` may sit under `parent` (tier rule: the corps holds teams,
 /// teams hold sub-teams, sub-teams hold squads). `field` is the request field to blame.
@@ -229,20 +213,6 @@ mod tests {
         assert!(check_move(&corps, &team).is_err());
         let other_team = unit("u", Tier::Team, "/c/u/", Some("c"));
         assert!(check_move(&sub_team, &other_team).is_ok());
-    }
-
-    #[test]
-    fn subtree_bounds_hold_exactly_the_subtree() {
-        let (low, high) = subtree_bounds("/c/t/");
-        for inside in ["/c/t/", "/c/t/s/", "/c/t/zzzz/"] {
-            assert!(inside >= low.as_str() && inside < high.as_str(), "{inside}");
-        }
-        for outside in ["/c/", "/c/t0/", "/c/ta/", "/c/u/", "/c/s/"] {
-            assert!(
-                !(outside >= low.as_str() && outside < high.as_str()),
-                "{outside}"
-            );
-        }
     }
 
     #[test]

@@ -7,67 +7,18 @@ pub mod org;
 pub mod volunteers;
 
 use egret_runtime::ApiError;
-use egret_storage::convert_sqlx_err;
-use serde::Serialize;
-use serde::de::DeserializeOwned;
-use sqlx::any::AnyRow;
-use sqlx::{Any, Executor, Row};
+use sqlx::{Any, Executor};
 
-use crate::domain::{AuditEntry, CivilDate, Meta};
+use crate::domain::AuditEntry;
 
 /// The migrations of the registry's tables.
 pub static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 /// The migrations of the registry's tables.
 pub static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
 
-/// A corrupt row is a bug, not a user error.
-fn corrupt(what: impl std::fmt::Display) -> ApiError {
-    ApiError::Internal(anyhow::anyhow!("corrupt registry row: {what}"))
-}
-
-fn column<T>(row: &AnyRow, name: &str) -> Result<T, ApiError>
-where
-    T: for<'r> sqlx::Decode<'r, Any> + sqlx::Type<Any>,
-{
-    row.try_get(name)
-        .map_err(|error| corrupt(format!("column {name}: {error}")))
-}
-
-fn json_column<T: DeserializeOwned>(row: &AnyRow, name: &str) -> Result<T, ApiError> {
-    let text: String = column(row, name)?;
-    serde_json::from_str(&text).map_err(|error| corrupt(format!("column {name}: {error}")))
-}
-
-fn to_json<T: Serialize + ?Sized>(value: &T) -> String {
-    serde_json::to_string(value).expect("registry values serialize")
-}
-
-fn date_column(row: &AnyRow, name: &str) -> Result<Option<CivilDate>, ApiError> {
-    let text: String = column(row, name)?;
-    if text.is_empty() {
-        return Ok(None);
-    }
-    CivilDate::parse_iso(&text)
-        .map(Some)
-        .ok_or_else(|| corrupt(format!("column {name}: {text:?} is not a date")))
-}
-
-fn date_text(date: Option<CivilDate>) -> String {
-    date.map(|date| date.to_iso()).unwrap_or_default()
-}
-
-fn meta_columns(row: &AnyRow) -> Result<Meta, ApiError> {
-    Ok(Meta {
-        origin_instance: column(row, "origin_instance")?,
-        version: column(row, "version")?,
-        create_time: column(row, "create_time")?,
-        update_time: column(row, "update_time")?,
-    })
-}
-
-fn sql_error(resource: &'static str) -> impl Fn(sqlx::Error) -> ApiError {
-    move |error| convert_sqlx_err(error, resource)
-}
+use egret_storage::rows::{
+    column, corrupt, date_column, date_text, json_column, meta_columns, sql_error, to_json,
+};
 
 /// Allocates the next value of the counter behind a numbering scheme's `prefix`.
 pub async fn next_counter<'e, E>(executor: E, prefix: &str) -> Result<i64, ApiError>

@@ -11,6 +11,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "egret/registry/v1/volunteer.proto",
         "egret/registry/v1/membership.proto",
         "egret/registry/v1/records.proto",
+        "egret/activity/v1/project.proto",
+        "egret/activity/v1/records.proto",
     ];
     println!("cargo:rerun-if-changed={}", proto_root.display());
     let descriptor_set = protox::compile(files, [&proto_root])?;

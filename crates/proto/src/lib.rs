@@ -19,5 +19,13 @@ pub mod registry {
     }
 }
 
+/// `egret.activity.v1`: projects, activities, recruitment, attendance and service hours.
+pub mod activity {
+    /// Version 1.
+    pub mod v1 {
+        tonic::include_proto!("egret.activity.v1");
+    }
+}
+
 /// The encoded `FileDescriptorSet` of every Egret proto, for gRPC reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("egret_descriptor");

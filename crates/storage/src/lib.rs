@@ -10,6 +10,7 @@
 
 pub mod changelog;
 mod error;
+pub mod payload;
 pub mod rows;
 pub mod testing;
 pub mod wire;

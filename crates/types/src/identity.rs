@@ -696,6 +696,19 @@ pub fn mask_phone(phone: &str) -> String {
     mask_landline(phone).unwrap_or_else(|| mask_middle(&chars, 3, 2))
 }
 
+/// Masks an email: the first character of the local part, then `***@domain`.
+pub fn mask_email(email: &str) -> String {
+    let Some((local, domain)) = email.split_once('@') else {
+        return if email.is_empty() {
+            String::new()
+        } else {
+            "***".to_string()
+        };
+    };
+    let first: String = local.chars().take(1).collect();
+    format!("{first}***@{domain}")
+}
+
 /// Age in whole years on `on`.
 ///
 /// Someone born on 29 February turns a year older on 1 March in common
@@ -712,6 +725,13 @@ pub fn age_on(birth: CivilDate, on: CivilDate) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn emails_mask() {
+        assert_eq!(mask_email("zhang.san@example.cn"), "z***@example.cn");
+        assert_eq!(mask_email(""), "");
+        assert_eq!(mask_email("nonsense"), "***");
+    }
 
     fn d(y: i32, m: u32, day: u32) -> CivilDate {
         CivilDate::new(y, m, day).expect("test date must exist")

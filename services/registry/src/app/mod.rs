@@ -218,7 +218,7 @@ fn record(
     after: Value,
     reason: &str,
 ) {
-    let field_changes = payload::field_changes(before, &after);
+    let field_changes = egret_storage::payload::field_changes(before, &after);
     record_changes(
         transaction,
         resource_type,

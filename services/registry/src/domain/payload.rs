@@ -3,38 +3,11 @@
 //! and masked; phones and emails only masked.
 
 use egret_storage::FieldChange;
-use serde_json::{Map, Value};
+use egret_storage::payload::{mask_string_field, masked_changes, object};
+use serde_json::Value;
 
-use super::identity::mask_phone;
+use super::identity::{mask_email, mask_phone};
 use super::{OrgUnit, RegistrationForm, Volunteer};
-
-/// Masks an email: the first character of the local part, then `***@domain`.
-pub fn mask_email(email: &str) -> String {
-    let Some((local, domain)) = email.split_once('@') else {
-        return if email.is_empty() {
-            String::new()
-        } else {
-            "***".to_string()
-        };
-    };
-    let first: String = local.chars().take(1).collect();
-    format!("{first}***@{domain}")
-}
-
-fn mask_string_field(object: &mut Map<String, Value>, field: &str, mask: fn(&str) -> String) {
-    if let Some(Value::String(value)) = object.get_mut(field)
-        && !value.is_empty()
-    {
-        *value = mask(value);
-    }
-}
-
-fn object(value: Value) -> Map<String, Value> {
-    match value {
-        Value::Object(map) => map,
-        _ => Map::new(),
-    }
-}
 
 /// An org unit, for sync and history (it holds no personal data).
 pub fn org_unit(unit: &OrgUnit) -> Value {
@@ -66,23 +39,6 @@ pub fn volunteer(volunteer: &Volunteer) -> Value {
         mask_string_field(contact, "phone", mask_phone);
     }
     Value::Object(map)
-}
-
-/// The changes between two masked payloads, plus the fields in `raw_changed` whose real
-/// values changed although their masked forms did not (`139****0021` to another
-/// `139****0021`), listed with their masked values so that the history shows every change.
-fn masked_changes(old: &Value, new: &Value, raw_changed: &[(&str, bool)]) -> Vec<FieldChange> {
-    let mut changes = field_changes(Some(old), new);
-    for (field, changed) in raw_changed {
-        if *changed && !changes.iter().any(|change| change.field == *field) {
-            changes.push(FieldChange::new(
-                *field,
-                as_text(&old[*field]),
-                as_text(&new[*field]),
-            ));
-        }
-    }
-    changes
 }
 
 /// The masked changes between two versions of a volunteer.
@@ -120,59 +76,4 @@ pub fn registration_form_changes(
 /// Any other record (memberships, join applications): no personal data.
 pub fn plain<T: serde::Serialize>(record: &T) -> Value {
     serde_json::to_value(record).expect("registry records serialize")
-}
-
-fn as_text(value: &Value) -> String {
-    match value {
-        Value::Null => String::new(),
-        Value::String(text) => text.clone(),
-        other => other.to_string(),
-    }
-}
-
-/// The fields that differ between two payloads (top-level, bookkeeping left out); with no
-/// `before`, every non-empty field of `after`.
-pub fn field_changes(before: Option<&Value>, after: &Value) -> Vec<FieldChange> {
-    let empty = Map::new();
-    let before = before.and_then(Value::as_object).unwrap_or(&empty);
-    let Some(after) = after.as_object() else {
-        return Vec::new();
-    };
-    let mut changes = Vec::new();
-    for (field, new_value) in after {
-        if field == "meta" {
-            continue;
-        }
-        let old_text = before.get(field).map(as_text).unwrap_or_default();
-        let new_text = as_text(new_value);
-        let unset = matches!(new_text.as_str(), "" | "[]" | "0" | "{}");
-        if old_text != new_text && !(before.is_empty() && unset) {
-            changes.push(FieldChange::new(field.clone(), old_text, new_text));
-        }
-    }
-    changes
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn emails_mask() {
-        assert_eq!(mask_email("zhang.san@example.cn"), "z***@example.cn");
-        assert_eq!(mask_email(""), "");
-        assert_eq!(mask_email("nonsense"), "***");
-    }
-
-    #[test]
-    fn changes_list_only_differences() {
-        let before = serde_json::json!({"a": "x", "b": [1], "meta": {"version": 1}});
-        let after = serde_json::json!({"a": "y", "b": [1], "meta": {"version": 2}});
-        assert_eq!(
-            field_changes(Some(&before), &after),
-            vec![FieldChange::new("a", "x", "y")]
-        );
-        let created = field_changes(None, &serde_json::json!({"a": "x", "b": [], "c": 0}));
-        assert_eq!(created, vec![FieldChange::new("a", "", "x")]);
-    }
 }

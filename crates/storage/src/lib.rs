@@ -20,8 +20,9 @@ use std::str::FromStr;
 use std::sync::Once;
 
 use anyhow::Context;
-use egret_runtime::ApiError;
 use egret_runtime::config::DatabaseSettings;
+use egret_runtime::{ApiError, Bilingual};
+use egret_types::Meta;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
 use sqlx::{Any, AnyPool, Executor, Transaction};
@@ -302,6 +303,59 @@ impl WriteTx {
         self.changes.push(change);
     }
 
+    /// Records a change whose field changes are the differences between the masked
+    /// payloads `before` (None for a creation) and `after`.
+    pub fn record_diff(
+        &mut self,
+        resource_type: &'static str,
+        resource_name: String,
+        operation: Operation,
+        before: Option<&serde_json::Value>,
+        after: serde_json::Value,
+        reason: &str,
+    ) {
+        let field_changes = payload::field_changes(before, &after);
+        self.record_with_changes(
+            resource_type,
+            resource_name,
+            operation,
+            after,
+            field_changes,
+            reason,
+        );
+    }
+
+    /// Records a change with field changes the caller worked out (for records whose
+    /// masked payloads can hide a change of personal data).
+    pub fn record_with_changes(
+        &mut self,
+        resource_type: &'static str,
+        resource_name: String,
+        operation: Operation,
+        after: serde_json::Value,
+        field_changes: Vec<FieldChange>,
+        reason: &str,
+    ) {
+        self.changes.push(ChangeDraft {
+            resource_type,
+            resource_name,
+            operation,
+            payload_json: after.to_string(),
+            field_changes,
+            reason: reason.to_string(),
+        });
+    }
+
+    /// Bookkeeping for a record this transaction creates: made here, version 1, now.
+    pub fn new_meta(&self) -> Meta {
+        Meta {
+            origin_instance: self.origin.clone(),
+            version: 1,
+            create_time: self.now,
+            update_time: self.now,
+        }
+    }
+
     /// Claims a request id for `method`. Returns the resource name the first request made
     /// when the id was used before (the caller then answers with that resource), or None
     /// when this request is the first; call [`finish_request`](Self::finish_request) with
@@ -383,6 +437,46 @@ impl WriteTx {
             .map_err(|error| convert_sqlx_err(error, "transaction"))?;
         Ok(last_sequence)
     }
+}
+
+/// Checks an optimistic version: 0 means the caller does not care.
+pub fn check_version(resource: &str, expected: i64, actual: i64) -> Result<(), ApiError> {
+    if expected != 0 && expected != actual {
+        return Err(ApiError::version_conflict(resource, expected, actual));
+    }
+    Ok(())
+}
+
+/// Marks a record's version and time for an update.
+pub fn touch(meta: &mut Meta, now: i64) {
+    meta.version += 1;
+    meta.update_time = now;
+}
+
+/// Refuses changes to a record made on another instance (DESIGN.md §6): only the origin
+/// changes a record; above it the record is read-only.
+pub fn ensure_origin(meta: &Meta, instance_id: &str, resource: &str) -> Result<(), ApiError> {
+    if meta.origin_instance == instance_id {
+        return Ok(());
+    }
+    Err(ApiError::failed_precondition(
+        format!(
+            "{resource} belongs to instance {}; change it there",
+            meta.origin_instance
+        ),
+        format!(
+            "{resource} 属于实例 {}，只能在该实例修改",
+            meta.origin_instance
+        ),
+    ))
+}
+
+/// The answer when a conditional update found the record changed under it.
+pub fn changed_concurrently(resource: &str) -> ApiError {
+    ApiError::Aborted(Bilingual::new(
+        format!("{resource} was changed by someone else at the same time; read it again and retry"),
+        format!("{resource} 已被他人同时修改，请刷新后重试"),
+    ))
 }
 
 #[cfg(test)]

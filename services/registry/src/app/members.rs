@@ -3,13 +3,14 @@
 use egret_runtime::{ApiError, PageRequest, Principal};
 use egret_storage::{Operation, WriteTx};
 
-use super::{Registry, Scope, changed_concurrently, record, touch};
+use super::{Registry, Scope};
 use crate::domain::access::{self, Action};
 use crate::domain::{
     JoinApplication, JoinState, Membership, MembershipState, OrgStatus, OrgUnit, Volunteer,
     VolunteerStatus, china_date, names, payload,
 };
 use crate::store::{self, members::MembershipFilter};
+use egret_storage::{changed_concurrently, touch};
 
 const MEMBERSHIP_TYPE: &str = "egret.registry.v1.Membership";
 const JOIN_APPLICATION_TYPE: &str = "egret.registry.v1.JoinApplication";
@@ -67,8 +68,7 @@ async fn save_membership(
     if !store::members::update_membership(transaction.conn(), membership).await? {
         return Err(changed_concurrently("membership"));
     }
-    record(
-        transaction,
+    transaction.record_diff(
         MEMBERSHIP_TYPE,
         names::membership(&membership.org_unit_id, &membership.id),
         operation,
@@ -218,11 +218,10 @@ impl Registry {
             state: MembershipState::Active,
             joined_on: china_date(transaction.now()),
             ended_on: None,
-            meta: self.new_meta(transaction),
+            meta: transaction.new_meta(),
         };
         store::members::insert_membership(transaction.conn(), &membership).await?;
-        record(
-            transaction,
+        transaction.record_diff(
             MEMBERSHIP_TYPE,
             names::membership(&unit.id, &membership.id),
             Operation::Create,
@@ -485,12 +484,11 @@ impl Registry {
             decided_by: String::new(),
             decision_comment: String::new(),
             membership_id: String::new(),
-            meta: self.new_meta(&transaction),
+            meta: transaction.new_meta(),
         };
         store::members::insert_application(transaction.conn(), &join_application).await?;
         let name = names::join_application(&unit.id, &join_application.id);
-        record(
-            &mut transaction,
+        transaction.record_diff(
             JOIN_APPLICATION_TYPE,
             name.clone(),
             Operation::Create,
@@ -603,8 +601,7 @@ impl Registry {
         if !store::members::update_application(transaction.conn(), &application).await? {
             return Err(changed_concurrently("join application"));
         }
-        record(
-            &mut transaction,
+        transaction.record_diff(
             JOIN_APPLICATION_TYPE,
             names::join_application(&application.org_unit_id, &application.id),
             Operation::Update,

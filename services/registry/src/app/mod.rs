@@ -8,8 +8,7 @@ mod volunteers;
 
 use egret_runtime::keys::PersonalDataCipher;
 use egret_runtime::{ApiError, Principal};
-use egret_storage::{ChangeDraft, Database, Operation, WriteTx};
-use serde_json::Value;
+use egret_storage::{Database, Operation, WriteTx};
 
 pub use members::{MembershipQuery, NewJoinApplication};
 pub use org::{FormPatch, FormView, OrgPatch, OrgQuery};
@@ -101,7 +100,7 @@ impl Registry {
             service_themes: vec![],
             status: crate::domain::OrgStatus::Active,
             merged_into: None,
-            meta: self.new_meta(&transaction),
+            meta: transaction.new_meta(),
         };
         let inserted = store::org::insert_org_unit(transaction.conn(), &root).await;
         if let Err(ApiError::AlreadyExists { .. }) = inserted {
@@ -112,8 +111,7 @@ impl Registry {
                 .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("the root org unit vanished")));
         }
         inserted?;
-        record(
-            &mut transaction,
+        transaction.record_diff(
             "egret.registry.v1.OrgUnit",
             names::org_unit(&root.id),
             Operation::Create,
@@ -153,29 +151,9 @@ impl Registry {
     }
 
     /// Refuses changes to records made on another instance (DESIGN.md §6).
+    /// Refuses changes to records made on another instance (DESIGN.md §6).
     fn ensure_origin(&self, meta: &Meta, resource: &str) -> Result<(), ApiError> {
-        if meta.origin_instance == self.instance_id {
-            return Ok(());
-        }
-        Err(ApiError::failed_precondition(
-            format!(
-                "{resource} belongs to instance {}; change it there",
-                meta.origin_instance
-            ),
-            format!(
-                "{resource} 属于实例 {}，只能在该实例修改",
-                meta.origin_instance
-            ),
-        ))
-    }
-
-    fn new_meta(&self, transaction: &WriteTx) -> Meta {
-        Meta {
-            origin_instance: self.instance_id.clone(),
-            version: 1,
-            create_time: transaction.now(),
-            update_time: transaction.now(),
-        }
+        egret_storage::ensure_origin(meta, &self.instance_id, resource)
     }
 
     async fn begin(&self, principal: &Principal) -> Result<WriteTx, ApiError> {
@@ -183,70 +161,4 @@ impl Registry {
             .begin(&principal.subject, &self.instance_id)
             .await
     }
-}
-
-/// Checks an optimistic version: 0 means the caller does not care.
-fn check_version(resource: &str, expected: i64, actual: i64) -> Result<(), ApiError> {
-    if expected != 0 && expected != actual {
-        return Err(ApiError::version_conflict(resource, expected, actual));
-    }
-    Ok(())
-}
-
-/// Bumps a record's version and time for an update.
-fn touch(meta: &mut Meta, now: i64) {
-    meta.version += 1;
-    meta.update_time = now;
-}
-
-/// The answer when a conditional update found the record changed under it.
-fn changed_concurrently(resource: &str) -> ApiError {
-    ApiError::Aborted(egret_runtime::Bilingual::new(
-        format!("{resource} was changed by someone else at the same time; read it again and retry"),
-        format!("{resource} 已被他人同时修改，请刷新后重试"),
-    ))
-}
-
-/// Records a change for the change log and history, its field changes found by comparing
-/// the masked payloads.
-fn record(
-    transaction: &mut WriteTx,
-    resource_type: &'static str,
-    resource_name: String,
-    operation: Operation,
-    before: Option<&Value>,
-    after: Value,
-    reason: &str,
-) {
-    let field_changes = egret_storage::payload::field_changes(before, &after);
-    record_changes(
-        transaction,
-        resource_type,
-        resource_name,
-        operation,
-        after,
-        field_changes,
-        reason,
-    );
-}
-
-/// Records a change with field changes the caller worked out (for records whose masked
-/// payloads can hide a change of personal data).
-fn record_changes(
-    transaction: &mut WriteTx,
-    resource_type: &'static str,
-    resource_name: String,
-    operation: Operation,
-    after: Value,
-    field_changes: Vec<egret_storage::FieldChange>,
-    reason: &str,
-) {
-    transaction.record(ChangeDraft {
-        resource_type,
-        resource_name,
-        operation,
-        payload_json: after.to_string(),
-        field_changes,
-        reason: reason.to_string(),
-    });
 }

@@ -3,7 +3,7 @@
 use egret_runtime::{ApiError, Bilingual, PageRequest, Principal};
 use egret_storage::{Operation, WriteTx};
 
-use super::{Registry, changed_concurrently, check_version, record, record_changes, touch};
+use super::Registry;
 use crate::domain::access::{self, Action};
 use crate::domain::numbering::SchemeValues;
 use crate::domain::org::{check_merge, check_move, check_placement, check_transition, child_path};
@@ -12,6 +12,7 @@ use crate::domain::{
     names, payload,
 };
 use crate::store::{self, org::OrgFilter};
+use egret_storage::{changed_concurrently, check_version, touch};
 
 const ORG_UNIT_TYPE: &str = "egret.registry.v1.OrgUnit";
 const FORM_TYPE: &str = "egret.registry.v1.RegistrationForm";
@@ -187,11 +188,10 @@ impl Registry {
             service_themes: new_unit.service_themes,
             status: OrgStatus::Active,
             merged_into: None,
-            meta: self.new_meta(&transaction),
+            meta: transaction.new_meta(),
         };
         store::org::insert_org_unit(transaction.conn(), &unit).await?;
-        record(
-            &mut transaction,
+        transaction.record_diff(
             ORG_UNIT_TYPE,
             names::org_unit(&unit.id),
             Operation::Create,
@@ -202,8 +202,7 @@ impl Registry {
         if unit.tier.has_registration_form() {
             let form = self.new_form(&mut transaction, &unit).await?;
             store::org::insert_form(transaction.conn(), &form).await?;
-            record(
-                &mut transaction,
+            transaction.record_diff(
                 FORM_TYPE,
                 names::registration_form(&unit.id),
                 Operation::Create,
@@ -249,7 +248,7 @@ impl Registry {
             key_members: Vec::new(),
             service_features: String::new(),
             awards: String::new(),
-            meta: self.new_meta(transaction),
+            meta: transaction.new_meta(),
         })
     }
 
@@ -360,8 +359,7 @@ impl Registry {
             let mut before = moved.clone();
             before.path = format!("{old_path}{}", &moved.path[unit.path.len()..]);
             before.meta.version -= 1;
-            record(
-                &mut transaction,
+            transaction.record_diff(
                 ORG_UNIT_TYPE,
                 names::org_unit(&moved.id),
                 Operation::Update,
@@ -582,8 +580,7 @@ impl Registry {
             return Err(changed_concurrently(&name));
         }
         let changes = payload::registration_form_changes(&before, &form);
-        record_changes(
-            &mut transaction,
+        transaction.record_with_changes(
             FORM_TYPE,
             name,
             Operation::Update,
@@ -618,8 +615,7 @@ async fn save_org_unit(
     if !store::org::update_org_unit(transaction.conn(), unit).await? {
         return Err(changed_concurrently(&name));
     }
-    record(
-        transaction,
+    transaction.record_diff(
         ORG_UNIT_TYPE,
         name,
         Operation::Update,

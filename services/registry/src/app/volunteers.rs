@@ -3,7 +3,7 @@
 use egret_runtime::{ApiError, Bilingual, PageRequest, Principal, Violation};
 use egret_storage::{Operation, WriteTx};
 
-use super::{Registry, Scope, changed_concurrently, check_version, record, record_changes, touch};
+use super::{Registry, Scope};
 use crate::domain::access::{self, Action};
 use crate::domain::identity::{IdentityDocument, mask_id_number};
 use crate::domain::numbering::SchemeValues;
@@ -12,6 +12,7 @@ use crate::domain::{
     china_date, names, payload,
 };
 use crate::store::{self, volunteers::VolunteerFilter};
+use egret_storage::{changed_concurrently, check_version, touch};
 
 const VOLUNTEER_TYPE: &str = "egret.registry.v1.Volunteer";
 
@@ -279,7 +280,7 @@ impl Registry {
             emergency_contact: new_volunteer.emergency_contact,
             status: VolunteerStatus::Active,
             registering_org_unit_id: unit.id.clone(),
-            meta: self.new_meta(transaction),
+            meta: transaction.new_meta(),
         };
         store::volunteers::insert(transaction.conn(), &volunteer, &sealed)
             .await
@@ -287,8 +288,7 @@ impl Registry {
                 ApiError::AlreadyExists { .. } => already_registered(),
                 other => other,
             })?;
-        record(
-            transaction,
+        transaction.record_diff(
             VOLUNTEER_TYPE,
             names::volunteer(&volunteer.id),
             Operation::Create,
@@ -485,8 +485,7 @@ impl Registry {
             return Err(changed_concurrently(&name));
         }
         let changes = payload::volunteer_changes(&before, &volunteer);
-        record_changes(
-            &mut transaction,
+        transaction.record_with_changes(
             VOLUNTEER_TYPE,
             name,
             Operation::Update,

@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use egret_cli::{EgretConfig, Instance};
+use egret_proto::activity::v1 as activity_pb;
 use egret_proto::registry::v1 as pb;
 use egret_runtime::keys;
 use egret_runtime::{CancellationToken, Principal, Role, TokenIssuer};
@@ -214,6 +215,24 @@ impl TestApp {
         token: &str,
     ) -> pb::registry_records_service_client::RegistryRecordsServiceClient<Authed> {
         pb::registry_records_service_client::RegistryRecordsServiceClient::new(self.authed(token))
+    }
+
+    /// A ProjectService client.
+    pub fn projects(
+        &self,
+        token: &str,
+    ) -> activity_pb::project_service_client::ProjectServiceClient<Authed> {
+        activity_pb::project_service_client::ProjectServiceClient::new(self.authed(token))
+    }
+
+    /// An ActivityRecordsService client.
+    pub fn activity_records(
+        &self,
+        token: &str,
+    ) -> activity_pb::activity_records_service_client::ActivityRecordsServiceClient<Authed> {
+        activity_pb::activity_records_service_client::ActivityRecordsServiceClient::new(
+            self.authed(token),
+        )
     }
 
     /// Creates a unit under `parent` as `token`'s principal.

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
+use egret_activity::{Activity, ActivitySettings};
 use egret_registry::{Registry, RegistrySettings};
 use egret_runtime::keys;
 use egret_runtime::{
@@ -93,12 +94,15 @@ pub struct EgretConfig {
     pub common: Settings,
     /// `[registry]`.
     pub registry: RegistrySettings,
+    /// `[activity]`.
+    pub activity: ActivitySettings,
 }
 
 impl Validate for EgretConfig {
     fn validate(&self) -> Result<(), ConfigError> {
         self.common.validate()?;
-        self.registry.validate()
+        self.registry.validate()?;
+        self.activity.validate()
     }
 }
 
@@ -121,6 +125,7 @@ pub fn load_config(
 pub struct Instance {
     host: ServiceHost,
     registry: Registry,
+    activity: Activity,
     config: EgretConfig,
 }
 
@@ -136,9 +141,15 @@ impl Instance {
         let mut host =
             ServiceHost::bind(config.common.listen, config.common.server.clone(), verifier).await?;
         egret_registry::grpc::add_services(&mut host, registry.clone());
+        // The activity service reaches the registry over gRPC, here on this very listener.
+        let registry_channel =
+            egret_activity::registry_channel(&config.activity.registry_address, host.local_addr())?;
+        let activity = Activity::open(&config.common, &config.activity, registry_channel).await?;
+        egret_activity::grpc::add_services(&mut host, activity.clone());
         Ok(Self {
             host,
             registry,
+            activity,
             config,
         })
     }
@@ -153,10 +164,21 @@ impl Instance {
         &self.registry
     }
 
+    /// The activity service.
+    pub fn activity(&self) -> &Activity {
+        &self.activity
+    }
+
     /// Serves until `shutdown`, then drains and closes the databases.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let follower = self.activity.feed().clone().spawn(
+            self.config.activity.registry_poll_interval,
+            shutdown.clone(),
+        );
         let served = self.host.serve(shutdown).await;
+        let _ = follower.await;
         self.registry.database().close().await;
+        self.activity.database().close().await;
         served
     }
 

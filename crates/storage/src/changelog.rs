@@ -8,7 +8,7 @@
 //! single writer gives the same order. The lock is taken last, so it is held only for the
 //! few statements between it and the commit.
 
-use egret_runtime::ApiError;
+use egret_runtime::{ApiError, PageRequest};
 use serde::{Deserialize, Serialize};
 use sqlx::{AnyConnection, AnyPool};
 
@@ -257,4 +257,64 @@ pub async fn history(
         .await
         .map_err(|error| convert_sqlx_err(error, "change history"))?;
     rows.into_iter().map(from_row).collect()
+}
+
+/// The largest change-log page.
+pub const MAX_PAGE: u32 = 1000;
+
+/// A page of the change log, for sync and reporting readers.
+#[derive(Debug, Clone)]
+pub struct Page {
+    /// The entries, in order, without gaps.
+    pub entries: Vec<StoredChange>,
+    /// Where to resume: the last entry's sequence, or the request's when none came.
+    pub last_sequence: i64,
+    /// The highest sequence committed when the page was read.
+    pub head_sequence: i64,
+}
+
+/// Reads up to `page_size` entries (default 100, at most [`MAX_PAGE`]) after
+/// `after_sequence`, refusing bad values with the field named.
+pub async fn read_page(
+    pool: &AnyPool,
+    after_sequence: i64,
+    page_size: i32,
+) -> Result<Page, ApiError> {
+    if after_sequence < 0 {
+        return Err(ApiError::invalid(
+            "after_sequence",
+            "must not be negative",
+            "起始序号不能为负数",
+        ));
+    }
+    let page = PageRequest::parse(page_size, "", "", 100, MAX_PAGE)?;
+    // The head is read first: every entry up to it is committed, so a page that ends before
+    // it means more is waiting.
+    let head_sequence = head(pool).await?;
+    let entries = read_after(pool, after_sequence, i64::from(page.size)).await?;
+    let last_sequence = entries
+        .last()
+        .map_or(after_sequence, |entry| entry.sequence);
+    Ok(Page {
+        entries,
+        last_sequence,
+        head_sequence: head_sequence.max(last_sequence),
+    })
+}
+
+/// One page of a resource's history (oldest first) and the next page's token.
+pub async fn history_page(
+    pool: &AnyPool,
+    resource_name: &str,
+    page: &PageRequest,
+) -> Result<(Vec<StoredChange>, String), ApiError> {
+    let after = match page.after.as_deref() {
+        Some(text) => text.parse::<i64>().map_err(|_| {
+            ApiError::invalid("page_token", "is not a token of this list", "分页令牌无效")
+        })?,
+        None => 0,
+    };
+    let mut changes = history(pool, resource_name, after, page.fetch_limit()).await?;
+    let next = page.finish(&mut changes, |change| change.sequence.to_string());
+    Ok((changes, next))
 }

@@ -12,7 +12,6 @@ use egret_storage::{Database, Operation, WriteTx};
 
 pub use members::{MembershipQuery, NewJoinApplication};
 pub use org::{FormPatch, FormView, OrgPatch, OrgQuery};
-pub use records::ChangeLogPage;
 pub use volunteers::{VolunteerPatch, VolunteerQuery, VolunteerView};
 
 use crate::config::Schemes;

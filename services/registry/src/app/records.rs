@@ -8,20 +8,6 @@ use crate::domain::AuditEntry;
 use crate::domain::access::{self, Action};
 use crate::store;
 
-/// A page of the change log.
-#[derive(Debug, Clone)]
-pub struct ChangeLogPage {
-    /// The entries, in order.
-    pub entries: Vec<StoredChange>,
-    /// Where to resume.
-    pub last_sequence: i64,
-    /// The highest committed sequence when read.
-    pub head_sequence: i64,
-}
-
-/// The largest change-log page.
-pub const MAX_CHANGE_LOG_PAGE: u32 = 1000;
-
 impl Registry {
     /// Writes an audit entry for an unmasked read, committed before the data is returned
     /// so that no reveal goes unrecorded.
@@ -82,16 +68,7 @@ impl Registry {
         let scope = self.scope(principal).await?;
         self.ensure_resource_visible(principal, &scope, resource)
             .await?;
-        let after = match page.after.as_deref() {
-            Some(text) => text.parse::<i64>().map_err(|_| {
-                ApiError::invalid("page_token", "is not a token of this list", "分页令牌无效")
-            })?,
-            None => 0,
-        };
-        let mut changes =
-            changelog::history(self.database.reader(), resource, after, page.fetch_limit()).await?;
-        let next = page.finish(&mut changes, |change| change.sequence.to_string());
-        Ok((changes, next))
+        changelog::history_page(self.database.reader(), resource, page).await
     }
 
     /// NOT_FOUND unless `resource` names a registry resource in the caller's subtree.
@@ -131,29 +108,8 @@ impl Registry {
         principal: &Principal,
         after_sequence: i64,
         page_size: i32,
-    ) -> Result<ChangeLogPage, ApiError> {
+    ) -> Result<changelog::Page, ApiError> {
         access::require(principal, Action::ReadChangeLog)?;
-        if after_sequence < 0 {
-            return Err(ApiError::invalid(
-                "after_sequence",
-                "must not be negative",
-                "起始序号不能为负数",
-            ));
-        }
-        let page = PageRequest::parse(page_size, "", "", 100, MAX_CHANGE_LOG_PAGE)?;
-        // Read the head first: every entry up to it is committed, so a page that ends
-        // before it means more is waiting.
-        let head_sequence = changelog::head(self.database.reader()).await?;
-        let entries =
-            changelog::read_after(self.database.reader(), after_sequence, i64::from(page.size))
-                .await?;
-        let last_sequence = entries
-            .last()
-            .map_or(after_sequence, |entry| entry.sequence);
-        Ok(ChangeLogPage {
-            entries,
-            last_sequence,
-            head_sequence: head_sequence.max(last_sequence),
-        })
+        changelog::read_page(self.database.reader(), after_sequence, page_size).await
     }
 }

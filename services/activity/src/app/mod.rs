@@ -1,0 +1,91 @@
+//! The activity service's use cases: each checks the caller's roles and subtree (against
+//! the replica of the registry's org tree), applies the domain rules and writes through
+//! one transaction.
+
+mod projects;
+mod records;
+
+use egret_runtime::{ApiError, Principal};
+use egret_storage::{Database, WriteTx};
+use egret_types::Meta;
+
+pub use projects::{ProjectPatch, ProjectQuery};
+
+use crate::domain::{OrgUnit, names, subtree_bounds};
+use crate::registry_feed::RegistryFeed;
+
+/// The activity service's state, shared by every RPC.
+#[derive(Clone)]
+pub struct Activity {
+    database: Database,
+    feed: RegistryFeed,
+    instance_id: String,
+}
+
+/// The part of the tree a principal acts in.
+#[derive(Debug, Clone)]
+pub struct Scope {
+    /// The principal's org unit.
+    pub root: OrgUnit,
+}
+
+impl Scope {
+    /// `[low, high)` of the subtree's paths.
+    pub fn bounds(&self) -> (String, String) {
+        subtree_bounds(&self.root.path)
+    }
+
+    /// Whether a unit lies in the subtree.
+    pub fn contains(&self, unit: &OrgUnit) -> bool {
+        unit.path.starts_with(&self.root.path)
+    }
+}
+
+impl Activity {
+    /// The service over an opened database and a feed of the registry.
+    pub fn new(database: Database, feed: RegistryFeed, instance_id: impl Into<String>) -> Self {
+        Self {
+            database,
+            feed,
+            instance_id: instance_id.into(),
+        }
+    }
+
+    /// The database, for tests and tools.
+    pub fn database(&self) -> &Database {
+        &self.database
+    }
+
+    /// The registry feed.
+    pub fn feed(&self) -> &RegistryFeed {
+        &self.feed
+    }
+
+    async fn scope(&self, principal: &Principal) -> Result<Scope, ApiError> {
+        match self.feed.unit(&principal.org_unit).await? {
+            Some(root) => Ok(Scope { root }),
+            None => Err(ApiError::permission_denied(
+                "the org unit in your token does not exist on this instance",
+                "令牌中的组织在本实例中不存在",
+            )),
+        }
+    }
+
+    /// A unit the caller may see, or NOT_FOUND exactly as for a unit that does not exist.
+    async fn visible_unit(&self, scope: &Scope, id: &str) -> Result<OrgUnit, ApiError> {
+        match self.feed.unit(id).await? {
+            Some(unit) if scope.contains(&unit) => Ok(unit),
+            _ => Err(ApiError::not_found(names::org_unit(id))),
+        }
+    }
+
+    fn ensure_origin(&self, meta: &Meta, resource: &str) -> Result<(), ApiError> {
+        egret_storage::ensure_origin(meta, &self.instance_id, resource)
+    }
+
+    async fn begin(&self, principal: &Principal) -> Result<WriteTx, ApiError> {
+        self.database
+            .begin(&principal.subject, &self.instance_id)
+            .await
+    }
+}

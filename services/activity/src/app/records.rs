@@ -1,0 +1,45 @@
+//! Change history and the change log.
+
+use egret_runtime::{ApiError, PageRequest, Principal};
+use egret_storage::{StoredChange, changelog};
+
+use super::Activity;
+use crate::domain::access::{self, Action};
+
+impl Activity {
+    /// The change history of one resource the caller may see.
+    pub async fn list_change_records(
+        &self,
+        principal: &Principal,
+        resource: &str,
+        page: &PageRequest,
+    ) -> Result<(Vec<StoredChange>, String), ApiError> {
+        access::require(principal, Action::ReadHistory)?;
+        let scope = self.scope(principal).await?;
+        match resource.split('/').collect::<Vec<_>>().as_slice() {
+            ["projects", id] => self
+                .visible_project(&scope, id)
+                .await
+                .map_err(|_| ApiError::not_found(resource))?,
+            _ => {
+                return Err(ApiError::invalid(
+                    "resource",
+                    "must name a project",
+                    "必须是项目的资源名",
+                ));
+            }
+        };
+        changelog::history_page(self.database.reader(), resource, page).await
+    }
+
+    /// Reads the change log after `after_sequence` (the sync role only).
+    pub async fn list_change_log(
+        &self,
+        principal: &Principal,
+        after_sequence: i64,
+        page_size: i32,
+    ) -> Result<changelog::Page, ApiError> {
+        access::require(principal, Action::ReadChangeLog)?;
+        changelog::read_page(self.database.reader(), after_sequence, page_size).await
+    }
+}

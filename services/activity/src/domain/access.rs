@@ -1,0 +1,44 @@
+//! Who may do what in the activity service (DESIGN.md §7). Roles decide the function; the
+//! org subtree decides the data, checked where the data is loaded.
+
+use egret_runtime::{ApiError, Principal, Role};
+
+/// A function of the activity service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Read projects.
+    ReadProjects,
+    /// Create, update and change the status of projects.
+    ManageProjects,
+    /// Read change histories.
+    ReadHistory,
+    /// Read the change log.
+    ReadChangeLog,
+}
+
+impl Action {
+    /// The roles that may carry the action out, on data in their subtree.
+    pub fn roles(self) -> &'static [Role] {
+        use Role::{Admin, Staff, Sync, TeamLeader, Viewer, Volunteer};
+        match self {
+            Action::ReadProjects => &[Admin, Staff, TeamLeader, Viewer, Volunteer],
+            Action::ManageProjects => &[Admin, Staff, TeamLeader],
+            Action::ReadHistory => &[Admin, Staff, TeamLeader, Viewer],
+            Action::ReadChangeLog => &[Sync],
+        }
+    }
+
+    fn describe(self) -> &'static str {
+        match self {
+            Action::ReadProjects => "reading projects",
+            Action::ManageProjects => "managing projects",
+            Action::ReadHistory => "reading change history",
+            Action::ReadChangeLog => "reading the change log",
+        }
+    }
+}
+
+/// PERMISSION_DENIED unless the principal's roles allow `action`.
+pub fn require(principal: &Principal, action: Action) -> Result<(), ApiError> {
+    principal.require_any(action.roles(), action.describe())
+}

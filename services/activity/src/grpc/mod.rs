@@ -1,0 +1,30 @@
+//! The activity service's gRPC surface: conversions between wire and domain types only.
+
+mod projects;
+mod records;
+
+use egret_proto::activity::v1::{
+    activity_records_service_server::ActivityRecordsServiceServer,
+    project_service_server::ProjectServiceServer,
+};
+use egret_runtime::ServiceHost;
+use tonic::server::NamedService;
+
+use crate::app::Activity;
+
+/// Adds the activity service's gRPC services to a host, with its message-size limit.
+pub fn add_services(host: &mut ServiceHost, activity: Activity) {
+    let limit = host.settings().max_message_bytes;
+    host.routes().add_service(
+        ProjectServiceServer::new(projects::ProjectApi(activity.clone()))
+            .max_decoding_message_size(limit)
+            .max_encoding_message_size(limit),
+    );
+    host.routes().add_service(
+        ActivityRecordsServiceServer::new(records::RecordsApi(activity))
+            .max_decoding_message_size(limit)
+            .max_encoding_message_size(limit),
+    );
+    host.report_serving(<ProjectServiceServer<projects::ProjectApi> as NamedService>::NAME);
+    host.report_serving(<ActivityRecordsServiceServer<records::RecordsApi> as NamedService>::NAME);
+}

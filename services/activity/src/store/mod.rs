@@ -1,0 +1,9 @@
+//! The activity service's SQL, portable between SQLite and PostgreSQL.
+
+pub mod org;
+pub mod projects;
+
+/// The migrations of the activity service's tables.
+pub static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+/// The migrations of the activity service's tables.
+pub static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");

@@ -225,6 +225,14 @@ impl TestApp {
         activity_pb::project_service_client::ProjectServiceClient::new(self.authed(token))
     }
 
+    /// An ActivityService client.
+    pub fn activities(
+        &self,
+        token: &str,
+    ) -> activity_pb::activity_service_client::ActivityServiceClient<Authed> {
+        activity_pb::activity_service_client::ActivityServiceClient::new(self.authed(token))
+    }
+
     /// An ActivityRecordsService client.
     pub fn activity_records(
         &self,

@@ -2,6 +2,7 @@
 //! the replica of the registry's org tree), applies the domain rules and writes through
 //! one transaction.
 
+mod activities;
 mod projects;
 mod records;
 
@@ -9,6 +10,7 @@ use egret_runtime::{ApiError, Principal};
 use egret_storage::{Database, WriteTx};
 use egret_types::Meta;
 
+pub use activities::{ActivityPatch, ActivityQuery};
 pub use projects::{ProjectPatch, ProjectQuery};
 
 use crate::domain::{OrgUnit, names, subtree_bounds};

@@ -20,12 +20,18 @@ impl Activity {
             ["projects", id] => self
                 .visible_project(&scope, id)
                 .await
+                .map(drop)
+                .map_err(|_| ApiError::not_found(resource))?,
+            ["activities", id] => self
+                .visible_activity(&scope, id)
+                .await
+                .map(drop)
                 .map_err(|_| ApiError::not_found(resource))?,
             _ => {
                 return Err(ApiError::invalid(
                     "resource",
-                    "must name a project",
-                    "必须是项目的资源名",
+                    "must name a project or an activity",
+                    "必须是项目或活动的资源名",
                 ));
             }
         };

@@ -10,6 +10,10 @@ pub enum Action {
     ReadProjects,
     /// Create, update and change the status of projects.
     ManageProjects,
+    /// Read activities.
+    ReadActivities,
+    /// Create, update and change the state of activities.
+    ManageActivities,
     /// Read change histories.
     ReadHistory,
     /// Read the change log.
@@ -23,6 +27,8 @@ impl Action {
         match self {
             Action::ReadProjects => &[Admin, Staff, TeamLeader, Viewer, Volunteer],
             Action::ManageProjects => &[Admin, Staff, TeamLeader],
+            Action::ReadActivities => &[Admin, Staff, TeamLeader, Viewer, Volunteer],
+            Action::ManageActivities => &[Admin, Staff, TeamLeader],
             Action::ReadHistory => &[Admin, Staff, TeamLeader, Viewer],
             Action::ReadChangeLog => &[Sync],
         }
@@ -32,6 +38,8 @@ impl Action {
         match self {
             Action::ReadProjects => "reading projects",
             Action::ManageProjects => "managing projects",
+            Action::ReadActivities => "reading activities",
+            Action::ManageActivities => "managing activities",
             Action::ReadHistory => "reading change history",
             Action::ReadChangeLog => "reading the change log",
         }

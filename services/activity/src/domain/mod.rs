@@ -4,6 +4,7 @@
 //! numbers, checked at the edge; enumerations that carry rules (statuses) are Rust enums.
 
 pub mod access;
+pub mod activity;
 
 use egret_runtime::ApiError;
 use egret_types::{CivilDate, Meta};
@@ -202,6 +203,11 @@ pub mod names {
     /// `projects/{id}`.
     pub fn project(id: &str) -> String {
         format!("projects/{id}")
+    }
+
+    /// `activities/{id}`.
+    pub fn activity(id: &str) -> String {
+        format!("activities/{id}")
     }
 
     /// `orgUnits/{id}` (a registry resource).

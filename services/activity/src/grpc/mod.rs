@@ -1,11 +1,12 @@
 //! The activity service's gRPC surface: conversions between wire and domain types only.
 
+mod activities;
 mod projects;
 mod records;
 
 use egret_proto::activity::v1::{
     activity_records_service_server::ActivityRecordsServiceServer,
-    project_service_server::ProjectServiceServer,
+    activity_service_server::ActivityServiceServer, project_service_server::ProjectServiceServer,
 };
 use egret_runtime::ServiceHost;
 use tonic::server::NamedService;
@@ -21,10 +22,16 @@ pub fn add_services(host: &mut ServiceHost, activity: Activity) {
             .max_encoding_message_size(limit),
     );
     host.routes().add_service(
+        ActivityServiceServer::new(activities::ActivityApi(activity.clone()))
+            .max_decoding_message_size(limit)
+            .max_encoding_message_size(limit),
+    );
+    host.routes().add_service(
         ActivityRecordsServiceServer::new(records::RecordsApi(activity))
             .max_decoding_message_size(limit)
             .max_encoding_message_size(limit),
     );
     host.report_serving(<ProjectServiceServer<projects::ProjectApi> as NamedService>::NAME);
+    host.report_serving(<ActivityServiceServer<activities::ActivityApi> as NamedService>::NAME);
     host.report_serving(<ActivityRecordsServiceServer<records::RecordsApi> as NamedService>::NAME);
 }

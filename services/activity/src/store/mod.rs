@@ -1,5 +1,6 @@
 //! The activity service's SQL, portable between SQLite and PostgreSQL.
 
+pub mod activities;
 pub mod org;
 pub mod projects;
 

@@ -13,6 +13,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "egret/registry/v1/records.proto",
         "egret/activity/v1/project.proto",
         "egret/activity/v1/activity.proto",
+        "egret/activity/v1/sign_up.proto",
         "egret/activity/v1/records.proto",
     ];
     println!("cargo:rerun-if-changed={}", proto_root.display());

@@ -233,6 +233,14 @@ impl TestApp {
         activity_pb::activity_service_client::ActivityServiceClient::new(self.authed(token))
     }
 
+    /// A SignUpService client.
+    pub fn sign_ups(
+        &self,
+        token: &str,
+    ) -> activity_pb::sign_up_service_client::SignUpServiceClient<Authed> {
+        activity_pb::sign_up_service_client::SignUpServiceClient::new(self.authed(token))
+    }
+
     /// An ActivityRecordsService client.
     pub fn activity_records(
         &self,

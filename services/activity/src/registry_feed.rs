@@ -19,13 +19,18 @@ use tonic::service::Interceptor;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 
+use egret_types::CivilDate;
+
 use crate::domain::OrgUnit;
+use crate::domain::sign_up::Volunteer;
 use crate::store;
 
 /// The feed's name in the checkpoint table.
 const FEED: &str = "registry";
 /// The registry's resource type of org units in its change log.
 const ORG_UNIT_TYPE: &str = "egret.registry.v1.OrgUnit";
+/// The registry's resource type of volunteers in its change log.
+const VOLUNTEER_TYPE: &str = "egret.registry.v1.Volunteer";
 /// How many entries one call reads.
 const PAGE_SIZE: i32 = 500;
 
@@ -110,6 +115,36 @@ impl OrgUnitPayload {
     }
 }
 
+/// The registry's volunteer payload: only what recruitment needs is read (the payload
+/// carries no plaintext personal data anyway).
+#[derive(Debug, Deserialize)]
+struct VolunteerPayload {
+    id: String,
+    display_name: String,
+    birth_date: String,
+    status: String,
+    meta: PayloadMeta,
+}
+
+impl VolunteerPayload {
+    fn into_volunteer(self) -> Result<Volunteer, String> {
+        let status = match self.status.as_str() {
+            "active" => 1,
+            "inactive" => 2,
+            "withdrawn" => 3,
+            other => return Err(format!("unknown status {other:?}")),
+        };
+        Ok(Volunteer {
+            id: self.id,
+            display_name: self.display_name,
+            birth_date: CivilDate::parse_iso(&self.birth_date)
+                .ok_or_else(|| format!("birth date {:?}", self.birth_date))?,
+            status,
+            version: self.meta.version,
+        })
+    }
+}
+
 fn registry_error(status: tonic::Status) -> ApiError {
     match status.code() {
         tonic::Code::Unavailable | tonic::Code::Unknown => {
@@ -174,19 +209,30 @@ impl RegistryFeed {
             }
             let mut transaction = self.database.begin("egret-activity", "").await?;
             for entry in &page.entries {
-                if entry.resource_type != ORG_UNIT_TYPE {
-                    continue;
+                let corrupt = |error: String| {
+                    ApiError::Internal(anyhow::anyhow!(
+                        "registry change {} does not parse: {error}",
+                        entry.sequence
+                    ))
+                };
+                match entry.resource_type.as_str() {
+                    ORG_UNIT_TYPE => {
+                        let unit = serde_json::from_str::<OrgUnitPayload>(&entry.payload_json)
+                            .map_err(|error| error.to_string())
+                            .and_then(OrgUnitPayload::into_unit)
+                            .map_err(corrupt)?;
+                        store::org::upsert(transaction.conn(), &unit).await?;
+                    }
+                    VOLUNTEER_TYPE => {
+                        let volunteer =
+                            serde_json::from_str::<VolunteerPayload>(&entry.payload_json)
+                                .map_err(|error| error.to_string())
+                                .and_then(VolunteerPayload::into_volunteer)
+                                .map_err(corrupt)?;
+                        store::volunteers::upsert(transaction.conn(), &volunteer).await?;
+                    }
+                    _ => {}
                 }
-                let unit = serde_json::from_str::<OrgUnitPayload>(&entry.payload_json)
-                    .map_err(|error| error.to_string())
-                    .and_then(OrgUnitPayload::into_unit)
-                    .map_err(|error| {
-                        ApiError::Internal(anyhow::anyhow!(
-                            "registry change {} is not an org unit: {error}",
-                            entry.sequence
-                        ))
-                    })?;
-                store::org::upsert(transaction.conn(), &unit).await?;
             }
             if !store::org::advance_checkpoint(transaction.conn(), FEED, after, page.last_sequence)
                 .await?
@@ -214,6 +260,14 @@ impl RegistryFeed {
         }
         self.catch_up().await?;
         store::org::get(self.database.reader(), id).await
+    }
+
+    /// The replicated volunteer `id` as of now: the replica catches up with the registry
+    /// first, so a volunteer deactivated a moment ago is seen as such, and an unreachable
+    /// registry answers UNAVAILABLE rather than a stale yes.
+    pub async fn current_volunteer(&self, id: &str) -> Result<Option<Volunteer>, ApiError> {
+        self.catch_up().await?;
+        store::volunteers::get(self.database.reader(), id).await
     }
 
     /// Polls the registry every `interval` until `shutdown`.

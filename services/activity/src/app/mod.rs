@@ -5,6 +5,7 @@
 mod activities;
 mod projects;
 mod records;
+mod sign_ups;
 
 use egret_runtime::{ApiError, Principal};
 use egret_storage::{Database, WriteTx};
@@ -12,6 +13,7 @@ use egret_types::Meta;
 
 pub use activities::{ActivityPatch, ActivityQuery};
 pub use projects::{ProjectPatch, ProjectQuery};
+pub use sign_ups::SignUpQuery;
 
 use crate::domain::{OrgUnit, names, subtree_bounds};
 use crate::registry_feed::RegistryFeed;

@@ -27,11 +27,16 @@ impl Activity {
                 .await
                 .map(drop)
                 .map_err(|_| ApiError::not_found(resource))?,
+            ["activities", activity, "signUps", id] => self
+                .get_sign_up(principal, activity, id)
+                .await
+                .map(drop)
+                .map_err(|_| ApiError::not_found(resource))?,
             _ => {
                 return Err(ApiError::invalid(
                     "resource",
-                    "must name a project or an activity",
-                    "必须是项目或活动的资源名",
+                    "must name a project, an activity or a sign-up",
+                    "必须是项目、活动或报名的资源名",
                 ));
             }
         };

@@ -14,6 +14,11 @@ pub enum Action {
     ReadActivities,
     /// Create, update and change the state of activities.
     ManageActivities,
+    /// Read the sign-ups of activities (a volunteer reads its own without this).
+    ReadSignUps,
+    /// Sign volunteers up, decide sign-ups and cancel them (a volunteer signs itself up and
+    /// cancels its own without this).
+    ManageSignUps,
     /// Read change histories.
     ReadHistory,
     /// Read the change log.
@@ -29,6 +34,8 @@ impl Action {
             Action::ManageProjects => &[Admin, Staff, TeamLeader],
             Action::ReadActivities => &[Admin, Staff, TeamLeader, Viewer, Volunteer],
             Action::ManageActivities => &[Admin, Staff, TeamLeader],
+            Action::ReadSignUps => &[Admin, Staff, TeamLeader, Viewer],
+            Action::ManageSignUps => &[Admin, Staff, TeamLeader],
             Action::ReadHistory => &[Admin, Staff, TeamLeader, Viewer],
             Action::ReadChangeLog => &[Sync],
         }
@@ -40,10 +47,17 @@ impl Action {
             Action::ManageProjects => "managing projects",
             Action::ReadActivities => "reading activities",
             Action::ManageActivities => "managing activities",
+            Action::ReadSignUps => "reading sign-ups",
+            Action::ManageSignUps => "managing sign-ups",
             Action::ReadHistory => "reading change history",
             Action::ReadChangeLog => "reading the change log",
         }
     }
+}
+
+/// True when the principal is the volunteer `volunteer_id` acting for itself.
+pub fn is_self(principal: &Principal, volunteer_id: &str) -> bool {
+    principal.has_any(&[Role::Volunteer]) && principal.volunteer.as_deref() == Some(volunteer_id)
 }
 
 /// PERMISSION_DENIED unless the principal's roles allow `action`.

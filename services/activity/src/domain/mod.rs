@@ -5,6 +5,7 @@
 
 pub mod access;
 pub mod activity;
+pub mod sign_up;
 
 use egret_runtime::ApiError;
 use egret_types::{CivilDate, Meta};
@@ -208,6 +209,16 @@ pub mod names {
     /// `activities/{id}`.
     pub fn activity(id: &str) -> String {
         format!("activities/{id}")
+    }
+
+    /// `activities/{activity}/signUps/{id}`.
+    pub fn sign_up(activity_id: &str, id: &str) -> String {
+        format!("activities/{activity_id}/signUps/{id}")
+    }
+
+    /// `volunteers/{id}` (a registry resource).
+    pub fn volunteer(id: &str) -> String {
+        format!("volunteers/{id}")
     }
 
     /// `orgUnits/{id}` (a registry resource).

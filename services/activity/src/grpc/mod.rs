@@ -3,10 +3,12 @@
 mod activities;
 mod projects;
 mod records;
+mod sign_ups;
 
 use egret_proto::activity::v1::{
     activity_records_service_server::ActivityRecordsServiceServer,
     activity_service_server::ActivityServiceServer, project_service_server::ProjectServiceServer,
+    sign_up_service_server::SignUpServiceServer,
 };
 use egret_runtime::ServiceHost;
 use tonic::server::NamedService;
@@ -27,11 +29,17 @@ pub fn add_services(host: &mut ServiceHost, activity: Activity) {
             .max_encoding_message_size(limit),
     );
     host.routes().add_service(
+        SignUpServiceServer::new(sign_ups::SignUpApi(activity.clone()))
+            .max_decoding_message_size(limit)
+            .max_encoding_message_size(limit),
+    );
+    host.routes().add_service(
         ActivityRecordsServiceServer::new(records::RecordsApi(activity))
             .max_decoding_message_size(limit)
             .max_encoding_message_size(limit),
     );
     host.report_serving(<ProjectServiceServer<projects::ProjectApi> as NamedService>::NAME);
     host.report_serving(<ActivityServiceServer<activities::ActivityApi> as NamedService>::NAME);
+    host.report_serving(<SignUpServiceServer<sign_ups::SignUpApi> as NamedService>::NAME);
     host.report_serving(<ActivityRecordsServiceServer<records::RecordsApi> as NamedService>::NAME);
 }

@@ -3,6 +3,8 @@
 pub mod activities;
 pub mod org;
 pub mod projects;
+pub mod sign_ups;
+pub mod volunteers;
 
 /// The migrations of the activity service's tables.
 pub static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");

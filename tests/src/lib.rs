@@ -241,6 +241,24 @@ impl TestApp {
         activity_pb::sign_up_service_client::SignUpServiceClient::new(self.authed(token))
     }
 
+    /// An AttendanceService client.
+    pub fn attendance(
+        &self,
+        token: &str,
+    ) -> activity_pb::attendance_service_client::AttendanceServiceClient<Authed> {
+        activity_pb::attendance_service_client::AttendanceServiceClient::new(self.authed(token))
+    }
+
+    /// A ServiceRecordService client.
+    pub fn service_records(
+        &self,
+        token: &str,
+    ) -> activity_pb::service_record_service_client::ServiceRecordServiceClient<Authed> {
+        activity_pb::service_record_service_client::ServiceRecordServiceClient::new(
+            self.authed(token),
+        )
+    }
+
     /// An ActivityRecordsService client.
     pub fn activity_records(
         &self,

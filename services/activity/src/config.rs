@@ -18,6 +18,8 @@ pub struct ActivitySettings {
     /// The deadline of each call to the registry.
     #[serde(with = "humantime_serde")]
     pub registry_deadline: Duration,
+    /// At most this many check-ins per volunteer per day (Guangdong i志愿 practice).
+    pub max_check_ins_per_day: u32,
 }
 
 impl Default for ActivitySettings {
@@ -26,6 +28,7 @@ impl Default for ActivitySettings {
             registry_address: String::new(),
             registry_poll_interval: Duration::from_secs(2),
             registry_deadline: Duration::from_secs(5),
+            max_check_ins_per_day: 3,
         }
     }
 }
@@ -52,6 +55,12 @@ impl Validate for ActivitySettings {
             return Err(ConfigError::invalid(
                 "activity.registry_deadline",
                 "must be more than zero",
+            ));
+        }
+        if !(1..=24).contains(&self.max_check_ins_per_day) {
+            return Err(ConfigError::invalid(
+                "activity.max_check_ins_per_day",
+                "must be between 1 and 24",
             ));
         }
         Ok(())

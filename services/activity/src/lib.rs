@@ -95,7 +95,15 @@ impl Activity {
             SyncCredentials::new(issuer),
             activity.registry_deadline,
         );
-        Ok(Activity::new(database, feed, settings.instance.id.clone()))
+        // Check-in codes are keyed hashes under the instance's lookup key.
+        let cipher = keys::PersonalDataCipher::load(&settings.data_dir, &settings.keys)?;
+        Ok(Activity::new(
+            database,
+            feed,
+            settings.instance.id.clone(),
+            cipher,
+            activity.max_check_ins_per_day,
+        ))
     }
 }
 

@@ -403,6 +403,9 @@ impl Service {
         if !store::activities::update(transaction.conn(), &activity).await? {
             return Err(changed_concurrently(&name));
         }
+        if target == ActivityState::Completed {
+            self.close_attendance(&mut transaction, &activity).await?;
+        }
         transaction.record_diff(
             ACTIVITY_TYPE,
             name,

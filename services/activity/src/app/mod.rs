@@ -3,16 +3,21 @@
 //! one transaction.
 
 mod activities;
+mod attendance;
 mod projects;
 mod records;
+mod service_records;
 mod sign_ups;
 
+use egret_runtime::keys::PersonalDataCipher;
 use egret_runtime::{ApiError, Principal};
 use egret_storage::{Database, WriteTx};
 use egret_types::Meta;
 
 pub use activities::{ActivityPatch, ActivityQuery};
+pub use attendance::DevicePosition;
 pub use projects::{ProjectPatch, ProjectQuery};
+pub use service_records::RecordQuery;
 pub use sign_ups::SignUpQuery;
 
 use crate::domain::{OrgUnit, names, subtree_bounds};
@@ -24,6 +29,8 @@ pub struct Activity {
     database: Database,
     feed: RegistryFeed,
     instance_id: String,
+    cipher: PersonalDataCipher,
+    max_check_ins_per_day: u32,
 }
 
 /// The part of the tree a principal acts in.
@@ -47,11 +54,19 @@ impl Scope {
 
 impl Activity {
     /// The service over an opened database and a feed of the registry.
-    pub fn new(database: Database, feed: RegistryFeed, instance_id: impl Into<String>) -> Self {
+    pub fn new(
+        database: Database,
+        feed: RegistryFeed,
+        instance_id: impl Into<String>,
+        cipher: PersonalDataCipher,
+        max_check_ins_per_day: u32,
+    ) -> Self {
         Self {
             database,
             feed,
             instance_id: instance_id.into(),
+            cipher,
+            max_check_ins_per_day,
         }
     }
 

@@ -157,15 +157,6 @@ impl Activity {
         check_period(fields.start_date, fields.end_date)?;
         let scope = self.scope(principal).await?;
         let unit = self.visible_unit(&scope, org_unit_id).await?;
-        if !unit.is_active() {
-            return Err(ApiError::failed_precondition(
-                format!(
-                    "{} is not active; projects belong to active units",
-                    unit.display_name
-                ),
-                format!("{} 不是正常状态，不能新建项目", unit.display_name),
-            ));
-        }
         let mut transaction = self.begin(principal).await?;
         if let Some(existing) = transaction
             .claim_request("CreateProject", request_id)
@@ -174,6 +165,17 @@ impl Activity {
             drop(transaction);
             let id = existing.trim_start_matches("projects/");
             return self.visible_project(&scope, id).await;
+        }
+        // Checked after the claim: a retry of a request that succeeded answers the same
+        // project even if the unit has been suspended since. Refusing rolls the claim back.
+        if !unit.is_active() {
+            return Err(ApiError::failed_precondition(
+                format!(
+                    "{} is not active; projects belong to active units",
+                    unit.display_name
+                ),
+                format!("{} 不是正常状态，不能新建项目", unit.display_name),
+            ));
         }
         let project = Project {
             id: egret_storage::new_id(),

@@ -27,6 +27,11 @@ impl Activity {
                 .await
                 .map(drop)
                 .map_err(|_| ApiError::not_found(resource))?,
+            ["serviceRecords", id] => self
+                .get_service_record(principal, id)
+                .await
+                .map(drop)
+                .map_err(|_| ApiError::not_found(resource))?,
             ["activities", activity, "signUps", id] => self
                 .get_sign_up(principal, activity, id)
                 .await
@@ -35,8 +40,8 @@ impl Activity {
             _ => {
                 return Err(ApiError::invalid(
                     "resource",
-                    "must name a project, an activity or a sign-up",
-                    "必须是项目、活动或报名的资源名",
+                    "must name a project, an activity, a sign-up or a service record",
+                    "必须是项目、活动、报名或服务记录的资源名",
                 ));
             }
         };

@@ -19,6 +19,12 @@ pub enum Action {
     /// Sign volunteers up, decide sign-ups and cancel them (a volunteer signs itself up and
     /// cancels its own without this).
     ManageSignUps,
+    /// Take attendance for others and show check-in codes.
+    TakeAttendance,
+    /// Read service records of the subtree.
+    ReadServiceRecords,
+    /// Approve and reject service records.
+    ReviewServiceRecords,
     /// Read change histories.
     ReadHistory,
     /// Read the change log.
@@ -36,6 +42,9 @@ impl Action {
             Action::ManageActivities => &[Admin, Staff, TeamLeader],
             Action::ReadSignUps => &[Admin, Staff, TeamLeader, Viewer],
             Action::ManageSignUps => &[Admin, Staff, TeamLeader],
+            Action::TakeAttendance => &[Admin, Staff, TeamLeader],
+            Action::ReadServiceRecords => &[Admin, Staff, TeamLeader, Viewer],
+            Action::ReviewServiceRecords => &[Admin, Staff, TeamLeader],
             Action::ReadHistory => &[Admin, Staff, TeamLeader, Viewer],
             Action::ReadChangeLog => &[Sync],
         }
@@ -49,6 +58,9 @@ impl Action {
             Action::ManageActivities => "managing activities",
             Action::ReadSignUps => "reading sign-ups",
             Action::ManageSignUps => "managing sign-ups",
+            Action::TakeAttendance => "taking attendance",
+            Action::ReadServiceRecords => "reading service records",
+            Action::ReviewServiceRecords => "reviewing service records",
             Action::ReadHistory => "reading change history",
             Action::ReadChangeLog => "reading the change log",
         }

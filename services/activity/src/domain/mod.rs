@@ -5,6 +5,7 @@
 
 pub mod access;
 pub mod activity;
+pub mod attendance;
 pub mod sign_up;
 
 use egret_runtime::ApiError;
@@ -214,6 +215,16 @@ pub mod names {
     /// `activities/{activity}/signUps/{id}`.
     pub fn sign_up(activity_id: &str, id: &str) -> String {
         format!("activities/{activity_id}/signUps/{id}")
+    }
+
+    /// `activities/{activity}/attendances/{id}`.
+    pub fn attendance(activity_id: &str, id: &str) -> String {
+        format!("activities/{activity_id}/attendances/{id}")
+    }
+
+    /// `serviceRecords/{id}`.
+    pub fn service_record(id: &str) -> String {
+        format!("serviceRecords/{id}")
     }
 
     /// `volunteers/{id}` (a registry resource).

@@ -10,7 +10,7 @@ use tonic::{Request, Response, Status};
 
 use crate::app::{Activity as Service, ActivityPatch, ActivityQuery};
 use crate::domain::activity::{
-    Activity, ActivityFields, ActivityState, CheckInFence, Position, ServiceSite,
+    Activity, ActivityFields, ActivityState, CheckInFence, Position, ServiceSite, check_period,
 };
 use crate::domain::names;
 
@@ -323,6 +323,14 @@ fn activity_fields(activity: &pb::Activity) -> Result<ActivityFields, ApiError> 
         ),
         positions: positions(&mut violations, &activity.positions),
     };
+    // The period is checked here too, so that it is reported with every other bad field.
+    if fields.start_time != 0
+        && fields.end_time != 0
+        && let Err(ApiError::InvalidArgument(found)) =
+            check_period(fields.start_time, fields.end_time)
+    {
+        violations.extend(found);
+    }
     violations.into_result()?;
     Ok(fields)
 }

@@ -1,13 +1,17 @@
 //! The activity service's gRPC surface: conversions between wire and domain types only.
 
 mod activities;
+mod attendance;
 mod projects;
 mod records;
 mod sign_ups;
 
 use egret_proto::activity::v1::{
     activity_records_service_server::ActivityRecordsServiceServer,
-    activity_service_server::ActivityServiceServer, project_service_server::ProjectServiceServer,
+    activity_service_server::ActivityServiceServer,
+    attendance_service_server::AttendanceServiceServer,
+    project_service_server::ProjectServiceServer,
+    service_record_service_server::ServiceRecordServiceServer,
     sign_up_service_server::SignUpServiceServer,
 };
 use egret_runtime::ServiceHost;
@@ -34,6 +38,16 @@ pub fn add_services(host: &mut ServiceHost, activity: Activity) {
             .max_encoding_message_size(limit),
     );
     host.routes().add_service(
+        AttendanceServiceServer::new(attendance::AttendanceApi(activity.clone()))
+            .max_decoding_message_size(limit)
+            .max_encoding_message_size(limit),
+    );
+    host.routes().add_service(
+        ServiceRecordServiceServer::new(attendance::ServiceRecordApi(activity.clone()))
+            .max_decoding_message_size(limit)
+            .max_encoding_message_size(limit),
+    );
+    host.routes().add_service(
         ActivityRecordsServiceServer::new(records::RecordsApi(activity))
             .max_decoding_message_size(limit)
             .max_encoding_message_size(limit),
@@ -41,5 +55,9 @@ pub fn add_services(host: &mut ServiceHost, activity: Activity) {
     host.report_serving(<ProjectServiceServer<projects::ProjectApi> as NamedService>::NAME);
     host.report_serving(<ActivityServiceServer<activities::ActivityApi> as NamedService>::NAME);
     host.report_serving(<SignUpServiceServer<sign_ups::SignUpApi> as NamedService>::NAME);
+    host.report_serving(<AttendanceServiceServer<attendance::AttendanceApi> as NamedService>::NAME);
+    host.report_serving(
+        <ServiceRecordServiceServer<attendance::ServiceRecordApi> as NamedService>::NAME,
+    );
     host.report_serving(<ActivityRecordsServiceServer<records::RecordsApi> as NamedService>::NAME);
 }

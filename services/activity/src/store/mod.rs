@@ -1,6 +1,7 @@
 //! The activity service's SQL, portable between SQLite and PostgreSQL.
 
 pub mod activities;
+pub mod attendance;
 pub mod org;
 pub mod projects;
 pub mod sign_ups;

@@ -259,6 +259,14 @@ impl TestApp {
         )
     }
 
+    /// An InsuranceService client.
+    pub fn insurance(
+        &self,
+        token: &str,
+    ) -> activity_pb::insurance_service_client::InsuranceServiceClient<Authed> {
+        activity_pb::insurance_service_client::InsuranceServiceClient::new(self.authed(token))
+    }
+
     /// An ActivityRecordsService client.
     pub fn activity_records(
         &self,

@@ -9,9 +9,9 @@ use super::{Activity as Service, Scope};
 use crate::domain::access::{self, Action};
 use crate::domain::activity::{
     Activity, ActivityFields, ActivityState, Position, ServiceSite, assign_position_ids,
-    check_period, check_publishable, requires_cover,
+    check_period, check_publishable,
 };
-use crate::domain::names;
+use crate::domain::{Project, names};
 use crate::store::{self, activities::ActivityFilter};
 
 const ACTIVITY_TYPE: &str = "egret.activity.v1.Activity";
@@ -68,22 +68,22 @@ fn payload(activity: &Activity) -> Value {
     serde_json::to_value(activity).expect("activities serialize")
 }
 
-/// No insurance policy is kept yet, so an activity whose risk level requires cover has
-/// none; the refusal names what is uncovered.
-fn check_cover(activity: &Activity, name: &str) -> Result<(), ApiError> {
-    if !requires_cover(activity.risk_level) {
-        return Ok(());
+/// INVALID_ARGUMENT unless the activity's days lie within the project's period.
+fn check_within_project(project: &Project, start_time: i64, end_time: i64) -> Result<(), ApiError> {
+    if china_date(start_time) < project.start_date || china_date(end_time) > project.end_date {
+        return Err(ApiError::invalid(
+            "activity.start_time",
+            format!(
+                "the activity must take place within the project's period, {} to {}",
+                project.start_date, project.end_date
+            ),
+            format!(
+                "活动时间必须在项目期间（{} 至 {}）内",
+                project.start_date, project.end_date
+            ),
+        ));
     }
-    Err(ApiError::failed_precondition(
-        format!(
-            "{name} needs accident insurance covering its whole period (《志愿服务条例》), and no policy covers org unit {} or its volunteers",
-            names::org_unit(&activity.org_unit_id)
-        ),
-        format!(
-            "{name} 的风险等级要求活动全程有意外保险，但组织 {} 及其志愿者没有有效保单",
-            names::org_unit(&activity.org_unit_id)
-        ),
-    ))
+    Ok(())
 }
 
 impl Service {
@@ -176,20 +176,7 @@ impl Service {
                 "该项目属于其他组织，活动只能归入本组织或上级组织的项目",
             ));
         }
-        if china_date(start_time) < project.start_date || china_date(end_time) > project.end_date {
-            return Err(ApiError::invalid(
-                "activity.start_time",
-                format!(
-                    "the activity must take place within the project's period, {} to {}",
-                    project.start_date, project.end_date
-                ),
-                format!(
-                    "活动时间必须在项目期间（{} 至 {}）内",
-                    project.start_date, project.end_date
-                ),
-            ));
-        }
-        Ok(())
+        check_within_project(&project, start_time, end_time)
     }
 
     /// Creates an activity (a draft) of an active unit in the caller's subtree.
@@ -204,7 +191,7 @@ impl Service {
         access::require(principal, Action::ManageActivities)?;
         check_period(fields.start_time, fields.end_time)?;
         let scope = self.scope(principal).await?;
-        let unit = self.visible_unit(&scope, org_unit_id).await?;
+        let unit = self.current_unit(&scope, org_unit_id).await?;
         if !unit.is_active() {
             return Err(ApiError::failed_precondition(
                 format!(
@@ -334,21 +321,20 @@ impl Service {
             activity.positions = assign_position_ids(&activity.positions, value);
         }
         check_period(activity.start_time, activity.end_time)?;
-        if let Some(project_id) = &activity.project_id {
-            let unit = self.visible_unit(&scope, &activity.org_unit_id).await?;
-            self.check_project(
-                &scope,
-                project_id,
-                &unit.path,
-                activity.start_time,
-                activity.end_time,
-            )
-            .await?;
+        // The activity already belongs to its project (whose unit may lie above the
+        // caller's subtree): only a new period is checked against the project's.
+        if let Some(project_id) = &activity.project_id
+            && (start_time.is_some() || end_time.is_some())
+        {
+            let project = store::projects::get(self.database.reader(), project_id)
+                .await?
+                .ok_or_else(|| ApiError::not_found(names::project(project_id)))?;
+            check_within_project(&project, activity.start_time, activity.end_time)?;
         }
         let mut transaction = self.begin(principal).await?;
         if activity.state == ActivityState::Published {
             check_publishable(&activity, transaction.now(), &name)?;
-            check_cover(&activity, &name)?;
+            self.require_cover(&activity, None).await?;
         }
         touch(&mut activity.meta, transaction.now());
         if !store::activities::update(transaction.conn(), &activity).await? {
@@ -385,7 +371,7 @@ impl Service {
         match target {
             ActivityState::Published => {
                 check_publishable(&activity, now, &name)?;
-                check_cover(&activity, &name)?;
+                self.require_cover(&activity, None).await?;
             }
             ActivityState::InProgress if now < activity.start_time - EARLY_START_MICROS => {
                 return Err(ApiError::failed_precondition(

@@ -4,6 +4,7 @@
 
 mod activities;
 mod attendance;
+mod insurance;
 mod projects;
 mod records;
 mod service_records;
@@ -96,6 +97,13 @@ impl Activity {
             Some(unit) if scope.contains(&unit) => Ok(unit),
             _ => Err(ApiError::not_found(names::org_unit(id))),
         }
+    }
+
+    /// Like [`visible_unit`](Self::visible_unit), after catching up with the registry:
+    /// for writes, so that a unit suspended a moment ago takes nothing new.
+    async fn current_unit(&self, scope: &Scope, id: &str) -> Result<OrgUnit, ApiError> {
+        self.feed.catch_up().await?;
+        self.visible_unit(scope, id).await
     }
 
     fn ensure_origin(&self, meta: &Meta, resource: &str) -> Result<(), ApiError> {

@@ -156,7 +156,7 @@ impl Activity {
         access::require(principal, Action::ManageProjects)?;
         check_period(fields.start_date, fields.end_date)?;
         let scope = self.scope(principal).await?;
-        let unit = self.visible_unit(&scope, org_unit_id).await?;
+        let unit = self.current_unit(&scope, org_unit_id).await?;
         let mut transaction = self.begin(principal).await?;
         if let Some(existing) = transaction
             .claim_request("CreateProject", request_id)

@@ -27,6 +27,11 @@ impl Activity {
                 .await
                 .map(drop)
                 .map_err(|_| ApiError::not_found(resource))?,
+            ["insurancePolicies", id] => self
+                .get_policy(principal, id)
+                .await
+                .map(drop)
+                .map_err(|_| ApiError::not_found(resource))?,
             ["serviceRecords", id] => self
                 .get_service_record(principal, id)
                 .await

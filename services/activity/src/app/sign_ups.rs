@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use super::{Activity as Service, Scope};
 use crate::domain::access::{self, Action};
-use crate::domain::activity::{Activity, ActivityState, requires_cover};
+use crate::domain::activity::{Activity, ActivityState};
 use crate::domain::names;
 use crate::domain::sign_up::{SignUp, SignUpState, check_eligible, find_position};
 use crate::store::{self, sign_ups::SignUpFilter};
@@ -283,19 +283,8 @@ impl Service {
                 .ok_or_else(|| ApiError::not_found(names::volunteer(&sign_up.volunteer_id)))?;
             let position = find_position(&activity, &sign_up.position_id)?;
             check_eligible(&volunteer, &activity, position)?;
-            if requires_cover(activity.risk_level) {
-                return Err(ApiError::failed_precondition(
-                    format!(
-                        "volunteer {} has no accident insurance covering {}",
-                        volunteer.display_name,
-                        names::activity(activity_id)
-                    ),
-                    format!(
-                        "志愿者 {} 没有覆盖该活动全程的意外保险",
-                        volunteer.display_name
-                    ),
-                ));
-            }
+            self.require_cover(&activity, Some((&volunteer.id, &volunteer.display_name)))
+                .await?;
         }
         let mut transaction = self.begin(principal).await?;
         store::sign_ups::lock_activity(transaction.conn(), &activity.id).await?;

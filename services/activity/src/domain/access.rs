@@ -25,6 +25,10 @@ pub enum Action {
     ReadServiceRecords,
     /// Approve and reject service records.
     ReviewServiceRecords,
+    /// Read insurance policies and coverage.
+    ReadInsurance,
+    /// Register and cancel insurance policies.
+    ManageInsurance,
     /// Read change histories.
     ReadHistory,
     /// Read the change log.
@@ -45,6 +49,8 @@ impl Action {
             Action::TakeAttendance => &[Admin, Staff, TeamLeader],
             Action::ReadServiceRecords => &[Admin, Staff, TeamLeader, Viewer],
             Action::ReviewServiceRecords => &[Admin, Staff, TeamLeader],
+            Action::ReadInsurance => &[Admin, Staff, TeamLeader, Viewer],
+            Action::ManageInsurance => &[Admin, Staff],
             Action::ReadHistory => &[Admin, Staff, TeamLeader, Viewer],
             Action::ReadChangeLog => &[Sync],
         }
@@ -61,6 +67,8 @@ impl Action {
             Action::TakeAttendance => "taking attendance",
             Action::ReadServiceRecords => "reading service records",
             Action::ReviewServiceRecords => "reviewing service records",
+            Action::ReadInsurance => "reading insurance",
+            Action::ManageInsurance => "managing insurance policies",
             Action::ReadHistory => "reading change history",
             Action::ReadChangeLog => "reading the change log",
         }

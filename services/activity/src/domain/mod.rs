@@ -6,6 +6,7 @@
 pub mod access;
 pub mod activity;
 pub mod attendance;
+pub mod insurance;
 pub mod sign_up;
 
 use egret_runtime::ApiError;
@@ -220,6 +221,11 @@ pub mod names {
     /// `activities/{activity}/attendances/{id}`.
     pub fn attendance(activity_id: &str, id: &str) -> String {
         format!("activities/{activity_id}/attendances/{id}")
+    }
+
+    /// `insurancePolicies/{id}`.
+    pub fn insurance_policy(id: &str) -> String {
+        format!("insurancePolicies/{id}")
     }
 
     /// `serviceRecords/{id}`.

@@ -2,6 +2,7 @@
 
 mod activities;
 mod attendance;
+mod insurance;
 mod projects;
 mod records;
 mod sign_ups;
@@ -10,7 +11,7 @@ use egret_proto::activity::v1::{
     activity_records_service_server::ActivityRecordsServiceServer,
     activity_service_server::ActivityServiceServer,
     attendance_service_server::AttendanceServiceServer,
-    project_service_server::ProjectServiceServer,
+    insurance_service_server::InsuranceServiceServer, project_service_server::ProjectServiceServer,
     service_record_service_server::ServiceRecordServiceServer,
     sign_up_service_server::SignUpServiceServer,
 };
@@ -48,6 +49,11 @@ pub fn add_services(host: &mut ServiceHost, activity: Activity) {
             .max_encoding_message_size(limit),
     );
     host.routes().add_service(
+        InsuranceServiceServer::new(insurance::InsuranceApi(activity.clone()))
+            .max_decoding_message_size(limit)
+            .max_encoding_message_size(limit),
+    );
+    host.routes().add_service(
         ActivityRecordsServiceServer::new(records::RecordsApi(activity))
             .max_decoding_message_size(limit)
             .max_encoding_message_size(limit),
@@ -59,5 +65,6 @@ pub fn add_services(host: &mut ServiceHost, activity: Activity) {
     host.report_serving(
         <ServiceRecordServiceServer<attendance::ServiceRecordApi> as NamedService>::NAME,
     );
+    host.report_serving(<InsuranceServiceServer<insurance::InsuranceApi> as NamedService>::NAME);
     host.report_serving(<ActivityRecordsServiceServer<records::RecordsApi> as NamedService>::NAME);
 }

@@ -158,7 +158,7 @@ async fn cover_gates_risky_activities(app: TestApp) {
             .iter()
             .map(|policy| policy.name.clone())
             .collect::<Vec<_>>(),
-        [short.name.clone()]
+        std::slice::from_ref(&short.name)
     );
 
     // The same policy number twice is refused; a bad policy names its fields.

@@ -267,6 +267,14 @@ impl TestApp {
         activity_pb::insurance_service_client::InsuranceServiceClient::new(self.authed(token))
     }
 
+    /// A TrainingService client.
+    pub fn training(
+        &self,
+        token: &str,
+    ) -> activity_pb::training_service_client::TrainingServiceClient<Authed> {
+        activity_pb::training_service_client::TrainingServiceClient::new(self.authed(token))
+    }
+
     /// An ActivityRecordsService client.
     pub fn activity_records(
         &self,

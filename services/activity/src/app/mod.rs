@@ -9,6 +9,7 @@ mod projects;
 mod records;
 mod service_records;
 mod sign_ups;
+mod training;
 
 use egret_runtime::keys::PersonalDataCipher;
 use egret_runtime::{ApiError, Principal};
@@ -20,6 +21,7 @@ pub use attendance::DevicePosition;
 pub use projects::{ProjectPatch, ProjectQuery};
 pub use service_records::RecordQuery;
 pub use sign_ups::SignUpQuery;
+pub use training::CourseFields;
 
 use crate::domain::{OrgUnit, names, subtree_bounds};
 use crate::registry_feed::RegistryFeed;

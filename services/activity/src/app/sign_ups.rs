@@ -112,7 +112,8 @@ impl Service {
             .current_volunteer(volunteer_id)
             .await?
             .ok_or_else(|| ApiError::not_found(names::volunteer(volunteer_id)))?;
-        check_eligible(&volunteer, &activity, position)?;
+        let held = store::training::held_by(self.database.reader(), &volunteer.id).await?;
+        check_eligible(&volunteer, &activity, position, &held)?;
         let mut transaction = self.begin(principal).await?;
         if let Some(existing) = transaction
             .claim_request("CreateSignUp", request_id)
@@ -282,7 +283,8 @@ impl Service {
                 .await?
                 .ok_or_else(|| ApiError::not_found(names::volunteer(&sign_up.volunteer_id)))?;
             let position = find_position(&activity, &sign_up.position_id)?;
-            check_eligible(&volunteer, &activity, position)?;
+            let held = store::training::held_by(self.database.reader(), &volunteer.id).await?;
+            check_eligible(&volunteer, &activity, position, &held)?;
             self.require_cover(&activity, Some((&volunteer.id, &volunteer.display_name)))
                 .await?;
         }

@@ -29,6 +29,10 @@ pub enum Action {
     ReadInsurance,
     /// Register and cancel insurance policies.
     ManageInsurance,
+    /// Read courses.
+    ReadTraining,
+    /// Run courses and record completions.
+    ManageTraining,
     /// Read change histories.
     ReadHistory,
     /// Read the change log.
@@ -51,6 +55,8 @@ impl Action {
             Action::ReviewServiceRecords => &[Admin, Staff, TeamLeader],
             Action::ReadInsurance => &[Admin, Staff, TeamLeader, Viewer],
             Action::ManageInsurance => &[Admin, Staff],
+            Action::ReadTraining => &[Admin, Staff, TeamLeader, Viewer, Volunteer],
+            Action::ManageTraining => &[Admin, Staff, TeamLeader],
             Action::ReadHistory => &[Admin, Staff, TeamLeader, Viewer],
             Action::ReadChangeLog => &[Sync],
         }
@@ -69,6 +75,8 @@ impl Action {
             Action::ReviewServiceRecords => "reviewing service records",
             Action::ReadInsurance => "reading insurance",
             Action::ManageInsurance => "managing insurance policies",
+            Action::ReadTraining => "reading training",
+            Action::ManageTraining => "managing training",
             Action::ReadHistory => "reading change history",
             Action::ReadChangeLog => "reading the change log",
         }

@@ -8,6 +8,7 @@ pub mod activity;
 pub mod attendance;
 pub mod insurance;
 pub mod sign_up;
+pub mod training;
 
 use egret_runtime::ApiError;
 use egret_types::{CivilDate, Meta};
@@ -226,6 +227,21 @@ pub mod names {
     /// `insurancePolicies/{id}`.
     pub fn insurance_policy(id: &str) -> String {
         format!("insurancePolicies/{id}")
+    }
+
+    /// `courses/{id}`.
+    pub fn course(id: &str) -> String {
+        format!("courses/{id}")
+    }
+
+    /// `courses/{course}/sessions/{id}`.
+    pub fn training_session(course_id: &str, id: &str) -> String {
+        format!("courses/{course_id}/sessions/{id}")
+    }
+
+    /// `qualifications/{id}`.
+    pub fn qualification(id: &str) -> String {
+        format!("qualifications/{id}")
     }
 
     /// `serviceRecords/{id}`.

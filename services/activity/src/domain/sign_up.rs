@@ -6,6 +6,7 @@ use egret_types::{CivilDate, Meta, china_date};
 use serde::Serialize;
 
 use super::activity::{Activity, Position};
+use super::training::{Qualification, missing_qualifications};
 
 /// 报名状态.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -156,12 +157,13 @@ pub fn find_position<'a>(
 }
 
 /// Checks that `volunteer` may take `position` of `activity`: active, old enough on the
-/// activity's first day, and holding every required qualification (none is recorded yet:
-/// training records come with the training part of the service).
+/// activity's first day, and holding every required qualification valid through its last
+/// day (`held` are the volunteer's qualifications).
 pub fn check_eligible(
     volunteer: &Volunteer,
     activity: &Activity,
     position: &Position,
+    held: &[Qualification],
 ) -> Result<(), ApiError> {
     if volunteer.status != 1 {
         return Err(ApiError::failed_precondition(
@@ -185,18 +187,23 @@ pub fn check_eligible(
             ),
         ));
     }
-    if !position.required_qualifications.is_empty() {
+    let missing = missing_qualifications(
+        &position.required_qualifications,
+        held,
+        china_date(activity.end_time),
+    );
+    if !missing.is_empty() {
         return Err(ApiError::failed_precondition(
             format!(
-                "the position {} needs the qualifications {}, which volunteer {} does not hold",
+                "the position {} needs the qualifications {}, which volunteer {} does not hold (valid through the activity)",
                 position.role,
-                position.required_qualifications.join(", "),
+                missing.join(", "),
                 volunteer.display_name
             ),
             format!(
-                "岗位 {} 要求资质：{}，志愿者 {} 不具备",
+                "岗位 {} 要求资质：{}，志愿者 {} 不具备或已过期",
                 position.role,
-                position.required_qualifications.join("、"),
+                missing.join("、"),
                 volunteer.display_name
             ),
         ));

@@ -91,7 +91,11 @@ fn activity_to_wire(activity: &Activity) -> pb::Activity {
 }
 
 /// A timestamp as microseconds, or a violation of `field`.
-fn micros(violations: &mut Violations, field: &str, time: Option<&prost_types::Timestamp>) -> i64 {
+pub(super) fn micros(
+    violations: &mut Violations,
+    field: &str,
+    time: Option<&prost_types::Timestamp>,
+) -> i64 {
     let Some(time) = time else {
         violations.add(field, "is required", "不能为空");
         return 0;

@@ -6,6 +6,7 @@ mod insurance;
 mod projects;
 mod records;
 mod sign_ups;
+mod training;
 
 use egret_proto::activity::v1::{
     activity_records_service_server::ActivityRecordsServiceServer,
@@ -13,7 +14,7 @@ use egret_proto::activity::v1::{
     attendance_service_server::AttendanceServiceServer,
     insurance_service_server::InsuranceServiceServer, project_service_server::ProjectServiceServer,
     service_record_service_server::ServiceRecordServiceServer,
-    sign_up_service_server::SignUpServiceServer,
+    sign_up_service_server::SignUpServiceServer, training_service_server::TrainingServiceServer,
 };
 use egret_runtime::ServiceHost;
 use tonic::server::NamedService;
@@ -54,6 +55,11 @@ pub fn add_services(host: &mut ServiceHost, activity: Activity) {
             .max_encoding_message_size(limit),
     );
     host.routes().add_service(
+        TrainingServiceServer::new(training::TrainingApi(activity.clone()))
+            .max_decoding_message_size(limit)
+            .max_encoding_message_size(limit),
+    );
+    host.routes().add_service(
         ActivityRecordsServiceServer::new(records::RecordsApi(activity))
             .max_decoding_message_size(limit)
             .max_encoding_message_size(limit),
@@ -66,5 +72,6 @@ pub fn add_services(host: &mut ServiceHost, activity: Activity) {
         <ServiceRecordServiceServer<attendance::ServiceRecordApi> as NamedService>::NAME,
     );
     host.report_serving(<InsuranceServiceServer<insurance::InsuranceApi> as NamedService>::NAME);
+    host.report_serving(<TrainingServiceServer<training::TrainingApi> as NamedService>::NAME);
     host.report_serving(<ActivityRecordsServiceServer<records::RecordsApi> as NamedService>::NAME);
 }

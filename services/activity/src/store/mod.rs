@@ -6,6 +6,7 @@ pub mod insurance;
 pub mod org;
 pub mod projects;
 pub mod sign_ups;
+pub mod training;
 pub mod volunteers;
 
 /// The migrations of the activity service's tables.

@@ -10,7 +10,10 @@ use egret_runtime::Role;
 use egret_tests::{TestApp, both_backends, violated_fields};
 use tonic::Code;
 
-both_backends!(from_publication_to_approved_hours);
+both_backends!(
+    from_publication_to_approved_hours,
+    back_entries_corrections_and_imports
+);
 
 fn seconds_from_now(seconds: i64) -> Option<prost_types::Timestamp> {
     let now = SystemTime::now()
@@ -255,5 +258,269 @@ async fn from_publication_to_approved_hours(app: TestApp) {
         .expect_err("other district");
     assert_eq!(status.code(), Code::NotFound);
     assert_eq!(hours(outsider).await.approved_minutes, 0);
+    app.stop().await;
+}
+
+async fn completed_activity(app: &TestApp, token: &str, team: &str) -> pb::Activity {
+    let activity = app
+        .activities(token)
+        .create_activity(pb::CreateActivityRequest {
+            activity: Some(pb::Activity {
+                org_unit: team.to_string(),
+                display_name: "社区义诊".to_string(),
+                service_theme: common::ServiceTheme::Care as i32,
+                site: Some(pb::ServiceSite {
+                    display_name: "社区卫生服务站".to_string(),
+                    address: "湖里区".to_string(),
+                    kind: pb::SiteKind::Community as i32,
+                    check_in_fence: None,
+                }),
+                start_time: seconds_from_now(2),
+                end_time: seconds_from_now(2 + 3600),
+                risk_level: pb::RiskLevel::Low as i32,
+                positions: vec![pb::Position {
+                    role: "导诊".to_string(),
+                    headcount: 3,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .expect("creates")
+        .into_inner()
+        .activity
+        .expect("activity");
+    app.activities(token)
+        .publish_activity(pb::PublishActivityRequest {
+            name: activity.name.clone(),
+        })
+        .await
+        .expect("publishes");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    app.activities(token)
+        .start_activity(pb::StartActivityRequest {
+            name: activity.name.clone(),
+        })
+        .await
+        .expect("starts");
+    app.activities(token)
+        .complete_activity(pb::CompleteActivityRequest {
+            name: activity.name.clone(),
+        })
+        .await
+        .expect("completes")
+        .into_inner()
+        .activity
+        .expect("activity")
+}
+
+async fn back_entries_corrections_and_imports(app: TestApp) {
+    let admin = app.admin();
+    let team = app
+        .create_unit(&admin, &app.root, registry::Tier::Team, "湖里区")
+        .await;
+    let leader = app.token(&team.name, &[Role::TeamLeader]);
+    let volunteer = app.register(&admin, &team.name, 41).await;
+    let other = app.register(&admin, &team.name, 42).await;
+    let activity = completed_activity(&app, &leader, &team.name).await;
+
+    // A back-entry needs a reason and fits the activity's length.
+    let back_entry = |minutes: i64, reason: &str| pb::CreateBackEntryRequest {
+        activity: activity.name.clone(),
+        volunteer: volunteer.name.clone(),
+        minutes,
+        description: "现场导诊".to_string(),
+        reason: reason.to_string(),
+        request_id: String::new(),
+    };
+    let status = app
+        .service_records(&leader)
+        .create_back_entry(back_entry(30, ""))
+        .await
+        .expect_err("no reason");
+    assert_eq!(violated_fields(&status), ["reason"]);
+    let status = app
+        .service_records(&leader)
+        .create_back_entry(back_entry(61, "忘记签到"))
+        .await
+        .expect_err("too long");
+    assert_eq!(violated_fields(&status), ["minutes"]);
+    let record = app
+        .service_records(&leader)
+        .create_back_entry(back_entry(50, "忘记签到"))
+        .await
+        .expect("requests")
+        .into_inner()
+        .service_record
+        .expect("record");
+    assert_eq!(record.kind, pb::ServiceRecordKind::BackEntry as i32);
+    assert_eq!(record.state, pb::ServiceRecordState::Submitted as i32);
+
+    // The unit itself cannot approve its back-entry; the city can.
+    let status = app
+        .service_records(&leader)
+        .approve_service_record(pb::ApproveServiceRecordRequest {
+            name: record.name.clone(),
+            comment: String::new(),
+        })
+        .await
+        .expect_err("own unit");
+    assert_eq!(status.code(), Code::PermissionDenied);
+    app.service_records(&admin)
+        .approve_service_record(pb::ApproveServiceRecordRequest {
+            name: record.name.clone(),
+            comment: "情况属实".to_string(),
+        })
+        .await
+        .expect("the city approves");
+
+    // A correction goes back to review and keeps the history.
+    let corrected = app
+        .service_records(&admin)
+        .correct_service_record(pb::CorrectServiceRecordRequest {
+            name: record.name.clone(),
+            minutes: 40,
+            reason: "核减".to_string(),
+        })
+        .await
+        .expect("corrects")
+        .into_inner()
+        .service_record
+        .expect("record");
+    assert_eq!(corrected.minutes, 40);
+    assert_eq!(corrected.state, pb::ServiceRecordState::Submitted as i32);
+    let history = app
+        .activity_records(&admin)
+        .list_change_records(pb::ListChangeRecordsRequest {
+            resource: record.name.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("history")
+        .into_inner()
+        .change_records;
+    let last = history.last().expect("history");
+    assert_eq!(last.reason, "核减");
+    let minutes = last
+        .field_changes
+        .iter()
+        .find(|change| change.field == "minutes")
+        .expect("minutes changed");
+    assert_eq!(
+        (minutes.old_value.as_str(), minutes.new_value.as_str()),
+        ("50", "40")
+    );
+    app.service_records(&admin)
+        .approve_service_record(pb::ApproveServiceRecordRequest {
+            name: record.name.clone(),
+            comment: String::new(),
+        })
+        .await
+        .expect("approves again");
+
+    // Reporting status.
+    let updated = app
+        .service_records(&admin)
+        .set_platform_report_status(pb::SetPlatformReportStatusRequest {
+            names: vec![record.name.clone()],
+            platform_report_status: pb::PlatformReportStatus::Reported as i32,
+        })
+        .await
+        .expect("marks")
+        .into_inner()
+        .updated_count;
+    assert_eq!(updated, 1);
+
+    // An import: a bad row refuses the whole batch; the retry with the fixed rows and the
+    // same request id imports once; a second retry imports nothing more.
+    let request_id = "0197a8c4-1a2b-7c3d-8e4f-5a6b7c8d9e0f".to_string();
+    let row = |volunteer: &str, minutes: i64| pb::ImportServiceRecordRow {
+        volunteer: volunteer.to_string(),
+        service_date: Some(common::Date {
+            year: 2020,
+            month: 5,
+            day: 1,
+        }),
+        minutes,
+        description: "旧系统迁移".to_string(),
+    };
+    let import = |rows: Vec<pb::ImportServiceRecordRow>| pb::ImportServiceRecordsRequest {
+        org_unit: team.name.clone(),
+        rows,
+        request_id: request_id.clone(),
+    };
+    let status = app
+        .service_records(&admin)
+        .import_service_records(import(vec![row(&volunteer.name, 120), row(&other.name, 0)]))
+        .await
+        .expect_err("bad row");
+    assert_eq!(violated_fields(&status), ["rows[1].minutes"]);
+    let first = app
+        .service_records(&admin)
+        .import_service_records(import(vec![
+            row(&volunteer.name, 120),
+            row(&other.name, 60),
+        ]))
+        .await
+        .expect("imports")
+        .into_inner()
+        .service_records;
+    assert_eq!(first.len(), 2);
+    let again = app
+        .service_records(&admin)
+        .import_service_records(import(vec![
+            row(&volunteer.name, 120),
+            row(&other.name, 60),
+        ]))
+        .await
+        .expect("retry")
+        .into_inner()
+        .service_records;
+    assert_eq!(
+        again
+            .iter()
+            .map(|record| record.name.clone())
+            .collect::<Vec<_>>(),
+        first
+            .iter()
+            .map(|record| record.name.clone())
+            .collect::<Vec<_>>()
+    );
+
+    // Totals: 40 back-entered + 120 + 60 imported, three records, two volunteers.
+    let totals = app
+        .service_records(&admin)
+        .get_org_unit_hours(pb::GetOrgUnitHoursRequest {
+            org_unit: team.name.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("totals")
+        .into_inner();
+    assert_eq!(
+        (
+            totals.approved_minutes,
+            totals.record_count,
+            totals.volunteer_count
+        ),
+        (220, 3, 2)
+    );
+    let since_2021 = app
+        .service_records(&admin)
+        .get_org_unit_hours(pb::GetOrgUnitHoursRequest {
+            org_unit: team.name.clone(),
+            start_date: Some(common::Date {
+                year: 2021,
+                month: 1,
+                day: 1,
+            }),
+            ..Default::default()
+        })
+        .await
+        .expect("totals")
+        .into_inner();
+    assert_eq!(since_2021.approved_minutes, 40);
     app.stop().await;
 }

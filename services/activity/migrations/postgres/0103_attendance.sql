@@ -21,8 +21,15 @@ CREATE INDEX attendances_by_volunteer ON attendances (volunteer_id, check_in_tim
 CREATE TABLE service_records (
     id TEXT COLLATE "C" PRIMARY KEY,
     volunteer_id TEXT NOT NULL,
-    activity_id TEXT NOT NULL REFERENCES activities (id),
+    -- '' for a record imported from an earlier system without an activity here.
+    activity_id TEXT NOT NULL,
     org_unit_id TEXT NOT NULL,
+    -- 1 from attendance, 2 back-entry (补录), 3 imported.
+    kind INTEGER NOT NULL,
+    -- 服务内容, for back-entries and imports.
+    description TEXT NOT NULL,
+    -- Why a back-entry or the last correction was made.
+    reason TEXT NOT NULL,
     minutes BIGINT NOT NULL,
     service_date TEXT NOT NULL,
     state INTEGER NOT NULL,
@@ -37,6 +44,6 @@ CREATE TABLE service_records (
 );
 
 -- One record per volunteer and activity.
-CREATE UNIQUE INDEX service_records_once ON service_records (activity_id, volunteer_id);
+CREATE UNIQUE INDEX service_records_once ON service_records (activity_id, volunteer_id) WHERE activity_id <> '';
 CREATE INDEX service_records_by_volunteer ON service_records (volunteer_id, state, service_date);
 CREATE INDEX service_records_by_unit ON service_records (org_unit_id);

@@ -9,8 +9,8 @@ use super::{Activity as Service, Scope};
 use crate::domain::access::{self, Action};
 use crate::domain::activity::{Activity, ActivityState};
 use crate::domain::attendance::{
-    Attendance, CODE_WINDOW_SECONDS, RecordState, ServiceRecord, attended_minutes, code_from_hash,
-    inside_fence,
+    Attendance, CODE_WINDOW_SECONDS, RecordKind, RecordState, ServiceRecord, attended_minutes,
+    code_from_hash, inside_fence,
 };
 use crate::domain::names;
 use crate::store;
@@ -301,6 +301,9 @@ impl Service {
                 volunteer_id: volunteer_id.to_string(),
                 activity_id: activity.id.clone(),
                 org_unit_id: activity.org_unit_id.clone(),
+                kind: RecordKind::Attendance,
+                description: String::new(),
+                reason: String::new(),
                 minutes: attended_minutes(&own, activity.start_time, activity.end_time),
                 service_date: china_date(activity.start_time),
                 state: RecordState::Submitted,

@@ -19,7 +19,7 @@ use egret_types::Meta;
 pub use activities::{ActivityPatch, ActivityQuery};
 pub use attendance::DevicePosition;
 pub use projects::{ProjectPatch, ProjectQuery};
-pub use service_records::RecordQuery;
+pub use service_records::{ImportRow, RecordQuery};
 pub use sign_ups::SignUpQuery;
 pub use training::CourseFields;
 

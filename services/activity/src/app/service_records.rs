@@ -6,7 +6,8 @@ use egret_types::CivilDate;
 
 use super::{Activity as Service, Scope};
 use crate::domain::access::{self, Action};
-use crate::domain::attendance::{RecordState, ServiceRecord};
+use crate::domain::activity::ActivityState;
+use crate::domain::attendance::{RecordKind, RecordState, ServiceRecord};
 use crate::domain::names;
 use crate::store::{self, attendance::RecordFilter};
 
@@ -107,6 +108,12 @@ impl Service {
         let name = names::service_record(id);
         self.ensure_origin(&record.meta, &name)?;
         record.state.check_review(&name)?;
+        if record.kind == RecordKind::BackEntry && principal.org_unit == record.org_unit_id {
+            return Err(ApiError::permission_denied(
+                "a back-entry is reviewed by a unit above the activity's unit",
+                "补录记录须由活动所属组织的上级组织审核",
+            ));
+        }
         let before = serde_json::to_value(&record).expect("records serialize");
         let mut transaction = self.begin(principal).await?;
         record.state = target;
@@ -156,5 +163,294 @@ impl Service {
             &iso(to),
         )
         .await
+    }
+}
+
+/// A row of an import (validated).
+#[derive(Debug, Clone)]
+pub struct ImportRow {
+    /// The volunteer's id.
+    pub volunteer_id: String,
+    /// 服务日期.
+    pub service_date: CivilDate,
+    /// Minutes.
+    pub minutes: i64,
+    /// 服务内容.
+    pub description: String,
+}
+
+impl Service {
+    /// Approved minutes, records and distinct volunteers of a subtree in a period.
+    pub async fn org_unit_hours(
+        &self,
+        principal: &Principal,
+        org_unit: Option<&str>,
+        from: Option<CivilDate>,
+        to: Option<CivilDate>,
+    ) -> Result<(i64, i64, i64), ApiError> {
+        access::require(principal, Action::ReadServiceRecords)?;
+        let scope = self.scope(principal).await?;
+        let root = match org_unit {
+            Some(id) => self.visible_unit(&scope, id).await?,
+            None => scope.root.clone(),
+        };
+        let (low, high) = crate::domain::subtree_bounds(&root.path);
+        let iso = |date: Option<CivilDate>| date.map(|date| date.to_iso()).unwrap_or_default();
+        store::attendance::unit_totals(self.database.reader(), (&low, &high), &iso(from), &iso(to))
+            .await
+    }
+
+    /// Requests a back-entry (补录) of past service at a completed activity: by the
+    /// volunteer itself or an organizer, with a reason; a unit above approves it.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn create_back_entry(
+        &self,
+        principal: &Principal,
+        activity_id: &str,
+        volunteer_id: &str,
+        minutes: i64,
+        description: &str,
+        reason: &str,
+        request_id: &str,
+    ) -> Result<ServiceRecord, ApiError> {
+        if !access::is_self(principal, volunteer_id) {
+            access::require(principal, Action::ManageSignUps)?;
+        }
+        let scope = self.scope(principal).await?;
+        let activity = self.visible_activity(&scope, activity_id).await?;
+        if activity.state != ActivityState::Completed {
+            return Err(ApiError::failed_precondition(
+                format!(
+                    "{} is {}; back-entries are for completed activities",
+                    names::activity(activity_id),
+                    activity.state.name_en()
+                ),
+                format!(
+                    "{} {}，只有已完成的活动可以补录",
+                    names::activity(activity_id),
+                    activity.state.name_zh()
+                ),
+            ));
+        }
+        let length = (activity.end_time - activity.start_time) / 60_000_000;
+        if minutes > length {
+            return Err(ApiError::invalid(
+                "minutes",
+                format!("must not exceed the activity's length, {length} minutes"),
+                format!("补录时长不能超过活动时长 {length} 分钟"),
+            ));
+        }
+        if self.feed.current_volunteer(volunteer_id).await?.is_none() {
+            return Err(ApiError::not_found(names::volunteer(volunteer_id)));
+        }
+        let mut transaction = self.begin(principal).await?;
+        if let Some(existing) = transaction
+            .claim_request("CreateBackEntry", request_id)
+            .await?
+        {
+            drop(transaction);
+            return self
+                .visible_record(
+                    principal,
+                    &scope,
+                    existing.trim_start_matches("serviceRecords/"),
+                )
+                .await;
+        }
+        let record = ServiceRecord {
+            id: egret_storage::new_id(),
+            volunteer_id: volunteer_id.to_string(),
+            activity_id: activity.id.clone(),
+            org_unit_id: activity.org_unit_id.clone(),
+            kind: RecordKind::BackEntry,
+            description: description.to_string(),
+            reason: reason.to_string(),
+            minutes,
+            service_date: egret_types::china_date(activity.start_time),
+            state: RecordState::Submitted,
+            needs_review: false,
+            reviewed_by: String::new(),
+            review_comment: String::new(),
+            platform_report_status: 1,
+            meta: transaction.new_meta(),
+        };
+        store::attendance::insert_record(transaction.conn(), &record).await?;
+        let name = names::service_record(&record.id);
+        transaction.record_diff(
+            SERVICE_RECORD_TYPE,
+            name.clone(),
+            Operation::Create,
+            None,
+            serde_json::to_value(&record).expect("records serialize"),
+            reason,
+        );
+        transaction.finish_request(request_id, &name).await?;
+        transaction.commit().await?;
+        Ok(record)
+    }
+
+    /// Corrects a record's minutes: it goes back to review; the history keeps both values
+    /// and the reason.
+    pub async fn correct_service_record(
+        &self,
+        principal: &Principal,
+        id: &str,
+        minutes: i64,
+        reason: &str,
+    ) -> Result<ServiceRecord, ApiError> {
+        access::require(principal, Action::ReviewServiceRecords)?;
+        let scope = self.scope(principal).await?;
+        let mut record = self.visible_record(principal, &scope, id).await?;
+        let name = names::service_record(id);
+        self.ensure_origin(&record.meta, &name)?;
+        let before = serde_json::to_value(&record).expect("records serialize");
+        let mut transaction = self.begin(principal).await?;
+        record.minutes = minutes;
+        record.reason = reason.to_string();
+        record.state = RecordState::Submitted;
+        record.reviewed_by.clear();
+        record.review_comment.clear();
+        touch(&mut record.meta, transaction.now());
+        if !store::attendance::update_record(transaction.conn(), &record).await? {
+            return Err(changed_concurrently(&name));
+        }
+        transaction.record_diff(
+            SERVICE_RECORD_TYPE,
+            name,
+            Operation::Update,
+            Some(&before),
+            serde_json::to_value(&record).expect("records serialize"),
+            reason,
+        );
+        transaction.commit().await?;
+        Ok(record)
+    }
+
+    /// Sets the platform report status of records the caller may see: all of them, or
+    /// none when any is not found.
+    pub async fn set_report_status(
+        &self,
+        principal: &Principal,
+        ids: &[String],
+        status: i32,
+    ) -> Result<i64, ApiError> {
+        access::require(principal, Action::ManageServiceRecords)?;
+        let scope = self.scope(principal).await?;
+        let mut records = Vec::with_capacity(ids.len());
+        for id in ids {
+            records.push(self.visible_record(principal, &scope, id).await?);
+        }
+        let mut transaction = self.begin(principal).await?;
+        let mut updated = 0;
+        for mut record in records {
+            if record.platform_report_status == status {
+                continue;
+            }
+            let name = names::service_record(&record.id);
+            let before = serde_json::to_value(&record).expect("records serialize");
+            record.platform_report_status = status;
+            touch(&mut record.meta, transaction.now());
+            if !store::attendance::update_record(transaction.conn(), &record).await? {
+                return Err(changed_concurrently(&name));
+            }
+            transaction.record_diff(
+                SERVICE_RECORD_TYPE,
+                name,
+                Operation::Update,
+                Some(&before),
+                serde_json::to_value(&record).expect("records serialize"),
+                "",
+            );
+            updated += 1;
+        }
+        transaction.commit().await?;
+        Ok(updated)
+    }
+
+    /// Imports approved records from an earlier system: every row checked first, then all
+    /// written in one transaction; a retry with the same request id returns the first
+    /// import's records and writes nothing.
+    pub async fn import_service_records(
+        &self,
+        principal: &Principal,
+        org_unit_id: &str,
+        rows: Vec<ImportRow>,
+        request_id: &str,
+    ) -> Result<Vec<ServiceRecord>, ApiError> {
+        access::require(principal, Action::ManageServiceRecords)?;
+        let scope = self.scope(principal).await?;
+        let unit = self.current_unit(&scope, org_unit_id).await?;
+        let mut transaction = self.begin(principal).await?;
+        if let Some(existing) = transaction
+            .claim_request("ImportServiceRecords", request_id)
+            .await?
+        {
+            drop(transaction);
+            let mut records = Vec::new();
+            for name in existing.split(',').filter(|name| !name.is_empty()) {
+                records.push(
+                    self.visible_record(
+                        principal,
+                        &scope,
+                        name.trim_start_matches("serviceRecords/"),
+                    )
+                    .await?,
+                );
+            }
+            return Ok(records);
+        }
+        let mut violations = egret_runtime::Violations::new();
+        for (index, row) in rows.iter().enumerate() {
+            if store::volunteers::get(transaction.conn(), &row.volunteer_id)
+                .await?
+                .is_none()
+            {
+                violations.add(
+                    format!("rows[{index}].volunteer"),
+                    "is not a registered volunteer",
+                    "不是已登记的志愿者",
+                );
+            }
+        }
+        violations.into_result()?;
+        let mut records = Vec::with_capacity(rows.len());
+        for row in rows {
+            let record = ServiceRecord {
+                id: egret_storage::new_id(),
+                volunteer_id: row.volunteer_id,
+                activity_id: String::new(),
+                org_unit_id: unit.id.clone(),
+                kind: RecordKind::Imported,
+                description: row.description,
+                reason: String::new(),
+                minutes: row.minutes,
+                service_date: row.service_date,
+                state: RecordState::Approved,
+                needs_review: false,
+                reviewed_by: principal.subject.clone(),
+                review_comment: "imported".to_string(),
+                platform_report_status: 1,
+                meta: transaction.new_meta(),
+            };
+            store::attendance::insert_record(transaction.conn(), &record).await?;
+            transaction.record_diff(
+                SERVICE_RECORD_TYPE,
+                names::service_record(&record.id),
+                Operation::Create,
+                None,
+                serde_json::to_value(&record).expect("records serialize"),
+                "imported",
+            );
+            records.push(record);
+        }
+        let created: Vec<String> = records
+            .iter()
+            .map(|record| names::service_record(&record.id))
+            .collect();
+        transaction
+            .finish_request(request_id, &created.join(","))
+            .await?;
+        transaction.commit().await?;
+        Ok(records)
     }
 }

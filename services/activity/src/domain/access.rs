@@ -25,6 +25,8 @@ pub enum Action {
     ReadServiceRecords,
     /// Approve and reject service records.
     ReviewServiceRecords,
+    /// Import service records and set their platform report status.
+    ManageServiceRecords,
     /// Read insurance policies and coverage.
     ReadInsurance,
     /// Register and cancel insurance policies.
@@ -53,6 +55,7 @@ impl Action {
             Action::TakeAttendance => &[Admin, Staff, TeamLeader],
             Action::ReadServiceRecords => &[Admin, Staff, TeamLeader, Viewer],
             Action::ReviewServiceRecords => &[Admin, Staff, TeamLeader],
+            Action::ManageServiceRecords => &[Admin, Staff],
             Action::ReadInsurance => &[Admin, Staff, TeamLeader, Viewer],
             Action::ManageInsurance => &[Admin, Staff],
             Action::ReadTraining => &[Admin, Staff, TeamLeader, Viewer, Volunteer],
@@ -73,6 +76,7 @@ impl Action {
             Action::TakeAttendance => "taking attendance",
             Action::ReadServiceRecords => "reading service records",
             Action::ReviewServiceRecords => "reviewing service records",
+            Action::ManageServiceRecords => "importing and reporting service records",
             Action::ReadInsurance => "reading insurance",
             Action::ManageInsurance => "managing insurance policies",
             Action::ReadTraining => "reading training",

@@ -69,6 +69,33 @@ impl RecordState {
     }
 }
 
+/// Where a service record came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordKind {
+    /// From attendance.
+    Attendance = 1,
+    /// 补录.
+    BackEntry = 2,
+    /// Imported from an earlier system.
+    Imported = 3,
+}
+
+impl RecordKind {
+    /// From the stored or wire number.
+    pub fn from_number(number: i64) -> Option<Self> {
+        match number {
+            1 => Some(RecordKind::Attendance),
+            2 => Some(RecordKind::BackEntry),
+            3 => Some(RecordKind::Imported),
+            _ => None,
+        }
+    }
+}
+
+/// The most minutes one day of service can hold.
+pub const MINUTES_PER_DAY: i64 = 24 * 60;
+
 /// 服务记录.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ServiceRecord {
@@ -76,10 +103,16 @@ pub struct ServiceRecord {
     pub id: String,
     /// The volunteer.
     pub volunteer_id: String,
-    /// The activity.
+    /// The activity ('' for an imported record without one).
     pub activity_id: String,
-    /// The organizing unit.
+    /// The unit the service counts for (the activity's organizing unit).
     pub org_unit_id: String,
+    /// Where the record came from.
+    pub kind: RecordKind,
+    /// 服务内容.
+    pub description: String,
+    /// Why the back-entry or the last correction.
+    pub reason: String,
     /// Minutes of service.
     pub minutes: i64,
     /// 服务日期.

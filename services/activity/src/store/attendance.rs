@@ -5,7 +5,7 @@ use egret_storage::rows::{column, corrupt, date_column, meta_columns, sql_error}
 use sqlx::any::AnyRow;
 use sqlx::{Any, Executor};
 
-use crate::domain::attendance::{Attendance, RecordState, ServiceRecord};
+use crate::domain::attendance::{Attendance, RecordKind, RecordState, ServiceRecord};
 
 const ATTENDANCE_COLUMNS: &str = "id, activity_id, volunteer_id, check_in_time, check_out_time, \
      check_in_method, fence_result, needs_review, origin_instance, version, create_time, update_time";
@@ -168,7 +168,7 @@ where
     Ok(count > 0)
 }
 
-const RECORD_COLUMNS: &str = "r.id, r.volunteer_id, r.activity_id, r.org_unit_id, r.minutes, \
+const RECORD_COLUMNS: &str = "r.id, r.volunteer_id, r.activity_id, r.org_unit_id, r.kind, r.description, r.reason, r.minutes, \
      r.service_date, r.state, r.needs_review, r.reviewed_by, r.review_comment, \
      r.platform_report_status, r.origin_instance, r.version, r.create_time, r.update_time";
 
@@ -176,11 +176,16 @@ fn record_from_row(row: &AnyRow) -> Result<ServiceRecord, ApiError> {
     let state: i64 = column(row, "state")?;
     let needs_review: i64 = column(row, "needs_review")?;
     let report: i64 = column(row, "platform_report_status")?;
+    let kind: i64 = column(row, "kind")?;
     Ok(ServiceRecord {
         id: column(row, "id")?,
         volunteer_id: column(row, "volunteer_id")?,
         activity_id: column(row, "activity_id")?,
         org_unit_id: column(row, "org_unit_id")?,
+        kind: RecordKind::from_number(kind)
+            .ok_or_else(|| corrupt(format!("record kind {kind}")))?,
+        description: column(row, "description")?,
+        reason: column(row, "reason")?,
         minutes: column(row, "minutes")?,
         service_date: date_column(row, "service_date")?
             .ok_or_else(|| corrupt("record without a date"))?,
@@ -200,14 +205,18 @@ where
     E: Executor<'e, Database = Any>,
 {
     sqlx::query(
-        "INSERT INTO service_records (id, volunteer_id, activity_id, org_unit_id, minutes, service_date, \
-         state, needs_review, reviewed_by, review_comment, platform_report_status, origin_instance, \
-         version, create_time, update_time) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+        "INSERT INTO service_records (id, volunteer_id, activity_id, org_unit_id, kind, description, reason, \
+         minutes, service_date, state, needs_review, reviewed_by, review_comment, platform_report_status, \
+         origin_instance, version, create_time, update_time) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, \
+         $10, $11, $12, $13, $14, $15, $16, $17, $18)",
     )
     .bind(&record.id)
     .bind(&record.volunteer_id)
     .bind(&record.activity_id)
     .bind(&record.org_unit_id)
+    .bind(record.kind as i64)
+    .bind(&record.description)
+    .bind(&record.reason)
     .bind(record.minutes)
     .bind(record.service_date.to_iso())
     .bind(record.state as i64)
@@ -221,7 +230,16 @@ where
     .bind(record.meta.update_time)
     .execute(executor)
     .await
-    .map_err(sql_error("service record"))?;
+    .map_err(|error| match egret_storage::convert_sqlx_err(error, "service record") {
+        ApiError::AlreadyExists { resource, .. } => ApiError::AlreadyExists {
+            resource,
+            reason: egret_runtime::Bilingual::new(
+                "the volunteer already has a service record for this activity; correct it instead",
+                "该志愿者在本活动已有服务记录，请更正原记录",
+            ),
+        },
+        other => other,
+    })?;
     Ok(())
 }
 
@@ -247,13 +265,16 @@ where
 {
     let result = sqlx::query(
         "UPDATE service_records SET minutes = $2, state = $3, reviewed_by = $4, review_comment = $5, \
-         version = $6, update_time = $7 WHERE id = $1 AND version = $8",
+         reason = $6, platform_report_status = $7, version = $8, update_time = $9 \
+         WHERE id = $1 AND version = $10",
     )
     .bind(&record.id)
     .bind(record.minutes)
     .bind(record.state as i64)
     .bind(&record.reviewed_by)
     .bind(&record.review_comment)
+    .bind(&record.reason)
+    .bind(i64::from(record.platform_report_status))
     .bind(record.meta.version)
     .bind(record.meta.update_time)
     .bind(record.meta.version - 1)
@@ -332,4 +353,31 @@ where
     .await
     .map_err(sql_error("service records"))?;
     Ok((minutes, count))
+}
+
+/// Approved minutes, record count and distinct volunteers of the subtree `[low, high)` in
+/// `[from, to]` (ISO dates; '' for open).
+pub async fn unit_totals<'e, E>(
+    executor: E,
+    (low, high): (&str, &str),
+    from: &str,
+    to: &str,
+) -> Result<(i64, i64, i64), ApiError>
+where
+    E: Executor<'e, Database = Any>,
+{
+    let totals: (i64, i64, i64) = sqlx::query_as(
+        "SELECT CAST(COALESCE(SUM(r.minutes), 0) AS BIGINT), COUNT(*), COUNT(DISTINCT r.volunteer_id) \
+         FROM service_records r JOIN org_units o ON o.id = r.org_unit_id WHERE r.state = 2 \
+         AND o.path >= $1 AND o.path < $2 AND ($3 = '' OR r.service_date >= $3) \
+         AND ($4 = '' OR r.service_date <= $4)",
+    )
+    .bind(low)
+    .bind(high)
+    .bind(from)
+    .bind(to)
+    .fetch_one(executor)
+    .await
+    .map_err(sql_error("service records"))?;
+    Ok(totals)
 }

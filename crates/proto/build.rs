@@ -18,6 +18,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "egret/activity/v1/service_record.proto",
         "egret/activity/v1/insurance.proto",
         "egret/activity/v1/training.proto",
+        "egret/activity/v1/evaluation.proto",
         "egret/activity/v1/records.proto",
     ];
     println!("cargo:rerun-if-changed={}", proto_root.display());

@@ -275,6 +275,14 @@ impl TestApp {
         activity_pb::training_service_client::TrainingServiceClient::new(self.authed(token))
     }
 
+    /// An EvaluationService client.
+    pub fn evaluations(
+        &self,
+        token: &str,
+    ) -> activity_pb::evaluation_service_client::EvaluationServiceClient<Authed> {
+        activity_pb::evaluation_service_client::EvaluationServiceClient::new(self.authed(token))
+    }
+
     /// An ActivityRecordsService client.
     pub fn activity_records(
         &self,

@@ -257,7 +257,98 @@ async fn from_publication_to_approved_hours(app: TestApp) {
         .await
         .expect_err("other district");
     assert_eq!(status.code(), Code::NotFound);
-    assert_eq!(hours(outsider).await.approved_minutes, 0);
+    assert_eq!(hours(outsider.clone()).await.approved_minutes, 0);
+
+    // Evaluations: the volunteer who served rates once (anonymously); an organizer enters a
+    // beneficiary's rating; a volunteer who did not serve cannot rate.
+    let rate = |volunteer: &str, kind: pb::EvaluatorKind, rating: i32, anonymous: bool| {
+        pb::CreateEvaluationRequest {
+            parent: activity.name.clone(),
+            evaluation: Some(pb::Evaluation {
+                evaluator_kind: kind as i32,
+                volunteer: volunteer.to_string(),
+                anonymous,
+                rating,
+                comment: "很有收获".to_string(),
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        }
+    };
+    let mine = app
+        .evaluations(&own)
+        .create_evaluation(rate(&volunteer.name, pb::EvaluatorKind::Volunteer, 5, true))
+        .await
+        .expect("rates")
+        .into_inner()
+        .evaluation
+        .expect("evaluation");
+    assert_eq!(mine.volunteer, "", "anonymous");
+    let status = app
+        .evaluations(&own)
+        .create_evaluation(rate(
+            &volunteer.name,
+            pb::EvaluatorKind::Volunteer,
+            4,
+            false,
+        ))
+        .await
+        .expect_err("twice");
+    assert_eq!(status.code(), Code::AlreadyExists);
+    app.evaluations(&leader)
+        .create_evaluation(rate("", pb::EvaluatorKind::Beneficiary, 4, false))
+        .await
+        .expect("a beneficiary's rating");
+    let status = app
+        .evaluations(&leader)
+        .create_evaluation(rate("", pb::EvaluatorKind::Beneficiary, 6, false))
+        .await
+        .expect_err("out of range");
+    assert_eq!(violated_fields(&status), ["evaluation.rating"]);
+    let bystander = app.register(&admin, &team.name, 12).await;
+    let status = app
+        .evaluations(&app.volunteer_token(&app.root, &bystander.name))
+        .create_evaluation(rate(
+            &bystander.name,
+            pb::EvaluatorKind::Volunteer,
+            1,
+            false,
+        ))
+        .await
+        .expect_err("did not serve");
+    assert_eq!(status.code(), Code::FailedPrecondition);
+    for request in [
+        pb::GetEvaluationSummaryRequest {
+            activity: activity.name.clone(),
+            ..Default::default()
+        },
+        pb::GetEvaluationSummaryRequest {
+            org_unit: team.name.clone(),
+            ..Default::default()
+        },
+    ] {
+        let summary = app
+            .evaluations(&leader)
+            .get_evaluation_summary(request)
+            .await
+            .expect("summary")
+            .into_inner();
+        assert_eq!(summary.evaluation_count, 2);
+        assert!(
+            (summary.average_rating - 4.5).abs() < 1e-9,
+            "{}",
+            summary.average_rating
+        );
+    }
+    let status = app
+        .evaluations(&outsider)
+        .get_evaluation_summary(pb::GetEvaluationSummaryRequest {
+            activity: activity.name.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect_err("other district");
+    assert_eq!(status.code(), Code::NotFound);
     app.stop().await;
 }
 

@@ -4,6 +4,7 @@
 
 mod activities;
 mod attendance;
+mod evaluations;
 mod insurance;
 mod projects;
 mod records;
@@ -18,6 +19,7 @@ use egret_types::Meta;
 
 pub use activities::{ActivityPatch, ActivityQuery};
 pub use attendance::DevicePosition;
+pub use evaluations::{NewEvaluation, SummaryOf};
 pub use projects::{ProjectPatch, ProjectQuery};
 pub use service_records::{ImportRow, RecordQuery};
 pub use sign_ups::SignUpQuery;

@@ -6,6 +6,7 @@
 pub mod access;
 pub mod activity;
 pub mod attendance;
+pub mod evaluation;
 pub mod insurance;
 pub mod sign_up;
 pub mod training;

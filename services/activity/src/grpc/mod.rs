@@ -2,6 +2,7 @@
 
 mod activities;
 mod attendance;
+mod evaluations;
 mod insurance;
 mod projects;
 mod records;
@@ -12,6 +13,7 @@ use egret_proto::activity::v1::{
     activity_records_service_server::ActivityRecordsServiceServer,
     activity_service_server::ActivityServiceServer,
     attendance_service_server::AttendanceServiceServer,
+    evaluation_service_server::EvaluationServiceServer,
     insurance_service_server::InsuranceServiceServer, project_service_server::ProjectServiceServer,
     service_record_service_server::ServiceRecordServiceServer,
     sign_up_service_server::SignUpServiceServer, training_service_server::TrainingServiceServer,
@@ -60,6 +62,11 @@ pub fn add_services(host: &mut ServiceHost, activity: Activity) {
             .max_encoding_message_size(limit),
     );
     host.routes().add_service(
+        EvaluationServiceServer::new(evaluations::EvaluationApi(activity.clone()))
+            .max_decoding_message_size(limit)
+            .max_encoding_message_size(limit),
+    );
+    host.routes().add_service(
         ActivityRecordsServiceServer::new(records::RecordsApi(activity))
             .max_decoding_message_size(limit)
             .max_encoding_message_size(limit),
@@ -73,5 +80,8 @@ pub fn add_services(host: &mut ServiceHost, activity: Activity) {
     );
     host.report_serving(<InsuranceServiceServer<insurance::InsuranceApi> as NamedService>::NAME);
     host.report_serving(<TrainingServiceServer<training::TrainingApi> as NamedService>::NAME);
+    host.report_serving(
+        <EvaluationServiceServer<evaluations::EvaluationApi> as NamedService>::NAME,
+    );
     host.report_serving(<ActivityRecordsServiceServer<records::RecordsApi> as NamedService>::NAME);
 }

@@ -2,6 +2,7 @@
 
 pub mod activities;
 pub mod attendance;
+pub mod evaluations;
 pub mod insurance;
 pub mod org;
 pub mod projects;

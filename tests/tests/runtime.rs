@@ -19,6 +19,18 @@ const REGISTRY_SERVICES: [&str; 4] = [
     "egret.registry.v1.RegistryRecordsService",
 ];
 
+const ACTIVITY_SERVICES: [&str; 9] = [
+    "egret.activity.v1.ProjectService",
+    "egret.activity.v1.ActivityService",
+    "egret.activity.v1.SignUpService",
+    "egret.activity.v1.AttendanceService",
+    "egret.activity.v1.ServiceRecordService",
+    "egret.activity.v1.InsuranceService",
+    "egret.activity.v1.TrainingService",
+    "egret.activity.v1.EvaluationService",
+    "egret.activity.v1.ActivityRecordsService",
+];
+
 both_backends!(
     health_goes_not_serving_on_shutdown,
     unauthenticated_calls_are_refused
@@ -26,7 +38,11 @@ both_backends!(
 
 async fn health_goes_not_serving_on_shutdown(app: TestApp) {
     let mut health = HealthClient::new(app.channel.clone());
-    for service in REGISTRY_SERVICES.into_iter().chain([""]) {
+    for service in REGISTRY_SERVICES
+        .into_iter()
+        .chain(ACTIVITY_SERVICES)
+        .chain([""])
+    {
         let status = health
             .check(HealthCheckRequest {
                 service: service.to_string(),
@@ -139,7 +155,7 @@ async fn reflection_lists_egret_services_on_v1_and_v1alpha() {
         .expect("sqlite");
     let v1 = list_services!(v1, app.channel.clone());
     let v1alpha = list_services!(v1alpha, app.channel.clone());
-    for service in REGISTRY_SERVICES {
+    for service in REGISTRY_SERVICES.into_iter().chain(ACTIVITY_SERVICES) {
         assert!(
             v1.iter().any(|name| name == service),
             "v1 lists {service}: {v1:?}"

@@ -24,6 +24,18 @@ pub fn parse_name<'a>(field: &str, name: &'a str, collection: &str) -> Result<&'
     }
 }
 
+/// The id in an optional resource name: None when empty.
+pub fn optional_name<'a>(
+    field: &str,
+    name: &'a str,
+    collection: &str,
+) -> Result<Option<&'a str>, ApiError> {
+    if name.is_empty() {
+        return Ok(None);
+    }
+    parse_name(field, name, collection).map(Some)
+}
+
 /// Ids are UUIDs; anything else cannot name a record, so it is refused as input.
 pub fn is_id(text: &str) -> bool {
     uuid::Uuid::try_parse(text).is_ok()

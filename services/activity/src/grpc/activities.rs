@@ -3,7 +3,8 @@
 use egret_proto::activity::v1 as pb;
 use egret_proto::common::v1 as common;
 use egret_runtime::wire::{
-    check_request_id, enum_list, enum_value, mask_paths, metadata, parse_name, text, timestamp,
+    check_request_id, enum_list, enum_value, mask_paths, metadata, optional_name, parse_name, text,
+    timestamp,
 };
 use egret_runtime::{ApiError, PageRequest, Principal, Violations};
 use tonic::{Request, Response, Status};
@@ -468,16 +469,9 @@ impl pb::activity_service_server::ActivityService for ActivityApi {
     ) -> Result<Response<pb::ListActivitiesResponse>, Status> {
         let principal = Principal::of(&request)?;
         let message = request.get_ref();
-        let org_unit = if message.org_unit.is_empty() {
-            None
-        } else {
-            Some(parse_name("org_unit", &message.org_unit, "orgUnits")?.to_string())
-        };
-        let project = if message.project.is_empty() {
-            None
-        } else {
-            Some(parse_name("project", &message.project, "projects")?.to_string())
-        };
+        let org_unit =
+            optional_name("org_unit", &message.org_unit, "orgUnits")?.map(str::to_string);
+        let project = optional_name("project", &message.project, "projects")?.map(str::to_string);
         let mut violations = Violations::new();
         let state = enum_value(&mut violations, "state", message.state, |value| {
             pb::ActivityState::try_from(value).is_ok()

@@ -2,8 +2,8 @@
 
 use egret_proto::activity::v1 as pb;
 use egret_runtime::wire::{
-    check_request_id, date_from_wire, date_to_wire, enum_value, metadata, parse_name, text,
-    timestamp,
+    check_request_id, date_from_wire, date_to_wire, enum_value, metadata, optional_name,
+    parse_name, text, timestamp,
 };
 use egret_runtime::{ApiError, PageRequest, Principal, Violations};
 use egret_types::CivilDate;
@@ -143,11 +143,7 @@ impl pb::attendance_service_server::AttendanceService for AttendanceApi {
         let principal = Principal::of(&request)?;
         let message = request.get_ref();
         let activity = parse_name("parent", &message.parent, "activities")?;
-        let volunteer = if message.volunteer.is_empty() {
-            None
-        } else {
-            Some(parse_name("volunteer", &message.volunteer, "volunteers")?)
-        };
+        let volunteer = optional_name("volunteer", &message.volunteer, "volunteers")?;
         let page = PageRequest::standard(
             message.page_size,
             &message.page_token,
@@ -332,11 +328,7 @@ impl pb::service_record_service_server::ServiceRecordService for ServiceRecordAp
     ) -> Result<Response<pb::GetOrgUnitHoursResponse>, Status> {
         let principal = Principal::of(&request)?;
         let message = request.get_ref();
-        let org_unit = if message.org_unit.is_empty() {
-            None
-        } else {
-            Some(parse_name("org_unit", &message.org_unit, "orgUnits")?)
-        };
+        let org_unit = optional_name("org_unit", &message.org_unit, "orgUnits")?;
         let (from, to) = period(message.start_date.as_ref(), message.end_date.as_ref())?;
         let (approved_minutes, record_count, volunteer_count) = self
             .0

@@ -3,7 +3,7 @@
 use egret_proto::activity::v1 as pb;
 use egret_proto::common::v1 as common;
 use egret_runtime::wire::{
-    check_request_id, date_from_wire, date_to_wire, metadata, parse_name, text,
+    check_request_id, date_from_wire, date_to_wire, metadata, optional_name, parse_name, text,
 };
 use egret_runtime::{ApiError, PageRequest, Principal, Violations};
 use tonic::{Request, Response, Status};
@@ -174,11 +174,7 @@ impl pb::insurance_service_server::InsuranceService for InsuranceApi {
     ) -> Result<Response<pb::ListInsurancePoliciesResponse>, Status> {
         let principal = Principal::of(&request)?;
         let message = request.get_ref();
-        let org_unit = if message.org_unit.is_empty() {
-            None
-        } else {
-            Some(parse_name("org_unit", &message.org_unit, "orgUnits")?)
-        };
+        let org_unit = optional_name("org_unit", &message.org_unit, "orgUnits")?;
         if !(0..=3660).contains(&message.expiring_within_days) {
             return Err(ApiError::invalid(
                 "expiring_within_days",
@@ -230,11 +226,7 @@ impl pb::insurance_service_server::InsuranceService for InsuranceApi {
         let principal = Principal::of(&request)?;
         let message = request.get_ref();
         let activity = parse_name("activity", &message.activity, "activities")?;
-        let volunteer = if message.volunteer.is_empty() {
-            None
-        } else {
-            Some(parse_name("volunteer", &message.volunteer, "volunteers")?)
-        };
+        let volunteer = optional_name("volunteer", &message.volunteer, "volunteers")?;
         let policy = self
             .0
             .check_coverage(&principal, activity, volunteer)

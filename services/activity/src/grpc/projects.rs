@@ -4,7 +4,7 @@ use egret_proto::activity::v1 as pb;
 use egret_proto::common::v1 as common;
 use egret_runtime::wire::{
     check_request_id, date_from_wire, date_to_wire, enum_list, enum_value, mask_paths, metadata,
-    parse_name, text,
+    optional_name, parse_name, text,
 };
 use egret_runtime::{ApiError, PageRequest, Principal, Violations};
 use egret_types::identity::{mask_phone, parse_phone};
@@ -358,11 +358,8 @@ impl pb::project_service_server::ProjectService for ProjectApi {
     ) -> Result<Response<pb::ListProjectsResponse>, Status> {
         let principal = Principal::of(&request)?;
         let message = request.get_ref();
-        let org_unit = if message.org_unit.is_empty() {
-            None
-        } else {
-            Some(parse_name("org_unit", &message.org_unit, "orgUnits")?.to_string())
-        };
+        let org_unit =
+            optional_name("org_unit", &message.org_unit, "orgUnits")?.map(str::to_string);
         let mut violations = Violations::new();
         let status = enum_value(&mut violations, "status", message.status, |value| {
             pb::ProjectStatus::try_from(value).is_ok()

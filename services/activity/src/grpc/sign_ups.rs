@@ -1,7 +1,9 @@
 //! `egret.activity.v1.SignUpService`.
 
 use egret_proto::activity::v1 as pb;
-use egret_runtime::wire::{check_request_id, enum_value, is_id, metadata, parse_name, text};
+use egret_runtime::wire::{
+    check_request_id, enum_value, is_id, metadata, optional_name, parse_name, text,
+};
 use egret_runtime::{ApiError, PageRequest, Principal, Violations};
 use tonic::{Request, Response, Status};
 
@@ -121,11 +123,8 @@ impl pb::sign_up_service_server::SignUpService for SignUpApi {
         } else {
             Some(parse_name("parent", &message.parent, "activities")?.to_string())
         };
-        let volunteer = if message.volunteer.is_empty() {
-            None
-        } else {
-            Some(parse_name("volunteer", &message.volunteer, "volunteers")?.to_string())
-        };
+        let volunteer =
+            optional_name("volunteer", &message.volunteer, "volunteers")?.map(str::to_string);
         let mut violations = Violations::new();
         let state = enum_value(&mut violations, "state", message.state, |value| {
             pb::SignUpState::try_from(value).is_ok()

@@ -2,7 +2,8 @@
 
 use egret_proto::activity::v1 as pb;
 use egret_runtime::wire::{
-    check_request_id, date_to_wire, enum_value, metadata, parse_name, text, timestamp,
+    check_request_id, date_to_wire, enum_value, metadata, optional_name, parse_name, text,
+    timestamp,
 };
 use egret_runtime::{ApiError, PageRequest, Principal, Violations};
 use tonic::{Request, Response, Status};
@@ -151,11 +152,7 @@ impl pb::training_service_server::TrainingService for TrainingApi {
     ) -> Result<Response<pb::ListCoursesResponse>, Status> {
         let principal = Principal::of(&request)?;
         let message = request.get_ref();
-        let org_unit = if message.org_unit.is_empty() {
-            None
-        } else {
-            Some(parse_name("org_unit", &message.org_unit, "orgUnits")?)
-        };
+        let org_unit = optional_name("org_unit", &message.org_unit, "orgUnits")?;
         let page = PageRequest::standard(
             message.page_size,
             &message.page_token,

@@ -5,7 +5,8 @@ use egret_runtime::{ApiError, PageRequest, Principal, Violations};
 use tonic::{Request, Response, Status};
 
 use super::{
-    check_request_id, date_to_wire, enum_value, metadata, parse_name, parse_nested_name, text,
+    check_request_id, date_to_wire, enum_value, metadata, optional_name, parse_name,
+    parse_nested_name, text,
 };
 use crate::app::{MembershipQuery, NewJoinApplication, Registry};
 use crate::domain::{JoinApplication, JoinState, Membership, MembershipState, names};
@@ -80,11 +81,8 @@ impl pb::membership_service_server::MembershipService for MembershipApi {
         } else {
             Some(parse_name("parent", &message.parent, "orgUnits")?.to_string())
         };
-        let volunteer = if message.volunteer.is_empty() {
-            None
-        } else {
-            Some(parse_name("volunteer", &message.volunteer, "volunteers")?.to_string())
-        };
+        let volunteer =
+            optional_name("volunteer", &message.volunteer, "volunteers")?.map(str::to_string);
         let mut violations = Violations::new();
         let state = enum_value(&mut violations, "state", message.state, |value| {
             pb::MembershipState::try_from(value).is_ok()

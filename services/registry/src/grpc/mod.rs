@@ -18,7 +18,7 @@ use tonic::server::NamedService;
 use crate::app::Registry;
 use egret_runtime::wire::{
     check_request_id, date_from_wire, date_to_wire, enum_list, enum_value, mask_paths, metadata,
-    parse_name, parse_nested_name, text, timestamp, today,
+    optional_name, parse_name, parse_nested_name, text, timestamp, today,
 };
 
 /// Adds the registry's four gRPC services to a host, with the host's message-size limit.

@@ -7,7 +7,7 @@ use tonic::{Request, Response, Status};
 
 use super::{
     check_request_id, date_from_wire, date_to_wire, enum_list, enum_value, mask_paths, metadata,
-    parse_name, text,
+    optional_name, parse_name, text,
 };
 use crate::app::{FormPatch, OrgPatch, OrgQuery, Registry};
 use crate::domain::identity::{mask_phone, parse_email, parse_phone};
@@ -371,13 +371,6 @@ fn form_patch(form: &pb::RegistrationForm, paths: &[String]) -> Result<FormPatch
     Ok(patch)
 }
 
-fn optional_org_id<'a>(field: &str, name: &'a str) -> Result<Option<&'a str>, ApiError> {
-    if name.is_empty() {
-        return Ok(None);
-    }
-    parse_name(field, name, "orgUnits").map(Some)
-}
-
 fn form_org_id(name: &str) -> Result<&str, ApiError> {
     let unit = name.strip_suffix("/registrationForm").unwrap_or("");
     parse_name("name", unit, "orgUnits").map_err(|_| {
@@ -456,7 +449,7 @@ impl pb::org_unit_service_server::OrgUnitService for OrgUnitApi {
         let message = request.get_ref();
         let mut violations = Violations::new();
         let query = OrgQuery {
-            ancestor: optional_org_id("ancestor", &message.ancestor)?.map(str::to_string),
+            ancestor: optional_name("ancestor", &message.ancestor, "orgUnits")?.map(str::to_string),
             children_only: message.children_only,
             tier: tier_from_wire(enum_value(&mut violations, "tier", message.tier, |value| {
                 pb::Tier::try_from(value).is_ok()

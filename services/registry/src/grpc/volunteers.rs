@@ -7,7 +7,7 @@ use tonic::{Request, Response, Status};
 
 use super::{
     check_request_id, date_from_wire, date_to_wire, enum_list, enum_value, mask_paths, metadata,
-    parse_name, text, today,
+    optional_name, parse_name, text, today,
 };
 use crate::app::{Registry, VolunteerPatch, VolunteerQuery, VolunteerView};
 use crate::domain::identity::{
@@ -450,11 +450,8 @@ impl pb::volunteer_service_server::VolunteerService for VolunteerApi {
         let principal = Principal::of(&request)?;
         let message = request.get_ref();
         let mut violations = Violations::new();
-        let org_unit = if message.org_unit.is_empty() {
-            None
-        } else {
-            Some(parse_name("org_unit", &message.org_unit, "orgUnits")?.to_string())
-        };
+        let org_unit =
+            optional_name("org_unit", &message.org_unit, "orgUnits")?.map(str::to_string);
         let query = VolunteerQuery {
             org_unit,
             status: status_from_wire(enum_value(

@@ -199,6 +199,25 @@ pub fn shutdown_on_signals() -> CancellationToken {
     token
 }
 
+tokio::task_local! {
+    /// When the request being served must be answered by; set around every call, so that
+    /// calls it makes to other services can pass the deadline on.
+    static REQUEST_DEADLINE: tokio::time::Instant;
+}
+
+/// The time left to the deadline of the request this task serves, if it serves one.
+pub fn remaining_deadline() -> Option<Duration> {
+    REQUEST_DEADLINE
+        .try_with(|ends| ends.saturating_duration_since(tokio::time::Instant::now()))
+        .ok()
+}
+
+/// The deadline for a call made while serving a request: `limit`, or less when the request
+/// being served has less time left.
+pub fn outgoing_deadline(limit: Duration) -> Duration {
+    remaining_deadline().map_or(limit, |remaining| remaining.min(limit))
+}
+
 struct GuardState {
     permits: Arc<Semaphore>,
     default_deadline: Duration,
@@ -332,7 +351,9 @@ where
         Box::pin(
             async move {
                 let _permit = permit;
-                match tokio::time::timeout(deadline, inner.call(request)).await {
+                let ends = tokio::time::Instant::now() + deadline;
+                let call = REQUEST_DEADLINE.scope(ends, inner.call(request));
+                match tokio::time::timeout(deadline, call).await {
                     Ok(result) => result,
                     Err(_) => {
                         tracing::info!(?deadline, "deadline exceeded");
@@ -509,6 +530,30 @@ mod guard_tests {
             .await
             .expect("response");
         assert_eq!(response.body(), "t");
+    }
+
+    #[tokio::test]
+    async fn the_remaining_deadline_is_visible_to_the_handler() {
+        let (layer, issuer) = guard(4, Duration::from_secs(5));
+        let service = layer.layer(tower::service_fn(|_request: http::Request<()>| async {
+            let remaining = outgoing_deadline(Duration::from_secs(60));
+            Ok::<_, Infallible>(http::Response::new(format!("{}", remaining.as_millis())))
+        }));
+        let response = service
+            .oneshot(request(
+                "/egret.x.v1.S/M",
+                Some(&token(&issuer)),
+                Some("800m"),
+            ))
+            .await
+            .expect("response");
+        let remaining: u128 = response.body().parse().expect("millis");
+        assert!((1..=800).contains(&remaining), "{remaining}");
+        assert_eq!(
+            outgoing_deadline(Duration::from_secs(3)),
+            Duration::from_secs(3),
+            "outside a request"
+        );
     }
 
     #[tokio::test]

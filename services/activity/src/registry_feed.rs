@@ -196,7 +196,8 @@ impl RegistryFeed {
                 after_sequence: after,
                 page_size: PAGE_SIZE,
             });
-            request.set_timeout(self.deadline);
+            // The registry gets what is left of the caller's own deadline, at most ours.
+            request.set_timeout(egret_runtime::server::outgoing_deadline(self.deadline));
             let page = self
                 .client
                 .clone()

@@ -22,6 +22,7 @@ both_backends!(
     change_history_of_an_activity,
     change_log_lists_projects_and_activities,
     district_manages_its_activity_in_a_city_project,
+    social_workers_lead_within_their_project,
 );
 
 /// A timestamp `hours` from now.
@@ -2650,5 +2651,68 @@ async fn district_manages_its_activity_in_a_city_project(app: TestApp) {
         .expect("the district publishes it");
     assert_eq!(published.project, project.name);
     assert_eq!(published.metadata.expect("metadata").version, 4);
+    app.stop().await;
+}
+
+/// 社工+志愿者: a social worker of the project's partner organization may lead an activity of
+/// the project; anyone else, or an activity outside a project, is refused by field.
+async fn social_workers_lead_within_their_project(app: TestApp) {
+    let admin = app.admin();
+    let team = app
+        .create_unit(&admin, &app.root, registry::Tier::Team, "思明区")
+        .await;
+    let staff = app.token(&team.name, &[Role::Staff]);
+    let mut project = project_input(&team.name, 0, 24 * 30);
+    project.partner = Some(pb::PartnerOrganization {
+        name: "厦门市某社工服务中心".to_string(),
+        credit_code: String::new(),
+        social_workers: vec![pb::SocialWorker {
+            name: "李社工".to_string(),
+            phone: String::new(),
+            certificate_number: String::new(),
+        }],
+    });
+    let project = create_project(&app, &staff, project).await;
+    let mut within = activity_input(&team.name, 48);
+    within.project = project.name.clone();
+    within.social_worker_leads = vec!["李社工".to_string()];
+    let created = app
+        .activities(&staff)
+        .create_activity(pb::CreateActivityRequest {
+            activity: Some(within.clone()),
+            request_id: String::new(),
+        })
+        .await
+        .expect("a partner's social worker leads")
+        .into_inner()
+        .activity
+        .expect("activity");
+    assert_eq!(created.social_worker_leads, ["李社工"]);
+
+    within.social_worker_leads = vec!["李社工".to_string(), "王某".to_string()];
+    let status = app
+        .activities(&staff)
+        .create_activity(pb::CreateActivityRequest {
+            activity: Some(within),
+            request_id: String::new(),
+        })
+        .await
+        .expect_err("not a partner's social worker");
+    assert_eq!(
+        violated_fields(&status),
+        ["activity.social_worker_leads[1]"]
+    );
+
+    let mut standalone = activity_input(&team.name, 48);
+    standalone.social_worker_leads = vec!["李社工".to_string()];
+    let status = app
+        .activities(&staff)
+        .create_activity(pb::CreateActivityRequest {
+            activity: Some(standalone),
+            request_id: String::new(),
+        })
+        .await
+        .expect_err("no project");
+    assert_eq!(violated_fields(&status), ["activity.social_worker_leads"]);
     app.stop().await;
 }

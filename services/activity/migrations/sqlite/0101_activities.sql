@@ -13,6 +13,8 @@ CREATE TABLE activities (
     end_time BIGINT NOT NULL,
     risk_level INTEGER NOT NULL,
     positions_json TEXT NOT NULL,
+    -- Names of the project partner's social workers who lead (社工+志愿者).
+    social_worker_leads_json TEXT NOT NULL,
     state INTEGER NOT NULL,
     origin_instance TEXT NOT NULL,
     version BIGINT NOT NULL,

@@ -62,6 +62,8 @@ pub struct ActivityPatch {
     pub risk_level: Option<i32>,
     /// 招募岗位.
     pub positions: Option<Vec<Position>>,
+    /// 社工带队.
+    pub social_worker_leads: Option<Vec<String>>,
 }
 
 fn payload(activity: &Activity) -> Value {
@@ -84,6 +86,42 @@ fn check_within_project(project: &Project, start_time: i64, end_time: i64) -> Re
         ));
     }
     Ok(())
+}
+
+/// INVALID_ARGUMENT unless every lead is a social worker of the activity's project's
+/// partner organization (社工+志愿者).
+fn check_leads(leads: &[String], project: Option<&Project>) -> Result<(), ApiError> {
+    if leads.is_empty() {
+        return Ok(());
+    }
+    let Some(project) = project else {
+        return Err(ApiError::invalid(
+            "activity.social_worker_leads",
+            "only an activity within a project with a partner organization has social workers to lead it",
+            "只有属于有合作社工机构的项目的活动可以指定社工带队",
+        ));
+    };
+    let workers: Vec<&str> = project
+        .partner
+        .iter()
+        .flat_map(|partner| {
+            partner
+                .social_workers
+                .iter()
+                .map(|worker| worker.name.as_str())
+        })
+        .collect();
+    let mut violations = egret_runtime::Violations::new();
+    for (index, lead) in leads.iter().enumerate() {
+        if !workers.contains(&lead.as_str()) {
+            violations.add(
+                format!("activity.social_worker_leads[{index}]"),
+                "is not a social worker of the project's partner organization",
+                "不是该项目合作社工机构的社工",
+            );
+        }
+    }
+    violations.into_result()
 }
 
 impl Service {
@@ -211,6 +249,11 @@ impl Service {
             )
             .await?;
         }
+        let project = match project_id {
+            Some(id) => store::projects::get(self.database.reader(), id).await?,
+            None => None,
+        };
+        check_leads(&fields.social_worker_leads, project.as_ref())?;
         let mut transaction = self.begin(principal).await?;
         if let Some(existing) = transaction
             .claim_request("CreateActivity", request_id)
@@ -234,6 +277,7 @@ impl Service {
             end_time: fields.end_time,
             risk_level: fields.risk_level,
             positions: assign_position_ids(&[], fields.positions),
+            social_worker_leads: fields.social_worker_leads,
             state: ActivityState::Draft,
             meta: transaction.new_meta(),
         };
@@ -289,6 +333,7 @@ impl Service {
             end_time,
             risk_level,
             positions,
+            social_worker_leads,
         } = patch;
         if let Some(value) = display_name {
             activity.display_name = value;
@@ -319,6 +364,14 @@ impl Service {
         }
         if let Some(value) = positions {
             activity.positions = assign_position_ids(&activity.positions, value);
+        }
+        if let Some(value) = social_worker_leads {
+            let project = match &activity.project_id {
+                Some(id) => store::projects::get(self.database.reader(), id).await?,
+                None => None,
+            };
+            check_leads(&value, project.as_ref())?;
+            activity.social_worker_leads = value;
         }
         check_period(activity.start_time, activity.end_time)?;
         // The activity already belongs to its project (whose unit may lie above the

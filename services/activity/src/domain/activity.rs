@@ -175,6 +175,8 @@ pub struct ActivityFields {
     pub risk_level: i32,
     /// 招募岗位 (ids not yet assigned).
     pub positions: Vec<Position>,
+    /// 社工带队: names of the project's social workers who lead.
+    pub social_worker_leads: Vec<String>,
 }
 
 /// 活动.
@@ -206,6 +208,8 @@ pub struct Activity {
     pub risk_level: i32,
     /// 招募岗位.
     pub positions: Vec<Position>,
+    /// 社工带队.
+    pub social_worker_leads: Vec<String>,
     /// State.
     pub state: ActivityState,
     /// Bookkeeping.

@@ -88,6 +88,7 @@ fn activity_to_wire(activity: &Activity) -> pb::Activity {
             .collect(),
         state: activity.state as i32,
         metadata: Some(metadata(&activity.id, &activity.meta)),
+        social_worker_leads: activity.social_worker_leads.clone(),
     }
 }
 
@@ -327,6 +328,12 @@ fn activity_fields(activity: &pb::Activity) -> Result<ActivityFields, ApiError> 
             is_risk_level,
         ),
         positions: positions(&mut violations, &activity.positions),
+        social_worker_leads: requirements(
+            &mut violations,
+            "activity.social_worker_leads",
+            &activity.social_worker_leads,
+            50,
+        ),
     };
     // The period is checked here too, so that it is reported with every other bad field.
     if fields.start_time != 0
@@ -340,7 +347,7 @@ fn activity_fields(activity: &pb::Activity) -> Result<ActivityFields, ApiError> 
     Ok(fields)
 }
 
-const ACTIVITY_MASK: [&str; 10] = [
+const ACTIVITY_MASK: [&str; 11] = [
     "display_name",
     "description",
     "service_theme",
@@ -351,6 +358,7 @@ const ACTIVITY_MASK: [&str; 10] = [
     "end_time",
     "risk_level",
     "positions",
+    "social_worker_leads",
 ];
 
 fn activity_patch(activity: &pb::Activity, paths: &[String]) -> Result<ActivityPatch, ApiError> {
@@ -421,6 +429,14 @@ fn activity_patch(activity: &pb::Activity, paths: &[String]) -> Result<ActivityP
                 ))
             }
             "positions" => patch.positions = Some(positions(&mut violations, &activity.positions)),
+            "social_worker_leads" => {
+                patch.social_worker_leads = Some(requirements(
+                    &mut violations,
+                    &field,
+                    &activity.social_worker_leads,
+                    50,
+                ));
+            }
             _ => {}
         }
     }

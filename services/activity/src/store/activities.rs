@@ -9,7 +9,8 @@ use crate::domain::activity::{Activity, ActivityState};
 
 const COLUMNS: &str = "a.id, a.org_unit_id, a.project_id, a.display_name, a.description, \
      a.service_theme, a.service_field, a.target_groups_json, a.site_json, a.start_time, \
-     a.end_time, a.risk_level, a.positions_json, a.state, a.origin_instance, a.version, \
+     a.end_time, a.risk_level, a.positions_json, a.social_worker_leads_json, a.state, \
+     a.origin_instance, a.version, \
      a.create_time, a.update_time";
 
 fn from_row(row: &AnyRow) -> Result<Activity, ApiError> {
@@ -32,6 +33,7 @@ fn from_row(row: &AnyRow) -> Result<Activity, ApiError> {
         end_time: column(row, "end_time")?,
         risk_level: risk_level as i32,
         positions: json_column(row, "positions_json")?,
+        social_worker_leads: json_column(row, "social_worker_leads_json")?,
         state: ActivityState::from_number(state)
             .ok_or_else(|| corrupt(format!("activity state {state}")))?,
         meta: meta_columns(row)?,
@@ -46,8 +48,9 @@ where
     sqlx::query(
         "INSERT INTO activities (id, org_unit_id, project_id, display_name, description, \
          service_theme, service_field, target_groups_json, site_json, start_time, end_time, \
-         risk_level, positions_json, state, origin_instance, version, create_time, update_time) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
+         risk_level, positions_json, social_worker_leads_json, state, origin_instance, version, \
+         create_time, update_time) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, \
+         $13, $14, $15, $16, $17, $18, $19)",
     )
     .bind(&activity.id)
     .bind(&activity.org_unit_id)
@@ -62,6 +65,7 @@ where
     .bind(activity.end_time)
     .bind(i64::from(activity.risk_level))
     .bind(to_json(&activity.positions))
+    .bind(to_json(&activity.social_worker_leads))
     .bind(activity.state as i64)
     .bind(&activity.meta.origin_instance)
     .bind(activity.meta.version)
@@ -97,7 +101,7 @@ where
         "UPDATE activities SET display_name = $2, description = $3, service_theme = $4, \
          service_field = $5, target_groups_json = $6, site_json = $7, start_time = $8, \
          end_time = $9, risk_level = $10, positions_json = $11, state = $12, version = $13, \
-         update_time = $14 WHERE id = $1 AND version = $15",
+         update_time = $14, social_worker_leads_json = $16 WHERE id = $1 AND version = $15",
     )
     .bind(&activity.id)
     .bind(&activity.display_name)
@@ -114,6 +118,7 @@ where
     .bind(activity.meta.version)
     .bind(activity.meta.update_time)
     .bind(activity.meta.version - 1)
+    .bind(to_json(&activity.social_worker_leads))
     .execute(executor)
     .await
     .map_err(sql_error("activity"))?;

@@ -117,6 +117,14 @@ pub struct Application {
 impl Application {
     /// Opens the database, binds the listener and assembles the services.
     pub async fn build(config: &Config) -> anyhow::Result<Self> {
+        // On its own, this process serves no registry: it must be told where one is.
+        if config.activity.registry_address.trim().is_empty() {
+            return Err(ConfigError::invalid(
+                "activity.registry_address",
+                "is required when the activity service runs on its own (egret-activity); set it to the registry's address, like http://127.0.0.1:50051",
+            )
+            .into());
+        }
         let verifier = TokenVerifier::new(
             keys::verifying_key(&config.common.data_dir, &config.common.auth)?,
             config.common.instance.id.clone(),

@@ -1,7 +1,7 @@
 //! The whole path: an activity published, a volunteer signed up and approved, checked in
 //! with the organizer's code, the activity completed, hours approved and totalled.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use egret_proto::activity::v1 as pb;
 use egret_proto::common::v1 as common;
@@ -35,7 +35,7 @@ async fn from_publication_to_approved_hours(app: TestApp) {
     let volunteer = app.register(&admin, &team.name, 11).await;
     let own = app.volunteer_token(&app.root, &volunteer.name);
 
-    // Starts in two seconds and lasts three hours, at a fenced site.
+    // Starts in an hour and lasts three; an activity may be started up to two hours early.
     let activity = app
         .activities(&leader)
         .create_activity(pb::CreateActivityRequest {
@@ -53,8 +53,8 @@ async fn from_publication_to_approved_hours(app: TestApp) {
                         radius_meters: 300,
                     }),
                 }),
-                start_time: seconds_from_now(2),
-                end_time: seconds_from_now(2 + 3 * 3600),
+                start_time: seconds_from_now(3600),
+                end_time: seconds_from_now(3600 + 3 * 3600),
                 risk_level: pb::RiskLevel::Low as i32,
                 positions: vec![pb::Position {
                     role: "导读员".to_string(),
@@ -109,7 +109,6 @@ async fn from_publication_to_approved_hours(app: TestApp) {
         .await
         .expect_err("not started");
     assert_eq!(status.code(), Code::FailedPrecondition);
-    tokio::time::sleep(Duration::from_secs(3)).await;
     app.activities(&leader)
         .start_activity(pb::StartActivityRequest {
             name: activity.name.clone(),
@@ -366,8 +365,8 @@ async fn completed_activity(app: &TestApp, token: &str, team: &str) -> pb::Activ
                     kind: pb::SiteKind::Community as i32,
                     check_in_fence: None,
                 }),
-                start_time: seconds_from_now(2),
-                end_time: seconds_from_now(2 + 3600),
+                start_time: seconds_from_now(3600),
+                end_time: seconds_from_now(3600 + 3600),
                 risk_level: pb::RiskLevel::Low as i32,
                 positions: vec![pb::Position {
                     role: "导诊".to_string(),
@@ -389,7 +388,6 @@ async fn completed_activity(app: &TestApp, token: &str, team: &str) -> pb::Activ
         })
         .await
         .expect("publishes");
-    tokio::time::sleep(Duration::from_secs(3)).await;
     app.activities(token)
         .start_activity(pb::StartActivityRequest {
             name: activity.name.clone(),

@@ -336,8 +336,12 @@ impl Service {
     ) -> Result<i64, ApiError> {
         access::require(principal, Action::ManageServiceRecords)?;
         let scope = self.scope(principal).await?;
-        let mut records = Vec::with_capacity(ids.len());
+        let mut records: Vec<ServiceRecord> = Vec::with_capacity(ids.len());
         for id in ids {
+            // A record named twice changes once (a second copy would fail its version check).
+            if records.iter().any(|record| &record.id == id) {
+                continue;
+            }
             records.push(self.visible_record(principal, &scope, id).await?);
         }
         let mut transaction = self.begin(principal).await?;

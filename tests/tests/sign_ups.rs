@@ -13,7 +13,8 @@ use tonic::Code;
 both_backends!(
     waiting_list_moves_up,
     volunteers_are_checked,
-    volunteers_sign_themselves_up
+    volunteers_sign_themselves_up,
+    organizers_act_for_their_own_volunteers,
 );
 
 fn in_hours(hours: i64) -> Option<prost_types::Timestamp> {
@@ -321,5 +322,62 @@ async fn volunteers_sign_themselves_up(app: TestApp) {
         .sign_up
         .expect("sign-up");
     assert_eq!(cancelled.state, pb::SignUpState::Cancelled as i32);
+    app.stop().await;
+}
+
+/// An organizer signs up only volunteers serving in its subtree; another district's
+/// volunteer is answered as unknown, though she may sign herself up.
+async fn organizers_act_for_their_own_volunteers(app: TestApp) {
+    let admin = app.admin();
+    let siming = app
+        .create_unit(&admin, &app.root, registry::Tier::Team, "思明区")
+        .await;
+    let huli = app
+        .create_unit(&admin, &app.root, registry::Tier::Team, "湖里区")
+        .await;
+    let leader = app.token(&siming.name, &[Role::TeamLeader]);
+    let activity = published(&app, &leader, &siming.name, 24, 5, 0).await;
+    let neighbour = app.register(&admin, &huli.name, 8).await;
+    let status = sign_up(&app, &leader, &activity, &neighbour.name)
+        .await
+        .expect_err("another district's volunteer");
+    assert_eq!(status.code(), Code::NotFound);
+    let unknown = sign_up(
+        &app,
+        &leader,
+        &activity,
+        "volunteers/01a2249c-0000-7000-8000-000000000000",
+    )
+    .await
+    .expect_err("unknown");
+    assert_eq!(
+        status.message().replace(&neighbour.name, ""),
+        unknown
+            .message()
+            .replace("volunteers/01a2249c-0000-7000-8000-000000000000", "")
+    );
+    // Once she joins a Siming team, the leader may act for her.
+    app.memberships(&admin)
+        .create_membership(registry::CreateMembershipRequest {
+            parent: siming.name.clone(),
+            volunteer: neighbour.name.clone(),
+            request_id: String::new(),
+        })
+        .await
+        .expect("joins");
+    sign_up(&app, &leader, &activity, &neighbour.name)
+        .await
+        .expect("now a member");
+    // She can always sign herself up.
+    let other_activity = published(&app, &leader, &siming.name, 48, 5, 0).await;
+    let stranger = app.register(&admin, &huli.name, 9).await;
+    sign_up(
+        &app,
+        &app.volunteer_token(&app.root, &stranger.name),
+        &other_activity,
+        &stranger.name,
+    )
+    .await
+    .expect("signs herself up");
     app.stop().await;
 }

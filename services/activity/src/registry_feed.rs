@@ -22,7 +22,7 @@ use tonic::transport::Channel;
 use egret_types::CivilDate;
 
 use crate::domain::OrgUnit;
-use crate::domain::sign_up::Volunteer;
+use crate::domain::sign_up::{Volunteer, VolunteerMembership};
 use crate::store;
 
 /// The feed's name in the checkpoint table.
@@ -31,6 +31,8 @@ const FEED: &str = "registry";
 const ORG_UNIT_TYPE: &str = "egret.registry.v1.OrgUnit";
 /// The registry's resource type of volunteers in its change log.
 const VOLUNTEER_TYPE: &str = "egret.registry.v1.Volunteer";
+/// The registry's resource type of memberships in its change log.
+const MEMBERSHIP_TYPE: &str = "egret.registry.v1.Membership";
 /// How many entries one call reads.
 const PAGE_SIZE: i32 = 500;
 
@@ -123,6 +125,17 @@ struct VolunteerPayload {
     display_name: String,
     birth_date: String,
     status: String,
+    registering_org_unit_id: String,
+    meta: PayloadMeta,
+}
+
+/// The registry's membership payload.
+#[derive(Debug, Deserialize)]
+struct MembershipPayload {
+    id: String,
+    volunteer_id: String,
+    org_unit_id: String,
+    state: String,
     meta: PayloadMeta,
 }
 
@@ -140,6 +153,7 @@ impl VolunteerPayload {
             birth_date: CivilDate::parse_iso(&self.birth_date)
                 .ok_or_else(|| format!("birth date {:?}", self.birth_date))?,
             status,
+            registering_org_unit_id: self.registering_org_unit_id,
             version: self.meta.version,
         })
     }
@@ -231,6 +245,22 @@ impl RegistryFeed {
                                 .and_then(VolunteerPayload::into_volunteer)
                                 .map_err(corrupt)?;
                         store::volunteers::upsert(transaction.conn(), &volunteer).await?;
+                    }
+                    MEMBERSHIP_TYPE => {
+                        let membership =
+                            serde_json::from_str::<MembershipPayload>(&entry.payload_json)
+                                .map_err(|error| corrupt(error.to_string()))?;
+                        store::volunteers::upsert_membership(
+                            transaction.conn(),
+                            &VolunteerMembership {
+                                id: membership.id,
+                                volunteer_id: membership.volunteer_id,
+                                org_unit_id: membership.org_unit_id,
+                                active: membership.state == "active",
+                                version: membership.meta.version,
+                            },
+                        )
+                        .await?;
                     }
                     _ => {}
                 }

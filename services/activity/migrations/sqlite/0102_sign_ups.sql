@@ -4,8 +4,21 @@ CREATE TABLE volunteers (
     display_name TEXT NOT NULL,
     birth_date TEXT NOT NULL,
     status INTEGER NOT NULL,
+    registering_org_unit_id TEXT NOT NULL,
     version BIGINT NOT NULL
 );
+
+-- Volunteers' memberships as replicated from the registry: which units a volunteer serves
+-- in, so that an organizer acts only for volunteers of its own subtree.
+CREATE TABLE volunteer_memberships (
+    id TEXT PRIMARY KEY,
+    volunteer_id TEXT NOT NULL,
+    org_unit_id TEXT NOT NULL,
+    active INTEGER NOT NULL,
+    version BIGINT NOT NULL
+);
+
+CREATE INDEX volunteer_memberships_by_volunteer ON volunteer_memberships (volunteer_id, active);
 
 CREATE TABLE sign_ups (
     id TEXT PRIMARY KEY,

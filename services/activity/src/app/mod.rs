@@ -25,6 +25,7 @@ pub use service_records::{ImportRow, RecordQuery};
 pub use sign_ups::SignUpQuery;
 pub use training::CourseFields;
 
+use crate::domain::access;
 use crate::domain::{OrgUnit, names, subtree_bounds};
 use crate::registry_feed::RegistryFeed;
 
@@ -108,6 +109,31 @@ impl Activity {
     async fn current_unit(&self, scope: &Scope, id: &str) -> Result<OrgUnit, ApiError> {
         self.feed.catch_up().await?;
         self.visible_unit(scope, id).await
+    }
+
+    /// The volunteer `id`, current as of now, if the caller may act for it: the volunteer
+    /// itself, or one serving in the caller's subtree. NOT_FOUND otherwise, exactly as for
+    /// an unknown volunteer, so ids of other districts reveal nothing.
+    async fn volunteer_for(
+        &self,
+        principal: &Principal,
+        scope: &Scope,
+        id: &str,
+    ) -> Result<crate::domain::sign_up::Volunteer, ApiError> {
+        let not_found = || ApiError::not_found(names::volunteer(id));
+        let volunteer = self
+            .feed
+            .current_volunteer(id)
+            .await?
+            .ok_or_else(not_found)?;
+        if access::is_self(principal, id) {
+            return Ok(volunteer);
+        }
+        let (low, high) = scope.bounds();
+        if !crate::store::volunteers::serves_in(self.database.reader(), id, (&low, &high)).await? {
+            return Err(not_found());
+        }
+        Ok(volunteer)
     }
 
     fn ensure_origin(&self, meta: &Meta, resource: &str) -> Result<(), ApiError> {

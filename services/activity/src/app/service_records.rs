@@ -41,13 +41,16 @@ impl Service {
         id: &str,
     ) -> Result<ServiceRecord, ApiError> {
         let not_found = || ApiError::not_found(names::service_record(id));
+        access::require_unless_volunteer(principal, Action::ReadServiceRecords)?;
         let record = store::attendance::get_record(self.database.reader(), id)
             .await?
+            .filter(|record| {
+                access::may_read_owned(principal, Action::ReadServiceRecords, &record.volunteer_id)
+            })
             .ok_or_else(not_found)?;
         if access::is_self(principal, &record.volunteer_id) {
             return Ok(record);
         }
-        access::require(principal, Action::ReadServiceRecords)?;
         self.visible_unit(scope, &record.org_unit_id)
             .await
             .map_err(|_| not_found())?;
@@ -240,9 +243,7 @@ impl Service {
                 format!("补录时长不能超过活动时长 {length} 分钟"),
             ));
         }
-        if self.feed.current_volunteer(volunteer_id).await?.is_none() {
-            return Err(ApiError::not_found(names::volunteer(volunteer_id)));
-        }
+        self.volunteer_for(principal, &scope, volunteer_id).await?;
         let mut transaction = self.begin(principal).await?;
         if let Some(existing) = transaction
             .claim_request("CreateBackEntry", request_id)
@@ -404,10 +405,12 @@ impl Service {
             return Ok(records);
         }
         let mut violations = egret_runtime::Violations::new();
+        // Only volunteers serving in the caller's subtree: an id from elsewhere is refused
+        // exactly as an unknown one.
+        let (low, high) = scope.bounds();
         for (index, row) in rows.iter().enumerate() {
-            if store::volunteers::get(transaction.conn(), &row.volunteer_id)
+            if !store::volunteers::serves_in(transaction.conn(), &row.volunteer_id, (&low, &high))
                 .await?
-                .is_none()
             {
                 violations.add(
                     format!("rows[{index}].volunteer"),

@@ -65,13 +65,14 @@ impl Service {
         id: &str,
     ) -> Result<(SignUp, Activity), ApiError> {
         let not_found = || ApiError::not_found(names::sign_up(activity_id, id));
+        access::require_unless_volunteer(principal, Action::ReadSignUps)?;
         let sign_up = store::sign_ups::get(self.database.reader(), id)
             .await?
             .filter(|sign_up| sign_up.activity_id == activity_id)
+            .filter(|sign_up| {
+                access::may_read_owned(principal, Action::ReadSignUps, &sign_up.volunteer_id)
+            })
             .ok_or_else(not_found)?;
-        if !access::is_self(principal, &sign_up.volunteer_id) {
-            access::require(principal, Action::ReadSignUps)?;
-        }
         let activity = self
             .visible_activity(scope, activity_id)
             .await
@@ -107,11 +108,7 @@ impl Service {
             ));
         }
         let position = find_position(&activity, position_id)?;
-        let volunteer = self
-            .feed
-            .current_volunteer(volunteer_id)
-            .await?
-            .ok_or_else(|| ApiError::not_found(names::volunteer(volunteer_id)))?;
+        let volunteer = self.volunteer_for(principal, &scope, volunteer_id).await?;
         let held = store::training::held_by(self.database.reader(), &volunteer.id).await?;
         check_eligible(&volunteer, &activity, position, &held)?;
         let mut transaction = self.begin(principal).await?;

@@ -197,9 +197,7 @@ impl Service {
             ));
         }
         for volunteer_id in volunteer_ids {
-            if self.feed.current_volunteer(volunteer_id).await?.is_none() {
-                return Err(ApiError::not_found(names::volunteer(volunteer_id)));
-            }
+            self.volunteer_for(principal, &scope, volunteer_id).await?;
         }
         let mut granted = Vec::new();
         if course.qualification.is_empty() {

@@ -96,3 +96,19 @@ pub fn is_self(principal: &Principal, volunteer_id: &str) -> bool {
 pub fn require(principal: &Principal, action: Action) -> Result<(), ApiError> {
     principal.require_any(action.roles(), action.describe())
 }
+
+/// Before a volunteer's own record is loaded: a principal that is no volunteer needs
+/// `action` outright, so that its refusal cannot tell which ids exist.
+pub fn require_unless_volunteer(principal: &Principal, action: Action) -> Result<(), ApiError> {
+    if principal.has_any(&[Role::Volunteer]) {
+        return Ok(());
+    }
+    require(principal, action)
+}
+
+/// After a volunteer's record is loaded: the volunteer itself, or a principal whose roles
+/// allow `action` (the subtree is checked by the caller). Anyone else is told the record
+/// does not exist.
+pub fn may_read_owned(principal: &Principal, action: Action, volunteer_id: &str) -> bool {
+    is_self(principal, volunteer_id) || principal.has_any(action.roles())
+}

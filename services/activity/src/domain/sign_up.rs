@@ -107,6 +107,23 @@ pub struct Volunteer {
     pub birth_date: CivilDate,
     /// Status number (1 active, 2 inactive, 3 withdrawn).
     pub status: i64,
+    /// The unit that registered the volunteer.
+    pub registering_org_unit_id: String,
+    /// The registry record's version.
+    pub version: i64,
+}
+
+/// A volunteer's membership of a unit, as replicated from the registry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VolunteerMembership {
+    /// The registry's membership id.
+    pub id: String,
+    /// The volunteer.
+    pub volunteer_id: String,
+    /// The unit.
+    pub org_unit_id: String,
+    /// Whether it is active.
+    pub active: bool,
     /// The registry record's version.
     pub version: i64,
 }

@@ -358,6 +358,18 @@ impl Drop for TestApp {
     }
 }
 
+/// A timestamp `hours` from now (negative for the past).
+pub fn in_hours(hours: i64) -> Option<prost_types::Timestamp> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("the clock is after 1970")
+        .as_secs() as i64;
+    Some(prost_types::Timestamp {
+        seconds: now + hours * 3600,
+        nanos: 0,
+    })
+}
+
 /// A valid mainland resident ID: a Xiamen area code, a birth date derived from `seed`
 /// (1960–1999), a sequence number from `seed` (even: female) and the GB 11643 check digit.
 pub fn resident_id(seed: u32) -> String {

@@ -6,7 +6,7 @@ use egret_proto::activity::v1 as pb;
 use egret_proto::common::v1 as common;
 use egret_proto::registry::v1 as registry;
 use egret_runtime::Role;
-use egret_tests::{TestApp, both_backends, chinese_message, violated_fields};
+use egret_tests::{TestApp, both_backends, chinese_message, in_hours, violated_fields};
 use tonic::{Code, Status};
 
 both_backends!(
@@ -24,18 +24,6 @@ both_backends!(
     district_manages_its_activity_in_a_city_project,
     social_workers_lead_within_their_project,
 );
-
-/// A timestamp `hours` from now.
-fn in_hours(hours: i64) -> Option<prost_types::Timestamp> {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock")
-        .as_secs() as i64;
-    Some(prost_types::Timestamp {
-        seconds: now + hours * 3600,
-        nanos: 0,
-    })
-}
 
 fn activity_input(org_unit: &str, start_hours: i64) -> pb::Activity {
     pb::Activity {

@@ -1,27 +1,14 @@
 //! Insurance: risky activities are published only with cover for their whole period, and a
 //! volunteer is approved onto one only when covered; the refusal names who is uncovered.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use egret_proto::activity::v1 as pb;
 use egret_proto::common::v1 as common;
 use egret_proto::registry::v1 as registry;
 use egret_runtime::Role;
-use egret_tests::{TestApp, both_backends, violated_fields};
+use egret_tests::{TestApp, both_backends, in_hours, violated_fields};
 use tonic::Code;
 
 both_backends!(cover_gates_risky_activities);
-
-fn in_hours(hours: i64) -> Option<prost_types::Timestamp> {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock")
-        .as_secs() as i64;
-    Some(prost_types::Timestamp {
-        seconds: now + hours * 3600,
-        nanos: 0,
-    })
-}
 
 fn days_from_today(days: i64) -> Option<common::Date> {
     let micros = egret_types::now_micros() + days * 86_400 * 1_000_000;

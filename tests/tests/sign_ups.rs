@@ -1,13 +1,11 @@
 //! Recruitment: sign-ups with capacity and a waiting list, decisions, cancellations, and
 //! the checks a volunteer must pass (active in the registry, old enough, not double-booked).
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use egret_proto::activity::v1 as pb;
 use egret_proto::common::v1 as common;
 use egret_proto::registry::v1 as registry;
 use egret_runtime::Role;
-use egret_tests::{TestApp, both_backends, violated_fields};
+use egret_tests::{TestApp, both_backends, in_hours, violated_fields};
 use tonic::Code;
 
 both_backends!(
@@ -16,17 +14,6 @@ both_backends!(
     volunteers_sign_themselves_up,
     organizers_act_for_their_own_volunteers,
 );
-
-fn in_hours(hours: i64) -> Option<prost_types::Timestamp> {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock")
-        .as_secs() as i64;
-    Some(prost_types::Timestamp {
-        seconds: now + hours * 3600,
-        nanos: 0,
-    })
-}
 
 /// Publishes an activity of `team` from `start_hours` for three hours, with one position of
 /// `headcount` places and an optional minimum age.

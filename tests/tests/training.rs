@@ -1,27 +1,14 @@
 //! Training: completing a course's session grants its qualification, and positions that
 //! require a qualification take only volunteers who hold it.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use egret_proto::activity::v1 as pb;
 use egret_proto::common::v1 as common;
 use egret_proto::registry::v1 as registry;
 use egret_runtime::Role;
-use egret_tests::{TestApp, both_backends};
+use egret_tests::{TestApp, both_backends, in_hours};
 use tonic::Code;
 
 both_backends!(qualifications_gate_positions);
-
-fn in_hours(hours: i64) -> Option<prost_types::Timestamp> {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock")
-        .as_secs() as i64;
-    Some(prost_types::Timestamp {
-        seconds: now + hours * 3600,
-        nanos: 0,
-    })
-}
 
 async fn qualifications_gate_positions(app: TestApp) {
     let admin = app.admin();

@@ -222,3 +222,18 @@ pub fn date_from_wire(
 pub fn today() -> CivilDate {
     egret_types::china_date(egret_types::now_micros())
 }
+
+/// Whether `value` is a known `egret.common.v1.ServiceTheme`.
+pub fn is_service_theme(value: i32) -> bool {
+    common::ServiceTheme::try_from(value).is_ok()
+}
+
+/// Whether `value` is a known `egret.common.v1.ServiceField`.
+pub fn is_service_field(value: i32) -> bool {
+    common::ServiceField::try_from(value).is_ok()
+}
+
+/// Whether `value` is a known `egret.common.v1.TargetGroup`.
+pub fn is_target_group(value: i32) -> bool {
+    common::TargetGroup::try_from(value).is_ok()
+}

@@ -1,10 +1,9 @@
 //! `egret.activity.v1.ActivityService`.
 
 use egret_proto::activity::v1 as pb;
-use egret_proto::common::v1 as common;
 use egret_runtime::wire::{
-    check_request_id, enum_list, enum_value, mask_paths, metadata, optional_name, parse_name, text,
-    timestamp,
+    check_request_id, enum_list, enum_value, is_service_field, is_service_theme, is_target_group,
+    mask_paths, metadata, optional_name, parse_name, text, timestamp,
 };
 use egret_runtime::{ApiError, PageRequest, Principal, Violations};
 use tonic::{Request, Response, Status};
@@ -22,18 +21,6 @@ pub struct ActivityApi(pub Service);
 const MAX_POSITIONS: usize = 50;
 /// The most skills or qualifications one position asks for.
 const MAX_REQUIREMENTS: usize = 20;
-
-fn is_theme(value: i32) -> bool {
-    common::ServiceTheme::try_from(value).is_ok()
-}
-
-fn is_field(value: i32) -> bool {
-    common::ServiceField::try_from(value).is_ok()
-}
-
-fn is_target_group(value: i32) -> bool {
-    common::TargetGroup::try_from(value).is_ok()
-}
 
 fn is_site_kind(value: i32) -> bool {
     pb::SiteKind::try_from(value).is_ok()
@@ -296,13 +283,13 @@ fn activity_fields(activity: &pb::Activity) -> Result<ActivityFields, ApiError> 
             &mut violations,
             "activity.service_theme",
             activity.service_theme,
-            is_theme,
+            is_service_theme,
         ),
         service_field: enum_value(
             &mut violations,
             "activity.service_field",
             activity.service_field,
-            is_field,
+            is_service_field,
         ),
         target_groups: enum_list(
             &mut violations,
@@ -390,7 +377,7 @@ fn activity_patch(activity: &pb::Activity, paths: &[String]) -> Result<ActivityP
                     &mut violations,
                     &field,
                     activity.service_theme,
-                    is_theme,
+                    is_service_theme,
                 ))
             }
             "service_field" => {
@@ -398,7 +385,7 @@ fn activity_patch(activity: &pb::Activity, paths: &[String]) -> Result<ActivityP
                     &mut violations,
                     &field,
                     activity.service_field,
-                    is_field,
+                    is_service_field,
                 ))
             }
             "target_groups" => {

@@ -3,8 +3,8 @@
 use egret_proto::activity::v1 as pb;
 use egret_proto::common::v1 as common;
 use egret_runtime::wire::{
-    check_request_id, date_from_wire, date_to_wire, enum_list, enum_value, mask_paths, metadata,
-    optional_name, parse_name, text,
+    check_request_id, date_from_wire, date_to_wire, enum_list, enum_value, is_service_field,
+    is_service_theme, is_target_group, mask_paths, metadata, optional_name, parse_name, text,
 };
 use egret_runtime::{ApiError, PageRequest, Principal, Violations};
 use egret_types::identity::{mask_phone, parse_phone};
@@ -20,18 +20,6 @@ pub struct ProjectApi(pub Activity);
 const MAX_BUDGET_FEN: i64 = 1_000_000_000_000;
 /// The most social workers one partner lists.
 const MAX_SOCIAL_WORKERS: usize = 200;
-
-fn is_theme(value: i32) -> bool {
-    common::ServiceTheme::try_from(value).is_ok()
-}
-
-fn is_field(value: i32) -> bool {
-    common::ServiceField::try_from(value).is_ok()
-}
-
-fn is_target_group(value: i32) -> bool {
-    common::TargetGroup::try_from(value).is_ok()
-}
 
 fn is_funding_source(value: i32) -> bool {
     pb::FundingSource::try_from(value).is_ok()
@@ -174,13 +162,13 @@ fn project_fields(project: &pb::Project) -> Result<ProjectFields, ApiError> {
         &mut violations,
         "project.service_themes",
         &project.service_themes,
-        is_theme,
+        is_service_theme,
     );
     let service_fields = enum_list(
         &mut violations,
         "project.service_fields",
         &project.service_fields,
-        is_field,
+        is_service_field,
     );
     let target_groups = enum_list(
         &mut violations,
@@ -266,7 +254,7 @@ fn project_patch(project: &pb::Project, paths: &[String]) -> Result<ProjectPatch
                     &mut violations,
                     &field,
                     &project.service_themes,
-                    is_theme,
+                    is_service_theme,
                 ))
             }
             "service_fields" => {
@@ -274,7 +262,7 @@ fn project_patch(project: &pb::Project, paths: &[String]) -> Result<ProjectPatch
                     &mut violations,
                     &field,
                     &project.service_fields,
-                    is_field,
+                    is_service_field,
                 ))
             }
             "target_groups" => {

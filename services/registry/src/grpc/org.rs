@@ -1,7 +1,7 @@
 //! `egret.registry.v1.OrgUnitService`.
 
-use egret_proto::common::v1 as common;
 use egret_proto::registry::v1 as pb;
+use egret_runtime::wire::{is_service_field, is_service_theme};
 use egret_runtime::{ApiError, PageRequest, Principal, Violations};
 use tonic::{Request, Response, Status};
 
@@ -30,14 +30,6 @@ fn is_level(value: i32) -> bool {
 
 fn is_category(value: i32) -> bool {
     pb::TeamCategory::try_from(value).is_ok()
-}
-
-fn is_field(value: i32) -> bool {
-    common::ServiceField::try_from(value).is_ok()
-}
-
-fn is_theme(value: i32) -> bool {
-    common::ServiceTheme::try_from(value).is_ok()
 }
 
 /// An org unit on the wire.
@@ -105,13 +97,13 @@ fn new_org_unit(unit: &pb::OrgUnit) -> Result<NewOrgUnit, ApiError> {
         &mut violations,
         "org_unit.service_fields",
         &unit.service_fields,
-        is_field,
+        is_service_field,
     );
     let service_themes = enum_list(
         &mut violations,
         "org_unit.service_themes",
         &unit.service_themes,
-        is_theme,
+        is_service_theme,
     );
     violations.into_result()?;
     Ok(NewOrgUnit {
@@ -159,7 +151,7 @@ fn org_patch(unit: &pb::OrgUnit, paths: &[String]) -> Result<OrgPatch, ApiError>
                     &mut violations,
                     "org_unit.service_fields",
                     &unit.service_fields,
-                    is_field,
+                    is_service_field,
                 ));
             }
             "service_themes" => {
@@ -167,7 +159,7 @@ fn org_patch(unit: &pb::OrgUnit, paths: &[String]) -> Result<OrgPatch, ApiError>
                     &mut violations,
                     "org_unit.service_themes",
                     &unit.service_themes,
-                    is_theme,
+                    is_service_theme,
                 ));
             }
             _ => {}

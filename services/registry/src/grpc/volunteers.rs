@@ -2,6 +2,7 @@
 
 use egret_proto::common::v1 as common;
 use egret_proto::registry::v1 as pb;
+use egret_runtime::wire::{is_service_field, is_service_theme};
 use egret_runtime::{ApiError, PageRequest, Principal, Violation, Violations};
 use tonic::{Request, Response, Status};
 
@@ -63,14 +64,6 @@ fn gender_from_wire(value: i32) -> Option<Gender> {
 
 fn status_from_wire(value: i32) -> Option<VolunteerStatus> {
     VolunteerStatus::from_number(i64::from(value))
-}
-
-fn is_field(value: i32) -> bool {
-    common::ServiceField::try_from(value).is_ok()
-}
-
-fn is_theme(value: i32) -> bool {
-    common::ServiceTheme::try_from(value).is_ok()
 }
 
 fn is_availability(value: i32) -> bool {
@@ -309,13 +302,13 @@ fn new_volunteer(volunteer: &pb::Volunteer, prefix: &str) -> Result<NewVolunteer
         &mut violations,
         &field("service_fields"),
         &volunteer.service_fields,
-        is_field,
+        is_service_field,
     );
     let service_themes = enum_list(
         &mut violations,
         &field("service_themes"),
         &volunteer.service_themes,
-        is_theme,
+        is_service_theme,
     );
     let availability = enum_list(
         &mut violations,
@@ -384,7 +377,7 @@ fn volunteer_patch(
                     &mut violations,
                     &field,
                     &volunteer.service_fields,
-                    is_field,
+                    is_service_field,
                 ))
             }
             "service_themes" => {
@@ -392,7 +385,7 @@ fn volunteer_patch(
                     &mut violations,
                     &field,
                     &volunteer.service_themes,
-                    is_theme,
+                    is_service_theme,
                 ))
             }
             "availability" => {

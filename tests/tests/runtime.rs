@@ -183,15 +183,27 @@ async fn requests_past_their_deadline_fail_and_write_nothing() {
             level: pb::TeamLevel::District as i32,
             ..Default::default()
         }),
-        request_id: String::new(),
+        request_id: "0197a8c4-1a2b-7c3d-8e4f-000000000001".to_string(),
     };
     let status = app
         .org_units(&app.admin())
-        .create_org_unit(create)
+        .create_org_unit(create.clone())
         .await
         .expect_err("the default deadline is one microsecond");
     assert_eq!(status.code(), Code::DeadlineExceeded);
-    // A client that asks for a longer deadline gets it, and finds nothing half-written.
+    // The deadline may fall before the commit (nothing written) or while the commit is
+    // already on its way (the whole unit written): never anything half-written. A client
+    // that retries with the same request id and a longer deadline gets exactly one unit.
+    let mut retry = tonic::Request::new(create);
+    retry.set_timeout(Duration::from_secs(10));
+    let created = app
+        .org_units(&app.admin())
+        .create_org_unit(retry)
+        .await
+        .expect("with its own deadline")
+        .into_inner()
+        .org_unit
+        .expect("unit");
     let mut list = tonic::Request::new(pb::ListOrgUnitsRequest {
         children_only: true,
         ..Default::default()
@@ -204,10 +216,27 @@ async fn requests_past_their_deadline_fail_and_write_nothing() {
         .expect("with its own deadline")
         .into_inner()
         .org_units;
-    assert!(
-        units.iter().all(|unit| unit.display_name != "超时的队伍"),
-        "{units:?}"
-    );
+    let named: Vec<_> = units
+        .iter()
+        .filter(|unit| unit.display_name == "超时的队伍")
+        .collect();
+    assert_eq!(named.len(), 1, "{units:?}");
+    assert_eq!(named[0].name, created.name);
+    let form_name = format!("{}/registrationForm", created.name);
+    let mut form = tonic::Request::new(pb::GetRegistrationFormRequest {
+        name: form_name,
+        reveal_personal_data: false,
+    });
+    form.set_timeout(Duration::from_secs(10));
+    let form = app
+        .org_units(&app.admin())
+        .get_registration_form(form)
+        .await
+        .expect("the unit came with its form: nothing half-written")
+        .into_inner()
+        .registration_form
+        .expect("form");
+    assert!(!form.archive_number.is_empty());
     app.stop().await;
 }
 

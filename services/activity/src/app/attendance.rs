@@ -212,12 +212,9 @@ impl Service {
             .attendance_scope(principal, activity_id, volunteer_id)
             .await?;
         let mut transaction = self.begin(principal).await?;
-        let open = store::attendance::all_attendances(transaction.conn(), &activity.id)
-            .await?
-            .into_iter()
-            .find(|attendance| {
-                attendance.volunteer_id == volunteer_id && attendance.check_out_time == 0
-            });
+        let open =
+            store::attendance::open_attendance(transaction.conn(), &activity.id, volunteer_id)
+                .await?;
         let Some(mut attendance) = open else {
             return Err(ApiError::failed_precondition(
                 "the volunteer is not checked in",

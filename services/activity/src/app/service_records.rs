@@ -1,7 +1,7 @@
 //! Service records (服务记录): review and approved hours.
 
 use egret_runtime::{ApiError, PageRequest, Principal};
-use egret_storage::{Operation, changed_concurrently, touch};
+use egret_storage::{Operation, WriteTx, changed_concurrently, touch};
 use egret_types::CivilDate;
 
 use super::{Activity as Service, Scope};
@@ -31,6 +31,32 @@ impl RecordQuery {
     pub fn fingerprint(&self) -> String {
         format!("{self:?}")
     }
+}
+
+/// Writes a record after `change` if it is still at its version, and records the change
+/// with `reason` for the history and the change log.
+async fn save_record(
+    transaction: &mut WriteTx,
+    record: &mut ServiceRecord,
+    reason: &str,
+    change: impl FnOnce(&mut ServiceRecord),
+) -> Result<(), ApiError> {
+    let name = names::service_record(&record.id);
+    let before = serde_json::to_value(&*record).expect("records serialize");
+    change(record);
+    touch(&mut record.meta, transaction.now());
+    if !store::attendance::update_record(transaction.conn(), record).await? {
+        return Err(changed_concurrently(&name));
+    }
+    transaction.record_diff(
+        SERVICE_RECORD_TYPE,
+        name,
+        Operation::Update,
+        Some(&before),
+        serde_json::to_value(&*record).expect("records serialize"),
+        reason,
+    );
+    Ok(())
 }
 
 impl Service {
@@ -117,23 +143,14 @@ impl Service {
                 "补录记录须由活动所属组织的上级组织审核",
             ));
         }
-        let before = serde_json::to_value(&record).expect("records serialize");
         let mut transaction = self.begin(principal).await?;
-        record.state = target;
-        record.reviewed_by = principal.subject.clone();
-        record.review_comment = comment.to_string();
-        touch(&mut record.meta, transaction.now());
-        if !store::attendance::update_record(transaction.conn(), &record).await? {
-            return Err(changed_concurrently(&name));
-        }
-        transaction.record_diff(
-            SERVICE_RECORD_TYPE,
-            name,
-            Operation::Update,
-            Some(&before),
-            serde_json::to_value(&record).expect("records serialize"),
-            comment,
-        );
+        let reviewer = principal.subject.clone();
+        save_record(&mut transaction, &mut record, comment, |record| {
+            record.state = target;
+            record.reviewed_by = reviewer;
+            record.review_comment = comment.to_string();
+        })
+        .await?;
         transaction.commit().await?;
         Ok(record)
     }
@@ -304,25 +321,15 @@ impl Service {
         let mut record = self.visible_record(principal, &scope, id).await?;
         let name = names::service_record(id);
         self.ensure_origin(&record.meta, &name)?;
-        let before = serde_json::to_value(&record).expect("records serialize");
         let mut transaction = self.begin(principal).await?;
-        record.minutes = minutes;
-        record.reason = reason.to_string();
-        record.state = RecordState::Submitted;
-        record.reviewed_by.clear();
-        record.review_comment.clear();
-        touch(&mut record.meta, transaction.now());
-        if !store::attendance::update_record(transaction.conn(), &record).await? {
-            return Err(changed_concurrently(&name));
-        }
-        transaction.record_diff(
-            SERVICE_RECORD_TYPE,
-            name,
-            Operation::Update,
-            Some(&before),
-            serde_json::to_value(&record).expect("records serialize"),
-            reason,
-        );
+        save_record(&mut transaction, &mut record, reason, |record| {
+            record.minutes = minutes;
+            record.reason = reason.to_string();
+            record.state = RecordState::Submitted;
+            record.reviewed_by.clear();
+            record.review_comment.clear();
+        })
+        .await?;
         transaction.commit().await?;
         Ok(record)
     }
@@ -351,21 +358,10 @@ impl Service {
             if record.platform_report_status == status {
                 continue;
             }
-            let name = names::service_record(&record.id);
-            let before = serde_json::to_value(&record).expect("records serialize");
-            record.platform_report_status = status;
-            touch(&mut record.meta, transaction.now());
-            if !store::attendance::update_record(transaction.conn(), &record).await? {
-                return Err(changed_concurrently(&name));
-            }
-            transaction.record_diff(
-                SERVICE_RECORD_TYPE,
-                name,
-                Operation::Update,
-                Some(&before),
-                serde_json::to_value(&record).expect("records serialize"),
-                "",
-            );
+            save_record(&mut transaction, &mut record, "", |record| {
+                record.platform_report_status = status;
+            })
+            .await?;
             updated += 1;
         }
         transaction.commit().await?;

@@ -108,6 +108,27 @@ where
     rows.iter().map(attendance_from_row).collect()
 }
 
+/// The volunteer's open attendance at an activity (checked in, not out), if any.
+pub async fn open_attendance<'e, E>(
+    executor: E,
+    activity_id: &str,
+    volunteer_id: &str,
+) -> Result<Option<Attendance>, ApiError>
+where
+    E: Executor<'e, Database = Any>,
+{
+    let row = sqlx::query(&format!(
+        "SELECT {ATTENDANCE_COLUMNS} FROM attendances WHERE activity_id = $1 \
+         AND volunteer_id = $2 AND check_out_time = 0"
+    ))
+    .bind(activity_id)
+    .bind(volunteer_id)
+    .fetch_optional(executor)
+    .await
+    .map_err(sql_error("attendance"))?;
+    row.as_ref().map(attendance_from_row).transpose()
+}
+
 /// Every attendance of an activity, oldest first (for closing it).
 pub async fn all_attendances<'e, E>(
     executor: E,

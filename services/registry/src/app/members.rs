@@ -127,6 +127,25 @@ fn active_volunteer_required(volunteer: &Volunteer) -> Result<(), ApiError> {
     ))
 }
 
+/// The volunteer's active memberships, or FAILED_PRECONDITION when one is of `unit`.
+async fn not_yet_member(
+    transaction: &mut WriteTx,
+    volunteer_id: &str,
+    unit: &OrgUnit,
+) -> Result<Vec<Membership>, ApiError> {
+    let current = store::members::active_memberships_of(transaction.conn(), volunteer_id).await?;
+    if current
+        .iter()
+        .any(|membership| membership.org_unit_id == unit.id)
+    {
+        return Err(ApiError::failed_precondition(
+            "the volunteer is already a member of this unit",
+            "该志愿者已是本组织成员",
+        ));
+    }
+    Ok(current)
+}
+
 fn active_unit_required(unit: &OrgUnit) -> Result<(), ApiError> {
     if unit.status == OrgStatus::Active {
         return Ok(());
@@ -198,17 +217,7 @@ impl Registry {
         volunteer_display_name: &str,
         reason: &str,
     ) -> Result<Membership, ApiError> {
-        let current =
-            store::members::active_memberships_of(transaction.conn(), volunteer_id).await?;
-        if current
-            .iter()
-            .any(|membership| membership.org_unit_id == unit.id)
-        {
-            return Err(ApiError::failed_precondition(
-                "the volunteer is already a member of this unit",
-                "该志愿者已是本组织成员",
-            ));
-        }
+        let current = not_yet_member(transaction, volunteer_id, unit).await?;
         let membership = Membership {
             id: egret_storage::new_id(),
             org_unit_id: unit.id.clone(),
@@ -464,17 +473,7 @@ impl Registry {
             .await?;
         active_unit_required(&unit)?;
         active_volunteer_required(&volunteer)?;
-        let memberships =
-            store::members::active_memberships_of(transaction.conn(), &volunteer.id).await?;
-        if memberships
-            .iter()
-            .any(|membership| membership.org_unit_id == unit.id)
-        {
-            return Err(ApiError::failed_precondition(
-                "the volunteer is already a member of this unit",
-                "该志愿者已是本组织成员",
-            ));
-        }
+        not_yet_member(&mut transaction, &volunteer.id, &unit).await?;
         let join_application = JoinApplication {
             id: egret_storage::new_id(),
             org_unit_id: unit.id.clone(),

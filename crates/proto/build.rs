@@ -20,6 +20,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "egret/activity/v1/training.proto",
         "egret/activity/v1/evaluation.proto",
         "egret/activity/v1/records.proto",
+        "egret/recognition/v1/rule_set.proto",
+        "egret/recognition/v1/star_rating.proto",
+        "egret/recognition/v1/rewards.proto",
+        "egret/recognition/v1/certificate.proto",
+        "egret/recognition/v1/commendation.proto",
+        "egret/recognition/v1/records.proto",
     ];
     println!("cargo:rerun-if-changed={}", proto_root.display());
     let descriptor_set = protox::compile(files, [&proto_root])?;

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use egret_cli::{EgretConfig, Instance};
 use egret_proto::activity::v1 as activity_pb;
+use egret_proto::recognition::v1 as recognition_pb;
 use egret_proto::registry::v1 as pb;
 use egret_runtime::keys;
 use egret_runtime::{CancellationToken, Principal, Role, TokenIssuer};
@@ -283,6 +284,61 @@ impl TestApp {
         activity_pb::evaluation_service_client::EvaluationServiceClient::new(self.authed(token))
     }
 
+    /// A RuleSetService client.
+    pub fn rule_sets(
+        &self,
+        token: &str,
+    ) -> recognition_pb::rule_set_service_client::RuleSetServiceClient<Authed> {
+        recognition_pb::rule_set_service_client::RuleSetServiceClient::new(self.authed(token))
+    }
+
+    /// A StarRatingService client.
+    pub fn star_ratings(
+        &self,
+        token: &str,
+    ) -> recognition_pb::star_rating_service_client::StarRatingServiceClient<Authed> {
+        recognition_pb::star_rating_service_client::StarRatingServiceClient::new(self.authed(token))
+    }
+
+    /// A RewardService client.
+    pub fn rewards(
+        &self,
+        token: &str,
+    ) -> recognition_pb::reward_service_client::RewardServiceClient<Authed> {
+        recognition_pb::reward_service_client::RewardServiceClient::new(self.authed(token))
+    }
+
+    /// A CertificateService client ("" for none: verification is public).
+    pub fn certificates(
+        &self,
+        token: &str,
+    ) -> recognition_pb::certificate_service_client::CertificateServiceClient<Authed> {
+        recognition_pb::certificate_service_client::CertificateServiceClient::new(
+            self.authed(token),
+        )
+    }
+
+    /// A CommendationService client.
+    pub fn commendations(
+        &self,
+        token: &str,
+    ) -> recognition_pb::commendation_service_client::CommendationServiceClient<Authed> {
+        recognition_pb::commendation_service_client::CommendationServiceClient::new(
+            self.authed(token),
+        )
+    }
+
+    /// A RecognitionRecordsService client.
+    pub fn recognition_records(
+        &self,
+        token: &str,
+    ) -> recognition_pb::recognition_records_service_client::RecognitionRecordsServiceClient<Authed>
+    {
+        recognition_pb::recognition_records_service_client::RecognitionRecordsServiceClient::new(
+            self.authed(token),
+        )
+    }
+
     /// An ActivityRecordsService client.
     pub fn activity_records(
         &self,
@@ -332,6 +388,66 @@ impl TestApp {
             .into_inner()
             .volunteer
             .expect("volunteer in response")
+    }
+
+    /// Imports approved service records for `volunteer` (a resource name) at `org_unit`:
+    /// one per `(days_ago, minutes)`, each dated that many days before today (China time),
+    /// so that the recognition service has approved hours to count. Returns the records.
+    pub async fn import_hours(
+        &self,
+        token: &str,
+        org_unit: &str,
+        volunteer: &str,
+        days: &[(i64, i64)],
+    ) -> Vec<activity_pb::ServiceRecord> {
+        let today = egret_types::china_date(egret_types::now_micros());
+        let rows = days
+            .iter()
+            .map(|&(days_ago, minutes)| {
+                let date = days_before(today, days_ago);
+                activity_pb::ImportServiceRecordRow {
+                    volunteer: volunteer.to_string(),
+                    service_date: Some(egret_proto::common::v1::Date {
+                        year: date.year,
+                        month: date.month as i32,
+                        day: date.day as i32,
+                    }),
+                    minutes,
+                    description: "imported for a test".to_string(),
+                }
+            })
+            .collect();
+        self.service_records(token)
+            .import_service_records(activity_pb::ImportServiceRecordsRequest {
+                org_unit: org_unit.to_string(),
+                rows,
+                request_id: uuid::Uuid::new_v4().to_string(),
+            })
+            .await
+            .expect("imports hours")
+            .into_inner()
+            .service_records
+    }
+
+    /// Imports `hours` whole hours as full days of 24 hours (and one shorter day for the
+    /// rest), on consecutive past days.
+    pub async fn import_whole_hours(
+        &self,
+        token: &str,
+        org_unit: &str,
+        volunteer: &str,
+        hours: i64,
+    ) -> Vec<activity_pb::ServiceRecord> {
+        let mut days = Vec::new();
+        let mut left = hours * 60;
+        let mut days_ago = 1;
+        while left > 0 {
+            let minutes = left.min(24 * 60);
+            days.push((days_ago, minutes));
+            left -= minutes;
+            days_ago += 1;
+        }
+        self.import_hours(token, org_unit, volunteer, &days).await
     }
 
     /// Stops the server (graceful shutdown) and waits for it.
@@ -443,4 +559,9 @@ macro_rules! both_backends {
             }
         )+
     };
+}
+
+/// The day `days` days before `date`.
+pub fn days_before(date: egret_types::CivilDate, days: i64) -> egret_types::CivilDate {
+    date.add_days(-days)
 }

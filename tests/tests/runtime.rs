@@ -31,6 +31,15 @@ const ACTIVITY_SERVICES: [&str; 9] = [
     "egret.activity.v1.ActivityRecordsService",
 ];
 
+const RECOGNITION_SERVICES: [&str; 6] = [
+    "egret.recognition.v1.RuleSetService",
+    "egret.recognition.v1.StarRatingService",
+    "egret.recognition.v1.CertificateService",
+    "egret.recognition.v1.RewardService",
+    "egret.recognition.v1.CommendationService",
+    "egret.recognition.v1.RecognitionRecordsService",
+];
+
 both_backends!(
     health_goes_not_serving_on_shutdown,
     unauthenticated_calls_are_refused
@@ -41,6 +50,7 @@ async fn health_goes_not_serving_on_shutdown(app: TestApp) {
     for service in REGISTRY_SERVICES
         .into_iter()
         .chain(ACTIVITY_SERVICES)
+        .chain(RECOGNITION_SERVICES)
         .chain([""])
     {
         let status = health
@@ -155,7 +165,11 @@ async fn reflection_lists_egret_services_on_v1_and_v1alpha() {
         .expect("sqlite");
     let v1 = list_services!(v1, app.channel.clone());
     let v1alpha = list_services!(v1alpha, app.channel.clone());
-    for service in REGISTRY_SERVICES.into_iter().chain(ACTIVITY_SERVICES) {
+    for service in REGISTRY_SERVICES
+        .into_iter()
+        .chain(ACTIVITY_SERVICES)
+        .chain(RECOGNITION_SERVICES)
+    {
         assert!(
             v1.iter().any(|name| name == service),
             "v1 lists {service}: {v1:?}"

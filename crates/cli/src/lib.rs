@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use egret_activity::{Activity, ActivitySettings};
+use egret_recognition::{Recognition, RecognitionSettings};
 use egret_registry::{Registry, RegistrySettings};
 use egret_runtime::keys;
 use egret_runtime::{
@@ -96,13 +97,16 @@ pub struct EgretConfig {
     pub registry: RegistrySettings,
     /// `[activity]`.
     pub activity: ActivitySettings,
+    /// `[recognition]`.
+    pub recognition: RecognitionSettings,
 }
 
 impl Validate for EgretConfig {
     fn validate(&self) -> Result<(), ConfigError> {
         self.common.validate()?;
         self.registry.validate()?;
-        self.activity.validate()
+        self.activity.validate()?;
+        self.recognition.validate()
     }
 }
 
@@ -126,6 +130,7 @@ pub struct Instance {
     host: ServiceHost,
     registry: Registry,
     activity: Activity,
+    recognition: Recognition,
     config: EgretConfig,
 }
 
@@ -146,10 +151,30 @@ impl Instance {
             egret_activity::registry_channel(&config.activity.registry_address, host.local_addr())?;
         let activity = Activity::open(&config.common, &config.activity, registry_channel).await?;
         egret_activity::grpc::add_services(&mut host, activity.clone());
+        // The recognition service reads the registry and the activity service over gRPC,
+        // here on this very listener too.
+        let own = host.local_addr();
+        let recognition = Recognition::open(
+            &config.common,
+            &config.recognition,
+            egret_recognition::channel(
+                "recognition.registry_address",
+                &config.recognition.registry_address,
+                own,
+            )?,
+            egret_recognition::channel(
+                "recognition.activity_address",
+                &config.recognition.activity_address,
+                own,
+            )?,
+        )
+        .await?;
+        egret_recognition::grpc::add_services(&mut host, recognition.clone());
         Ok(Self {
             host,
             registry,
             activity,
+            recognition,
             config,
         })
     }
@@ -169,16 +194,28 @@ impl Instance {
         &self.activity
     }
 
+    /// The recognition service.
+    pub fn recognition(&self) -> &Recognition {
+        &self.recognition
+    }
+
     /// Serves until `shutdown`, then drains and closes the databases.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let follower = self.activity.feed().clone().spawn(
             self.config.activity.registry_poll_interval,
             shutdown.clone(),
         );
+        let followers = self
+            .recognition
+            .spawn_followers(self.config.recognition.poll_interval, shutdown.clone());
         let served = self.host.serve(shutdown).await;
         let _ = follower.await;
+        for follower in followers {
+            let _ = follower.await;
+        }
         self.registry.database().close().await;
         self.activity.database().close().await;
+        self.recognition.database().close().await;
         served
     }
 

@@ -89,14 +89,20 @@ async fn egret_up_serves_and_stops_cleanly() {
         .await
         .expect("connects");
 
-    let health = HealthClient::new(channel.clone())
-        .check(HealthCheckRequest {
-            service: "egret.registry.v1.OrgUnitService".to_string(),
-        })
-        .await
-        .expect("health")
-        .into_inner();
-    assert_eq!(health.status, ServingStatus::Serving as i32);
+    for service in [
+        "egret.registry.v1.OrgUnitService",
+        "egret.activity.v1.ActivityService",
+        "egret.recognition.v1.StarRatingService",
+    ] {
+        let health = HealthClient::new(channel.clone())
+            .check(HealthCheckRequest {
+                service: service.to_string(),
+            })
+            .await
+            .expect("health")
+            .into_inner();
+        assert_eq!(health.status, ServingStatus::Serving as i32, "{service}");
+    }
 
     let token = token(data_dir.path(), "admin");
     let mut request = tonic::Request::new(pb::GetOrgUnitRequest {
@@ -148,6 +154,16 @@ fn bad_configuration_names_the_key() {
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("server.concurrency_limit"), "{stderr}");
+
+    let output = Command::new(EGRET)
+        .args(["up", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir.path())
+        .env("EGRET__RECOGNITION__RULE_SET", "Xia Men")
+        .output()
+        .expect("egret runs");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("recognition.rule_set"), "{stderr}");
 
     let output = Command::new(EGRET)
         .args(["token", "--role", "root", "--data-dir"])

@@ -27,5 +27,13 @@ pub mod activity {
     }
 }
 
+/// `egret.recognition.v1`: star ratings, commendations, reward points and certificates.
+pub mod recognition {
+    /// Version 1.
+    pub mod v1 {
+        tonic::include_proto!("egret.recognition.v1");
+    }
+}
+
 /// The encoded `FileDescriptorSet` of every Egret proto, for gRPC reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("egret_descriptor");

@@ -92,6 +92,13 @@ pub fn signing_key(data_dir: &Path) -> anyhow::Result<SigningKey> {
     Ok(SigningKey::from_bytes(&seed))
 }
 
+/// Loads (or generates) the instance's certificate-signing key: a key of its own, so that
+/// certificates stay verifiable when the token key is rotated, and the reverse.
+pub fn certificate_signing_key(data_dir: &Path) -> anyhow::Result<SigningKey> {
+    let seed = load_or_create_key_file(&key_dir(data_dir).join("certificate-signing.key"))?;
+    Ok(SigningKey::from_bytes(&seed))
+}
+
 /// The key that verifies tokens: the configured public key, or the one derived from the
 /// signing key in the data directory.
 pub fn verifying_key(data_dir: &Path, auth: &AuthSettings) -> anyhow::Result<VerifyingKey> {

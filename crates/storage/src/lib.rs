@@ -9,8 +9,11 @@
 //! change log as the transaction's last statement, so data and log commit together.
 
 pub mod changelog;
+pub mod contracts;
 mod error;
+pub mod feed;
 pub mod payload;
+pub mod replica;
 pub mod rows;
 pub mod testing;
 pub mod wire;

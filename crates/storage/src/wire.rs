@@ -51,3 +51,60 @@ pub fn change_record(change: &StoredChange) -> common::ChangeRecord {
         reason: change.reason.clone(),
     }
 }
+
+/// Implements a service's records contract (`ListChangeRecords`, `ListChangeLogEntries`),
+/// whose messages every service declares alike in its own package, over an app type with
+/// `list_change_records(&Principal, &str, &PageRequest)` and
+/// `list_change_log(&Principal, i64, i32)`.
+#[macro_export]
+macro_rules! records_api {
+    ($api:ident, $app:ty, $pb:ident, $service:path) => {
+        /// The service implementation.
+        pub struct $api(pub $app);
+
+        #[tonic::async_trait]
+        impl $service for $api {
+            async fn list_change_records(
+                &self,
+                request: tonic::Request<$pb::ListChangeRecordsRequest>,
+            ) -> Result<tonic::Response<$pb::ListChangeRecordsResponse>, tonic::Status> {
+                let principal = egret_runtime::Principal::of(&request)?;
+                let message = request.get_ref();
+                let page = egret_runtime::PageRequest::standard(
+                    message.page_size,
+                    &message.page_token,
+                    &message.resource,
+                )?;
+                let (changes, next_page_token) = self
+                    .0
+                    .list_change_records(&principal, &message.resource, &page)
+                    .await?;
+                Ok(tonic::Response::new($pb::ListChangeRecordsResponse {
+                    change_records: changes.iter().map($crate::wire::change_record).collect(),
+                    next_page_token,
+                }))
+            }
+
+            async fn list_change_log_entries(
+                &self,
+                request: tonic::Request<$pb::ListChangeLogEntriesRequest>,
+            ) -> Result<tonic::Response<$pb::ListChangeLogEntriesResponse>, tonic::Status> {
+                let principal = egret_runtime::Principal::of(&request)?;
+                let message = request.get_ref();
+                let page = self
+                    .0
+                    .list_change_log(&principal, message.after_sequence, message.page_size)
+                    .await?;
+                Ok(tonic::Response::new($pb::ListChangeLogEntriesResponse {
+                    entries: page
+                        .entries
+                        .iter()
+                        .map($crate::wire::change_log_entry)
+                        .collect(),
+                    last_sequence: page.last_sequence,
+                    head_sequence: page.head_sequence,
+                }))
+            }
+        }
+    };
+}

@@ -91,28 +91,72 @@ impl fmt::Display for CivilDate {
 /// registration and ages are the federation's local dates.
 pub fn china_date(micros: i64) -> CivilDate {
     const CHINA_OFFSET_SECONDS: i64 = 8 * 3600;
-    let days = (micros / 1_000_000 + CHINA_OFFSET_SECONDS).div_euclid(86_400);
-    // Howard Hinnant's days-to-civil algorithm.
-    let shifted = days + 719_468;
-    let era = shifted.div_euclid(146_097);
-    let day_of_era = shifted.rem_euclid(146_097);
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_index = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
-    let month = if month_index < 10 {
-        month_index + 3
-    } else {
-        month_index - 9
-    };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    CivilDate::new(year as i32, month as u32, day as u32).expect("the algorithm yields real dates")
+    CivilDate::from_days((micros / 1_000_000 + CHINA_OFFSET_SECONDS).div_euclid(86_400))
+}
+
+impl CivilDate {
+    /// Days since 1970-01-01 (negative before), for day arithmetic.
+    #[must_use]
+    pub fn to_days(&self) -> i64 {
+        // Howard Hinnant's days-from-civil algorithm.
+        let year = i64::from(self.year) - i64::from(self.month <= 2);
+        let era = year.div_euclid(400);
+        let year_of_era = year.rem_euclid(400);
+        let month = i64::from(self.month);
+        let day_of_year = (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5
+            + i64::from(self.day)
+            - 1;
+        let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+        era * 146_097 + day_of_era - 719_468
+    }
+
+    /// The date `days` days since 1970-01-01.
+    #[must_use]
+    pub fn from_days(days: i64) -> CivilDate {
+        // Howard Hinnant's days-to-civil algorithm.
+        let shifted = days + 719_468;
+        let era = shifted.div_euclid(146_097);
+        let day_of_era = shifted.rem_euclid(146_097);
+        let year_of_era =
+            (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+        let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+        let month_index = (5 * day_of_year + 2) / 153;
+        let day = day_of_year - (153 * month_index + 2) / 5 + 1;
+        let month = if month_index < 10 {
+            month_index + 3
+        } else {
+            month_index - 9
+        };
+        let year = year_of_era + era * 400 + i64::from(month <= 2);
+        CivilDate::new(year as i32, month as u32, day as u32)
+            .expect("the algorithm yields real dates")
+    }
+
+    /// The date `days` days later (earlier when negative).
+    #[must_use]
+    pub fn add_days(&self, days: i64) -> CivilDate {
+        CivilDate::from_days(self.to_days() + days)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn day_arithmetic_round_trips() {
+        let leap = CivilDate::new(2024, 2, 28).unwrap();
+        assert_eq!(leap.add_days(1), CivilDate::new(2024, 2, 29).unwrap());
+        assert_eq!(leap.add_days(2), CivilDate::new(2024, 3, 1).unwrap());
+        assert_eq!(CivilDate::new(1970, 1, 1).unwrap().to_days(), 0);
+        assert_eq!(
+            CivilDate::new(2026, 1, 1).unwrap().add_days(-1),
+            CivilDate::new(2025, 12, 31).unwrap()
+        );
+        for days in (-700_000..2_900_000).step_by(997) {
+            assert_eq!(CivilDate::from_days(days).to_days(), days);
+        }
+    }
 
     #[test]
     fn china_dates() {

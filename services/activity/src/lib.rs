@@ -28,7 +28,7 @@ use tonic::transport::{Channel, Endpoint};
 
 pub use app::Activity;
 pub use config::ActivitySettings;
-pub use registry_feed::{RegistryFeed, SyncCredentials};
+pub use registry_feed::RegistryFeed;
 
 /// The configuration of a stand-alone activity process.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -92,7 +92,7 @@ impl Activity {
         let feed = RegistryFeed::new(
             database.clone(),
             registry,
-            SyncCredentials::new(issuer),
+            egret_runtime::SyncCredentials::new(issuer, "egret-activity"),
             activity.registry_deadline,
         );
         // Check-in codes are keyed hashes under the instance's lookup key.

@@ -16,30 +16,7 @@ use egret_types::{CivilDate, Meta};
 use serde::{Deserialize, Serialize};
 
 /// A unit of the registry's org tree, as replicated from the registry's change log.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OrgUnit {
-    /// The registry's id.
-    pub id: String,
-    /// The parent's id; None for the root.
-    pub parent_id: Option<String>,
-    /// `/root-id/…/own-id/`.
-    pub path: String,
-    /// Tier number (1 corps … 4 squad).
-    pub tier: i64,
-    /// Name.
-    pub display_name: String,
-    /// Status number (1 active, 2 suspended, 3 dissolved, 4 merged).
-    pub status: i64,
-    /// The registry record's version; older versions never overwrite newer ones.
-    pub version: i64,
-}
-
-impl OrgUnit {
-    /// Only active units take new projects and activities.
-    pub fn is_active(&self) -> bool {
-        self.status == 1
-    }
-}
+pub use egret_storage::replica::OrgUnit;
 
 pub use egret_types::tree::subtree_bounds;
 

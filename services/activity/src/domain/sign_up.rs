@@ -113,21 +113,6 @@ pub struct Volunteer {
     pub version: i64,
 }
 
-/// A volunteer's membership of a unit, as replicated from the registry.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VolunteerMembership {
-    /// The registry's membership id.
-    pub id: String,
-    /// The volunteer.
-    pub volunteer_id: String,
-    /// The unit.
-    pub org_unit_id: String,
-    /// Whether it is active.
-    pub active: bool,
-    /// The registry record's version.
-    pub version: i64,
-}
-
 /// 报名.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SignUp {

@@ -4,7 +4,6 @@ pub mod activities;
 pub mod attendance;
 pub mod evaluations;
 pub mod insurance;
-pub mod org;
 pub mod projects;
 pub mod sign_ups;
 pub mod training;

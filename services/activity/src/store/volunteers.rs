@@ -5,7 +5,7 @@ use egret_storage::rows::{column, corrupt, date_column, sql_error};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Executor};
 
-use crate::domain::sign_up::{Volunteer, VolunteerMembership};
+use crate::domain::sign_up::Volunteer;
 
 fn from_row(row: &AnyRow) -> Result<Volunteer, ApiError> {
     Ok(Volunteer {
@@ -73,52 +73,4 @@ where
     Ok(())
 }
 
-/// Writes a membership unless the replica already holds the same or a newer version.
-pub async fn upsert_membership<'e, E>(
-    executor: E,
-    membership: &VolunteerMembership,
-) -> Result<(), ApiError>
-where
-    E: Executor<'e, Database = Any>,
-{
-    sqlx::query(
-        "INSERT INTO volunteer_memberships (id, volunteer_id, org_unit_id, active, version) \
-         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO UPDATE SET org_unit_id = excluded.org_unit_id, \
-         active = excluded.active, version = excluded.version \
-         WHERE volunteer_memberships.version < excluded.version",
-    )
-    .bind(&membership.id)
-    .bind(&membership.volunteer_id)
-    .bind(&membership.org_unit_id)
-    .bind(i64::from(membership.active))
-    .bind(membership.version)
-    .execute(executor)
-    .await
-    .map_err(sql_error("volunteer membership"))?;
-    Ok(())
-}
-
-/// Whether the volunteer serves in the subtree `[low, high)`: an active membership there,
-/// or registered by a unit there (the registry's own rule).
-pub async fn serves_in<'e, E>(
-    executor: E,
-    volunteer_id: &str,
-    (low, high): (&str, &str),
-) -> Result<bool, ApiError>
-where
-    E: Executor<'e, Database = Any>,
-{
-    let (count,): (i64,) = sqlx::query_as(
-        "SELECT COUNT(*) FROM volunteers v WHERE v.id = $1 AND (EXISTS (SELECT 1 FROM volunteer_memberships m \
-         JOIN org_units o ON o.id = m.org_unit_id WHERE m.volunteer_id = v.id AND m.active = 1 \
-         AND o.path >= $2 AND o.path < $3) OR EXISTS (SELECT 1 FROM org_units r \
-         WHERE r.id = v.registering_org_unit_id AND r.path >= $2 AND r.path < $3))",
-    )
-    .bind(volunteer_id)
-    .bind(low)
-    .bind(high)
-    .fetch_one(executor)
-    .await
-    .map_err(sql_error("volunteer"))?;
-    Ok(count > 0)
-}
+pub use egret_storage::replica::serves_in;

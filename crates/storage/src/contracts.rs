@@ -1,0 +1,198 @@
+//! The payloads other services' change logs carry, as followers read them.
+//!
+//! A change-log payload is the owning service's record as snake_case JSON (personal data
+//! masked); these structs name only the fields followers rely on, so the owner may add
+//! fields freely but must keep these (the cross-service contract, tested end to end).
+
+use serde::Deserialize;
+
+/// `egret.registry.v1.OrgUnit` in the registry's change log.
+pub const ORG_UNIT_TYPE: &str = "egret.registry.v1.OrgUnit";
+/// `egret.registry.v1.Volunteer` in the registry's change log.
+pub const VOLUNTEER_TYPE: &str = "egret.registry.v1.Volunteer";
+/// `egret.registry.v1.Membership` in the registry's change log.
+pub const MEMBERSHIP_TYPE: &str = "egret.registry.v1.Membership";
+/// `egret.activity.v1.ServiceRecord` in the activity service's change log.
+pub const SERVICE_RECORD_TYPE: &str = "egret.activity.v1.ServiceRecord";
+/// `egret.activity.v1.Activity` in the activity service's change log.
+pub const ACTIVITY_TYPE: &str = "egret.activity.v1.Activity";
+/// `egret.activity.v1.Project` in the activity service's change log.
+pub const PROJECT_TYPE: &str = "egret.activity.v1.Project";
+/// `egret.activity.v1.Evaluation` in the activity service's change log.
+pub const EVALUATION_TYPE: &str = "egret.activity.v1.Evaluation";
+
+/// The bookkeeping part of every payload.
+#[derive(Debug, Clone, Deserialize)]
+pub struct PayloadMeta {
+    /// The record's version: a replica keeps the highest it has seen.
+    pub version: i64,
+    /// When the record was made (microseconds since the epoch).
+    #[serde(default)]
+    pub create_time: i64,
+}
+
+/// An org unit.
+#[derive(Debug, Clone, Deserialize)]
+pub struct OrgUnitPayload {
+    /// Id.
+    pub id: String,
+    /// Parent's id; None for the root.
+    pub parent_id: Option<String>,
+    /// `/root-id/…/own-id/`.
+    pub path: String,
+    /// `corps`, `team`, `sub_team` or `squad`.
+    pub tier: String,
+    /// Name.
+    pub display_name: String,
+    /// `active`, `suspended`, `dissolved` or `merged`.
+    pub status: String,
+    /// Bookkeeping.
+    pub meta: PayloadMeta,
+}
+
+impl OrgUnitPayload {
+    /// The tier as its wire number (1 corps … 4 squad).
+    pub fn tier_number(&self) -> Result<i64, String> {
+        match self.tier.as_str() {
+            "corps" => Ok(1),
+            "team" => Ok(2),
+            "sub_team" => Ok(3),
+            "squad" => Ok(4),
+            other => Err(format!("unknown tier {other:?}")),
+        }
+    }
+
+    /// The status as its wire number (1 active … 4 merged).
+    pub fn status_number(&self) -> Result<i64, String> {
+        match self.status.as_str() {
+            "active" => Ok(1),
+            "suspended" => Ok(2),
+            "dissolved" => Ok(3),
+            "merged" => Ok(4),
+            other => Err(format!("unknown status {other:?}")),
+        }
+    }
+}
+
+/// A volunteer (the payload carries no plaintext personal data).
+#[derive(Debug, Clone, Deserialize)]
+pub struct VolunteerPayload {
+    /// Id.
+    pub id: String,
+    /// 志愿者编号.
+    #[serde(default)]
+    pub volunteer_number: String,
+    /// 姓名.
+    pub display_name: String,
+    /// 证件类型, snake_case (`resident_id`, `passport`, …).
+    #[serde(default)]
+    pub id_type: String,
+    /// The masked ID number.
+    #[serde(default)]
+    pub id_number_masked: String,
+    /// `YYYY-MM-DD`.
+    pub birth_date: String,
+    /// `active`, `inactive` or `withdrawn`.
+    pub status: String,
+    /// The unit that registered the volunteer.
+    pub registering_org_unit_id: String,
+    /// Bookkeeping; `create_time` is the registration time.
+    pub meta: PayloadMeta,
+}
+
+impl VolunteerPayload {
+    /// The status as its wire number (1 active, 2 inactive, 3 withdrawn).
+    pub fn status_number(&self) -> Result<i64, String> {
+        match self.status.as_str() {
+            "active" => Ok(1),
+            "inactive" => Ok(2),
+            "withdrawn" => Ok(3),
+            other => Err(format!("unknown status {other:?}")),
+        }
+    }
+}
+
+/// A volunteer's membership of a unit.
+#[derive(Debug, Clone, Deserialize)]
+pub struct MembershipPayload {
+    /// Id.
+    pub id: String,
+    /// The volunteer.
+    pub volunteer_id: String,
+    /// The unit.
+    pub org_unit_id: String,
+    /// `active`, `pending`, `left`, ….
+    pub state: String,
+    /// Bookkeeping.
+    pub meta: PayloadMeta,
+}
+
+/// A service record (服务记录).
+#[derive(Debug, Clone, Deserialize)]
+pub struct ServiceRecordPayload {
+    /// Id.
+    pub id: String,
+    /// The volunteer.
+    pub volunteer_id: String,
+    /// The activity ('' for an imported record).
+    pub activity_id: String,
+    /// The unit the service counts for.
+    pub org_unit_id: String,
+    /// 服务内容.
+    pub description: String,
+    /// Minutes of service.
+    pub minutes: i64,
+    /// `YYYY-MM-DD`.
+    pub service_date: String,
+    /// `submitted`, `approved` or `rejected`.
+    pub state: String,
+    /// Bookkeeping.
+    pub meta: PayloadMeta,
+}
+
+/// An activity (only what recognition prints and counts).
+#[derive(Debug, Clone, Deserialize)]
+pub struct ActivityPayload {
+    /// Id.
+    pub id: String,
+    /// The organizing unit.
+    pub org_unit_id: String,
+    /// Title.
+    pub display_name: String,
+    /// Start (microseconds since the epoch).
+    #[serde(default)]
+    pub start_time: i64,
+    /// `draft`, `published`, `cancelled`, `completed`, ….
+    #[serde(default)]
+    pub state: String,
+    /// Bookkeeping.
+    pub meta: PayloadMeta,
+}
+
+/// A beneficiary's evaluation of an activity.
+#[derive(Debug, Clone, Deserialize)]
+pub struct EvaluationPayload {
+    /// Id.
+    pub id: String,
+    /// The activity.
+    pub activity_id: String,
+    /// 1 a beneficiary, 2 a volunteer.
+    pub evaluator_kind: i64,
+    /// 1 to 5.
+    pub rating: i64,
+    /// Bookkeeping.
+    pub meta: PayloadMeta,
+}
+
+/// A project (only what recognition names).
+#[derive(Debug, Clone, Deserialize)]
+pub struct ProjectPayload {
+    /// Id.
+    pub id: String,
+    /// The owning unit.
+    pub org_unit_id: String,
+    /// Name.
+    pub display_name: String,
+    /// Bookkeeping.
+    pub meta: PayloadMeta,
+}

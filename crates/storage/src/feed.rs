@@ -1,0 +1,296 @@
+//! Following another service's change log over gRPC (never its database): the one way a
+//! service keeps a local replica of what another owns.
+//!
+//! A [`Follower`] reads pages from a [`ChangeSource`] and hands each entry to a
+//! [`ChangeSink`] inside one [`WriteTx`] that also moves the feed's checkpoint, so a crash
+//! never loses or doubles an entry. Sinks apply idempotently (an older version never
+//! overwrites a newer one), because a page may be read twice by two processes; the
+//! checkpoint's compare-and-set makes only one of them commit it.
+//!
+//! The checkpoint lives in the following service's `feed_checkpoints` table
+//! (`feed TEXT PRIMARY KEY, last_sequence BIGINT`), which its migrations create with one
+//! row per feed.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use egret_proto::common::v1::ChangeLogEntry;
+use egret_runtime::{ApiError, CancellationToken, SyncCredentials};
+use futures::future::BoxFuture;
+use sqlx::{Any, Executor};
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::Channel;
+
+use crate::rows::sql_error;
+use crate::{Database, WriteTx};
+
+/// How many entries one read asks for.
+const PAGE_SIZE: i32 = 500;
+
+/// One page of another service's change log.
+#[derive(Debug, Clone, Default)]
+pub struct FeedPage {
+    /// The entries, in sequence order.
+    pub entries: Vec<ChangeLogEntry>,
+    /// The sequence to resume after.
+    pub last_sequence: i64,
+    /// The highest sequence committed when the page was read.
+    pub head_sequence: i64,
+}
+
+/// Where a feed reads from: another service's `ListChangeLogEntries`.
+pub trait ChangeSource: Send + Sync + 'static {
+    /// Entries after `after`, at most `page_size`, within `deadline`.
+    fn read(
+        &self,
+        after: i64,
+        page_size: i32,
+        deadline: Duration,
+    ) -> BoxFuture<'_, Result<FeedPage, ApiError>>;
+}
+
+/// What a feed does with each entry, inside the transaction that moves its checkpoint.
+pub trait ChangeSink: Send + Sync + 'static {
+    /// Applies one entry; entries of types the sink does not follow are ignored.
+    fn apply<'a>(
+        &'a self,
+        transaction: &'a mut WriteTx,
+        entry: &'a ChangeLogEntry,
+    ) -> BoxFuture<'a, Result<(), ApiError>>;
+}
+
+/// Maps a failed call to the upstream service to what our caller sees.
+pub fn upstream_error(service: &str, status: &tonic::Status) -> ApiError {
+    match status.code() {
+        tonic::Code::Unavailable | tonic::Code::Unknown => ApiError::Unavailable(format!(
+            "the {service} is unreachable: {}",
+            status.message()
+        )),
+        tonic::Code::DeadlineExceeded | tonic::Code::Cancelled => {
+            ApiError::DeadlineExceeded(format!("the {service} did not answer in time"))
+        }
+        code => ApiError::Internal(anyhow::anyhow!(
+            "reading the {service}'s change log: {code:?} {}",
+            status.message()
+        )),
+    }
+}
+
+/// Implements [`ChangeSource`] for one service's generated records client; every
+/// service's records contract has the same `ListChangeLogEntries` shape.
+macro_rules! change_source {
+    ($(#[$doc:meta])* $name:ident, $service:literal, $module:ident, $client_module:ident :: $client:ident) => {
+        $(#[$doc])*
+        #[derive(Clone)]
+        pub struct $name {
+            client: egret_proto::$module::v1::$client_module::$client<InterceptedService<Channel, SyncCredentials>>,
+        }
+
+        impl $name {
+            /// A source over `channel`, calling with `credentials`.
+            pub fn new(channel: Channel, credentials: SyncCredentials) -> Self {
+                Self {
+                    client: egret_proto::$module::v1::$client_module::$client::with_interceptor(
+                        channel,
+                        credentials,
+                    ),
+                }
+            }
+        }
+
+        impl ChangeSource for $name {
+            fn read(
+                &self,
+                after: i64,
+                page_size: i32,
+                deadline: Duration,
+            ) -> BoxFuture<'_, Result<FeedPage, ApiError>> {
+                Box::pin(async move {
+                    let mut request = tonic::Request::new(
+                        egret_proto::$module::v1::ListChangeLogEntriesRequest {
+                            after_sequence: after,
+                            page_size,
+                        },
+                    );
+                    // The upstream gets what is left of the caller's own deadline, at most
+                    // the feed's.
+                    request.set_timeout(egret_runtime::server::outgoing_deadline(deadline));
+                    let page = self
+                        .client
+                        .clone()
+                        .list_change_log_entries(request)
+                        .await
+                        .map_err(|status| upstream_error($service, &status))?
+                        .into_inner();
+                    Ok(FeedPage {
+                        entries: page.entries,
+                        last_sequence: page.last_sequence,
+                        head_sequence: page.head_sequence,
+                    })
+                })
+            }
+        }
+    };
+}
+
+change_source!(
+    /// The registry's change log (`egret.registry.v1.RegistryRecordsService`).
+    RegistryLog,
+    "registry",
+    registry,
+    registry_records_service_client::RegistryRecordsServiceClient
+);
+
+change_source!(
+    /// The activity service's change log (`egret.activity.v1.ActivityRecordsService`).
+    ActivityLog,
+    "activity service",
+    activity,
+    activity_records_service_client::ActivityRecordsServiceClient
+);
+
+/// A follower of one feed.
+#[derive(Clone)]
+pub struct Follower {
+    feed: &'static str,
+    actor: &'static str,
+    origin: String,
+    database: Database,
+    source: Arc<dyn ChangeSource>,
+    sink: Arc<dyn ChangeSink>,
+    deadline: Duration,
+    // One catch-up at a time in this process: concurrent ones would only race for the
+    // checkpoint.
+    running: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl Follower {
+    /// A follower of the feed named `feed` (its row in `feed_checkpoints`), writing as
+    /// `actor` on the instance `origin` (records a sink creates are made here).
+    pub fn new(
+        feed: &'static str,
+        actor: &'static str,
+        origin: impl Into<String>,
+        database: Database,
+        source: impl ChangeSource,
+        sink: impl ChangeSink,
+        deadline: Duration,
+    ) -> Self {
+        Self {
+            feed,
+            actor,
+            origin: origin.into(),
+            database,
+            source: Arc::new(source),
+            sink: Arc::new(sink),
+            deadline,
+            running: Arc::new(tokio::sync::Mutex::new(())),
+        }
+    }
+
+    /// The feed's name.
+    pub fn feed(&self) -> &'static str {
+        self.feed
+    }
+
+    /// Applies every change the source had committed when called.
+    pub async fn catch_up(&self) -> Result<(), ApiError> {
+        let _running = self.running.lock().await;
+        loop {
+            let after = checkpoint(self.database.reader(), self.feed).await?;
+            let page = self.source.read(after, PAGE_SIZE, self.deadline).await?;
+            if page.entries.is_empty() {
+                return Ok(());
+            }
+            let mut transaction = self.database.begin(self.actor, &self.origin).await?;
+            for entry in &page.entries {
+                self.sink.apply(&mut transaction, entry).await?;
+            }
+            if !advance_checkpoint(transaction.conn(), self.feed, after, page.last_sequence).await?
+            {
+                // Another process applied these first; start again from its checkpoint.
+                continue;
+            }
+            transaction.commit().await?;
+            tracing::debug!(
+                feed = self.feed,
+                last_sequence = page.last_sequence,
+                head = page.head_sequence,
+                "applied upstream changes"
+            );
+            if page.last_sequence >= page.head_sequence {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Catches up every `interval` until `shutdown`.
+    pub fn spawn(
+        self,
+        interval: Duration,
+        shutdown: CancellationToken,
+    ) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(async move {
+            loop {
+                if let Err(error) = self.catch_up().await {
+                    tracing::warn!(feed = self.feed, %error, "following a change log failed; retrying");
+                }
+                tokio::select! {
+                    () = shutdown.cancelled() => return,
+                    () = tokio::time::sleep(interval) => {}
+                }
+            }
+        })
+    }
+}
+
+/// The last sequence of `feed` applied.
+pub async fn checkpoint<'e, E>(executor: E, feed: &str) -> Result<i64, ApiError>
+where
+    E: Executor<'e, Database = Any>,
+{
+    let (last,): (i64,) =
+        sqlx::query_as("SELECT last_sequence FROM feed_checkpoints WHERE feed = $1")
+            .bind(feed)
+            .fetch_one(executor)
+            .await
+            .map_err(sql_error("feed checkpoint"))?;
+    Ok(last)
+}
+
+/// Moves the checkpoint from `expected` to `last_sequence`; false when another reader had
+/// already moved it.
+async fn advance_checkpoint<'e, E>(
+    executor: E,
+    feed: &str,
+    expected: i64,
+    last_sequence: i64,
+) -> Result<bool, ApiError>
+where
+    E: Executor<'e, Database = Any>,
+{
+    let result = sqlx::query(
+        "UPDATE feed_checkpoints SET last_sequence = $3 WHERE feed = $1 AND last_sequence = $2",
+    )
+    .bind(feed)
+    .bind(expected)
+    .bind(last_sequence)
+    .execute(executor)
+    .await
+    .map_err(sql_error("feed checkpoint"))?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// Parses an entry's payload as `T`, or an internal error naming the entry.
+pub fn payload<T: serde::de::DeserializeOwned>(entry: &ChangeLogEntry) -> Result<T, ApiError> {
+    serde_json::from_str(&entry.payload_json).map_err(|error| corrupt(entry, error))
+}
+
+/// The internal error for an entry that does not make sense.
+pub fn corrupt(entry: &ChangeLogEntry, error: impl std::fmt::Display) -> ApiError {
+    ApiError::Internal(anyhow::anyhow!(
+        "{} change {} does not parse: {error}",
+        entry.resource_type,
+        entry.sequence
+    ))
+}

@@ -1,0 +1,178 @@
+//! Following the registry and the activity service: the recognition service keeps a replica
+//! of the org tree, volunteers and memberships (registry) and of activities and service
+//! records (activity), read from their change logs over gRPC.
+//!
+//! When a service record's approved minutes change, the same transaction that applies it
+//! also moves reward points, flags stars the hours no longer support and revokes
+//! certificates built on the reversed hours: all or nothing with the checkpoint, so a crash
+//! never applies a change twice or loses it.
+
+use egret_proto::common::v1::ChangeLogEntry;
+use egret_runtime::ApiError;
+use egret_storage::contracts::{
+    ACTIVITY_TYPE, ActivityPayload, EVALUATION_TYPE, EvaluationPayload, MEMBERSHIP_TYPE,
+    ORG_UNIT_TYPE, PROJECT_TYPE, ProjectPayload, SERVICE_RECORD_TYPE, ServiceRecordPayload,
+    VOLUNTEER_TYPE, VolunteerPayload,
+};
+use egret_storage::feed::{self, ChangeSink};
+use egret_storage::{WriteTx, replica};
+use egret_types::{CivilDate, china_date};
+use futures::future::BoxFuture;
+
+use crate::app;
+use crate::domain::{HoursChange, PointsRate, ServiceRecord, Volunteer};
+use crate::store;
+
+/// The actor of every change the feeds make.
+pub const ACTOR: &str = "egret-recognition";
+
+/// Applies the registry's org units, volunteers and memberships.
+pub struct RegistrySink;
+
+impl ChangeSink for RegistrySink {
+    fn apply<'a>(
+        &'a self,
+        transaction: &'a mut WriteTx,
+        entry: &'a ChangeLogEntry,
+    ) -> BoxFuture<'a, Result<(), ApiError>> {
+        Box::pin(async move {
+            match entry.resource_type.as_str() {
+                ORG_UNIT_TYPE => replica::apply_unit(transaction, entry).await,
+                MEMBERSHIP_TYPE => replica::apply_membership(transaction, entry).await,
+                VOLUNTEER_TYPE => {
+                    let payload: VolunteerPayload = feed::payload(entry)?;
+                    let volunteer = Volunteer {
+                        status: payload
+                            .status_number()
+                            .map_err(|error| feed::corrupt(entry, error))?,
+                        registered_on: china_date(payload.meta.create_time),
+                        id: payload.id,
+                        volunteer_number: payload.volunteer_number,
+                        display_name: payload.display_name,
+                        id_type: payload.id_type,
+                        id_number_masked: payload.id_number_masked,
+                        registering_org_unit_id: payload.registering_org_unit_id,
+                        version: payload.meta.version,
+                    };
+                    store::replica::upsert_volunteer(transaction.conn(), &volunteer).await
+                }
+                _ => Ok(()),
+            }
+        })
+    }
+}
+
+/// Applies the activity service's activities and service records, and what follows from
+/// changed hours.
+pub struct ActivitySink {
+    /// How hours become points.
+    pub rate: PointsRate,
+}
+
+impl ChangeSink for ActivitySink {
+    fn apply<'a>(
+        &'a self,
+        transaction: &'a mut WriteTx,
+        entry: &'a ChangeLogEntry,
+    ) -> BoxFuture<'a, Result<(), ApiError>> {
+        Box::pin(async move {
+            match entry.resource_type.as_str() {
+                ACTIVITY_TYPE => {
+                    let payload: ActivityPayload = feed::payload(entry)?;
+                    store::replica::upsert_activity(
+                        transaction.conn(),
+                        &store::replica::ActivityRow {
+                            id: payload.id,
+                            org_unit_id: payload.org_unit_id,
+                            display_name: payload.display_name,
+                            state: payload.state,
+                            start_time: payload.start_time,
+                            version: payload.meta.version,
+                        },
+                    )
+                    .await
+                }
+                SERVICE_RECORD_TYPE => self.apply_record(transaction, entry).await,
+                PROJECT_TYPE => {
+                    let payload: ProjectPayload = feed::payload(entry)?;
+                    store::replica::upsert_project(
+                        transaction.conn(),
+                        &store::replica::ProjectRow {
+                            id: payload.id,
+                            org_unit_id: payload.org_unit_id,
+                            display_name: payload.display_name,
+                            version: payload.meta.version,
+                        },
+                    )
+                    .await
+                }
+                EVALUATION_TYPE => {
+                    let payload: EvaluationPayload = feed::payload(entry)?;
+                    // Team stars count the beneficiaries' feedback, not volunteers' own.
+                    if payload.evaluator_kind != 1 {
+                        return Ok(());
+                    }
+                    store::replica::upsert_evaluation(
+                        transaction.conn(),
+                        (
+                            &payload.id,
+                            &payload.activity_id,
+                            payload.rating,
+                            payload.meta.version,
+                        ),
+                    )
+                    .await
+                }
+                _ => Ok(()),
+            }
+        })
+    }
+}
+
+impl ActivitySink {
+    async fn apply_record(
+        &self,
+        transaction: &mut WriteTx,
+        entry: &ChangeLogEntry,
+    ) -> Result<(), ApiError> {
+        let payload: ServiceRecordPayload = feed::payload(entry)?;
+        let before = store::replica::service_record(transaction.conn(), &payload.id).await?;
+        if before
+            .as_ref()
+            .is_some_and(|known| known.version >= payload.meta.version)
+        {
+            // Seen already: applying it again must change nothing.
+            return Ok(());
+        }
+        let service_date = CivilDate::parse_iso(&payload.service_date).ok_or_else(|| {
+            feed::corrupt(entry, format!("service date {:?}", payload.service_date))
+        })?;
+        let record = ServiceRecord {
+            approved_minutes: if payload.state == "approved" {
+                payload.minutes
+            } else {
+                0
+            },
+            id: payload.id,
+            volunteer_id: payload.volunteer_id,
+            activity_id: payload.activity_id,
+            org_unit_id: payload.org_unit_id,
+            description: payload.description,
+            service_date,
+            version: payload.meta.version,
+        };
+        store::replica::put_service_record(transaction.conn(), &record).await?;
+        let change = HoursChange {
+            record_id: record.id.clone(),
+            volunteer_id: record.volunteer_id.clone(),
+            before: before.map(|known| (known.service_date, known.approved_minutes)),
+            after: (record.service_date, record.approved_minutes),
+        };
+        if change.before == Some(change.after) || (change.before.is_none() && change.after.1 == 0) {
+            return Ok(());
+        }
+        app::stars::follow_hours(transaction, &change).await?;
+        app::rewards::follow_hours(transaction, self.rate, &change).await?;
+        app::certificates::follow_hours(transaction, &change).await
+    }
+}

@@ -1,0 +1,71 @@
+//! The recognition service's gRPC surface: conversions between wire and domain types only.
+
+mod certificates;
+mod commendations;
+mod records;
+mod rewards;
+mod rules;
+mod stars;
+
+use egret_proto::recognition::v1::{
+    certificate_service_server::CertificateServiceServer,
+    commendation_service_server::CommendationServiceServer,
+    recognition_records_service_server::RecognitionRecordsServiceServer,
+    reward_service_server::RewardServiceServer, rule_set_service_server::RuleSetServiceServer,
+    star_rating_service_server::StarRatingServiceServer,
+};
+use egret_runtime::ServiceHost;
+use tonic::server::NamedService;
+
+use crate::app::Recognition;
+
+/// Adds the recognition service's gRPC services to a host, with its message-size limit.
+pub fn add_services(host: &mut ServiceHost, recognition: Recognition) {
+    let limit = host.settings().max_message_bytes;
+    host.routes().add_service(
+        RuleSetServiceServer::new(rules::RuleSetApi(recognition.clone()))
+            .max_decoding_message_size(limit)
+            .max_encoding_message_size(limit),
+    );
+    host.routes().add_service(
+        StarRatingServiceServer::new(stars::StarRatingApi(recognition.clone()))
+            .max_decoding_message_size(limit)
+            .max_encoding_message_size(limit),
+    );
+    host.routes().add_service(
+        CertificateServiceServer::new(certificates::CertificateApi(recognition.clone()))
+            .max_decoding_message_size(limit)
+            .max_encoding_message_size(limit),
+    );
+    // Anyone holding a printed certificate may check it (DESIGN.md §7, "no token").
+    let certificate_service =
+        <CertificateServiceServer<certificates::CertificateApi> as NamedService>::NAME;
+    for method in ["VerifyCertificate", "GetVerificationKey"] {
+        host.allow_anonymous(format!("/{certificate_service}/{method}"));
+    }
+    host.routes().add_service(
+        RewardServiceServer::new(rewards::RewardApi(recognition.clone()))
+            .max_decoding_message_size(limit)
+            .max_encoding_message_size(limit),
+    );
+    host.routes().add_service(
+        CommendationServiceServer::new(commendations::CommendationApi(recognition.clone()))
+            .max_decoding_message_size(limit)
+            .max_encoding_message_size(limit),
+    );
+    host.routes().add_service(
+        RecognitionRecordsServiceServer::new(records::RecordsApi(recognition))
+            .max_decoding_message_size(limit)
+            .max_encoding_message_size(limit),
+    );
+    host.report_serving(<RuleSetServiceServer<rules::RuleSetApi> as NamedService>::NAME);
+    host.report_serving(<StarRatingServiceServer<stars::StarRatingApi> as NamedService>::NAME);
+    host.report_serving(certificate_service);
+    host.report_serving(<RewardServiceServer<rewards::RewardApi> as NamedService>::NAME);
+    host.report_serving(
+        <CommendationServiceServer<commendations::CommendationApi> as NamedService>::NAME,
+    );
+    host.report_serving(
+        <RecognitionRecordsServiceServer<records::RecordsApi> as NamedService>::NAME,
+    );
+}

@@ -26,6 +26,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "egret/recognition/v1/certificate.proto",
         "egret/recognition/v1/commendation.proto",
         "egret/recognition/v1/records.proto",
+        "egret/reporting/v1/statistics.proto",
     ];
     println!("cargo:rerun-if-changed={}", proto_root.display());
     let descriptor_set = protox::compile(files, [&proto_root])?;

@@ -9,6 +9,7 @@ use egret_cli::{EgretConfig, Instance};
 use egret_proto::activity::v1 as activity_pb;
 use egret_proto::recognition::v1 as recognition_pb;
 use egret_proto::registry::v1 as pb;
+use egret_proto::reporting::v1 as reporting_pb;
 use egret_runtime::keys;
 use egret_runtime::{CancellationToken, Principal, Role, TokenIssuer};
 use egret_storage::testing::FreshPostgres;
@@ -64,6 +65,7 @@ pub struct TestApp {
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     data_dir: tempfile::TempDir,
     postgres: Option<FreshPostgres>,
+    config: EgretConfig,
 }
 
 /// The test settings: small bounds, so limits are reachable in tests.
@@ -103,7 +105,9 @@ impl TestApp {
         let mut config = test_config(data_dir.path(), &url);
         adjust(&mut config);
         let instance_id = config.common.instance.id.clone();
-        let instance = Instance::build(config).await.expect("instance builds");
+        let instance = Instance::build(config.clone())
+            .await
+            .expect("instance builds");
         let address = instance.local_addr();
         let root = instance
             .registry()
@@ -131,7 +135,13 @@ impl TestApp {
             server: Some(server),
             data_dir,
             postgres,
+            config,
         })
+    }
+
+    /// The configuration the instance was built with.
+    pub fn config(&self) -> &EgretConfig {
+        &self.config
     }
 
     /// The data directory.
@@ -326,6 +336,14 @@ impl TestApp {
         recognition_pb::commendation_service_client::CommendationServiceClient::new(
             self.authed(token),
         )
+    }
+
+    /// A StatisticsService client.
+    pub fn statistics(
+        &self,
+        token: &str,
+    ) -> reporting_pb::statistics_service_client::StatisticsServiceClient<Authed> {
+        reporting_pb::statistics_service_client::StatisticsServiceClient::new(self.authed(token))
     }
 
     /// A RecognitionRecordsService client.

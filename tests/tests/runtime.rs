@@ -40,6 +40,8 @@ const RECOGNITION_SERVICES: [&str; 6] = [
     "egret.recognition.v1.RecognitionRecordsService",
 ];
 
+const REPORTING_SERVICES: [&str; 1] = ["egret.reporting.v1.StatisticsService"];
+
 both_backends!(
     health_goes_not_serving_on_shutdown,
     unauthenticated_calls_are_refused
@@ -51,6 +53,7 @@ async fn health_goes_not_serving_on_shutdown(app: TestApp) {
         .into_iter()
         .chain(ACTIVITY_SERVICES)
         .chain(RECOGNITION_SERVICES)
+        .chain(REPORTING_SERVICES)
         .chain([""])
     {
         let status = health
@@ -169,6 +172,7 @@ async fn reflection_lists_egret_services_on_v1_and_v1alpha() {
         .into_iter()
         .chain(ACTIVITY_SERVICES)
         .chain(RECOGNITION_SERVICES)
+        .chain(REPORTING_SERVICES)
     {
         assert!(
             v1.iter().any(|name| name == service),

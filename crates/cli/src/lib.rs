@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand};
 use egret_activity::{Activity, ActivitySettings};
 use egret_recognition::{Recognition, RecognitionSettings};
 use egret_registry::{Registry, RegistrySettings};
+use egret_reporting::{Reporting, ReportingSettings};
 use egret_runtime::keys;
 use egret_runtime::{
     CancellationToken, ConfigError, Principal, Role, ServiceHost, Settings, TokenIssuer,
@@ -99,6 +100,8 @@ pub struct EgretConfig {
     pub activity: ActivitySettings,
     /// `[recognition]`.
     pub recognition: RecognitionSettings,
+    /// `[reporting]`.
+    pub reporting: ReportingSettings,
 }
 
 impl Validate for EgretConfig {
@@ -106,7 +109,8 @@ impl Validate for EgretConfig {
         self.common.validate()?;
         self.registry.validate()?;
         self.activity.validate()?;
-        self.recognition.validate()
+        self.recognition.validate()?;
+        self.reporting.validate()
     }
 }
 
@@ -131,6 +135,7 @@ pub struct Instance {
     registry: Registry,
     activity: Activity,
     recognition: Recognition,
+    reporting: Reporting,
     config: EgretConfig,
 }
 
@@ -147,8 +152,11 @@ impl Instance {
             ServiceHost::bind(config.common.listen, config.common.server.clone(), verifier).await?;
         egret_registry::grpc::add_services(&mut host, registry.clone());
         // The activity service reaches the registry over gRPC, here on this very listener.
-        let registry_channel =
-            egret_activity::registry_channel(&config.activity.registry_address, host.local_addr())?;
+        let registry_channel = egret_runtime::config::service_channel(
+            "activity.registry_address",
+            &config.activity.registry_address,
+            host.local_addr(),
+        )?;
         let activity = Activity::open(&config.common, &config.activity, registry_channel).await?;
         egret_activity::grpc::add_services(&mut host, activity.clone());
         // The recognition service reads the registry and the activity service over gRPC,
@@ -157,12 +165,12 @@ impl Instance {
         let recognition = Recognition::open(
             &config.common,
             &config.recognition,
-            egret_recognition::channel(
+            egret_runtime::config::service_channel(
                 "recognition.registry_address",
                 &config.recognition.registry_address,
                 own,
             )?,
-            egret_recognition::channel(
+            egret_runtime::config::service_channel(
                 "recognition.activity_address",
                 &config.recognition.activity_address,
                 own,
@@ -170,11 +178,14 @@ impl Instance {
         )
         .await?;
         egret_recognition::grpc::add_services(&mut host, recognition.clone());
+        let reporting = Reporting::open(&config.common, &config.reporting, own).await?;
+        egret_reporting::grpc::add_services(&mut host, reporting.clone());
         Ok(Self {
             host,
             registry,
             activity,
             recognition,
+            reporting,
             config,
         })
     }
@@ -199,15 +210,24 @@ impl Instance {
         &self.recognition
     }
 
+    /// The reporting service.
+    pub fn reporting(&self) -> &Reporting {
+        &self.reporting
+    }
+
     /// Serves until `shutdown`, then drains and closes the databases.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let follower = self.activity.feed().clone().spawn(
             self.config.activity.registry_poll_interval,
             shutdown.clone(),
         );
-        let followers = self
+        let mut followers = self
             .recognition
             .spawn_followers(self.config.recognition.poll_interval, shutdown.clone());
+        followers.extend(
+            self.reporting
+                .spawn_followers(self.config.reporting.poll_interval, shutdown.clone()),
+        );
         let served = self.host.serve(shutdown).await;
         let _ = follower.await;
         for follower in followers {
@@ -216,6 +236,7 @@ impl Instance {
         self.registry.database().close().await;
         self.activity.database().close().await;
         self.recognition.database().close().await;
+        self.reporting.database().close().await;
         served
     }
 

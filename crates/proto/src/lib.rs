@@ -35,5 +35,13 @@ pub mod recognition {
     }
 }
 
+/// `egret.reporting.v1`: statistics, targets, the annual report and exports.
+pub mod reporting {
+    /// Version 1.
+    pub mod v1 {
+        tonic::include_proto!("egret.reporting.v1");
+    }
+}
+
 /// The encoded `FileDescriptorSet` of every Egret proto, for gRPC reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("egret_descriptor");

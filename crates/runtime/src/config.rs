@@ -432,6 +432,36 @@ impl Validate for KeySettings {
     }
 }
 
+/// Checks the address of another service: empty (this instance's own listener, where
+/// `egret up` serves every service) or an `http://`/`https://` URI.
+pub fn check_service_address(key: &str, address: &str) -> Result<(), ConfigError> {
+    let address = address.trim();
+    if address.is_empty() || address.starts_with("http://") || address.starts_with("https://") {
+        return Ok(());
+    }
+    Err(ConfigError::invalid(
+        key,
+        "must be empty (this instance) or start with http:// or https://",
+    ))
+}
+
+/// A channel to another service at `address` (or, when empty, at `own_address`), connected
+/// on first use so that a process serving both can build it before it listens.
+pub fn service_channel(
+    key: &str,
+    address: &str,
+    own_address: SocketAddr,
+) -> Result<tonic::transport::Channel, ConfigError> {
+    let address = if address.trim().is_empty() {
+        format!("http://{own_address}")
+    } else {
+        address.trim().to_string()
+    };
+    tonic::transport::Endpoint::from_shared(address)
+        .map(|endpoint| endpoint.connect_lazy())
+        .map_err(|_| ConfigError::invalid(key, "is not a URI"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -18,6 +18,14 @@ pub const SERVICE_RECORD_TYPE: &str = "egret.activity.v1.ServiceRecord";
 pub const ACTIVITY_TYPE: &str = "egret.activity.v1.Activity";
 /// `egret.activity.v1.Project` in the activity service's change log.
 pub const PROJECT_TYPE: &str = "egret.activity.v1.Project";
+/// `egret.activity.v1.Qualification` in the activity service's change log.
+pub const QUALIFICATION_TYPE: &str = "egret.activity.v1.Qualification";
+/// `egret.activity.v1.InsurancePolicy` in the activity service's change log.
+pub const INSURANCE_POLICY_TYPE: &str = "egret.activity.v1.InsurancePolicy";
+/// `egret.recognition.v1.StarRating` in the recognition service's change log.
+pub const STAR_RATING_TYPE: &str = "egret.recognition.v1.StarRating";
+/// `egret.recognition.v1.Commendation` in the recognition service's change log.
+pub const COMMENDATION_TYPE: &str = "egret.recognition.v1.Commendation";
 /// `egret.activity.v1.Evaluation` in the activity service's change log.
 pub const EVALUATION_TYPE: &str = "egret.activity.v1.Evaluation";
 
@@ -46,6 +54,12 @@ pub struct OrgUnitPayload {
     pub display_name: String,
     /// `active`, `suspended`, `dissolved` or `merged`.
     pub status: String,
+    /// 队伍级别 (wire number; 0 unset).
+    #[serde(default)]
+    pub level: i64,
+    /// 类别 (wire numbers).
+    #[serde(default)]
+    pub categories: Vec<i64>,
     /// Bookkeeping.
     pub meta: PayloadMeta,
 }
@@ -92,6 +106,9 @@ pub struct VolunteerPayload {
     pub id_number_masked: String,
     /// `YYYY-MM-DD`.
     pub birth_date: String,
+    /// `female` or `male`.
+    #[serde(default)]
+    pub gender: String,
     /// `active`, `inactive` or `withdrawn`.
     pub status: String,
     /// The unit that registered the volunteer.
@@ -162,6 +179,15 @@ pub struct ActivityPayload {
     /// Start (microseconds since the epoch).
     #[serde(default)]
     pub start_time: i64,
+    /// 服务主题 (wire number).
+    #[serde(default)]
+    pub service_theme: i64,
+    /// 服务领域 (wire number).
+    #[serde(default)]
+    pub service_field: i64,
+    /// 服务对象 (wire numbers).
+    #[serde(default)]
+    pub target_groups: Vec<i64>,
     /// `draft`, `published`, `cancelled`, `completed`, ….
     #[serde(default)]
     pub state: String,
@@ -193,6 +219,74 @@ pub struct ProjectPayload {
     pub org_unit_id: String,
     /// Name.
     pub display_name: String,
+    /// Bookkeeping.
+    pub meta: PayloadMeta,
+}
+
+/// A qualification granted by training.
+#[derive(Debug, Clone, Deserialize)]
+pub struct QualificationPayload {
+    /// Id.
+    pub id: String,
+    /// The volunteer.
+    pub volunteer_id: String,
+    /// `YYYY-MM-DD`.
+    pub granted_date: String,
+    /// Bookkeeping.
+    pub meta: PayloadMeta,
+}
+
+/// An accident insurance policy.
+#[derive(Debug, Clone, Deserialize)]
+pub struct InsurancePolicyPayload {
+    /// Id.
+    pub id: String,
+    /// The unit that holds it.
+    pub org_unit_id: String,
+    /// `YYYY-MM-DD`.
+    pub start_date: String,
+    /// `YYYY-MM-DD`.
+    pub end_date: String,
+    /// Covers every volunteer serving in the unit's subtree.
+    pub covers_subtree: bool,
+    /// Volunteers named on the policy.
+    pub insured_volunteers: Vec<String>,
+    /// `active` or `cancelled`.
+    pub state: String,
+    /// Bookkeeping.
+    pub meta: PayloadMeta,
+}
+
+/// A volunteer star rating.
+#[derive(Debug, Clone, Deserialize)]
+pub struct StarRatingPayload {
+    /// Id.
+    pub id: String,
+    /// The volunteer.
+    pub volunteer_id: String,
+    /// 1 to 5.
+    pub stars: i64,
+    /// The nominating unit.
+    pub nominating_org_unit_id: String,
+    /// `nominated`, `awarded`, `rejected` or `revoked`.
+    pub state: String,
+    /// When awarded (microseconds), 0 before.
+    pub award_time: i64,
+    /// Bookkeeping.
+    pub meta: PayloadMeta,
+}
+
+/// A commendation.
+#[derive(Debug, Clone, Deserialize)]
+pub struct CommendationPayload {
+    /// Id.
+    pub id: String,
+    /// The nominating unit.
+    pub nominating_org_unit_id: String,
+    /// `nominated`, `on_notice`, `awarded`, `rejected` or `withdrawn`.
+    pub state: String,
+    /// When awarded (microseconds), 0 before.
+    pub award_time: i64,
     /// Bookkeeping.
     pub meta: PayloadMeta,
 }

@@ -142,12 +142,36 @@ change_source!(
 );
 
 change_source!(
+    /// The recognition service's change log
+    /// (`egret.recognition.v1.RecognitionRecordsService`).
+    RecognitionLog,
+    "recognition service",
+    recognition,
+    recognition_records_service_client::RecognitionRecordsServiceClient
+);
+
+change_source!(
     /// The activity service's change log (`egret.activity.v1.ActivityRecordsService`).
     ActivityLog,
     "activity service",
     activity,
     activity_records_service_client::ActivityRecordsServiceClient
 );
+
+/// How far a follower has come, as last seen by this process.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FollowerStatus {
+    /// The feed's name.
+    pub feed: &'static str,
+    /// The last sequence applied (from the checkpoint).
+    pub applied_sequence: i64,
+    /// The head the upstream reported at the last read; 0 before the first.
+    pub head_sequence: i64,
+    /// When the follower last reached the head it saw (microseconds), 0 before.
+    pub last_caught_up_micros: i64,
+    /// The last error; empty after a successful read.
+    pub last_error: String,
+}
 
 /// A follower of one feed.
 #[derive(Clone)]
@@ -162,6 +186,7 @@ pub struct Follower {
     // One catch-up at a time in this process: concurrent ones would only race for the
     // checkpoint.
     running: Arc<tokio::sync::Mutex<()>>,
+    status: Arc<std::sync::Mutex<FollowerStatus>>,
 }
 
 impl Follower {
@@ -185,7 +210,33 @@ impl Follower {
             sink: Arc::new(sink),
             deadline,
             running: Arc::new(tokio::sync::Mutex::new(())),
+            status: Arc::new(std::sync::Mutex::new(FollowerStatus {
+                feed,
+                ..FollowerStatus::default()
+            })),
         }
+    }
+
+    /// How far the follower has come: the checkpoint as stored, and what the last read saw.
+    pub async fn status(&self) -> Result<FollowerStatus, ApiError> {
+        let applied_sequence = checkpoint(self.database.reader(), self.feed).await?;
+        let mut status = self
+            .status
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        status.applied_sequence = applied_sequence;
+        status.head_sequence = status.head_sequence.max(applied_sequence);
+        Ok(status)
+    }
+
+    fn note(&self, update: impl FnOnce(&mut FollowerStatus)) {
+        update(
+            &mut self
+                .status
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
     }
 
     /// The feed's name.
@@ -195,10 +246,26 @@ impl Follower {
 
     /// Applies every change the source had committed when called.
     pub async fn catch_up(&self) -> Result<(), ApiError> {
+        let result = self.catch_up_once().await;
+        match &result {
+            Ok(()) => self.note(|status| {
+                status.last_error.clear();
+                status.last_caught_up_micros = crate::now_micros();
+            }),
+            Err(error) => {
+                let error = error.to_string();
+                self.note(|status| status.last_error = error);
+            }
+        }
+        result
+    }
+
+    async fn catch_up_once(&self) -> Result<(), ApiError> {
         let _running = self.running.lock().await;
         loop {
             let after = checkpoint(self.database.reader(), self.feed).await?;
             let page = self.source.read(after, PAGE_SIZE, self.deadline).await?;
+            self.note(|status| status.head_sequence = page.head_sequence);
             if page.entries.is_empty() {
                 return Ok(());
             }

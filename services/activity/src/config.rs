@@ -35,16 +35,10 @@ impl Default for ActivitySettings {
 
 impl Validate for ActivitySettings {
     fn validate(&self) -> Result<(), ConfigError> {
-        let address = self.registry_address.trim();
-        if !(address.is_empty()
-            || address.starts_with("http://")
-            || address.starts_with("https://"))
-        {
-            return Err(ConfigError::invalid(
-                "activity.registry_address",
-                "must be empty (this instance) or start with http:// or https://",
-            ));
-        }
+        egret_runtime::config::check_service_address(
+            "activity.registry_address",
+            &self.registry_address,
+        )?;
         if self.registry_poll_interval < Duration::from_millis(100) {
             return Err(ConfigError::invalid(
                 "activity.registry_poll_interval",

@@ -24,7 +24,7 @@ use egret_runtime::{
 };
 use egret_storage::{Database, Migrations};
 use serde::Deserialize;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 
 pub use app::Activity;
 pub use config::ActivitySettings;
@@ -54,19 +54,6 @@ pub fn migrations() -> Migrations {
         sqlite: &store::SQLITE_MIGRATIONS,
         postgres: &store::POSTGRES_MIGRATIONS,
     }
-}
-
-/// A channel to the registry at `address` (or, when empty, at `own_address`), connected on
-/// first use so that a process serving both can build it before it listens.
-pub fn registry_channel(address: &str, own_address: SocketAddr) -> anyhow::Result<Channel> {
-    let address = if address.trim().is_empty() {
-        format!("http://{own_address}")
-    } else {
-        address.trim().to_string()
-    };
-    Ok(Endpoint::from_shared(address.clone())
-        .with_context(|| format!("activity.registry_address {address:?} is not a URI"))?
-        .connect_lazy())
 }
 
 impl Activity {
@@ -131,7 +118,11 @@ impl Application {
         );
         let mut host =
             ServiceHost::bind(config.common.listen, config.common.server.clone(), verifier).await?;
-        let channel = registry_channel(&config.activity.registry_address, host.local_addr())?;
+        let channel = egret_runtime::config::service_channel(
+            "activity.registry_address",
+            &config.activity.registry_address,
+            host.local_addr(),
+        )?;
         let activity = Activity::open(&config.common, &config.activity, channel).await?;
         grpc::add_services(&mut host, activity.clone());
         Ok(Self {

@@ -49,21 +49,16 @@ impl Default for RecognitionSettings {
     }
 }
 
-fn check_address(key: &str, address: &str) -> Result<(), ConfigError> {
-    let address = address.trim();
-    if address.is_empty() || address.starts_with("http://") || address.starts_with("https://") {
-        return Ok(());
-    }
-    Err(ConfigError::invalid(
-        key,
-        "must be empty (this instance) or start with http:// or https://",
-    ))
-}
-
 impl Validate for RecognitionSettings {
     fn validate(&self) -> Result<(), ConfigError> {
-        check_address("recognition.registry_address", &self.registry_address)?;
-        check_address("recognition.activity_address", &self.activity_address)?;
+        egret_runtime::config::check_service_address(
+            "recognition.registry_address",
+            &self.registry_address,
+        )?;
+        egret_runtime::config::check_service_address(
+            "recognition.activity_address",
+            &self.activity_address,
+        )?;
         if self.poll_interval < Duration::from_millis(100) {
             return Err(ConfigError::invalid(
                 "recognition.poll_interval",

@@ -25,7 +25,7 @@ use egret_runtime::{
 use egret_storage::feed::{ActivityLog, Follower, RegistryLog};
 use egret_storage::{Database, Migrations};
 use serde::Deserialize;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 
 pub use app::Recognition;
 pub use config::RecognitionSettings;
@@ -54,19 +54,6 @@ pub fn migrations() -> Migrations {
         sqlite: &store::SQLITE_MIGRATIONS,
         postgres: &store::POSTGRES_MIGRATIONS,
     }
-}
-
-/// A channel to another service at `address` (or, when empty, at `own_address`),
-/// connected on first use so that a process serving both can build it before it listens.
-pub fn channel(key: &str, address: &str, own_address: SocketAddr) -> anyhow::Result<Channel> {
-    let address = if address.trim().is_empty() {
-        format!("http://{own_address}")
-    } else {
-        address.trim().to_string()
-    };
-    Ok(Endpoint::from_shared(address.clone())
-        .with_context(|| format!("{key} {address:?} is not a URI"))?
-        .connect_lazy())
 }
 
 impl Recognition {
@@ -179,12 +166,12 @@ impl Application {
         let recognition = Recognition::open(
             &config.common,
             &config.recognition,
-            channel(
+            egret_runtime::config::service_channel(
                 "recognition.registry_address",
                 &config.recognition.registry_address,
                 own,
             )?,
-            channel(
+            egret_runtime::config::service_channel(
                 "recognition.activity_address",
                 &config.recognition.activity_address,
                 own,

@@ -1,0 +1,102 @@
+//! The reporting service's use cases: each checks the caller's roles and subtree (against
+//! the replica of the registry's org tree) and reads the replica and rollups.
+
+pub mod statistics;
+
+use egret_runtime::{ApiError, Principal};
+use egret_storage::feed::{Follower, FollowerStatus};
+use egret_storage::{Database, replica};
+
+use crate::domain::{OrgUnit, names};
+
+/// The reporting service's state, shared by every RPC.
+#[derive(Clone)]
+pub struct Reporting {
+    database: Database,
+    followers: Vec<Follower>,
+}
+
+impl Reporting {
+    /// The service over an opened database and its followers.
+    pub fn new(database: Database, followers: Vec<Follower>) -> Self {
+        Self {
+            database,
+            followers,
+        }
+    }
+
+    /// The database, for tests and tools.
+    pub fn database(&self) -> &Database {
+        &self.database
+    }
+
+    /// The followers of the registry, the activity and the recognition service.
+    pub fn followers(&self) -> &[Follower] {
+        &self.followers
+    }
+
+    /// Applies everything the followed services have committed.
+    pub async fn catch_up(&self) -> Result<(), ApiError> {
+        for follower in &self.followers {
+            follower.catch_up().await?;
+        }
+        Ok(())
+    }
+
+    /// How far each feed has come.
+    pub async fn feed_status(
+        &self,
+        principal: &Principal,
+    ) -> Result<Vec<FollowerStatus>, ApiError> {
+        crate::domain::access::require(principal, crate::domain::access::Action::ReadStatistics)?;
+        let mut statuses = Vec::with_capacity(self.followers.len());
+        for follower in &self.followers {
+            statuses.push(follower.status().await?);
+        }
+        Ok(statuses)
+    }
+
+    /// Follows every feed every `interval` until `shutdown`.
+    pub fn spawn_followers(
+        &self,
+        interval: std::time::Duration,
+        shutdown: egret_runtime::CancellationToken,
+    ) -> Vec<tokio::task::JoinHandle<()>> {
+        self.followers
+            .iter()
+            .map(|follower| follower.clone().spawn(interval, shutdown.clone()))
+            .collect()
+    }
+
+    async fn unit(&self, id: &str) -> Result<Option<OrgUnit>, ApiError> {
+        if let Some(unit) = replica::unit(self.database.reader(), id).await? {
+            return Ok(Some(unit));
+        }
+        if let Some(registry) = self.followers.first() {
+            registry.catch_up().await?;
+        }
+        replica::unit(self.database.reader(), id).await
+    }
+
+    /// The unit `id` (or the caller's own) if it lies in the caller's subtree; NOT_FOUND
+    /// exactly as for an unknown unit otherwise.
+    async fn unit_in_scope(
+        &self,
+        principal: &Principal,
+        id: Option<&str>,
+    ) -> Result<OrgUnit, ApiError> {
+        let Some(root) = self.unit(&principal.org_unit).await? else {
+            return Err(ApiError::permission_denied(
+                "the org unit in your token does not exist on this instance",
+                "令牌中的组织在本实例中不存在",
+            ));
+        };
+        let Some(id) = id else {
+            return Ok(root);
+        };
+        match self.unit(id).await? {
+            Some(unit) if unit.path.starts_with(&root.path) => Ok(unit),
+            _ => Err(ApiError::not_found(names::org_unit(id))),
+        }
+    }
+}

@@ -1,0 +1,386 @@
+//! Following the registry, the activity service and the recognition service: reporting
+//! reads no other service's database, only their change logs, into a replica of what it
+//! counts and a daily rollup of approved hours. Each page applies in one transaction with
+//! its checkpoint, so a restart mid-feed neither loses nor doubles a change.
+
+use egret_proto::common::v1::ChangeLogEntry;
+use egret_runtime::ApiError;
+use egret_storage::contracts::{
+    ACTIVITY_TYPE, ActivityPayload, COMMENDATION_TYPE, CommendationPayload, INSURANCE_POLICY_TYPE,
+    InsurancePolicyPayload, MEMBERSHIP_TYPE, ORG_UNIT_TYPE, OrgUnitPayload, QUALIFICATION_TYPE,
+    QualificationPayload, SERVICE_RECORD_TYPE, STAR_RATING_TYPE, ServiceRecordPayload,
+    StarRatingPayload, VOLUNTEER_TYPE, VolunteerPayload,
+};
+use egret_storage::feed::{self, ChangeSink};
+use egret_storage::{WriteTx, replica};
+use egret_types::{CivilDate, china_date};
+use futures::future::BoxFuture;
+
+use crate::store::replica::{self as rows, Bind, RecordShare, Table};
+
+/// The actor of every change the feeds make.
+pub const ACTOR: &str = "egret-reporting";
+
+fn date(entry: &ChangeLogEntry, text: &str) -> Result<String, ApiError> {
+    CivilDate::parse_iso(text)
+        .map(|date| date.to_iso())
+        .ok_or_else(|| feed::corrupt(entry, format!("date {text:?}")))
+}
+
+/// The China date of `micros`, or '' for 0.
+fn day_of(micros: i64) -> String {
+    if micros == 0 {
+        return String::new();
+    }
+    china_date(micros).to_iso()
+}
+
+/// Applies the registry's org units, volunteers and memberships.
+pub struct RegistrySink;
+
+impl ChangeSink for RegistrySink {
+    fn apply<'a>(
+        &'a self,
+        transaction: &'a mut WriteTx,
+        entry: &'a ChangeLogEntry,
+    ) -> BoxFuture<'a, Result<(), ApiError>> {
+        Box::pin(async move {
+            match entry.resource_type.as_str() {
+                ORG_UNIT_TYPE => apply_org_unit(transaction, entry).await,
+                MEMBERSHIP_TYPE => replica::apply_membership(transaction, entry).await,
+                VOLUNTEER_TYPE => apply_volunteer(transaction, entry).await,
+                _ => Ok(()),
+            }
+        })
+    }
+}
+
+async fn apply_org_unit(transaction: &mut WriteTx, entry: &ChangeLogEntry) -> Result<(), ApiError> {
+    let payload: OrgUnitPayload = feed::payload(entry)?;
+    let newer = rows::is_newer(
+        transaction.conn(),
+        Table::OrgUnits,
+        &payload.id,
+        payload.meta.version,
+    )
+    .await?;
+    if !newer {
+        return Ok(());
+    }
+    replica::apply_unit(transaction, entry).await?;
+    rows::execute(
+        transaction.conn(),
+        "org unit",
+        "UPDATE org_units SET level = $2 WHERE id = $1",
+        &[Bind::Text(&payload.id), Bind::Int(payload.level)],
+    )
+    .await?;
+    rows::execute(
+        transaction.conn(),
+        "org unit category",
+        "DELETE FROM org_unit_categories WHERE org_unit_id = $1",
+        &[Bind::Text(&payload.id)],
+    )
+    .await?;
+    for category in &payload.categories {
+        rows::execute(
+            transaction.conn(),
+            "org unit category",
+            "INSERT INTO org_unit_categories (org_unit_id, category) VALUES ($1, $2) \
+             ON CONFLICT DO NOTHING",
+            &[Bind::Text(&payload.id), Bind::Int(*category)],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+async fn apply_volunteer(
+    transaction: &mut WriteTx,
+    entry: &ChangeLogEntry,
+) -> Result<(), ApiError> {
+    let payload: VolunteerPayload = feed::payload(entry)?;
+    let status = payload
+        .status_number()
+        .map_err(|error| feed::corrupt(entry, error))?;
+    let gender = match payload.gender.as_str() {
+        "female" => 1,
+        "male" => 2,
+        _ => 0,
+    };
+    let birth_date = date(entry, &payload.birth_date)?;
+    let registered_on = day_of(payload.meta.create_time);
+    rows::execute(
+        transaction.conn(),
+        "volunteer",
+        "INSERT INTO volunteers (id, status, registering_org_unit_id, registered_on, birth_date, \
+         gender, version) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO UPDATE SET \
+         status = excluded.status, registering_org_unit_id = excluded.registering_org_unit_id, \
+         registered_on = excluded.registered_on, birth_date = excluded.birth_date, \
+         gender = excluded.gender, version = excluded.version \
+         WHERE volunteers.version < excluded.version",
+        &[
+            Bind::Text(&payload.id),
+            Bind::Int(status),
+            Bind::Text(&payload.registering_org_unit_id),
+            Bind::Text(&registered_on),
+            Bind::Text(&birth_date),
+            Bind::Int(gender),
+            Bind::Int(payload.meta.version),
+        ],
+    )
+    .await
+}
+
+/// Applies the activity service's activities, service records, qualifications and
+/// insurance policies.
+pub struct ActivitySink;
+
+impl ChangeSink for ActivitySink {
+    fn apply<'a>(
+        &'a self,
+        transaction: &'a mut WriteTx,
+        entry: &'a ChangeLogEntry,
+    ) -> BoxFuture<'a, Result<(), ApiError>> {
+        Box::pin(async move {
+            match entry.resource_type.as_str() {
+                ACTIVITY_TYPE => apply_activity(transaction, entry).await,
+                SERVICE_RECORD_TYPE => apply_service_record(transaction, entry).await,
+                QUALIFICATION_TYPE => {
+                    let payload: QualificationPayload = feed::payload(entry)?;
+                    let granted = date(entry, &payload.granted_date)?;
+                    rows::execute(
+                        transaction.conn(),
+                        "qualification",
+                        "INSERT INTO qualifications (id, volunteer_id, granted_date, version) \
+                         VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO UPDATE SET \
+                         volunteer_id = excluded.volunteer_id, \
+                         granted_date = excluded.granted_date, version = excluded.version \
+                         WHERE qualifications.version < excluded.version",
+                        &[
+                            Bind::Text(&payload.id),
+                            Bind::Text(&payload.volunteer_id),
+                            Bind::Text(&granted),
+                            Bind::Int(payload.meta.version),
+                        ],
+                    )
+                    .await
+                }
+                INSURANCE_POLICY_TYPE => apply_policy(transaction, entry).await,
+                _ => Ok(()),
+            }
+        })
+    }
+}
+
+async fn apply_activity(transaction: &mut WriteTx, entry: &ChangeLogEntry) -> Result<(), ApiError> {
+    let payload: ActivityPayload = feed::payload(entry)?;
+    let newer = rows::is_newer(
+        transaction.conn(),
+        Table::Activities,
+        &payload.id,
+        payload.meta.version,
+    )
+    .await?;
+    if !newer {
+        return Ok(());
+    }
+    let start_date = day_of(payload.start_time);
+    rows::execute(
+        transaction.conn(),
+        "activity",
+        "INSERT INTO activities (id, org_unit_id, state, start_date, service_theme, \
+         service_field, version) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO UPDATE \
+         SET org_unit_id = excluded.org_unit_id, state = excluded.state, \
+         start_date = excluded.start_date, service_theme = excluded.service_theme, \
+         service_field = excluded.service_field, version = excluded.version",
+        &[
+            Bind::Text(&payload.id),
+            Bind::Text(&payload.org_unit_id),
+            Bind::Text(&payload.state),
+            Bind::Text(&start_date),
+            Bind::Int(payload.service_theme),
+            Bind::Int(payload.service_field),
+            Bind::Int(payload.meta.version),
+        ],
+    )
+    .await?;
+    rows::execute(
+        transaction.conn(),
+        "activity target group",
+        "DELETE FROM activity_target_groups WHERE activity_id = $1",
+        &[Bind::Text(&payload.id)],
+    )
+    .await?;
+    for group in &payload.target_groups {
+        rows::execute(
+            transaction.conn(),
+            "activity target group",
+            "INSERT INTO activity_target_groups (activity_id, target_group) VALUES ($1, $2) \
+             ON CONFLICT DO NOTHING",
+            &[Bind::Text(&payload.id), Bind::Int(*group)],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+async fn apply_service_record(
+    transaction: &mut WriteTx,
+    entry: &ChangeLogEntry,
+) -> Result<(), ApiError> {
+    let payload: ServiceRecordPayload = feed::payload(entry)?;
+    let newer = rows::is_newer(
+        transaction.conn(),
+        Table::ServiceRecords,
+        &payload.id,
+        payload.meta.version,
+    )
+    .await?;
+    if !newer {
+        return Ok(());
+    }
+    let after = RecordShare {
+        org_unit_id: payload.org_unit_id.clone(),
+        service_date: date(entry, &payload.service_date)?,
+        approved_minutes: if payload.state == "approved" {
+            payload.minutes
+        } else {
+            0
+        },
+    };
+    // The rollup moves by the difference: the old share out, the new one in.
+    if let Some(before) = rows::record_share(transaction.conn(), &payload.id).await? {
+        rows::add_to_rollup(transaction.conn(), &before, -1).await?;
+    }
+    rows::add_to_rollup(transaction.conn(), &after, 1).await?;
+    rows::execute(
+        transaction.conn(),
+        "service record",
+        "INSERT INTO service_records (id, org_unit_id, service_date, approved_minutes, version) \
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO UPDATE SET \
+         org_unit_id = excluded.org_unit_id, service_date = excluded.service_date, \
+         approved_minutes = excluded.approved_minutes, version = excluded.version",
+        &[
+            Bind::Text(&payload.id),
+            Bind::Text(&after.org_unit_id),
+            Bind::Text(&after.service_date),
+            Bind::Int(after.approved_minutes),
+            Bind::Int(payload.meta.version),
+        ],
+    )
+    .await
+}
+
+async fn apply_policy(transaction: &mut WriteTx, entry: &ChangeLogEntry) -> Result<(), ApiError> {
+    let payload: InsurancePolicyPayload = feed::payload(entry)?;
+    let newer = rows::is_newer(
+        transaction.conn(),
+        Table::InsurancePolicies,
+        &payload.id,
+        payload.meta.version,
+    )
+    .await?;
+    if !newer {
+        return Ok(());
+    }
+    let start = date(entry, &payload.start_date)?;
+    let end = date(entry, &payload.end_date)?;
+    rows::execute(
+        transaction.conn(),
+        "insurance policy",
+        "INSERT INTO insurance_policies (id, org_unit_id, start_date, end_date, covers_subtree, \
+         active, version) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO UPDATE SET \
+         org_unit_id = excluded.org_unit_id, start_date = excluded.start_date, \
+         end_date = excluded.end_date, covers_subtree = excluded.covers_subtree, \
+         active = excluded.active, version = excluded.version",
+        &[
+            Bind::Text(&payload.id),
+            Bind::Text(&payload.org_unit_id),
+            Bind::Text(&start),
+            Bind::Text(&end),
+            Bind::Int(i64::from(payload.covers_subtree)),
+            Bind::Int(i64::from(payload.state == "active")),
+            Bind::Int(payload.meta.version),
+        ],
+    )
+    .await?;
+    rows::execute(
+        transaction.conn(),
+        "policy volunteer",
+        "DELETE FROM policy_volunteers WHERE policy_id = $1",
+        &[Bind::Text(&payload.id)],
+    )
+    .await?;
+    for volunteer in &payload.insured_volunteers {
+        rows::execute(
+            transaction.conn(),
+            "policy volunteer",
+            "INSERT INTO policy_volunteers (policy_id, volunteer_id) VALUES ($1, $2) \
+             ON CONFLICT DO NOTHING",
+            &[Bind::Text(&payload.id), Bind::Text(volunteer)],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Applies the recognition service's star ratings and commendations.
+pub struct RecognitionSink;
+
+impl ChangeSink for RecognitionSink {
+    fn apply<'a>(
+        &'a self,
+        transaction: &'a mut WriteTx,
+        entry: &'a ChangeLogEntry,
+    ) -> BoxFuture<'a, Result<(), ApiError>> {
+        Box::pin(async move {
+            match entry.resource_type.as_str() {
+                STAR_RATING_TYPE => {
+                    let payload: StarRatingPayload = feed::payload(entry)?;
+                    let award_date = day_of(payload.award_time);
+                    rows::execute(
+                        transaction.conn(),
+                        "star rating",
+                        "INSERT INTO star_ratings (id, nominating_org_unit_id, stars, awarded, \
+                         award_date, version) VALUES ($1, $2, $3, $4, $5, $6) \
+                         ON CONFLICT (id) DO UPDATE SET stars = excluded.stars, \
+                         awarded = excluded.awarded, award_date = excluded.award_date, \
+                         version = excluded.version WHERE star_ratings.version < excluded.version",
+                        &[
+                            Bind::Text(&payload.id),
+                            Bind::Text(&payload.nominating_org_unit_id),
+                            Bind::Int(payload.stars),
+                            Bind::Int(i64::from(payload.state == "awarded")),
+                            Bind::Text(&award_date),
+                            Bind::Int(payload.meta.version),
+                        ],
+                    )
+                    .await
+                }
+                COMMENDATION_TYPE => {
+                    let payload: CommendationPayload = feed::payload(entry)?;
+                    let award_date = day_of(payload.award_time);
+                    rows::execute(
+                        transaction.conn(),
+                        "commendation",
+                        "INSERT INTO commendations (id, nominating_org_unit_id, awarded, \
+                         award_date, version) VALUES ($1, $2, $3, $4, $5) \
+                         ON CONFLICT (id) DO UPDATE SET awarded = excluded.awarded, \
+                         award_date = excluded.award_date, version = excluded.version \
+                         WHERE commendations.version < excluded.version",
+                        &[
+                            Bind::Text(&payload.id),
+                            Bind::Text(&payload.nominating_org_unit_id),
+                            Bind::Int(i64::from(payload.state == "awarded")),
+                            Bind::Text(&award_date),
+                            Bind::Int(payload.meta.version),
+                        ],
+                    )
+                    .await
+                }
+                _ => Ok(()),
+            }
+        })
+    }
+}

@@ -1,0 +1,26 @@
+//! `egret-reporting`: the reporting service on its own, for deployments that run each
+//! service separately. Most installations run `egret up` instead.
+
+use std::path::PathBuf;
+
+use clap::Parser;
+
+/// Runs the Egret reporting service.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    /// A TOML configuration file; `EGRET__…` environment variables override it.
+    #[arg(long, short)]
+    config: Option<PathBuf>,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let config: egret_reporting::Config = egret_runtime::config::load(args.config.as_deref(), &[])?;
+    let _telemetry = egret_runtime::telemetry::init(&config.common.telemetry)?;
+    let application = egret_reporting::Application::build(&config).await?;
+    application
+        .run_until_stopped(egret_runtime::shutdown_on_signals())
+        .await
+}

@@ -1,0 +1,9 @@
+//! The reporting service's SQL, portable between SQLite and PostgreSQL.
+
+pub mod replica;
+pub mod stats;
+
+/// The migrations of the reporting service's tables.
+pub static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+/// The migrations of the reporting service's tables.
+pub static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");

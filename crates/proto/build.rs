@@ -27,6 +27,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "egret/recognition/v1/commendation.proto",
         "egret/recognition/v1/records.proto",
         "egret/reporting/v1/statistics.proto",
+        "egret/reporting/v1/exports.proto",
+        "egret/reporting/v1/annual_report.proto",
+        "egret/reporting/v1/targets.proto",
+        "egret/reporting/v1/records.proto",
     ];
     println!("cargo:rerun-if-changed={}", proto_root.display());
     let descriptor_set = protox::compile(files, [&proto_root])?;

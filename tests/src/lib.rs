@@ -346,6 +346,42 @@ impl TestApp {
         reporting_pb::statistics_service_client::StatisticsServiceClient::new(self.authed(token))
     }
 
+    /// An ExportService client.
+    pub fn exports(
+        &self,
+        token: &str,
+    ) -> reporting_pb::export_service_client::ExportServiceClient<Authed> {
+        reporting_pb::export_service_client::ExportServiceClient::new(self.authed(token))
+    }
+
+    /// An AnnualReportService client.
+    pub fn annual_reports(
+        &self,
+        token: &str,
+    ) -> reporting_pb::annual_report_service_client::AnnualReportServiceClient<Authed> {
+        reporting_pb::annual_report_service_client::AnnualReportServiceClient::new(
+            self.authed(token),
+        )
+    }
+
+    /// A TargetService client.
+    pub fn targets(
+        &self,
+        token: &str,
+    ) -> reporting_pb::target_service_client::TargetServiceClient<Authed> {
+        reporting_pb::target_service_client::TargetServiceClient::new(self.authed(token))
+    }
+
+    /// A ReportingRecordsService client.
+    pub fn reporting_records(
+        &self,
+        token: &str,
+    ) -> reporting_pb::reporting_records_service_client::ReportingRecordsServiceClient<Authed> {
+        reporting_pb::reporting_records_service_client::ReportingRecordsServiceClient::new(
+            self.authed(token),
+        )
+    }
+
     /// A RecognitionRecordsService client.
     pub fn recognition_records(
         &self,

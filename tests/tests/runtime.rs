@@ -40,7 +40,13 @@ const RECOGNITION_SERVICES: [&str; 6] = [
     "egret.recognition.v1.RecognitionRecordsService",
 ];
 
-const REPORTING_SERVICES: [&str; 1] = ["egret.reporting.v1.StatisticsService"];
+const REPORTING_SERVICES: [&str; 5] = [
+    "egret.reporting.v1.TargetService",
+    "egret.reporting.v1.StatisticsService",
+    "egret.reporting.v1.ExportService",
+    "egret.reporting.v1.AnnualReportService",
+    "egret.reporting.v1.ReportingRecordsService",
+];
 
 both_backends!(
     health_goes_not_serving_on_shutdown,

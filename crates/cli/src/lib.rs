@@ -159,22 +159,13 @@ impl Instance {
         )?;
         let activity = Activity::open(&config.common, &config.activity, registry_channel).await?;
         egret_activity::grpc::add_services(&mut host, activity.clone());
-        // The recognition service reads the registry and the activity service over gRPC,
-        // here on this very listener too.
+        // The recognition and reporting services read the others over gRPC, here on this
+        // very listener too.
         let own = host.local_addr();
         let recognition = Recognition::open(
             &config.common,
             &config.recognition,
-            egret_runtime::config::service_channel(
-                "recognition.registry_address",
-                &config.recognition.registry_address,
-                own,
-            )?,
-            egret_runtime::config::service_channel(
-                "recognition.activity_address",
-                &config.recognition.activity_address,
-                own,
-            )?,
+            config.recognition.channels(own)?,
         )
         .await?;
         egret_recognition::grpc::add_services(&mut host, recognition.clone());

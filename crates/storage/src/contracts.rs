@@ -10,6 +10,8 @@ use serde::Deserialize;
 pub const ORG_UNIT_TYPE: &str = "egret.registry.v1.OrgUnit";
 /// `egret.registry.v1.Volunteer` in the registry's change log.
 pub const VOLUNTEER_TYPE: &str = "egret.registry.v1.Volunteer";
+/// `egret.registry.v1.RegistrationForm` in the registry's change log.
+pub const REGISTRATION_FORM_TYPE: &str = "egret.registry.v1.RegistrationForm";
 /// `egret.registry.v1.Membership` in the registry's change log.
 pub const MEMBERSHIP_TYPE: &str = "egret.registry.v1.Membership";
 /// `egret.activity.v1.ServiceRecord` in the activity service's change log.
@@ -26,6 +28,8 @@ pub const INSURANCE_POLICY_TYPE: &str = "egret.activity.v1.InsurancePolicy";
 pub const STAR_RATING_TYPE: &str = "egret.recognition.v1.StarRating";
 /// `egret.recognition.v1.Commendation` in the recognition service's change log.
 pub const COMMENDATION_TYPE: &str = "egret.recognition.v1.Commendation";
+/// `egret.reporting.v1.AnnualReport` in the reporting service's change log.
+pub const ANNUAL_REPORT_TYPE: &str = "egret.reporting.v1.AnnualReport";
 /// `egret.activity.v1.Evaluation` in the activity service's change log.
 pub const EVALUATION_TYPE: &str = "egret.activity.v1.Evaluation";
 
@@ -287,6 +291,55 @@ pub struct CommendationPayload {
     pub state: String,
     /// When awarded (microseconds), 0 before.
     pub award_time: i64,
+    /// Bookkeeping.
+    pub meta: PayloadMeta,
+}
+
+/// A registration form (登记表) of a team or sub-team; phone and email come masked.
+#[derive(Debug, Clone, Deserialize)]
+pub struct RegistrationFormPayload {
+    /// The team or sub-team.
+    pub org_unit_id: String,
+    /// 档案编号.
+    #[serde(default)]
+    pub archive_number: String,
+    /// 队伍编号.
+    #[serde(default)]
+    pub team_number: String,
+    /// 负责人.
+    #[serde(default)]
+    pub leader_name: String,
+    /// 单位名称.
+    #[serde(default)]
+    pub host_unit: String,
+    /// 成员人数 as declared.
+    #[serde(default)]
+    pub declared_member_count: i64,
+    /// 成立时间, `YYYY-MM-DD`; None when unknown.
+    #[serde(default)]
+    pub founded_on: Option<String>,
+    /// 联系电话, masked.
+    #[serde(default)]
+    pub phone: String,
+    /// 邮箱, masked.
+    #[serde(default)]
+    pub email: String,
+    /// 联系地址.
+    #[serde(default)]
+    pub address: String,
+    /// Bookkeeping.
+    pub meta: PayloadMeta,
+}
+
+/// A team's annual report (年报).
+#[derive(Debug, Clone, Deserialize)]
+pub struct AnnualReportPayload {
+    /// The team.
+    pub org_unit_id: String,
+    /// The year.
+    pub year: i64,
+    /// `draft`, `submitted`, `approved` or `returned`.
+    pub state: String,
     /// Bookkeeping.
     pub meta: PayloadMeta,
 }

@@ -151,6 +151,14 @@ change_source!(
 );
 
 change_source!(
+    /// The reporting service's change log (`egret.reporting.v1.ReportingRecordsService`).
+    ReportingLog,
+    "reporting service",
+    reporting,
+    reporting_records_service_client::ReportingRecordsServiceClient
+);
+
+change_source!(
     /// The activity service's change log (`egret.activity.v1.ActivityRecordsService`).
     ActivityLog,
     "activity service",

@@ -14,6 +14,9 @@ pub struct RecognitionSettings {
     pub registry_address: String,
     /// The activity service's gRPC address. Empty: this instance's own `listen` address.
     pub activity_address: String,
+    /// The reporting service's gRPC address (annual reports, for team stars). Empty: this
+    /// instance's own `listen` address.
+    pub reporting_address: String,
     /// How often the registry's and the activity service's change logs are polled.
     #[serde(with = "humantime_serde")]
     pub poll_interval: Duration,
@@ -38,6 +41,7 @@ impl Default for RecognitionSettings {
         Self {
             registry_address: String::new(),
             activity_address: String::new(),
+            reporting_address: String::new(),
             poll_interval: Duration::from_secs(2),
             upstream_deadline: Duration::from_secs(5),
             rule_set: "xiamen".to_string(),
@@ -49,16 +53,35 @@ impl Default for RecognitionSettings {
     }
 }
 
+impl RecognitionSettings {
+    /// The addresses this service follows, with their keys: registry, activity, reporting.
+    pub fn upstreams(&self) -> [(&'static str, &str); 3] {
+        [
+            ("recognition.registry_address", &self.registry_address),
+            ("recognition.activity_address", &self.activity_address),
+            ("recognition.reporting_address", &self.reporting_address),
+        ]
+    }
+
+    /// Channels to the registry, the activity and the reporting service (an empty address
+    /// is `own_address`).
+    pub fn channels(
+        &self,
+        own_address: std::net::SocketAddr,
+    ) -> Result<[tonic::transport::Channel; 3], ConfigError> {
+        let [registry, activity, reporting] = self.upstreams();
+        let channel = |(key, address): (&str, &str)| {
+            egret_runtime::config::service_channel(key, address, own_address)
+        };
+        Ok([channel(registry)?, channel(activity)?, channel(reporting)?])
+    }
+}
+
 impl Validate for RecognitionSettings {
     fn validate(&self) -> Result<(), ConfigError> {
-        egret_runtime::config::check_service_address(
-            "recognition.registry_address",
-            &self.registry_address,
-        )?;
-        egret_runtime::config::check_service_address(
-            "recognition.activity_address",
-            &self.activity_address,
-        )?;
+        for (key, address) in self.upstreams() {
+            egret_runtime::config::check_service_address(key, address)?;
+        }
         if self.poll_interval < Duration::from_millis(100) {
             return Err(ConfigError::invalid(
                 "recognition.poll_interval",

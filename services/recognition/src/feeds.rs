@@ -10,9 +10,9 @@
 use egret_proto::common::v1::ChangeLogEntry;
 use egret_runtime::ApiError;
 use egret_storage::contracts::{
-    ACTIVITY_TYPE, ActivityPayload, EVALUATION_TYPE, EvaluationPayload, MEMBERSHIP_TYPE,
-    ORG_UNIT_TYPE, PROJECT_TYPE, ProjectPayload, SERVICE_RECORD_TYPE, ServiceRecordPayload,
-    VOLUNTEER_TYPE, VolunteerPayload,
+    ACTIVITY_TYPE, ANNUAL_REPORT_TYPE, ActivityPayload, AnnualReportPayload, EVALUATION_TYPE,
+    EvaluationPayload, MEMBERSHIP_TYPE, ORG_UNIT_TYPE, PROJECT_TYPE, ProjectPayload,
+    SERVICE_RECORD_TYPE, ServiceRecordPayload, VOLUNTEER_TYPE, VolunteerPayload,
 };
 use egret_storage::feed::{self, ChangeSink};
 use egret_storage::{WriteTx, replica};
@@ -174,5 +174,32 @@ impl ActivitySink {
         app::stars::follow_hours(transaction, &change).await?;
         app::rewards::follow_hours(transaction, self.rate, &change).await?;
         app::certificates::follow_hours(transaction, &change).await
+    }
+}
+
+/// Applies the reporting service's annual reports: whether a team submitted its year's
+/// report, for team stars.
+pub struct ReportingSink;
+
+impl ChangeSink for ReportingSink {
+    fn apply<'a>(
+        &'a self,
+        transaction: &'a mut WriteTx,
+        entry: &'a ChangeLogEntry,
+    ) -> BoxFuture<'a, Result<(), ApiError>> {
+        Box::pin(async move {
+            if entry.resource_type != ANNUAL_REPORT_TYPE {
+                return Ok(());
+            }
+            let payload: AnnualReportPayload = feed::payload(entry)?;
+            store::replica::upsert_annual_report(
+                transaction.conn(),
+                &payload.org_unit_id,
+                payload.year,
+                matches!(payload.state.as_str(), "submitted" | "approved"),
+                payload.meta.version,
+            )
+            .await
+        })
     }
 }

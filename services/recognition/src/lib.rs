@@ -22,7 +22,7 @@ use egret_runtime::{
     CancellationToken, ConfigError, ServiceHost, Settings, SyncCredentials, TokenIssuer,
     TokenVerifier, Validate,
 };
-use egret_storage::feed::{ActivityLog, Follower, RegistryLog};
+use egret_storage::feed::{ActivityLog, Follower, RegistryLog, ReportingLog};
 use egret_storage::{Database, Migrations};
 use serde::Deserialize;
 use tonic::transport::Channel;
@@ -62,8 +62,7 @@ impl Recognition {
     pub async fn open(
         settings: &Settings,
         recognition: &RecognitionSettings,
-        registry: Channel,
-        activity: Channel,
+        [registry, activity, reporting]: [Channel; 3],
     ) -> anyhow::Result<Self> {
         let database = Database::open(
             &settings.database,
@@ -95,7 +94,7 @@ impl Recognition {
             feeds::ACTOR,
             settings.instance.id.clone(),
             database.clone(),
-            ActivityLog::new(activity, credentials),
+            ActivityLog::new(activity, credentials.clone()),
             feeds::ActivitySink {
                 rate: domain::PointsRate {
                     per_hour: recognition.points_per_hour,
@@ -104,10 +103,18 @@ impl Recognition {
             },
             recognition.upstream_deadline,
         );
+        let reporting = Follower::new(
+            "reporting",
+            feeds::ACTOR,
+            settings.instance.id.clone(),
+            database.clone(),
+            ReportingLog::new(reporting, credentials),
+            feeds::ReportingSink,
+            recognition.upstream_deadline,
+        );
         Ok(Recognition::new(
             database,
-            registry,
-            activity,
+            [registry, activity, reporting],
             settings.instance.id.clone(),
             recognition.clone(),
             keys::certificate_signing_key(&settings.data_dir)?,
@@ -137,17 +144,8 @@ pub struct Application {
 impl Application {
     /// Opens the database, binds the listener and assembles the services.
     pub async fn build(config: &Config) -> anyhow::Result<Self> {
-        // On its own, this process serves neither the registry nor the activity service.
-        for (key, address) in [
-            (
-                "recognition.registry_address",
-                &config.recognition.registry_address,
-            ),
-            (
-                "recognition.activity_address",
-                &config.recognition.activity_address,
-            ),
-        ] {
+        // On its own, this process serves none of the services it follows.
+        for (key, address) in config.recognition.upstreams() {
             if address.trim().is_empty() {
                 return Err(ConfigError::invalid(
                     key,
@@ -162,20 +160,10 @@ impl Application {
         );
         let mut host =
             ServiceHost::bind(config.common.listen, config.common.server.clone(), verifier).await?;
-        let own = host.local_addr();
         let recognition = Recognition::open(
             &config.common,
             &config.recognition,
-            egret_runtime::config::service_channel(
-                "recognition.registry_address",
-                &config.recognition.registry_address,
-                own,
-            )?,
-            egret_runtime::config::service_channel(
-                "recognition.activity_address",
-                &config.recognition.activity_address,
-                own,
-            )?,
+            config.recognition.channels(host.local_addr())?,
         )
         .await?;
         grpc::add_services(&mut host, recognition.clone());

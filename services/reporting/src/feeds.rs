@@ -8,8 +8,8 @@ use egret_runtime::ApiError;
 use egret_storage::contracts::{
     ACTIVITY_TYPE, ActivityPayload, COMMENDATION_TYPE, CommendationPayload, INSURANCE_POLICY_TYPE,
     InsurancePolicyPayload, MEMBERSHIP_TYPE, ORG_UNIT_TYPE, OrgUnitPayload, QUALIFICATION_TYPE,
-    QualificationPayload, SERVICE_RECORD_TYPE, STAR_RATING_TYPE, ServiceRecordPayload,
-    StarRatingPayload, VOLUNTEER_TYPE, VolunteerPayload,
+    QualificationPayload, REGISTRATION_FORM_TYPE, RegistrationFormPayload, SERVICE_RECORD_TYPE,
+    STAR_RATING_TYPE, ServiceRecordPayload, StarRatingPayload, VOLUNTEER_TYPE, VolunteerPayload,
 };
 use egret_storage::feed::{self, ChangeSink};
 use egret_storage::{WriteTx, replica};
@@ -49,6 +49,7 @@ impl ChangeSink for RegistrySink {
                 ORG_UNIT_TYPE => apply_org_unit(transaction, entry).await,
                 MEMBERSHIP_TYPE => replica::apply_membership(transaction, entry).await,
                 VOLUNTEER_TYPE => apply_volunteer(transaction, entry).await,
+                REGISTRATION_FORM_TYPE => apply_registration_form(transaction, entry).await,
                 _ => Ok(()),
             }
         })
@@ -114,10 +115,13 @@ async fn apply_volunteer(
         transaction.conn(),
         "volunteer",
         "INSERT INTO volunteers (id, status, registering_org_unit_id, registered_on, birth_date, \
-         gender, version) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO UPDATE SET \
+         gender, version, display_name, volunteer_number, id_type, id_number_masked) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (id) DO UPDATE SET \
          status = excluded.status, registering_org_unit_id = excluded.registering_org_unit_id, \
          registered_on = excluded.registered_on, birth_date = excluded.birth_date, \
-         gender = excluded.gender, version = excluded.version \
+         gender = excluded.gender, version = excluded.version, \
+         display_name = excluded.display_name, volunteer_number = excluded.volunteer_number, \
+         id_type = excluded.id_type, id_number_masked = excluded.id_number_masked \
          WHERE volunteers.version < excluded.version",
         &[
             Bind::Text(&payload.id),
@@ -126,6 +130,50 @@ async fn apply_volunteer(
             Bind::Text(&registered_on),
             Bind::Text(&birth_date),
             Bind::Int(gender),
+            Bind::Int(payload.meta.version),
+            Bind::Text(&payload.display_name),
+            Bind::Text(&payload.volunteer_number),
+            Bind::Text(&payload.id_type),
+            Bind::Text(&payload.id_number_masked),
+        ],
+    )
+    .await
+}
+
+/// A registration form (登记表), contacts masked as the registry wrote them.
+async fn apply_registration_form(
+    transaction: &mut WriteTx,
+    entry: &ChangeLogEntry,
+) -> Result<(), ApiError> {
+    let payload: RegistrationFormPayload = feed::payload(entry)?;
+    let founded_on = match payload.founded_on.as_deref() {
+        None | Some("") => String::new(),
+        Some(text) => date(entry, text)?,
+    };
+    rows::execute(
+        transaction.conn(),
+        "registration form",
+        "INSERT INTO registration_forms (org_unit_id, archive_number, team_number, leader_name, \
+         host_unit, declared_member_count, founded_on, phone_masked, email_masked, address, \
+         version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+         ON CONFLICT (org_unit_id) DO UPDATE SET archive_number = excluded.archive_number, \
+         team_number = excluded.team_number, leader_name = excluded.leader_name, \
+         host_unit = excluded.host_unit, \
+         declared_member_count = excluded.declared_member_count, \
+         founded_on = excluded.founded_on, phone_masked = excluded.phone_masked, \
+         email_masked = excluded.email_masked, address = excluded.address, \
+         version = excluded.version WHERE registration_forms.version < excluded.version",
+        &[
+            Bind::Text(&payload.org_unit_id),
+            Bind::Text(&payload.archive_number),
+            Bind::Text(&payload.team_number),
+            Bind::Text(&payload.leader_name),
+            Bind::Text(&payload.host_unit),
+            Bind::Int(payload.declared_member_count),
+            Bind::Text(&founded_on),
+            Bind::Text(&payload.phone),
+            Bind::Text(&payload.email),
+            Bind::Text(&payload.address),
             Bind::Int(payload.meta.version),
         ],
     )
@@ -190,10 +238,12 @@ async fn apply_activity(transaction: &mut WriteTx, entry: &ChangeLogEntry) -> Re
         transaction.conn(),
         "activity",
         "INSERT INTO activities (id, org_unit_id, state, start_date, service_theme, \
-         service_field, version) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO UPDATE \
+         service_field, version, display_name) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+         ON CONFLICT (id) DO UPDATE \
          SET org_unit_id = excluded.org_unit_id, state = excluded.state, \
          start_date = excluded.start_date, service_theme = excluded.service_theme, \
-         service_field = excluded.service_field, version = excluded.version",
+         service_field = excluded.service_field, version = excluded.version, \
+         display_name = excluded.display_name",
         &[
             Bind::Text(&payload.id),
             Bind::Text(&payload.org_unit_id),
@@ -202,6 +252,7 @@ async fn apply_activity(transaction: &mut WriteTx, entry: &ChangeLogEntry) -> Re
             Bind::Int(payload.service_theme),
             Bind::Int(payload.service_field),
             Bind::Int(payload.meta.version),
+            Bind::Text(&payload.display_name),
         ],
     )
     .await?;
@@ -257,16 +308,24 @@ async fn apply_service_record(
     rows::execute(
         transaction.conn(),
         "service record",
-        "INSERT INTO service_records (id, org_unit_id, service_date, approved_minutes, version) \
-         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO UPDATE SET \
+        "INSERT INTO service_records (id, org_unit_id, service_date, approved_minutes, version, \
+         volunteer_id, activity_id, description, minutes, state) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (id) DO UPDATE SET \
          org_unit_id = excluded.org_unit_id, service_date = excluded.service_date, \
-         approved_minutes = excluded.approved_minutes, version = excluded.version",
+         approved_minutes = excluded.approved_minutes, version = excluded.version, \
+         volunteer_id = excluded.volunteer_id, activity_id = excluded.activity_id, \
+         description = excluded.description, minutes = excluded.minutes, state = excluded.state",
         &[
             Bind::Text(&payload.id),
             Bind::Text(&after.org_unit_id),
             Bind::Text(&after.service_date),
             Bind::Int(after.approved_minutes),
             Bind::Int(payload.meta.version),
+            Bind::Text(&payload.volunteer_id),
+            Bind::Text(&payload.activity_id),
+            Bind::Text(&payload.description),
+            Bind::Int(payload.minutes),
+            Bind::Text(&payload.state),
         ],
     )
     .await

@@ -1,5 +1,5 @@
-//! The reporting service of Egret: statistics by tier and period now; targets, the annual
-//! report (年报) and exports follow.
+//! The reporting service of Egret: statistics by tier and period, the annual report (年报)
+//! workflow; targets and exports follow.
 //!
 //! It reads no other service's database: it follows the registry's, the activity
 //! service's and the recognition service's change logs ([`feeds`]) into a replica of what
@@ -9,6 +9,7 @@
 //! [`domain`] the rules without I/O, [`store`] the SQL.
 
 pub mod app;
+pub mod bench_data;
 pub mod config;
 pub mod domain;
 pub mod feeds;
@@ -125,7 +126,12 @@ impl Reporting {
                 deadline,
             ),
         ];
-        Ok(Reporting::new(database, followers))
+        Ok(Reporting::new(
+            database,
+            followers,
+            settings.instance.id.clone(),
+            reporting.clone(),
+        ))
     }
 }
 

@@ -30,6 +30,7 @@ pub struct Recognition {
     database: Database,
     registry: Follower,
     activity: Follower,
+    reporting: Follower,
     instance_id: String,
     settings: Arc<RecognitionSettings>,
     certificate_key: Arc<SigningKey>,
@@ -55,12 +56,11 @@ impl Scope {
 }
 
 impl Recognition {
-    /// The service over an opened database and followers of the registry and the activity
-    /// service.
+    /// The service over an opened database and followers of the registry, the activity
+    /// service and the reporting service.
     pub fn new(
         database: Database,
-        registry: Follower,
-        activity: Follower,
+        [registry, activity, reporting]: [Follower; 3],
         instance_id: impl Into<String>,
         settings: RecognitionSettings,
         certificate_key: SigningKey,
@@ -69,6 +69,7 @@ impl Recognition {
             database,
             registry,
             activity,
+            reporting,
             instance_id: instance_id.into(),
             settings: Arc::new(settings),
             certificate_key: Arc::new(certificate_key),
@@ -80,9 +81,9 @@ impl Recognition {
         &self.database
     }
 
-    /// The followers of the registry and the activity service.
-    pub fn followers(&self) -> [&Follower; 2] {
-        [&self.registry, &self.activity]
+    /// The followers of the registry, the activity service and the reporting service.
+    pub fn followers(&self) -> [&Follower; 3] {
+        [&self.registry, &self.activity, &self.reporting]
     }
 
     /// Applies everything the registry and the activity service have committed: before a

@@ -55,6 +55,8 @@ impl Recognition {
             ));
         }
         self.catch_up().await?;
+        // Whether the year's annual report was submitted comes from the reporting service.
+        self.reporting.catch_up().await?;
         let first = CivilDate::new(year, 1, 1).expect("a real date");
         let last = CivilDate::new(year, 12, 31).expect("a real date");
         let rule_set = self.rules_in_force(last.min(today)).await?;

@@ -410,3 +410,30 @@ pub async fn team_year(
         evaluation_average: (rating_count > 0).then(|| rating_sum as f64 / rating_count as f64),
     })
 }
+
+/// Writes whether a team submitted a year's annual report, unless the replica holds the
+/// same or a newer version.
+pub async fn upsert_annual_report<'e, E>(
+    executor: E,
+    org_unit_id: &str,
+    year: i64,
+    submitted: bool,
+    version: i64,
+) -> Result<(), ApiError>
+where
+    E: Executor<'e, Database = Any>,
+{
+    sqlx::query(
+        "INSERT INTO annual_reports (org_unit_id, year, submitted, version) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (org_unit_id, year) DO UPDATE SET submitted = excluded.submitted, \
+         version = excluded.version WHERE annual_reports.version < excluded.version",
+    )
+    .bind(org_unit_id)
+    .bind(year)
+    .bind(i64::from(submitted))
+    .bind(version)
+    .execute(executor)
+    .await
+    .map_err(sql_error("annual report"))?;
+    Ok(())
+}

@@ -1,7 +1,12 @@
 //! The reporting service's use cases: each checks the caller's roles and subtree (against
 //! the replica of the registry's org tree) and reads the replica and rollups.
 
+pub mod annual;
+pub mod charts;
+pub mod exports;
+mod records;
 pub mod statistics;
+pub mod targets;
 
 use egret_runtime::{ApiError, Principal};
 use egret_storage::feed::{Follower, FollowerStatus};
@@ -14,15 +19,31 @@ use crate::domain::{OrgUnit, names};
 pub struct Reporting {
     database: Database,
     followers: Vec<Follower>,
+    instance_id: String,
+    settings: std::sync::Arc<crate::config::ReportingSettings>,
 }
 
 impl Reporting {
-    /// The service over an opened database and its followers.
-    pub fn new(database: Database, followers: Vec<Follower>) -> Self {
+    /// The service over an opened database and its followers, on the instance
+    /// `instance_id`, with its `[reporting]` settings.
+    pub fn new(
+        database: Database,
+        followers: Vec<Follower>,
+        instance_id: impl Into<String>,
+        settings: crate::config::ReportingSettings,
+    ) -> Self {
         Self {
             database,
             followers,
+            instance_id: instance_id.into(),
+            settings: std::sync::Arc::new(settings),
         }
+    }
+
+    async fn begin(&self, principal: &Principal) -> Result<egret_storage::WriteTx, ApiError> {
+        self.database
+            .begin(&principal.subject, &self.instance_id)
+            .await
     }
 
     /// The database, for tests and tools.

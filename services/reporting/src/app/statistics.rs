@@ -64,7 +64,11 @@ impl Reporting {
         Ok(unit)
     }
 
-    async fn run(&self, unit: &OrgUnit, query: &Query) -> Result<(Vec<Row2>, i64), ApiError> {
+    pub(crate) async fn run(
+        &self,
+        unit: &OrgUnit,
+        query: &Query,
+    ) -> Result<(Vec<Row2>, i64), ApiError> {
         let (low, high) = egret_types::tree::subtree_bounds(&unit.path);
         let scope = Scope {
             bounds: (&low, &high),

@@ -10,6 +10,8 @@ pub enum Action {
     ReadStatistics,
     /// Read the change log.
     ReadChangeLog,
+    /// Export files and render charts of the subtree.
+    Export,
 }
 
 impl Action {
@@ -19,6 +21,7 @@ impl Action {
         match self {
             Action::ReadStatistics => &[Admin, Staff, TeamLeader, Viewer],
             Action::ReadChangeLog => &[Sync],
+            Action::Export => &[Admin, Staff, TeamLeader, Viewer],
         }
     }
 
@@ -26,6 +29,7 @@ impl Action {
         match self {
             Action::ReadStatistics => "reading statistics",
             Action::ReadChangeLog => "reading the change log",
+            Action::Export => "exporting",
         }
     }
 }

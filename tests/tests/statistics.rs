@@ -220,6 +220,60 @@ async fn figures_match_the_data(app: TestApp) {
         series.iter().map(|point| point.value).sum::<i64>(),
         90 + 60 + 45 + 30 + 200
     );
+    // Filters: team A's minutes by month, and the female volunteers of the whole tree.
+    let filtered = app
+        .statistics(&viewer)
+        .query_statistics(pb::QueryStatisticsRequest {
+            metric: pb::Metric::ApprovedMinutes as i32,
+            dimensions: vec![pb::Dimension::Month as i32],
+            filters: vec![pb::Filter {
+                dimension: pb::Dimension::OrgUnit as i32,
+                values: vec![team_a.name.clone()],
+            }],
+            catch_up: true,
+            ..Default::default()
+        })
+        .await
+        .expect("filtered")
+        .into_inner();
+    assert_eq!(filtered.total, 90 + 60 + 45);
+    assert_eq!(
+        filtered
+            .buckets
+            .iter()
+            .map(|bucket| bucket.value)
+            .sum::<i64>(),
+        90 + 60 + 45
+    );
+    let women = app
+        .statistics(&viewer)
+        .query_statistics(pb::QueryStatisticsRequest {
+            metric: pb::Metric::Volunteers as i32,
+            filters: vec![pb::Filter {
+                dimension: pb::Dimension::Gender as i32,
+                values: vec!["female".to_string()],
+            }],
+            catch_up: true,
+            ..Default::default()
+        })
+        .await
+        .expect("women")
+        .into_inner();
+    assert_eq!(women.total, expected_female);
+    let status = app
+        .statistics(&viewer)
+        .query_statistics(pb::QueryStatisticsRequest {
+            metric: pb::Metric::Volunteers as i32,
+            filters: vec![pb::Filter {
+                dimension: pb::Dimension::Gender as i32,
+                values: vec!["unknown".to_string()],
+            }],
+            ..Default::default()
+        })
+        .await
+        .expect_err("not a gender");
+    assert_eq!(violated_fields(&status), ["filters[0].values[0]"]);
+
     // A period that leaves the late record out.
     let recent = app
         .statistics(&viewer)

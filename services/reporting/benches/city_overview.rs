@@ -10,6 +10,9 @@
 //! - `EGRET_BENCH_RUNS` (default 5): timed runs of each, after one warm-up run.
 //! - `EGRET_BENCH_DETAIL=1`: also times each statistics query the overview makes.
 //! - `EGRET_BENCH_FRESH=1`: regenerates the SQLite file even if a cached one exists.
+//! - `EGRET_BENCH_SQLITE=0`: skips SQLite (to measure PostgreSQL alone).
+//! - `EGRET_BENCH_KEEP_POSTGRES=1`: keeps the generated PostgreSQL database (schema
+//!   `reporting`) instead of dropping it, and prints its URL, for `EXPLAIN ANALYZE`.
 //!
 //! The SQLite database is cached under `target/egret-bench/`, keyed by scale and seed;
 //! PostgreSQL gets a fresh database each time, dropped at the end. Run as a test (without
@@ -400,8 +403,10 @@ fn target_dir() -> PathBuf {
 async fn sqlite(plan: &Plan, cache: bool) -> anyhow::Result<Database> {
     let directory = if cache {
         target_dir().join(format!(
-            "egret-bench/city-overview-scale-{}-seed-{:x}",
-            plan.scale, plan.seed
+            "egret-bench/city-overview-v{}-scale-{}-seed-{:x}",
+            bench_data::VERSION,
+            plan.scale,
+            plan.seed
         ))
     } else {
         std::env::temp_dir().join(format!("egret-bench-city-overview-{}", std::process::id()))
@@ -481,9 +486,11 @@ async fn main() -> anyhow::Result<()> {
     );
     let mut agree = true;
 
-    let database = sqlite(&plan, benchmarking).await?;
-    agree &= measure("SQLite", &database, &plan, runs).await?;
-    database.close().await;
+    if std::env::var("EGRET_BENCH_SQLITE").map_or(true, |value| value != "0") {
+        let database = sqlite(&plan, benchmarking).await?;
+        agree &= measure("SQLite", &database, &plan, runs).await?;
+        database.close().await;
+    }
     if !benchmarking {
         let _ = std::fs::remove_dir_all(
             std::env::temp_dir().join(format!("egret-bench-city-overview-{}", std::process::id())),
@@ -509,7 +516,12 @@ async fn main() -> anyhow::Result<()> {
         println!("[PostgreSQL] ANALYZE {}", milliseconds(began.elapsed()));
         agree &= measure("PostgreSQL", &database, &plan, runs).await?;
         database.close().await;
-        drop(fresh);
+        if std::env::var("EGRET_BENCH_KEEP_POSTGRES").is_ok_and(|value| value == "1") {
+            println!("[PostgreSQL] kept {}", fresh.url());
+            std::mem::forget(fresh);
+        } else {
+            drop(fresh);
+        }
     }
     anyhow::ensure!(agree, "the overview and the direct query disagree");
     Ok(())

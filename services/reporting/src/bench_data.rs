@@ -19,6 +19,10 @@ use sqlx::AnyConnection;
 /// The id of the generated corps (the root unit).
 pub const ROOT_ID: &str = "00000001-0000-4000-8000-000000000000";
 
+/// The version of what [`generate`] writes: a cache of generated data is only good for the
+/// same version, plan and seed.
+pub const VERSION: u32 = 2;
+
 /// The actor of the generator's transaction.
 const ACTOR: &str = "egret-bench-data";
 
@@ -293,6 +297,7 @@ struct Unit {
 
 /// A generated activity, as far as its service records need it.
 struct Held {
+    id: String,
     unit: usize,
     day: String,
 }
@@ -540,6 +545,7 @@ pub async fn generate(database: &Database, plan: &Plan) -> Result<Generated, Api
         ][random.weighted(&[72, 6, 7, 8, 7])];
         if matches!(state, "completed" | "in_progress") {
             held.push(Held {
+                id: activity_id.clone(),
                 unit,
                 day: day(start),
             });
@@ -574,7 +580,8 @@ pub async fn generate(database: &Database, plan: &Plan) -> Result<Generated, Api
     generated.activities = activities.finish(connection).await?;
     generated.activity_target_groups = target_groups.finish(connection).await?;
 
-    // Service records of held activities: the activity's unit and day; 80% approved.
+    // Service records of held activities: the activity's unit and day, a random volunteer;
+    // 80% approved, the rest submitted or rejected.
     let mut records = Inserter::new(
         backend,
         "service_records",
@@ -584,16 +591,19 @@ pub async fn generate(database: &Database, plan: &Plan) -> Result<Generated, Api
             "service_date",
             "approved_minutes",
             "version",
+            "volunteer_id",
+            "activity_id",
+            "minutes",
+            "state",
         ],
     );
     if !held.is_empty() {
         for number in 0..plan.service_records as u64 {
             let activity = &held[random.below(held.len() as u64) as usize];
-            let minutes = if random.chance(80) {
-                random.between(1, 16) * 30
-            } else {
-                0
-            };
+            let minutes = random.between(1, 16) * 30;
+            let state = ["approved", "submitted", "rejected"][random.weighted(&[80, 10, 10])];
+            let approved_minutes = if state == "approved" { minutes } else { 0 };
+            let volunteer = random.below(plan.volunteers as u64);
             records
                 .add(
                     connection,
@@ -601,8 +611,12 @@ pub async fn generate(database: &Database, plan: &Plan) -> Result<Generated, Api
                         id(5, number).into(),
                         units[activity.unit].id.as_str().into(),
                         activity.day.as_str().into(),
-                        Value::Int(minutes),
+                        Value::Int(approved_minutes),
                         1.into(),
+                        id(2, volunteer).into(),
+                        activity.id.as_str().into(),
+                        Value::Int(minutes),
+                        state.into(),
                     ],
                 )
                 .await?;

@@ -128,6 +128,9 @@ pub struct Query {
     pub start: Option<CivilDate>,
     /// The last day.
     pub end: CivilDate,
+    /// Only facts whose key of the dimension is one of the values (raw keys: numbers as
+    /// text, ids, `YYYY-MM`, band labels).
+    pub filters: Vec<(Dimension, Vec<String>)>,
 }
 
 impl Query {
@@ -173,7 +176,41 @@ impl Query {
             dimensions,
             start,
             end,
+            filters: Vec::new(),
         })
+    }
+
+    /// The query restricted by filters: at most four, each on a dimension of the metric,
+    /// with 1 to 50 values.
+    pub fn with_filters(
+        mut self,
+        filters: Vec<(Dimension, Vec<String>)>,
+    ) -> Result<Self, ApiError> {
+        if filters.len() > 4 {
+            return Err(ApiError::invalid(
+                "filters",
+                "must hold at most four filters",
+                "最多四个筛选条件",
+            ));
+        }
+        for (index, (dimension, values)) in filters.iter().enumerate() {
+            if !self.metric.dimensions().contains(dimension) {
+                return Err(ApiError::invalid(
+                    format!("filters[{index}].dimension"),
+                    format!("{dimension:?} does not apply to {:?}", self.metric),
+                    "该筛选维度不适用于所选指标",
+                ));
+            }
+            if values.is_empty() || values.len() > 50 {
+                return Err(ApiError::invalid(
+                    format!("filters[{index}].values"),
+                    "must hold 1 to 50 values",
+                    "筛选值应为 1 到 50 个",
+                ));
+            }
+        }
+        self.filters = filters;
+        Ok(self)
     }
 
     /// The first day as stored text ('' for no lower bound: every stored date sorts after).

@@ -90,6 +90,84 @@ fn key_label(dimension: Dimension, raw: &str) -> String {
     }
 }
 
+/// A filter value in bucket-key form back to the raw key, or None when it names nothing.
+fn raw_key(dimension: Dimension, value: &str) -> Option<String> {
+    let number = |prefix: &str, lookup: fn(&str) -> Option<i32>| {
+        lookup(&format!("{prefix}{}", value.to_ascii_uppercase())).map(|number| number.to_string())
+    };
+    match dimension {
+        Dimension::OrgUnit => value
+            .strip_prefix("orgUnits/")
+            .filter(|id| egret_runtime::wire::is_id(id))
+            .map(str::to_string),
+        Dimension::Tier => number("TIER_", |name| {
+            registry::Tier::from_str_name(name).map(|v| v as i32)
+        }),
+        Dimension::TeamLevel => number("TEAM_LEVEL_", |name| {
+            registry::TeamLevel::from_str_name(name).map(|v| v as i32)
+        }),
+        Dimension::TeamCategory => number("TEAM_CATEGORY_", |name| {
+            registry::TeamCategory::from_str_name(name).map(|v| v as i32)
+        }),
+        Dimension::OrgStatus => number("ORG_UNIT_STATUS_", |name| {
+            registry::OrgUnitStatus::from_str_name(name).map(|v| v as i32)
+        }),
+        Dimension::Gender => number("GENDER_", |name| {
+            registry::Gender::from_str_name(name).map(|v| v as i32)
+        }),
+        Dimension::ServiceTheme => number("SERVICE_THEME_", |name| {
+            common::ServiceTheme::from_str_name(name).map(|v| v as i32)
+        }),
+        Dimension::ServiceField => number("SERVICE_FIELD_", |name| {
+            common::ServiceField::from_str_name(name).map(|v| v as i32)
+        }),
+        Dimension::TargetGroup => number("TARGET_GROUP_", |name| {
+            common::TargetGroup::from_str_name(name).map(|v| v as i32)
+        }),
+        Dimension::AgeBand => crate::domain::stats::AGE_BANDS
+            .iter()
+            .any(|(label, _)| *label == value)
+            .then(|| value.to_string()),
+        Dimension::Month => (value.len() == 7
+            && CivilDate::parse_iso(&format!("{value}-01")).is_some())
+        .then(|| value.to_string()),
+        Dimension::Stars => value
+            .parse::<u8>()
+            .ok()
+            .filter(|stars| (1..=5).contains(stars))
+            .map(|stars| stars.to_string()),
+    }
+}
+
+fn filters(filters: &[pb::Filter]) -> Result<Vec<(Dimension, Vec<String>)>, ApiError> {
+    let mut violations = Violations::new();
+    let mut parsed = Vec::with_capacity(filters.len());
+    for (index, filter) in filters.iter().enumerate() {
+        let Some(dimension) = Dimension::from_number(filter.dimension) else {
+            violations.add(
+                format!("filters[{index}].dimension"),
+                "is not a known dimension",
+                "筛选维度无效",
+            );
+            continue;
+        };
+        let mut values = Vec::with_capacity(filter.values.len());
+        for (position, value) in filter.values.iter().enumerate() {
+            match raw_key(dimension, value) {
+                Some(raw) => values.push(raw),
+                None => violations.add(
+                    format!("filters[{index}].values[{position}]"),
+                    format!("{value:?} is not a value of {dimension:?}"),
+                    "筛选值无效",
+                ),
+            }
+        }
+        parsed.push((dimension, values));
+    }
+    violations.into_result()?;
+    Ok(parsed)
+}
+
 fn buckets(dimensions: &[Dimension], rows: &[Row2]) -> Vec<pb::Bucket> {
     rows.iter()
         .map(|row| pb::Bucket {
@@ -186,7 +264,8 @@ impl pb::statistics_service_server::StatisticsService for StatisticsApi {
             })?);
         }
         let (start, end) = period(message.start_date.as_ref(), message.end_date.as_ref())?;
-        let query = Query::new(metric, dimensions, start, end)?;
+        let query =
+            Query::new(metric, dimensions, start, end)?.with_filters(filters(&message.filters)?)?;
         let reading = Reading {
             org_unit_id: org_unit,
             catch_up: message.catch_up,

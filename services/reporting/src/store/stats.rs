@@ -233,13 +233,67 @@ pub async fn run(
     Ok((rows, total))
 }
 
-async fn figure(pool: &AnyPool, query: &Query, scope: &Scope<'_>) -> Result<i64, ApiError> {
+/// The statement of a query: its keys (when `grouped`), the filters as IN lists, and the
+/// metric's FROM/WHERE with every join the keys and filters need.
+fn assemble(query: &Query, scope: &Scope<'_>, grouped: bool) -> (Statement, usize) {
     let mut statement = Statement {
         text: String::new(),
         binds: Vec::new(),
     };
+    let mut keys = Vec::new();
+    let mut joins = String::new();
+    let add_join = |join: &'static str, joins: &mut String| {
+        if !joins.contains(join) {
+            joins.push_str(join);
+        }
+    };
+    if grouped {
+        for dimension in &query.dimensions {
+            let (expression, join) = key(*dimension, query.metric, query, scope, &mut statement);
+            keys.push(expression);
+            add_join(join, &mut joins);
+        }
+    }
+    let mut conditions = String::new();
+    for (dimension, values) in &query.filters {
+        let (expression, join) = key(*dimension, query.metric, query, scope, &mut statement);
+        add_join(join, &mut joins);
+        let placeholders: Vec<String> = values
+            .iter()
+            .map(|value| statement.param(value.clone()))
+            .collect();
+        conditions.push_str(&format!(
+            " AND {expression} IN ({})",
+            placeholders.join(", ")
+        ));
+    }
     let (from, value) = base(query.metric, query, scope, &mut statement);
-    statement.text = format!("SELECT CAST({value} AS BIGINT) AS value {from}");
+    // The joins go before WHERE; the filters after the metric's own conditions.
+    let (from_part, where_part) = from.split_once(" WHERE ").expect("every base has a WHERE");
+    statement.text = if keys.is_empty() {
+        format!(
+            "SELECT CAST({value} AS BIGINT) AS value {from_part}{joins} WHERE {where_part}{conditions}"
+        )
+    } else {
+        let selected: Vec<String> = keys
+            .iter()
+            .enumerate()
+            .map(|(index, expression)| format!("{expression} AS k{index}"))
+            .collect();
+        let group: Vec<String> = (0..keys.len()).map(|index| format!("k{index}")).collect();
+        format!(
+            "SELECT {}, CAST({value} AS BIGINT) AS value {from_part}{joins} WHERE {where_part}{conditions} \
+             GROUP BY {} ORDER BY {}",
+            selected.join(", "),
+            group.join(", "),
+            group.join(", ")
+        )
+    };
+    (statement, keys.len())
+}
+
+async fn figure(pool: &AnyPool, query: &Query, scope: &Scope<'_>) -> Result<i64, ApiError> {
+    let (statement, _) = assemble(query, scope, false);
     let row = bind_all(&statement)
         .fetch_one(pool)
         .await
@@ -249,41 +303,12 @@ async fn figure(pool: &AnyPool, query: &Query, scope: &Scope<'_>) -> Result<i64,
 }
 
 async fn grouped(pool: &AnyPool, query: &Query, scope: &Scope<'_>) -> Result<Vec<Row2>, ApiError> {
-    let mut statement = Statement {
-        text: String::new(),
-        binds: Vec::new(),
-    };
-    // Keys first: their binds (age-band bounds) come before the base's in the text.
-    let mut keys = Vec::new();
-    let mut joins = String::new();
-    for dimension in &query.dimensions {
-        let (expression, join) = key(*dimension, query.metric, query, scope, &mut statement);
-        keys.push(expression);
-        if !joins.contains(join) {
-            joins.push_str(join);
-        }
-    }
-    let (from, value) = base(query.metric, query, scope, &mut statement);
-    // The joins go before WHERE.
-    let (from_part, where_part) = from.split_once(" WHERE ").expect("every base has a WHERE");
-    let selected: Vec<String> = keys
-        .iter()
-        .enumerate()
-        .map(|(index, expression)| format!("{expression} AS k{index}"))
-        .collect();
-    let group: Vec<String> = (0..keys.len()).map(|index| format!("k{index}")).collect();
-    statement.text = format!(
-        "SELECT {}, CAST({value} AS BIGINT) AS value {from_part}{joins} WHERE {where_part} \
-         GROUP BY {} ORDER BY {}",
-        selected.join(", "),
-        group.join(", "),
-        group.join(", ")
-    );
+    let (statement, keys) = assemble(query, scope, true);
     let rows = bind_all(&statement)
         .fetch_all(pool)
         .await
         .map_err(sql_error("statistics"))?;
-    rows.iter().map(|row| decode(row, keys.len())).collect()
+    rows.iter().map(|row| decode(row, keys)).collect()
 }
 
 fn decode(row: &AnyRow, keys: usize) -> Result<Row2, ApiError> {

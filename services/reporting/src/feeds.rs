@@ -76,23 +76,14 @@ async fn apply_org_unit(transaction: &mut WriteTx, entry: &ChangeLogEntry) -> Re
         &[Bind::Text(&payload.id), Bind::Int(payload.level)],
     )
     .await?;
-    rows::execute(
+    let categories: Vec<Bind<'_>> = payload.categories.iter().map(|c| Bind::Int(*c)).collect();
+    rows::replace_children(
         transaction.conn(),
-        "org unit category",
-        "DELETE FROM org_unit_categories WHERE org_unit_id = $1",
-        &[Bind::Text(&payload.id)],
+        rows::Children::OrgUnitCategories,
+        &payload.id,
+        &categories,
     )
     .await?;
-    for category in &payload.categories {
-        rows::execute(
-            transaction.conn(),
-            "org unit category",
-            "INSERT INTO org_unit_categories (org_unit_id, category) VALUES ($1, $2) \
-             ON CONFLICT DO NOTHING",
-            &[Bind::Text(&payload.id), Bind::Int(*category)],
-        )
-        .await?;
-    }
     Ok(())
 }
 
@@ -256,23 +247,18 @@ async fn apply_activity(transaction: &mut WriteTx, entry: &ChangeLogEntry) -> Re
         ],
     )
     .await?;
-    rows::execute(
+    let groups: Vec<Bind<'_>> = payload
+        .target_groups
+        .iter()
+        .map(|g| Bind::Int(*g))
+        .collect();
+    rows::replace_children(
         transaction.conn(),
-        "activity target group",
-        "DELETE FROM activity_target_groups WHERE activity_id = $1",
-        &[Bind::Text(&payload.id)],
+        rows::Children::ActivityTargetGroups,
+        &payload.id,
+        &groups,
     )
     .await?;
-    for group in &payload.target_groups {
-        rows::execute(
-            transaction.conn(),
-            "activity target group",
-            "INSERT INTO activity_target_groups (activity_id, target_group) VALUES ($1, $2) \
-             ON CONFLICT DO NOTHING",
-            &[Bind::Text(&payload.id), Bind::Int(*group)],
-        )
-        .await?;
-    }
     Ok(())
 }
 
@@ -364,23 +350,18 @@ async fn apply_policy(transaction: &mut WriteTx, entry: &ChangeLogEntry) -> Resu
         ],
     )
     .await?;
-    rows::execute(
+    let insured: Vec<Bind<'_>> = payload
+        .insured_volunteers
+        .iter()
+        .map(|volunteer| Bind::Text(volunteer))
+        .collect();
+    rows::replace_children(
         transaction.conn(),
-        "policy volunteer",
-        "DELETE FROM policy_volunteers WHERE policy_id = $1",
-        &[Bind::Text(&payload.id)],
+        rows::Children::PolicyVolunteers,
+        &payload.id,
+        &insured,
     )
     .await?;
-    for volunteer in &payload.insured_volunteers {
-        rows::execute(
-            transaction.conn(),
-            "policy volunteer",
-            "INSERT INTO policy_volunteers (policy_id, volunteer_id) VALUES ($1, $2) \
-             ON CONFLICT DO NOTHING",
-            &[Bind::Text(&payload.id), Bind::Text(volunteer)],
-        )
-        .await?;
-    }
     Ok(())
 }
 

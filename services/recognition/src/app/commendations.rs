@@ -49,6 +49,21 @@ pub struct NewCommendation {
     pub org_unit_id: Option<String>,
 }
 
+/// One step of a commendation's life after its nomination.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// Passes review: the public notice starts (or, with none, it is awarded).
+    PassReview,
+    /// Fails review.
+    Reject,
+    /// Records an objection received while the notice runs.
+    Object,
+    /// Awards it once the notice has ended.
+    Award,
+    /// Withdraws a nomination or a commendation on notice.
+    Withdraw,
+}
+
 /// What a caller may do with a commendation it can see.
 enum Decision {
     /// Review, objections, award: the awarding unit must be in the caller's subtree.
@@ -384,116 +399,63 @@ impl Recognition {
         Ok(())
     }
 
-    /// Passes review: the public notice starts today (or, with none, the honour is awarded).
-    pub async fn approve_commendation(
+    /// Takes one step of a commendation's life: review, objection, award or withdrawal.
+    /// `text` is the decision's comment, or the objection's content.
+    pub async fn decide_commendation(
         &self,
         principal: &Principal,
         id: &str,
-        comment: String,
+        step: Step,
+        text: String,
     ) -> Result<Commendation, ApiError> {
-        let (before, honour) = self
-            .commendation_to_decide(principal, id, Decision::Awarding)
-            .await?;
-        let transaction = self.begin(principal).await?;
-        let mut after = before.clone();
-        after.pass_review(
-            egret_runtime::wire::today(),
-            honour.notice_days,
-            transaction.now(),
-        )?;
-        after.decided_by = principal.subject.clone();
-        after.decision_comment = comment;
-        let reason = if after.state == CommendationState::Awarded {
-            "passed review; awarded (no public notice)"
+        let decision = if step == Step::Withdraw {
+            Decision::AwardingOrNominating
         } else {
-            "passed review; on public notice"
+            Decision::Awarding
         };
+        let (before, honour) = self.commendation_to_decide(principal, id, decision).await?;
+        let transaction = self.begin(principal).await?;
+        let (today, now) = (egret_runtime::wire::today(), transaction.now());
+        let mut after = before.clone();
+        let reason = match step {
+            Step::PassReview => {
+                after.pass_review(today, honour.notice_days, now)?;
+                if after.state == CommendationState::Awarded {
+                    "passed review; awarded (no public notice)"
+                } else {
+                    "passed review; on public notice"
+                }
+            }
+            Step::Reject => {
+                after.reject()?;
+                "failed review"
+            }
+            Step::Object => {
+                after.object(
+                    today,
+                    Objection {
+                        recorded_by: principal.subject.clone(),
+                        content: text.clone(),
+                        record_time: now,
+                    },
+                )?;
+                "objection recorded"
+            }
+            Step::Award => {
+                after.award(today, now)?;
+                "awarded"
+            }
+            Step::Withdraw => {
+                after.withdraw()?;
+                "withdrawn"
+            }
+        };
+        // An objection is no decision: the last decision and its comment stay.
+        if step != Step::Object {
+            after.decided_by = principal.subject.clone();
+            after.decision_comment = text;
+        }
         self.save_commendation(transaction, &before, &mut after, reason)
-            .await?;
-        Ok(after)
-    }
-
-    /// Fails review.
-    pub async fn reject_commendation(
-        &self,
-        principal: &Principal,
-        id: &str,
-        comment: String,
-    ) -> Result<Commendation, ApiError> {
-        let (before, _) = self
-            .commendation_to_decide(principal, id, Decision::Awarding)
-            .await?;
-        let transaction = self.begin(principal).await?;
-        let mut after = before.clone();
-        after.reject()?;
-        after.decided_by = principal.subject.clone();
-        after.decision_comment = comment;
-        self.save_commendation(transaction, &before, &mut after, "failed review")
-            .await?;
-        Ok(after)
-    }
-
-    /// Records an objection received while the notice runs.
-    pub async fn record_objection(
-        &self,
-        principal: &Principal,
-        id: &str,
-        content: String,
-    ) -> Result<Commendation, ApiError> {
-        let (before, _) = self
-            .commendation_to_decide(principal, id, Decision::Awarding)
-            .await?;
-        let transaction = self.begin(principal).await?;
-        let mut after = before.clone();
-        after.object(
-            egret_runtime::wire::today(),
-            Objection {
-                recorded_by: principal.subject.clone(),
-                content,
-                record_time: transaction.now(),
-            },
-        )?;
-        self.save_commendation(transaction, &before, &mut after, "objection recorded")
-            .await?;
-        Ok(after)
-    }
-
-    /// Awards a commendation whose public notice has ended.
-    pub async fn award_commendation(
-        &self,
-        principal: &Principal,
-        id: &str,
-        comment: String,
-    ) -> Result<Commendation, ApiError> {
-        let (before, _) = self
-            .commendation_to_decide(principal, id, Decision::Awarding)
-            .await?;
-        let transaction = self.begin(principal).await?;
-        let mut after = before.clone();
-        after.award(egret_runtime::wire::today(), transaction.now())?;
-        after.decided_by = principal.subject.clone();
-        after.decision_comment = comment;
-        self.save_commendation(transaction, &before, &mut after, "awarded")
-            .await?;
-        Ok(after)
-    }
-
-    /// Withdraws a nomination or a commendation on notice.
-    pub async fn withdraw_commendation(
-        &self,
-        principal: &Principal,
-        id: &str,
-        comment: String,
-    ) -> Result<Commendation, ApiError> {
-        let (before, _) = self
-            .commendation_to_decide(principal, id, Decision::AwardingOrNominating)
-            .await?;
-        let transaction = self.begin(principal).await?;
-        let mut after = before.clone();
-        after.withdraw()?;
-        after.decided_by = principal.subject.clone();
-        after.decision_comment = comment;
-        self.save_commendation(transaction, &before, &mut after, "withdrawn")
             .await?;
         Ok(after)
     }

@@ -9,7 +9,7 @@ use egret_runtime::{ApiError, PageRequest, Principal, Violations};
 use tonic::{Request, Response, Status};
 
 use crate::app::Recognition;
-use crate::app::commendations::{HonourFields, NewCommendation};
+use crate::app::commendations::{HonourFields, NewCommendation, Step};
 use crate::domain::commendation::{Commendation, CommendationState, Honour, RecipientKind};
 use crate::domain::names;
 
@@ -55,6 +55,31 @@ fn parse_recipient(field: &str, name: &str) -> Result<(String, String), ApiError
 }
 
 impl CommendationApi {
+    /// Checks a step's request (the name, and the text: a comment, required to reject or
+    /// withdraw; an objection's content, always required) and takes the step.
+    async fn step<T>(
+        &self,
+        request: &Request<T>,
+        (name, text_given): (&str, &str),
+        step: Step,
+    ) -> Result<pb::Commendation, Status> {
+        let principal = Principal::of(request)?;
+        let id = parse_name("name", name, "commendations")?;
+        let (field, max, required) = match step {
+            Step::Object => ("content", 2000, true),
+            Step::Reject | Step::Withdraw => ("comment", 500, true),
+            Step::PassReview | Step::Award => ("comment", 500, false),
+        };
+        let mut violations = Violations::new();
+        let text_checked = text(&mut violations, field, text_given, max, required);
+        violations.into_result()?;
+        let commendation = self
+            .0
+            .decide_commendation(&principal, id, step, text_checked)
+            .await?;
+        self.respond(&commendation).await
+    }
+
     async fn respond(&self, commendation: &Commendation) -> Result<pb::Commendation, Status> {
         Ok(pb::Commendation {
             name: names::commendation(&commendation.id),
@@ -83,15 +108,6 @@ impl CommendationApi {
             metadata: Some(metadata(&commendation.id, &commendation.meta)),
         })
     }
-}
-
-/// The commendation named in a decision request and its checked comment.
-fn decision(name: &str, comment: &str, required: bool) -> Result<(String, String), ApiError> {
-    let id = parse_name("name", name, "commendations")?;
-    let mut violations = Violations::new();
-    let comment = text(&mut violations, "comment", comment, 500, required);
-    violations.into_result()?;
-    Ok((id.to_string(), comment))
 }
 
 #[tonic::async_trait]
@@ -230,15 +246,12 @@ impl pb::commendation_service_server::CommendationService for CommendationApi {
         &self,
         request: Request<pb::ApproveCommendationRequest>,
     ) -> Result<Response<pb::ApproveCommendationResponse>, Status> {
-        let principal = Principal::of(&request)?;
         let message = request.get_ref();
-        let (id, comment) = decision(&message.name, &message.comment, false)?;
         let commendation = self
-            .0
-            .approve_commendation(&principal, &id, comment)
+            .step(&request, (&message.name, &message.comment), Step::PassReview)
             .await?;
         Ok(Response::new(pb::ApproveCommendationResponse {
-            commendation: Some(self.respond(&commendation).await?),
+            commendation: Some(commendation),
         }))
     }
 
@@ -246,12 +259,12 @@ impl pb::commendation_service_server::CommendationService for CommendationApi {
         &self,
         request: Request<pb::RejectCommendationRequest>,
     ) -> Result<Response<pb::RejectCommendationResponse>, Status> {
-        let principal = Principal::of(&request)?;
         let message = request.get_ref();
-        let (id, comment) = decision(&message.name, &message.comment, true)?;
-        let commendation = self.0.reject_commendation(&principal, &id, comment).await?;
+        let commendation = self
+            .step(&request, (&message.name, &message.comment), Step::Reject)
+            .await?;
         Ok(Response::new(pb::RejectCommendationResponse {
-            commendation: Some(self.respond(&commendation).await?),
+            commendation: Some(commendation),
         }))
     }
 
@@ -259,15 +272,12 @@ impl pb::commendation_service_server::CommendationService for CommendationApi {
         &self,
         request: Request<pb::RecordObjectionRequest>,
     ) -> Result<Response<pb::RecordObjectionResponse>, Status> {
-        let principal = Principal::of(&request)?;
         let message = request.get_ref();
-        let id = parse_name("name", &message.name, "commendations")?;
-        let mut violations = Violations::new();
-        let content = text(&mut violations, "content", &message.content, 2000, true);
-        violations.into_result()?;
-        let commendation = self.0.record_objection(&principal, id, content).await?;
+        let commendation = self
+            .step(&request, (&message.name, &message.content), Step::Object)
+            .await?;
         Ok(Response::new(pb::RecordObjectionResponse {
-            commendation: Some(self.respond(&commendation).await?),
+            commendation: Some(commendation),
         }))
     }
 
@@ -275,12 +285,12 @@ impl pb::commendation_service_server::CommendationService for CommendationApi {
         &self,
         request: Request<pb::AwardCommendationRequest>,
     ) -> Result<Response<pb::AwardCommendationResponse>, Status> {
-        let principal = Principal::of(&request)?;
         let message = request.get_ref();
-        let (id, comment) = decision(&message.name, &message.comment, false)?;
-        let commendation = self.0.award_commendation(&principal, &id, comment).await?;
+        let commendation = self
+            .step(&request, (&message.name, &message.comment), Step::Award)
+            .await?;
         Ok(Response::new(pb::AwardCommendationResponse {
-            commendation: Some(self.respond(&commendation).await?),
+            commendation: Some(commendation),
         }))
     }
 
@@ -288,15 +298,12 @@ impl pb::commendation_service_server::CommendationService for CommendationApi {
         &self,
         request: Request<pb::WithdrawCommendationRequest>,
     ) -> Result<Response<pb::WithdrawCommendationResponse>, Status> {
-        let principal = Principal::of(&request)?;
         let message = request.get_ref();
-        let (id, comment) = decision(&message.name, &message.comment, true)?;
         let commendation = self
-            .0
-            .withdraw_commendation(&principal, &id, comment)
+            .step(&request, (&message.name, &message.comment), Step::Withdraw)
             .await?;
         Ok(Response::new(pb::WithdrawCommendationResponse {
-            commendation: Some(self.respond(&commendation).await?),
+            commendation: Some(commendation),
         }))
     }
 

@@ -153,3 +153,57 @@ pub async fn add_to_rollup(
     .map_err(sql_error("hours rollup"))?;
     Ok(())
 }
+
+/// A table of a record's list values, replaced whole with each newer version of the record.
+#[derive(Debug, Clone, Copy)]
+pub enum Children {
+    /// An org unit's categories.
+    OrgUnitCategories,
+    /// An activity's target groups.
+    ActivityTargetGroups,
+    /// A policy's named volunteers.
+    PolicyVolunteers,
+}
+
+impl Children {
+    /// (table, parent column, value column).
+    fn columns(self) -> (&'static str, &'static str, &'static str) {
+        match self {
+            Children::OrgUnitCategories => ("org_unit_categories", "org_unit_id", "category"),
+            Children::ActivityTargetGroups => {
+                ("activity_target_groups", "activity_id", "target_group")
+            }
+            Children::PolicyVolunteers => ("policy_volunteers", "policy_id", "volunteer_id"),
+        }
+    }
+}
+
+/// Replaces the list values of `parent` with `values`.
+pub async fn replace_children(
+    connection: &mut AnyConnection,
+    children: Children,
+    parent: &str,
+    values: &[Bind<'_>],
+) -> Result<(), ApiError> {
+    let (table, parent_column, value_column) = children.columns();
+    execute(
+        &mut *connection,
+        table,
+        &format!("DELETE FROM {table} WHERE {parent_column} = $1"),
+        &[Bind::Text(parent)],
+    )
+    .await?;
+    for value in values {
+        execute(
+            &mut *connection,
+            table,
+            &format!(
+                "INSERT INTO {table} ({parent_column}, {value_column}) VALUES ($1, $2) \
+                 ON CONFLICT DO NOTHING"
+            ),
+            &[Bind::Text(parent), *value],
+        )
+        .await?;
+    }
+    Ok(())
+}

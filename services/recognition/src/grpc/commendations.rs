@@ -248,7 +248,11 @@ impl pb::commendation_service_server::CommendationService for CommendationApi {
     ) -> Result<Response<pb::ApproveCommendationResponse>, Status> {
         let message = request.get_ref();
         let commendation = self
-            .step(&request, (&message.name, &message.comment), Step::PassReview)
+            .step(
+                &request,
+                (&message.name, &message.comment),
+                Step::PassReview,
+            )
             .await?;
         Ok(Response::new(pb::ApproveCommendationResponse {
             commendation: Some(commendation),

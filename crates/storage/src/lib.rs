@@ -202,6 +202,10 @@ impl Database {
                 let search_path = search_path.clone();
                 Box::pin(async move {
                     connection.execute(search_path.as_str()).await?;
+                    // Egret's queries are short or read rollups: LLVM compilation cost more
+                    // than it saved (the reporting benchmark's insured-volunteers query spent
+                    // 357 of 465 ms compiling).
+                    connection.execute("SET jit = off").await?;
                     Ok(())
                 })
             })

@@ -15,7 +15,8 @@
 //!   `reporting`) instead of dropping it, and prints its URL, for `EXPLAIN ANALYZE`.
 //!
 //! The SQLite database is cached under `target/egret-bench/`, keyed by scale and seed;
-//! PostgreSQL gets a fresh database each time, dropped at the end. Run as a test (without
+//! PostgreSQL gets a fresh database each time, dropped at the end, and is measured twice:
+//! as the server is configured, then with `jit = off` for the database. Run as a test (without
 //! `--bench`), it checks at a tiny scale on SQLite only that the figures agree.
 
 use std::path::PathBuf;
@@ -515,6 +516,17 @@ async fn main() -> anyhow::Result<()> {
         sqlx::query("ANALYZE").execute(database.reader()).await?;
         println!("[PostgreSQL] ANALYZE {}", milliseconds(began.elapsed()));
         agree &= measure("PostgreSQL", &database, &plan, runs).await?;
+        // PostgreSQL compiles expensive plans with LLVM (jit, on by default); at this scale
+        // that compilation can cost more than the query. Measure again without it.
+        let (name,): (String,) = sqlx::query_as("SELECT CAST(current_database() AS TEXT)")
+            .fetch_one(database.reader())
+            .await?;
+        sqlx::query(&format!("ALTER DATABASE {name} SET jit = off"))
+            .execute(database.reader())
+            .await?;
+        database.close().await;
+        let database = Database::open(&settings, &target_dir(), "reporting", migrations()).await?;
+        agree &= measure("PostgreSQL, jit = off", &database, &plan, runs).await?;
         database.close().await;
         if std::env::var("EGRET_BENCH_KEEP_POSTGRES").is_ok_and(|value| value == "1") {
             println!("[PostgreSQL] kept {}", fresh.url());

@@ -124,7 +124,59 @@ async fn figures_match_the_data(app: TestApp) {
         .await
         .expect("suspends");
 
+    // Insurance: team A's subtree is covered (the first and the second volunteer); the
+    // third is named on a policy of team B; a cancelled or future policy covers nobody.
+    let policy = |org_unit: &str, number: &str, covers_subtree, insured: Vec<String>, from: i64| {
+        activity_pb::CreateInsurancePolicyRequest {
+            insurance_policy: Some(activity_pb::InsurancePolicy {
+                org_unit: org_unit.to_string(),
+                insurer: "中国人寿".to_string(),
+                policy_number: number.to_string(),
+                cover: "意外身故、意外医疗".to_string(),
+                sum_insured_fen: 50_000_000,
+                start_date: Some(wire(today.add_days(from))),
+                end_date: Some(wire(today.add_days(from + 365))),
+                covers_subtree,
+                insured_volunteers: insured,
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        }
+    };
+    app.insurance(&admin)
+        .create_insurance_policy(policy(&team_a.name, "P-A", true, Vec::new(), -1))
+        .await
+        .expect("a subtree policy");
+    app.insurance(&admin)
+        .create_insurance_policy(policy(
+            &team_b.name,
+            "P-B",
+            false,
+            vec![third.name.clone()],
+            -1,
+        ))
+        .await
+        .expect("a named policy");
+    app.insurance(&admin)
+        .create_insurance_policy(policy(&app.root, "P-LATER", true, Vec::new(), 30))
+        .await
+        .expect("a policy from next month");
+
     let viewer = app.token(&app.root, &[Role::Viewer]);
+    let insured = query(&app, &viewer, "", pb::Metric::InsuredVolunteers, &[]).await;
+    assert_eq!(insured.total, 3);
+    let insured_in_b = query(
+        &app,
+        &viewer,
+        &team_b.name,
+        pb::Metric::InsuredVolunteers,
+        &[],
+    )
+    .await;
+    assert_eq!(
+        insured_in_b.total, 2,
+        "the third by name, the first through team A's policy"
+    );
     // Teams: A and its sub-team are active, B suspended.
     let teams = query(&app, &viewer, "", pb::Metric::Teams, &[pb::Dimension::Tier]).await;
     assert_eq!(teams.total, 2);

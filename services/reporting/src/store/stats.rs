@@ -84,19 +84,22 @@ fn base(
             };
             let insured = if metric == Metric::InsuredVolunteers {
                 let on = statement.param(end);
-                // Named on a policy in force, or serving under a unit whose policy in force
-                // covers its subtree.
+                // Named on a policy in force, or serving in a unit that a policy in force
+                // covers with its subtree. The covered units are one uncorrelated set
+                // (a path range per policy), computed once, not per volunteer.
+                let covered = format!(
+                    "SELECT cu.id FROM insurance_policies p JOIN org_units po \
+                     ON po.id = p.org_unit_id JOIN org_units cu ON cu.path >= po.path \
+                     AND cu.path < po.path || '~' WHERE p.covers_subtree = 1 AND p.active = 1 \
+                     AND p.start_date <= {on} AND p.end_date >= {on}"
+                );
                 format!(
                     " AND (EXISTS (SELECT 1 FROM policy_volunteers pv JOIN insurance_policies p \
                      ON p.id = pv.policy_id WHERE pv.volunteer_id = v.id AND p.active = 1 \
                      AND p.start_date <= {on} AND p.end_date >= {on}) \
-                     OR EXISTS (SELECT 1 FROM insurance_policies p JOIN org_units po \
-                     ON po.id = p.org_unit_id WHERE p.covers_subtree = 1 AND p.active = 1 \
-                     AND p.start_date <= {on} AND p.end_date >= {on} \
-                     AND (EXISTS (SELECT 1 FROM volunteer_memberships pm JOIN org_units pmo \
-                     ON pmo.id = pm.org_unit_id WHERE pm.volunteer_id = v.id AND pm.active = 1 \
-                     AND pmo.path LIKE po.path || '%') OR EXISTS (SELECT 1 FROM org_units pro \
-                     WHERE pro.id = v.registering_org_unit_id AND pro.path LIKE po.path || '%'))))"
+                     OR v.registering_org_unit_id IN ({covered}) \
+                     OR EXISTS (SELECT 1 FROM volunteer_memberships pm WHERE pm.volunteer_id = v.id \
+                     AND pm.active = 1 AND pm.org_unit_id IN ({covered})))"
                 )
             } else {
                 String::new()

@@ -153,13 +153,25 @@ fn base(
         }
         Metric::TrainedVolunteers => {
             let period = between("q.granted_date");
-            (
-                format!(
-                    "FROM qualifications q JOIN volunteer_units vu ON vu.volunteer_id = q.volunteer_id \
-                     JOIN org_units o ON o.id = vu.org_unit_id WHERE {subtree} AND {period}"
-                ),
-                "COUNT(DISTINCT q.volunteer_id)".to_string(),
-            )
+            if by_unit || query.dimensions.contains(&Dimension::Month) {
+                (
+                    format!(
+                        "FROM qualifications q JOIN volunteer_units vu ON vu.volunteer_id = q.volunteer_id \
+                         JOIN org_units o ON o.id = vu.org_unit_id WHERE {subtree} AND {period}"
+                    ),
+                    "COUNT(DISTINCT q.volunteer_id)".to_string(),
+                )
+            } else {
+                // As for volunteers: one row per person, no view, no DISTINCT.
+                (
+                    format!(
+                        "FROM volunteers v WHERE EXISTS (SELECT 1 FROM qualifications q \
+                         WHERE q.volunteer_id = v.id AND {period}) AND ({serves})",
+                        serves = serves_in_subtree(low.as_str(), high.as_str())
+                    ),
+                    "COUNT(*)".to_string(),
+                )
+            }
         }
         Metric::StarRatings => {
             let period = between("s.award_date");

@@ -454,18 +454,14 @@ impl TestApp {
         volunteer: &str,
         days: &[(i64, i64)],
     ) -> Vec<activity_pb::ServiceRecord> {
-        let today = egret_types::china_date(egret_types::now_micros());
+        let today = egret_runtime::wire::today();
         let rows = days
             .iter()
             .map(|&(days_ago, minutes)| {
                 let date = days_before(today, days_ago);
                 activity_pb::ImportServiceRecordRow {
                     volunteer: volunteer.to_string(),
-                    service_date: Some(egret_proto::common::v1::Date {
-                        year: date.year,
-                        month: date.month as i32,
-                        day: date.day as i32,
-                    }),
+                    service_date: Some(egret_runtime::wire::date_to_wire(date)),
                     minutes,
                     description: "imported for a test".to_string(),
                 }

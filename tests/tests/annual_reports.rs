@@ -2,21 +2,13 @@
 //! report with figures from the data, returned and submitted again, approved by the unit
 //! above; progress, dormant teams, the compiled report, and team stars that see the report.
 
-use egret_proto::common::v1 as common;
 use egret_proto::recognition::v1 as recognition_pb;
 use egret_proto::registry::v1 as registry_pb;
 use egret_proto::reporting::v1 as pb;
 use egret_runtime::Role;
+use egret_runtime::wire::{date_to_wire as wire, today};
 use egret_tests::{TestApp, both_backends, violated_fields};
-use egret_types::{CivilDate, china_date, now_micros};
-
-fn wire(date: CivilDate) -> common::Date {
-    common::Date {
-        year: date.year,
-        month: date.month as i32,
-        day: date.day as i32,
-    }
-}
+use egret_types::CivilDate;
 
 fn report<T>(
     response: tonic::Response<T>,
@@ -27,7 +19,7 @@ fn report<T>(
 
 async fn annual_report_workflow(app: TestApp) {
     let admin = app.admin();
-    let today = china_date(now_micros());
+    let today = today();
     let year = today.year - 1;
     let team = app
         .create_unit(&admin, &app.root, registry_pb::Tier::Team, "思明巾帼服务队")

@@ -8,20 +8,9 @@ use egret_proto::common::v1 as common;
 use egret_proto::recognition::v1 as pb;
 use egret_proto::registry::v1 as registry_pb;
 use egret_runtime::Role;
+use egret_runtime::wire::{date_to_wire as wire, today};
 use egret_tests::{TestApp, both_backends, chinese_message, violated_fields};
-use egret_types::{CivilDate, china_date, now_micros};
-
-fn today() -> CivilDate {
-    china_date(now_micros())
-}
-
-fn wire(date: CivilDate) -> common::Date {
-    common::Date {
-        year: date.year,
-        month: date.month as i32,
-        day: date.day as i32,
-    }
-}
+use egret_types::CivilDate;
 
 async fn create_honour(
     app: &TestApp,

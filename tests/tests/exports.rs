@@ -9,8 +9,8 @@ use egret_proto::common::v1 as common;
 use egret_proto::registry::v1 as registry_pb;
 use egret_proto::reporting::v1 as pb;
 use egret_runtime::Role;
+use egret_runtime::wire::{date_to_wire as wire, today};
 use egret_tests::{TestApp, both_backends, days_before, resident_id, violated_fields};
-use egret_types::{china_date, now_micros};
 use prost_types::FieldMask;
 
 /// A downloaded file: its bytes, media type and name.
@@ -83,14 +83,6 @@ fn csv_rows(file: &File) -> Vec<Vec<String>> {
         .filter(|line| !line.is_empty())
         .map(|line| line.split(',').map(str::to_string).collect())
         .collect()
-}
-
-fn wire(date: egret_types::CivilDate) -> common::Date {
-    common::Date {
-        year: date.year,
-        month: date.month as i32,
-        day: date.day as i32,
-    }
 }
 
 async fn statistics_xlsx(
@@ -345,7 +337,7 @@ async fn exports_match_the_data(app: TestApp) {
     assert_eq!(corrected[6], "90");
     assert_eq!(corrected[9], "思明巾帼服务队");
     assert_eq!(corrected[10], "已通过");
-    let today = china_date(now_micros());
+    let today = today();
     assert_eq!(corrected[4], days_before(today, 1).to_iso());
     let minutes: i64 = rows[1..]
         .iter()

@@ -3,24 +3,12 @@
 //! within quotas, the rule revision a star keeps, and the review a downward correction
 //! forces.
 
-use egret_proto::common::v1::Date;
 use egret_proto::recognition::v1 as pb;
 use egret_proto::registry::v1 as registry_pb;
 use egret_runtime::Role;
+use egret_runtime::wire::{date_to_wire as wire, today};
 use egret_tests::{Backend, TestApp, both_backends, chinese_message, violated_fields};
-use egret_types::{CivilDate, china_date, now_micros};
-
-fn today() -> CivilDate {
-    china_date(now_micros())
-}
-
-fn wire(date: CivilDate) -> Date {
-    Date {
-        year: date.year,
-        month: date.month as i32,
-        day: date.day as i32,
-    }
-}
+use egret_types::CivilDate;
 
 /// The same day `years` later (1 March for 29 February in a common year).
 fn years_later(date: CivilDate, years: i32) -> CivilDate {

@@ -4,24 +4,12 @@
 //! rollup right after a restart mid-feed.
 
 use egret_proto::activity::v1 as activity_pb;
-use egret_proto::common::v1 as common;
 use egret_proto::registry::v1 as registry_pb;
 use egret_proto::reporting::v1 as pb;
 use egret_runtime::Role;
+use egret_runtime::wire::{date_to_wire as wire, today};
 use egret_tests::{Backend, TestApp, both_backends, days_before, violated_fields};
-use egret_types::{CivilDate, china_date, now_micros};
-
-fn today() -> CivilDate {
-    china_date(now_micros())
-}
-
-fn wire(date: CivilDate) -> common::Date {
-    common::Date {
-        year: date.year,
-        month: date.month as i32,
-        day: date.day as i32,
-    }
-}
+use egret_types::CivilDate;
 
 fn month_of(date: CivilDate) -> String {
     format!("{:04}-{:02}", date.year, date.month)

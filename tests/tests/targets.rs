@@ -4,8 +4,8 @@
 use egret_proto::registry::v1 as registry_pb;
 use egret_proto::reporting::v1 as pb;
 use egret_runtime::Role;
+use egret_runtime::wire::today;
 use egret_tests::{TestApp, both_backends, violated_fields};
-use egret_types::{china_date, now_micros};
 
 async fn team(app: &TestApp, name: &str, level: registry_pb::TeamLevel) -> registry_pb::OrgUnit {
     app.org_units(&app.admin())
@@ -65,7 +65,7 @@ fn level(progress: &[pb::TargetProgress], level: registry_pb::TeamLevel) -> pb::
 
 async fn targets_and_progress(app: TestApp) {
     let admin = app.admin();
-    let year = china_date(now_micros()).year;
+    let year = today().year;
     let siming = team(&app, "思明巾帼服务队", registry_pb::TeamLevel::District).await;
     let huli = team(&app, "湖里巾帼服务队", registry_pb::TeamLevel::District).await;
     let city = team(&app, "市直巾帼服务队", registry_pb::TeamLevel::Municipal).await;

@@ -285,9 +285,141 @@ async fn oversized_messages_are_refused() {
         })
         .await
         .expect_err("too large");
-    assert!(
-        matches!(status.code(), Code::ResourceExhausted | Code::OutOfRange),
-        "{status:?}"
+    // gRPC's code for a message over the limit, not the codec's OUT_OF_RANGE.
+    assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+    assert!(status.message().contains("2048 bytes"), "{status:?}");
+    app.stop().await;
+}
+
+/// A call that sends `input` where a resource name belongs.
+struct LongInputCase {
+    rpc: &'static str,
+    call: fn(TestApp, String) -> BoxedCall,
+}
+
+type BoxedCall = std::pin::Pin<
+    Box<dyn std::future::Future<Output = (TestApp, Result<(), tonic::Status>)> + Send>,
+>;
+
+/// Checks that a long input is refused as INVALID_ARGUMENT with only a prefix of it quoted,
+/// so the error fits in the header limits of every common client (8–16 KiB).
+#[track_caller]
+fn check_long_input_error(case: &LongInputCase, status: &tonic::Status, input: &str) {
+    use tonic_types::StatusExt;
+    assert_eq!(
+        status.code(),
+        Code::InvalidArgument,
+        "{}: {status:?}",
+        case.rpc
     );
+    let details = status.get_error_details();
+    let zh = details
+        .localized_message()
+        .map(|message| message.message.clone())
+        .unwrap_or_default();
+    let violations = details
+        .bad_request()
+        .map(|bad_request| format!("{:?}", bad_request.field_violations))
+        .unwrap_or_default();
+    let echoed: String = input.chars().take(100).collect();
+    for (what, text) in [
+        ("message", status.message()),
+        ("zh", zh.as_str()),
+        ("violations", violations.as_str()),
+    ] {
+        assert!(
+            !text.contains(&echoed),
+            "{}: {what} echoes the input",
+            case.rpc
+        );
+    }
+    let trailer_bytes = status.message().len() + status.details().len() * 4 / 3;
+    assert!(trailer_bytes < 4096, "{}: {trailer_bytes} bytes", case.rpc);
+}
+
+#[tokio::test]
+async fn long_inputs_are_quoted_not_echoed() {
+    let cases = [
+        LongInputCase {
+            rpc: "GetOrgUnit",
+            call: |app, name| {
+                Box::pin(async move {
+                    let result = app
+                        .org_units(&app.admin())
+                        .get_org_unit(pb::GetOrgUnitRequest { name })
+                        .await
+                        .map(drop);
+                    (app, result)
+                })
+            },
+        },
+        LongInputCase {
+            rpc: "SuspendOrgUnit",
+            call: |app, name| {
+                Box::pin(async move {
+                    let result = app
+                        .org_units(&app.admin())
+                        .suspend_org_unit(pb::SuspendOrgUnitRequest {
+                            name,
+                            reason: "停止活动".to_string(),
+                        })
+                        .await
+                        .map(drop);
+                    (app, result)
+                })
+            },
+        },
+        LongInputCase {
+            rpc: "CreateVolunteer",
+            call: |app, org_unit| {
+                Box::pin(async move {
+                    let result = app
+                        .volunteers(&app.admin())
+                        .create_volunteer(pb::CreateVolunteerRequest {
+                            org_unit,
+                            volunteer: Some(egret_tests::volunteer_input(7)),
+                            request_id: String::new(),
+                        })
+                        .await
+                        .map(drop);
+                    (app, result)
+                })
+            },
+        },
+        LongInputCase {
+            rpc: "CreateActivity",
+            call: |app, org_unit| {
+                Box::pin(async move {
+                    let result = app
+                        .activities(&app.admin())
+                        .create_activity(egret_proto::activity::v1::CreateActivityRequest {
+                            activity: Some(egret_proto::activity::v1::Activity {
+                                org_unit,
+                                display_name: "活动".to_string(),
+                                ..Default::default()
+                            }),
+                            request_id: String::new(),
+                        })
+                        .await
+                        .map(drop);
+                    (app, result)
+                })
+            },
+        },
+    ];
+    let mut app = TestApp::spawn(Backend::Sqlite, "long inputs")
+        .await
+        .expect("sqlite");
+    for case in &cases {
+        for input in [
+            format!("orgUnits/{}", "x".repeat(5000)),
+            format!("orgUnits/{}", "鹭".repeat(5000)),
+        ] {
+            let (returned, result) = (case.call)(app, input.clone()).await;
+            app = returned;
+            let status = result.expect_err("refused");
+            check_long_input_error(case, &status, &input);
+        }
+    }
     app.stop().await;
 }

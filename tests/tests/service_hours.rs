@@ -164,8 +164,10 @@ async fn from_publication_to_approved_hours(app: TestApp) {
         .expect_err("twice");
     assert_eq!(status.code(), Code::FailedPrecondition);
 
-    // The volunteer forgets to check out: completing closes the attendance at the end and
-    // flags it; the record counts the time from check-in to the activity's end.
+    // The volunteer forgets to check out, and the activity is completed before its
+    // scheduled end: the attendance is closed at the completion, not at the end still in the
+    // future, and flagged. No time that has not happened is credited.
+    let completed_at = seconds_from_now(0).expect("now").seconds;
     app.activities(&leader)
         .complete_activity(pb::CompleteActivityRequest {
             name: activity.name.clone(),
@@ -184,7 +186,11 @@ async fn from_publication_to_approved_hours(app: TestApp) {
         .attendances;
     assert_eq!(attendances.len(), 1);
     assert!(attendances[0].needs_review);
-    assert!(attendances[0].check_out_time.is_some());
+    let check_out = attendances[0].check_out_time.expect("closed").seconds;
+    assert!(
+        (completed_at - 5..=completed_at + 5).contains(&check_out),
+        "closed at the completion ({completed_at}), not the scheduled end: {check_out}"
+    );
 
     let records = app
         .service_records(&leader)
@@ -200,7 +206,24 @@ async fn from_publication_to_approved_hours(app: TestApp) {
     let record = &records[0];
     assert_eq!(record.state, pb::ServiceRecordState::Submitted as i32);
     assert!(record.needs_review);
-    assert!((175..=180).contains(&record.minutes), "{}", record.minutes);
+    assert_eq!(record.minutes, 0, "the activity's start has not come yet");
+
+    // The organizer corrects the flagged record to the time really served.
+    let record = app
+        .service_records(&leader)
+        .correct_service_record(pb::CorrectServiceRecordRequest {
+            name: record.name.clone(),
+            minutes: 175,
+            reason: "签到记录核实".to_string(),
+        })
+        .await
+        .expect("corrects")
+        .into_inner()
+        .service_record
+        .expect("record");
+    let record = &record;
+    assert_eq!(record.minutes, 175);
+    assert_eq!(record.state, pb::ServiceRecordState::Submitted as i32);
     assert_eq!(
         record.platform_report_status,
         pb::PlatformReportStatus::NotReported as i32

@@ -222,3 +222,153 @@ fn the_reference_configuration_loads() {
         "{instance}V{seq:8}"
     );
 }
+
+/// One TCP socket of another process: its two ends and whether `TCP_NODELAY` is set.
+#[derive(Debug)]
+struct SocketOfProcess {
+    local: std::net::SocketAddr,
+    peer: std::net::SocketAddr,
+    nodelay: bool,
+}
+
+/// The connected TCP sockets of process `pid`, read through duplicates of its descriptors
+/// (pidfd_getfd), so the options are the ones the process set, not ones a client sees.
+fn connected_sockets(pid: u32) -> Vec<SocketOfProcess> {
+    let pid_number = i32::try_from(pid).expect("pid fits");
+    let pidfd = rustix::process::pidfd_open(
+        rustix::process::Pid::from_raw(pid_number).expect("a pid is not zero"),
+        rustix::process::PidfdFlags::empty(),
+    )
+    .expect("pidfd_open");
+    let mut sockets = Vec::new();
+    for entry in std::fs::read_dir(format!("/proc/{pid}/fd")).expect("/proc is readable") {
+        let entry = entry.expect("fd entry");
+        let is_socket = std::fs::read_link(entry.path())
+            .is_ok_and(|target| target.to_string_lossy().starts_with("socket:"));
+        let Some(target_fd) = entry.file_name().to_str().and_then(|fd| fd.parse().ok()) else {
+            continue;
+        };
+        if !is_socket {
+            continue;
+        }
+        let Ok(fd) = rustix::process::pidfd_getfd(
+            &pidfd,
+            target_fd,
+            rustix::process::PidfdGetfdFlags::empty(),
+        ) else {
+            continue;
+        };
+        let local = rustix::net::getsockname(&fd)
+            .ok()
+            .and_then(|address| std::net::SocketAddr::try_from(address).ok());
+        let peer = rustix::net::getpeername(&fd)
+            .ok()
+            .flatten()
+            .and_then(|address| std::net::SocketAddr::try_from(address).ok());
+        let (Some(local), Some(peer)) = (local, peer) else {
+            continue;
+        };
+        let Ok(nodelay) = rustix::net::sockopt::tcp_nodelay(&fd) else {
+            continue;
+        };
+        sockets.push(SocketOfProcess {
+            local,
+            peer,
+            nodelay,
+        });
+    }
+    sockets
+}
+
+/// Nagle's algorithm meeting a delayed ACK costs ~40 ms per call: every connection the
+/// server accepts, and every link it opens to a service (activity follows the registry over
+/// the same listener), must have `TCP_NODELAY`.
+#[tokio::test]
+async fn every_connection_of_egret_up_sets_tcp_nodelay() {
+    let data_dir = tempfile::tempdir().expect("tempdir");
+    let running = start(data_dir.path());
+    let listen: std::net::SocketAddr = running.address.parse().expect("socket address");
+    let channel = tonic::transport::Channel::from_shared(format!("http://{listen}"))
+        .expect("uri")
+        .connect()
+        .await
+        .expect("connects");
+    HealthClient::new(channel.clone())
+        .check(HealthCheckRequest::default())
+        .await
+        .expect("health");
+
+    // The services' own links connect on their first poll of the registry's change log.
+    let mut sockets = Vec::new();
+    for _ in 0..100 {
+        sockets = connected_sockets(running.child.id());
+        let accepted = sockets
+            .iter()
+            .filter(|socket| socket.local == listen)
+            .count();
+        let outgoing = sockets
+            .iter()
+            .filter(|socket| socket.peer == listen)
+            .count();
+        if accepted >= 2 && outgoing >= 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let accepted: Vec<_> = sockets
+        .iter()
+        .filter(|socket| socket.local == listen)
+        .collect();
+    let outgoing: Vec<_> = sockets
+        .iter()
+        .filter(|socket| socket.peer == listen)
+        .collect();
+    assert!(
+        accepted.len() >= 2,
+        "the test's connection and a service link are accepted: {sockets:?}"
+    );
+    assert!(!outgoing.is_empty(), "a service link is open: {sockets:?}");
+    for socket in accepted.iter().chain(&outgoing) {
+        assert!(socket.nodelay, "TCP_NODELAY is off on {socket:?}");
+    }
+    drop(channel);
+}
+
+/// Logs go to stderr, and a redirected stderr gets no colour escape codes.
+#[tokio::test]
+async fn logs_written_to_a_file_have_no_colour_codes() {
+    let data_dir = tempfile::tempdir().expect("tempdir");
+    let log_path = data_dir.path().join("egret.log");
+    let log_file = std::fs::File::create(&log_path).expect("log file");
+    let mut child = Command::new(EGRET)
+        .args(["up", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir.path().join("data"))
+        .env("EGRET__TELEMETRY__LOG_FILTER", "info")
+        .env_remove("NO_COLOR")
+        .stdout(Stdio::piped())
+        .stderr(log_file)
+        .spawn()
+        .expect("egret starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let banner = BufReader::new(stdout)
+        .lines()
+        .next()
+        .expect("a banner line")
+        .expect("utf-8");
+    assert!(banner.starts_with("egret listening on "), "{banner}");
+    let mut log = String::new();
+    for _ in 0..100 {
+        log = std::fs::read_to_string(&log_path).expect("log readable");
+        if log.contains("serving grpc") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(log.contains("serving grpc"), "the log is on stderr: {log}");
+    assert!(
+        !log.contains('\u{1b}'),
+        "escape codes in a log file: {log:?}"
+    );
+}

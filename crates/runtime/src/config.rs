@@ -458,7 +458,7 @@ pub fn service_channel(
         address.trim().to_string()
     };
     tonic::transport::Endpoint::from_shared(address)
-        .map(|endpoint| endpoint.connect_lazy())
+        .map(|endpoint| crate::links::endpoint(endpoint).connect_lazy())
         .map_err(|_| ConfigError::invalid(key, "is not a URI"))
 }
 

@@ -202,33 +202,87 @@ impl IntoIterator for Violations {
     }
 }
 
+/// How much of a client's input an error message quotes.
+const QUOTED_CHARS: usize = 40;
+
+/// The most field violations one error lists; the rest are counted.
+const LISTED_VIOLATIONS: usize = 5;
+
+/// Bounds in bytes of a violation's field path, of one reason, and of a whole message.
+const FIELD_BYTES: usize = 64;
+const REASON_BYTES: usize = 128;
+const MESSAGE_BYTES: usize = 1024;
+
+/// A client's input quoted in an error message: at most a short prefix, and the length of
+/// the rest. An error travels in HTTP/2 trailers, which clients bound (8–16 KiB is common;
+/// beyond it a client reports its own error instead of ours), so no input is echoed whole.
+pub fn quote(input: &str) -> String {
+    let length = input.chars().count();
+    if length <= QUOTED_CHARS {
+        return format!("{input:?}");
+    }
+    let prefix: String = input.chars().take(QUOTED_CHARS).collect();
+    format!("{prefix:?}… ({length} characters)")
+}
+
+/// `text` cut to at most `max_bytes` bytes at a character boundary, marked when cut.
+fn bounded(mut text: String, max_bytes: usize) -> String {
+    if text.len() <= max_bytes {
+        return text;
+    }
+    let mut end = max_bytes.saturating_sub('…'.len_utf8());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text.truncate(end);
+    text.push('…');
+    text
+}
+
 fn status_with_zh(code: Code, en: String, zh: String) -> Status {
     let mut details = ErrorDetails::new();
-    details.set_localized_message(ZH_CN, zh);
-    Status::with_error_details(code, en, details)
+    details.set_localized_message(ZH_CN, bounded(zh, MESSAGE_BYTES));
+    Status::with_error_details(code, bounded(en, MESSAGE_BYTES), details)
+}
+
+/// INVALID_ARGUMENT listing the first few violations, bounded, and counting the rest.
+fn invalid_argument(violations: Vec<Violation>) -> Status {
+    let unlisted = violations.len().saturating_sub(LISTED_VIOLATIONS);
+    let listed: Vec<Violation> = violations
+        .into_iter()
+        .take(LISTED_VIOLATIONS)
+        .map(|violation| Violation {
+            field: bounded(violation.field, FIELD_BYTES),
+            reason: Bilingual::new(
+                bounded(violation.reason.en, REASON_BYTES),
+                bounded(violation.reason.zh, REASON_BYTES),
+            ),
+        })
+        .collect();
+    let mut en = format!("invalid argument: {}", violations_en(&listed));
+    let mut zh = listed
+        .iter()
+        .map(|violation| format!("{}：{}", violation.field, violation.reason.zh))
+        .collect::<Vec<_>>()
+        .join("；");
+    if unlisted > 0 {
+        en.push_str(&format!("; and {unlisted} more"));
+        zh.push_str(&format!("；另有 {unlisted} 处错误"));
+    }
+    let mut details = ErrorDetails::with_bad_request(
+        listed
+            .into_iter()
+            .map(|violation| tonic_types::FieldViolation::new(violation.field, violation.reason.en))
+            .collect::<Vec<_>>(),
+    );
+    details.set_localized_message(ZH_CN, format!("请求参数有误：{zh}"));
+    Status::with_error_details(Code::InvalidArgument, en, details)
 }
 
 impl From<ApiError> for Status {
     fn from(error: ApiError) -> Self {
         match error {
-            ApiError::InvalidArgument(violations) => {
-                let en = format!("invalid argument: {}", violations_en(&violations));
-                let zh = violations
-                    .iter()
-                    .map(|violation| format!("{}：{}", violation.field, violation.reason.zh))
-                    .collect::<Vec<_>>()
-                    .join("；");
-                let mut details = ErrorDetails::with_bad_request(
-                    violations
-                        .into_iter()
-                        .map(|violation| {
-                            tonic_types::FieldViolation::new(violation.field, violation.reason.en)
-                        })
-                        .collect::<Vec<_>>(),
-                );
-                details.set_localized_message(ZH_CN, format!("请求参数有误：{zh}"));
-                Status::with_error_details(Code::InvalidArgument, en, details)
-            }
+            ApiError::InvalidArgument(violations) => invalid_argument(violations),
             ApiError::NotFound(resource) => status_with_zh(
                 Code::NotFound,
                 format!("{resource} not found"),
@@ -310,6 +364,58 @@ mod tests {
         let status: Status = ApiError::Internal(anyhow::anyhow!("password=hunter2")).into();
         assert_eq!(status.code(), Code::Internal);
         assert!(!status.message().contains("hunter2"));
+    }
+
+    /// The bytes of the headers an error travels in, as a client receives them.
+    fn wire_bytes(status: Status) -> usize {
+        status
+            .into_http::<()>()
+            .headers()
+            .iter()
+            .map(|(name, value)| name.as_str().len() + value.len())
+            .sum()
+    }
+
+    #[test]
+    fn errors_quote_and_list_a_bounded_part_of_the_input() {
+        let long = "鹭".repeat(5000);
+        assert_eq!(quote("orgUnits/1"), "\"orgUnits/1\"");
+        assert!(quote(&long).chars().count() < 80, "{}", quote(&long));
+        assert!(quote(&long).contains("5000 characters"));
+        let many: Vec<Violation> = (0..1000)
+            .map(|index| {
+                Violation::new(format!("skills[{index}]{long}"), long.clone(), long.clone())
+            })
+            .collect();
+        let status: Status = ApiError::InvalidArgument(many).into();
+        assert_eq!(status.code(), Code::InvalidArgument);
+        assert!(
+            status.message().ends_with("and 995 more"),
+            "{}",
+            status.message()
+        );
+        let listed = status.get_error_details();
+        assert_eq!(
+            listed
+                .bad_request()
+                .expect("bad request")
+                .field_violations
+                .len(),
+            5
+        );
+        assert!(
+            listed
+                .localized_message()
+                .expect("zh")
+                .message
+                .ends_with("另有 995 处错误")
+        );
+        // Within the smallest common client limit on headers (8 KiB), even in the worst case
+        // of Chinese text percent-encoded into grpc-message.
+        let bytes = wire_bytes(status);
+        assert!(bytes < 8 * 1024, "{bytes}");
+        let status: Status = ApiError::failed_precondition(long.clone(), long.clone()).into();
+        assert!(wire_bytes(status) < 8 * 1024);
     }
 
     #[test]

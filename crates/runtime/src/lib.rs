@@ -5,6 +5,7 @@ pub mod auth;
 pub mod config;
 pub mod error;
 pub mod keys;
+pub mod links;
 pub mod pagination;
 pub mod server;
 pub mod telemetry;

@@ -9,7 +9,6 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
-use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
 use tonic::service::RoutesBuilder;
 use tonic::transport::Server;
@@ -21,6 +20,7 @@ use tracing::Instrument;
 use crate::auth::TokenVerifier;
 use crate::config::ServerSettings;
 use crate::error::{ApiError, Bilingual};
+use crate::links;
 use crate::telemetry;
 
 /// Paths that need no token: health and reflection (DESIGN.md §7, "no token").
@@ -123,6 +123,7 @@ impl ServiceHost {
                 permits: Arc::new(Semaphore::new(self.settings.concurrency_limit)),
                 default_deadline: self.settings.default_deadline,
                 max_deadline: self.settings.max_deadline,
+                max_message_bytes: self.settings.max_message_bytes,
                 verifier: self.verifier,
                 public_methods: self.public_methods,
             }),
@@ -143,10 +144,11 @@ impl ServiceHost {
             tracing::info!(%address, "shutdown started, draining requests");
         };
         let router = Server::builder()
+            .http2_keepalive_interval(Some(links::HTTP2_KEEPALIVE_INTERVAL))
+            .http2_keepalive_timeout(Some(links::HTTP2_KEEPALIVE_TIMEOUT))
             .layer(guard)
             .add_routes(self.routes.routes());
-        let serving =
-            router.serve_with_incoming_shutdown(TcpListenerStream::new(self.listener), signal);
+        let serving = router.serve_with_incoming_shutdown(links::incoming(self.listener), signal);
         tokio::pin!(serving);
         tracing::info!(%address, "serving grpc");
         tokio::select! {
@@ -222,6 +224,7 @@ struct GuardState {
     permits: Arc<Semaphore>,
     default_deadline: Duration,
     max_deadline: Duration,
+    max_message_bytes: usize,
     verifier: TokenVerifier,
     public_methods: Vec<String>,
 }
@@ -357,7 +360,9 @@ where
                 // (it polls the call first): the answer of a call past its deadline is late
                 // whatever made it so, and the client is told so.
                 match tokio::time::timeout(deadline, call).await {
-                    Ok(result) if tokio::time::Instant::now() <= ends => result,
+                    Ok(result) if tokio::time::Instant::now() <= ends => {
+                        result.map(|response| message_too_large(response, state.max_message_bytes))
+                    }
                     _ => {
                         tracing::info!(?deadline, "deadline exceeded");
                         Ok(tonic::Status::from(ApiError::DeadlineExceeded(format!(
@@ -370,6 +375,27 @@ where
             .instrument(span),
         )
     }
+}
+
+/// Egret's errors never use OUT_OF_RANGE (see `ApiError`): in the headers of a response
+/// it comes from tonic's codec refusing a request message over the size limit. gRPC's code
+/// for a message over the limit is RESOURCE_EXHAUSTED, with a message that says which limit.
+fn message_too_large<ResBody: Default>(
+    response: http::Response<ResBody>,
+    max_message_bytes: usize,
+) -> http::Response<ResBody> {
+    let out_of_range = response
+        .headers()
+        .get("grpc-status")
+        .is_some_and(|status| status.as_bytes() == b"11");
+    if !out_of_range {
+        return response;
+    }
+    tonic::Status::from(ApiError::ResourceExhausted(Bilingual::new(
+        format!("the request message is larger than the limit of {max_message_bytes} bytes"),
+        format!("请求消息超过 {max_message_bytes} 字节的上限"),
+    )))
+    .into_http()
 }
 
 fn reject<ResBody, E>(error: ApiError) -> BoxFuture<'static, Result<http::Response<ResBody>, E>>
@@ -414,6 +440,7 @@ mod guard_tests {
                 permits: Arc::new(Semaphore::new(limit)),
                 default_deadline,
                 max_deadline: Duration::from_secs(60),
+                max_message_bytes: 4096,
                 verifier: TokenVerifier::new(key.verifying_key(), "xm"),
                 public_methods: vec!["/egret.test.v1.Public/Open".to_string()],
             }),

@@ -1,6 +1,7 @@
 //! Logs and traces: structured `tracing` output, OpenTelemetry export over OTLP when an
 //! endpoint is configured, and W3C trace context carried through gRPC metadata.
 
+use std::io::IsTerminal;
 use std::sync::OnceLock;
 
 use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
@@ -63,20 +64,35 @@ pub fn init(settings: &TelemetrySettings) -> anyhow::Result<TelemetryGuard> {
         .as_ref()
         .map(|provider| tracing_opentelemetry::layer().with_tracer(provider.tracer("egret")));
     let registry = tracing_subscriber::registry().with(filter).with(otel_layer);
+    // Logs go to stderr (stdout carries the banner), coloured only on a terminal so that a
+    // redirected log file holds no escape codes.
     let installed = match settings.log_format {
         LogFormat::Json => registry
             .with(
                 tracing_subscriber::fmt::layer()
                     .json()
-                    .with_current_span(true),
+                    .with_current_span(true)
+                    .with_writer(std::io::stderr),
             )
             .try_init(),
-        LogFormat::Text => registry.with(tracing_subscriber::fmt::layer()).try_init(),
+        LogFormat::Text => registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_writer(std::io::stderr)
+                    .with_ansi(colour_logs()),
+            )
+            .try_init(),
     };
     if installed.is_err() {
         return Ok(TelemetryGuard { provider: None });
     }
     Ok(TelemetryGuard { provider })
+}
+
+/// Colour only when stderr is a terminal and `NO_COLOR` (no-color.org) is not set.
+fn colour_logs() -> bool {
+    std::io::stderr().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty())
 }
 
 /// Installs a subscriber for tests, only when `TEST_LOG` is set, so test output stays quiet.

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use egret_proto::common::v1 as common;
 
-use crate::error::{ApiError, Violations};
+use crate::error::{ApiError, Violations, quote};
 use egret_types::CivilDate;
 use egret_types::Meta;
 
@@ -18,7 +18,10 @@ pub fn parse_name<'a>(field: &str, name: &'a str, collection: &str) -> Result<&'
         Some(id) if is_id(id) => Ok(id),
         _ => Err(ApiError::invalid(
             field,
-            format!("must be a resource name like {collection}/{{id}}, got {name:?}"),
+            format!(
+                "must be a resource name like {collection}/{{id}}, got {}",
+                quote(name)
+            ),
             format!("资源名格式应为 {collection}/{{id}}"),
         )),
     }
@@ -55,7 +58,8 @@ pub fn parse_nested_name<'a>(
         _ => Err(ApiError::invalid(
             field,
             format!(
-                "must be a resource name like orgUnits/{{org_unit}}/{collection}/{{id}}, got {name:?}"
+                "must be a resource name like orgUnits/{{org_unit}}/{collection}/{{id}}, got {}",
+                quote(name)
             ),
             format!("资源名格式应为 orgUnits/{{org_unit}}/{collection}/{{id}}"),
         )),

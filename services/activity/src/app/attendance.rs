@@ -10,7 +10,7 @@ use crate::domain::access::{self, Action};
 use crate::domain::activity::{Activity, ActivityState};
 use crate::domain::attendance::{
     Attendance, CODE_WINDOW_SECONDS, RecordKind, RecordState, ServiceRecord, attended_minutes,
-    code_from_hash, inside_fence,
+    code_from_hash, forgotten_check_out, inside_fence,
 };
 use crate::domain::names;
 use crate::store;
@@ -258,7 +258,8 @@ impl Service {
         Ok((attendances, next))
     }
 
-    /// When an activity completes: open attendances are closed at its end and flagged for
+    /// When an activity completes: open attendances are closed at its end (or now, if it
+    /// ends later) and flagged for
     /// review, and each volunteer who attended gets a service record of the minutes attended
     /// within the activity's time, awaiting approval.
     pub(super) async fn close_attendance(
@@ -273,7 +274,11 @@ impl Service {
             .filter(|attendance| attendance.check_out_time == 0)
         {
             let before = serde_json::to_value(&*attendance).expect("attendances serialize");
-            attendance.check_out_time = activity.end_time.max(attendance.check_in_time);
+            attendance.check_out_time = forgotten_check_out(
+                activity.end_time,
+                transaction.now(),
+                attendance.check_in_time,
+            );
             attendance.needs_review = true;
             touch(&mut attendance.meta, transaction.now());
             if !store::attendance::update_attendance(transaction.conn(), attendance).await? {
@@ -301,7 +306,11 @@ impl Service {
                 kind: RecordKind::Attendance,
                 description: String::new(),
                 reason: String::new(),
-                minutes: attended_minutes(&own, activity.start_time, activity.end_time),
+                minutes: attended_minutes(
+                    &own,
+                    activity.start_time,
+                    activity.end_time.min(transaction.now()),
+                ),
                 service_date: china_date(activity.start_time),
                 state: RecordState::Submitted,
                 needs_review: own.iter().any(|attendance| attendance.needs_review),

@@ -131,6 +131,13 @@ pub struct ServiceRecord {
     pub meta: Meta,
 }
 
+/// When a forgotten check-out is closed as an activity completes: at the scheduled end when
+/// that has passed, otherwise at the completion, so no time that has not happened is
+/// credited; never before the check-in.
+pub fn forgotten_check_out(scheduled_end: i64, completed_at: i64, check_in: i64) -> i64 {
+    scheduled_end.min(completed_at).max(check_in)
+}
+
 /// Minutes attended within `[start, end)`: each check-in/out pair clipped to the
 /// activity's time, an open pair counted up to `end`.
 pub fn attended_minutes(attendances: &[Attendance], start: i64, end: i64) -> i64 {
@@ -216,6 +223,26 @@ mod tests {
         assert_eq!(
             attended_minutes(&[attendance(300 * minute, 310 * minute)], start, end),
             0
+        );
+    }
+
+    #[test]
+    fn forgotten_check_outs_close_no_later_than_now() {
+        let minute = 60_000_000;
+        // Completed after the scheduled end: closed at the end.
+        assert_eq!(
+            forgotten_check_out(200 * minute, 260 * minute, 100 * minute),
+            200 * minute
+        );
+        // Completed early: closed at the completion, not in the future.
+        assert_eq!(
+            forgotten_check_out(200 * minute, 103 * minute, 100 * minute),
+            103 * minute
+        );
+        // Never before the check-in.
+        assert_eq!(
+            forgotten_check_out(200 * minute, 90 * minute, 100 * minute),
+            100 * minute
         );
     }
 

@@ -1,6 +1,7 @@
 //! `egret.activity.v1.SignUpService`.
 
 use egret_proto::activity::v1 as pb;
+use egret_runtime::error::quote;
 use egret_runtime::wire::{
     check_request_id, enum_value, is_id, metadata, optional_name, parse_name, text,
 };
@@ -37,7 +38,8 @@ fn sign_up_name(name: &str) -> Result<(&str, &str), ApiError> {
         _ => Err(ApiError::invalid(
             "name",
             format!(
-                "must be a resource name like activities/{{activity}}/signUps/{{sign_up}}, got {name:?}"
+                "must be a resource name like activities/{{activity}}/signUps/{{sign_up}}, got {}",
+                quote(name)
             ),
             "资源名格式应为 activities/{activity}/signUps/{sign_up}",
         )),

@@ -1,6 +1,7 @@
 //! `egret.activity.v1.TrainingService`.
 
 use egret_proto::activity::v1 as pb;
+use egret_runtime::error::quote;
 use egret_runtime::wire::{
     check_request_id, date_to_wire, enum_value, metadata, optional_name, parse_name, text,
     timestamp,
@@ -65,7 +66,8 @@ fn session_name<'a>(field: &str, name: &'a str) -> Result<(&'a str, &'a str), Ap
         _ => Err(ApiError::invalid(
             field,
             format!(
-                "must be a resource name like courses/{{course}}/sessions/{{session}}, got {name:?}"
+                "must be a resource name like courses/{{course}}/sessions/{{session}}, got {}",
+                quote(name)
             ),
             "资源名格式应为 courses/{course}/sessions/{session}",
         )),

@@ -2,6 +2,7 @@
 
 use egret_proto::recognition::v1 as pb;
 use egret_proto::registry::v1::TeamLevel;
+use egret_runtime::error::quote;
 use egret_runtime::wire::{
     check_request_id, date_to_wire, is_id, metadata, optional_name, parse_name, text, timestamp,
 };
@@ -48,7 +49,10 @@ fn parse_recipient(field: &str, name: &str) -> Result<(String, String), ApiError
         }
         _ => Err(ApiError::invalid(
             field,
-            format!("must be volunteers/{{id}}, orgUnits/{{id}} or projects/{{id}}, got {name:?}"),
+            format!(
+                "must be volunteers/{{id}}, orgUnits/{{id}} or projects/{{id}}, got {}",
+                quote(name)
+            ),
             "应为 volunteers/{id}、orgUnits/{id} 或 projects/{id}",
         )),
     }

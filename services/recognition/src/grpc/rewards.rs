@@ -1,6 +1,7 @@
 //! `egret.recognition.v1.RewardService`.
 
 use egret_proto::recognition::v1 as pb;
+use egret_runtime::error::quote;
 use egret_runtime::wire::{check_request_id, mask_paths, metadata, parse_name, text, timestamp};
 use egret_runtime::{ApiError, PageRequest, Principal, Violations};
 use tonic::{Request, Response, Status};
@@ -204,10 +205,10 @@ impl pb::reward_service_server::RewardService for RewardApi {
             return Err(ApiError::invalid(
                 "account",
                 format!(
-                    "must be volunteers/{{id}}, {} or {}, got {:?}",
+                    "must be volunteers/{{id}}, {} or {}, got {}",
                     ledger::ISSUANCE,
                     ledger::REDEMPTION,
-                    message.account
+                    quote(&message.account)
                 ),
                 format!(
                     "账户应为 volunteers/{{id}}、{} 或 {}",

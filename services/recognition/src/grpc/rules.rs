@@ -2,6 +2,7 @@
 
 use egret_proto::recognition::v1 as pb;
 use egret_proto::registry::v1::Tier;
+use egret_runtime::error::quote;
 use egret_runtime::wire::{check_request_id, date_from_wire, date_to_wire, metadata, text, today};
 use egret_runtime::{ApiError, PageRequest, Principal, Violations};
 use tonic::{Request, Response, Status};
@@ -22,7 +23,10 @@ pub fn parse_rule_set_name<'a>(field: &str, name: &'a str) -> Result<&'a str, Ap
         Some(id) if is_rule_set_id(id) => Ok(id),
         _ => Err(ApiError::invalid(
             field,
-            format!("must be a resource name like ruleSets/xiamen, got {name:?}"),
+            format!(
+                "must be a resource name like ruleSets/xiamen, got {}",
+                quote(name)
+            ),
             "资源名格式应为 ruleSets/{id}，例如 ruleSets/xiamen",
         )),
     }

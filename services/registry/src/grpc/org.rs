@@ -1,6 +1,7 @@
 //! `egret.registry.v1.OrgUnitService`.
 
 use egret_proto::registry::v1 as pb;
+use egret_runtime::error::quote;
 use egret_runtime::wire::{is_service_field, is_service_theme};
 use egret_runtime::{ApiError, PageRequest, Principal, Violations};
 use tonic::{Request, Response, Status};
@@ -368,7 +369,10 @@ fn form_org_id(name: &str) -> Result<&str, ApiError> {
     parse_name("name", unit, "orgUnits").map_err(|_| {
         ApiError::invalid(
             "name",
-            format!("must be orgUnits/{{org_unit}}/registrationForm, got {name:?}"),
+            format!(
+                "must be orgUnits/{{org_unit}}/registrationForm, got {}",
+                quote(name)
+            ),
             "资源名格式应为 orgUnits/{org_unit}/registrationForm",
         )
     })

@@ -1,6 +1,7 @@
 //! `egret.reporting.v1.AnnualReportService`.
 
 use egret_proto::reporting::v1 as pb;
+use egret_runtime::error::quote;
 use egret_runtime::wire::{
     date_from_wire, date_to_wire, is_id, mask_paths, metadata, optional_name, text, timestamp,
 };
@@ -29,7 +30,8 @@ fn parse_report_name<'a>(field: &str, name: &'a str) -> Result<(&'a str, i32), A
     Err(ApiError::invalid(
         field,
         format!(
-            "must be a resource name like orgUnits/{{org_unit}}/annualReports/2026, got {name:?}"
+            "must be a resource name like orgUnits/{{org_unit}}/annualReports/2026, got {}",
+            quote(name)
         ),
         "资源名格式应为 orgUnits/{org_unit}/annualReports/{年度}",
     ))

@@ -3,6 +3,7 @@
 use egret_proto::common::v1 as common;
 use egret_proto::registry::v1 as registry;
 use egret_proto::reporting::v1 as pb;
+use egret_runtime::error::quote;
 use egret_runtime::wire::{date_from_wire, date_to_wire, optional_name, timestamp, today};
 use egret_runtime::{ApiError, Principal, Violations};
 use egret_types::CivilDate;
@@ -157,7 +158,7 @@ fn filters(filters: &[pb::Filter]) -> Result<Vec<(Dimension, Vec<String>)>, ApiE
                 Some(raw) => values.push(raw),
                 None => violations.add(
                     format!("filters[{index}].values[{position}]"),
-                    format!("{value:?} is not a value of {dimension:?}"),
+                    format!("{} is not a value of {dimension:?}", quote(value)),
                     "筛选值无效",
                 ),
             }

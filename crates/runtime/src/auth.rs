@@ -82,6 +82,27 @@ impl FromStr for Role {
     }
 }
 
+/// Who may call a write method at all, whatever the request says.
+///
+/// The host checks a method's gate before the request is decoded, so a caller without the
+/// right is refused with PERMISSION_DENIED and learns nothing of the method's rules (which
+/// fields it wants, which values it takes). The service checks again where it loads the
+/// data, with the subtree and the volunteer's own records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Gate {
+    /// The roles that may call the method.
+    pub roles: &'static [Role],
+    /// Whether a volunteer may call it too, for itself (the service checks whose record it is).
+    pub volunteer_for_itself: bool,
+    /// What the method does, for the refusal: "managing activities".
+    pub action: &'static str,
+}
+
+/// A service's gates: the gate of a method (named `Service/Method`, for example
+/// `ActivityService/CreateActivity`), or None where the service alone decides (reads, whose
+/// answers depend on what the caller may see).
+pub type Gates = fn(method: &str) -> Option<Gate>;
+
 /// Who is calling: taken from a verified token and put into the request's extensions.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
@@ -115,6 +136,23 @@ impl Principal {
             format!("{action} needs the role {wanted}"),
             format!("{action} 需要以下角色之一：{wanted}"),
         ))
+    }
+
+    /// PERMISSION_DENIED unless the principal may pass `gate`.
+    pub fn require_gate(&self, gate: &Gate) -> Result<(), ApiError> {
+        if gate.volunteer_for_itself && self.has_any(&[Role::Volunteer]) {
+            return Ok(());
+        }
+        if !gate.volunteer_for_itself {
+            return self.require_any(gate.roles, gate.action);
+        }
+        let roles: Vec<Role> = gate
+            .roles
+            .iter()
+            .copied()
+            .chain([Role::Volunteer])
+            .collect();
+        self.require_any(&roles, gate.action)
     }
 
     /// The principal of a request, put there by the authentication layer.

@@ -11,7 +11,7 @@ pub mod server;
 pub mod telemetry;
 pub mod wire;
 
-pub use auth::{Principal, Role, SyncCredentials, TokenIssuer, TokenVerifier};
+pub use auth::{Gate, Gates, Principal, Role, SyncCredentials, TokenIssuer, TokenVerifier};
 pub use config::{ConfigError, Settings, Validate};
 pub use error::{ApiError, Bilingual, Violation, Violations};
 pub use pagination::PageRequest;

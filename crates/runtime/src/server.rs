@@ -17,7 +17,7 @@ use tonic_health::server::HealthReporter;
 use tower::{Layer, Service};
 use tracing::Instrument;
 
-use crate::auth::TokenVerifier;
+use crate::auth::{Gates, TokenVerifier};
 use crate::config::ServerSettings;
 use crate::error::{ApiError, Bilingual};
 use crate::links;
@@ -43,6 +43,7 @@ pub struct ServiceHost {
     health: HealthReporter,
     served_names: Vec<&'static str>,
     public_methods: Vec<String>,
+    gates: Vec<(&'static str, Gates)>,
 }
 
 impl ServiceHost {
@@ -79,6 +80,7 @@ impl ServiceHost {
             health,
             served_names: Vec::new(),
             public_methods: Vec::new(),
+            gates: Vec::new(),
         })
     }
 
@@ -109,6 +111,12 @@ impl ServiceHost {
         self.public_methods.push(method_path.into());
     }
 
+    /// Declares the gates of the services of a proto `package` (`egret.activity.v1`):
+    /// checked on every call to them before the request is decoded.
+    pub fn gate(&mut self, package: &'static str, gates: Gates) {
+        self.gates.push((package, gates));
+    }
+
     /// Serves until `shutdown` is cancelled, then reports NOT_SERVING, stops accepting,
     /// and waits up to the drain limit for requests in flight.
     pub async fn serve(self, shutdown: CancellationToken) -> anyhow::Result<()> {
@@ -126,6 +134,7 @@ impl ServiceHost {
                 max_message_bytes: self.settings.max_message_bytes,
                 verifier: self.verifier,
                 public_methods: self.public_methods,
+                gates: self.gates,
             }),
         };
         let health = self.health.clone();
@@ -227,6 +236,18 @@ struct GuardState {
     max_message_bytes: usize,
     verifier: TokenVerifier,
     public_methods: Vec<String>,
+    gates: Vec<(&'static str, Gates)>,
+}
+
+impl GuardState {
+    /// The gate of the method at `path` (`/egret.activity.v1.ActivityService/CreateActivity`).
+    fn gate(&self, path: &str) -> Option<crate::Gate> {
+        let path = path.strip_prefix('/')?;
+        self.gates.iter().find_map(|(package, gates)| {
+            let method = path.strip_prefix(package)?.strip_prefix('.')?;
+            gates(method)
+        })
+    }
 }
 
 /// Authentication, the deadline, the concurrency limit and the request span, applied to
@@ -310,6 +331,11 @@ where
             || state.public_methods.contains(&path);
         match bearer_token(request.headers()).map(|token| state.verifier.verify(token)) {
             Some(Ok(principal)) => {
+                if let Some(gate) = state.gate(&path)
+                    && let Err(refused) = principal.require_gate(&gate)
+                {
+                    return reject(refused);
+                }
                 request.extensions_mut().insert(principal);
             }
             Some(Err(why)) if !public => {
@@ -443,9 +469,61 @@ mod guard_tests {
                 max_message_bytes: 4096,
                 verifier: TokenVerifier::new(key.verifying_key(), "xm"),
                 public_methods: vec!["/egret.test.v1.Public/Open".to_string()],
+                gates: vec![("egret.test.v1", test_gates)],
             }),
         };
         (layer, TokenIssuer::new(key, "xm"))
+    }
+
+    fn test_gates(method: &str) -> Option<crate::Gate> {
+        (method == "Writes/Write").then_some(crate::Gate {
+            roles: &[Role::Staff],
+            volunteer_for_itself: true,
+            action: "writing",
+        })
+    }
+
+    #[tokio::test]
+    async fn gates_refuse_before_the_service_sees_the_request() {
+        let (layer, issuer) = guard(4, Duration::from_secs(5));
+        let service = layer.layer(sleeper(Duration::ZERO));
+        let write = "/egret.test.v1.Writes/Write";
+        for (roles, allowed) in [
+            (vec![Role::Viewer], false),
+            (vec![Role::Sync], false),
+            (vec![Role::Staff], true),
+            (vec![Role::Viewer, Role::Volunteer], true),
+        ] {
+            let token = issuer.issue(
+                &Principal {
+                    subject: "t".to_string(),
+                    org_unit: "root".to_string(),
+                    roles: roles.iter().copied().collect(),
+                    volunteer: roles
+                        .contains(&Role::Volunteer)
+                        .then(|| "01a2249c-bb2a-7266-9666-54bd0a9641e3".to_string()),
+                },
+                Duration::from_secs(60),
+            );
+            let response = service
+                .clone()
+                .oneshot(request(write, Some(&token), None))
+                .await
+                .expect("response");
+            let expected = (!allowed).then_some(tonic::Code::PermissionDenied as i32);
+            assert_eq!(grpc_status(&response), expected, "{roles:?}");
+        }
+        // Methods without a gate are the service's to decide.
+        let response = service
+            .clone()
+            .oneshot(request(
+                "/egret.test.v1.Writes/Read",
+                Some(&token(&issuer)),
+                None,
+            ))
+            .await
+            .expect("response");
+        assert_eq!(grpc_status(&response), None);
     }
 
     fn token(issuer: &TokenIssuer) -> String {

@@ -1,7 +1,7 @@
 //! Who may do what in the activity service (DESIGN.md §7). Roles decide the function; the
 //! org subtree decides the data, checked where the data is loaded.
 
-use egret_runtime::{ApiError, Principal, Role};
+use egret_runtime::{ApiError, Gate, Principal, Role};
 
 /// A function of the activity service.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,6 +85,55 @@ impl Action {
             Action::ReadChangeLog => "reading the change log",
         }
     }
+}
+
+/// The roles that may call a write method of `egret.activity.v1` at all (`method` is
+/// `Service/Method`); None for reads. The host checks it before the request is decoded, so
+/// a caller without the right is refused without learning the method's rules. The
+/// subtree, and whose record it is, are checked where the data is loaded.
+pub fn gate(method: &str) -> Option<Gate> {
+    let (action, volunteer_for_itself) = match method {
+        "ProjectService/CreateProject"
+        | "ProjectService/UpdateProject"
+        | "ProjectService/ActivateProject"
+        | "ProjectService/CloseProject"
+        | "ProjectService/CancelProject" => (Action::ManageProjects, false),
+        "ActivityService/CreateActivity"
+        | "ActivityService/UpdateActivity"
+        | "ActivityService/PublishActivity"
+        | "ActivityService/StartActivity"
+        | "ActivityService/CompleteActivity"
+        | "ActivityService/CancelActivity" => (Action::ManageActivities, false),
+        "SignUpService/ApproveSignUp" | "SignUpService/RejectSignUp" => {
+            (Action::ManageSignUps, false)
+        }
+        // A volunteer signs itself up, cancels its own sign-up, asks for a back-entry of
+        // its own service and rates an activity it served at.
+        "SignUpService/CreateSignUp"
+        | "SignUpService/CancelSignUp"
+        | "ServiceRecordService/CreateBackEntry"
+        | "EvaluationService/CreateEvaluation" => (Action::ManageSignUps, true),
+        "AttendanceService/CheckIn" | "AttendanceService/CheckOut" => {
+            (Action::TakeAttendance, true)
+        }
+        "ServiceRecordService/ApproveServiceRecord"
+        | "ServiceRecordService/RejectServiceRecord"
+        | "ServiceRecordService/CorrectServiceRecord" => (Action::ReviewServiceRecords, false),
+        "ServiceRecordService/SetPlatformReportStatus"
+        | "ServiceRecordService/ImportServiceRecords" => (Action::ManageServiceRecords, false),
+        "InsuranceService/CreateInsurancePolicy" | "InsuranceService/CancelInsurancePolicy" => {
+            (Action::ManageInsurance, false)
+        }
+        "TrainingService/CreateCourse"
+        | "TrainingService/CreateTrainingSession"
+        | "TrainingService/RecordTrainingCompletion" => (Action::ManageTraining, false),
+        _ => return None,
+    };
+    Some(Gate {
+        roles: action.roles(),
+        volunteer_for_itself,
+        action: action.describe(),
+    })
 }
 
 /// True when the principal is the volunteer `volunteer_id` acting for itself.

@@ -23,8 +23,10 @@ use tonic::server::NamedService;
 
 use crate::app::Activity;
 
-/// Adds the activity service's gRPC services to a host, with its message-size limit.
+/// Adds the activity service's gRPC services to a host, with its message-size limit
+/// and the gates of its writes.
 pub fn add_services(host: &mut ServiceHost, activity: Activity) {
+    host.gate("egret.activity.v1", crate::domain::access::gate);
     let limit = host.settings().max_message_bytes;
     host.routes().add_service(
         ProjectServiceServer::new(projects::ProjectApi(activity.clone()))

@@ -1,7 +1,7 @@
 //! Who may do what in the recognition service (DESIGN.md §7). Roles decide the function;
 //! the org subtree decides the data, checked where the data is loaded.
 
-use egret_runtime::{ApiError, Principal, Role};
+use egret_runtime::{ApiError, Gate, Principal, Role};
 
 /// A function of the recognition service.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,6 +68,53 @@ impl Action {
             Action::ReadChangeLog => "reading the change log",
         }
     }
+}
+
+/// The roles that may call a write method of `egret.recognition.v1` at all (`method` is
+/// `Service/Method`); None for reads. The host checks it before the request is decoded, so
+/// a caller without the right is refused without learning the method's rules. The
+/// subtree, and whose record it is, are checked where the data is loaded.
+pub fn gate(method: &str) -> Option<Gate> {
+    let (action, volunteer_for_itself) = match method {
+        "RuleSetService/CreateRuleSet" | "RuleSetService/ReviseRuleSet" => {
+            (Action::ManageRules, false)
+        }
+        // Withdrawing a commendation is the nominating unit's as well as the awarding one's.
+        "StarRatingService/NominateStarRating"
+        | "CommendationService/NominateCommendation"
+        | "CommendationService/WithdrawCommendation" => (Action::NominateStars, false),
+        "StarRatingService/ApproveStarRating"
+        | "StarRatingService/RejectStarRating"
+        | "StarRatingService/ResolveStarRatingReview"
+        | "StarRatingService/RateTeam"
+        | "CommendationService/CreateHonour"
+        | "CommendationService/ApproveCommendation"
+        | "CommendationService/RejectCommendation"
+        | "CommendationService/RecordObjection"
+        | "CommendationService/AwardCommendation" => (Action::ApproveStars, false),
+        "RewardService/CreateBenefit"
+        | "RewardService/UpdateBenefit"
+        | "RewardService/FulfillRedemption" => (Action::ManageBenefits, false),
+        "RewardService/RedeemBenefit" | "RewardService/CancelRedemption" => {
+            (Action::ManageBenefits, true)
+        }
+        // Points are given only by the volunteer who owns them, never on its behalf.
+        "RewardService/GiftPoints" => {
+            return Some(Gate {
+                roles: &[],
+                volunteer_for_itself: true,
+                action: "giving points",
+            });
+        }
+        "CertificateService/IssueCertificate" => (Action::IssueCertificates, true),
+        "CertificateService/RevokeCertificate" => (Action::RevokeCertificates, false),
+        _ => return None,
+    };
+    Some(Gate {
+        roles: action.roles(),
+        volunteer_for_itself,
+        action: action.describe(),
+    })
 }
 
 /// True when the principal is the volunteer `volunteer_id` acting for itself.

@@ -19,8 +19,10 @@ use tonic::server::NamedService;
 
 use crate::app::Recognition;
 
-/// Adds the recognition service's gRPC services to a host, with its message-size limit.
+/// Adds the recognition service's gRPC services to a host, with its message-size limit
+/// and the gates of its writes.
 pub fn add_services(host: &mut ServiceHost, recognition: Recognition) {
+    host.gate("egret.recognition.v1", crate::domain::access::gate);
     let limit = host.settings().max_message_bytes;
     host.routes().add_service(
         RuleSetServiceServer::new(rules::RuleSetApi(recognition.clone()))

@@ -1,7 +1,7 @@
 //! Who may do what in the registry (DESIGN.md §7). Roles decide the function; the org
 //! subtree decides the data, and is checked where the data is loaded.
 
-use egret_runtime::{ApiError, Principal, Role};
+use egret_runtime::{ApiError, Gate, Principal, Role};
 
 /// A function of the registry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,6 +66,40 @@ impl Action {
             Action::ReadChangeLog => "reading the change log",
         }
     }
+}
+
+/// The roles that may call a write method of `egret.registry.v1` at all (`method` is
+/// `Service/Method`); None for reads. The host checks it before the request is decoded, so
+/// a caller without the right is refused without learning the method's rules. The
+/// subtree, and whose record it is, are checked where the data is loaded.
+pub fn gate(method: &str) -> Option<Gate> {
+    let (action, volunteer_for_itself) = match method {
+        "OrgUnitService/CreateOrgUnit"
+        | "OrgUnitService/UpdateOrgUnit"
+        | "OrgUnitService/MoveOrgUnit"
+        | "OrgUnitService/SuspendOrgUnit"
+        | "OrgUnitService/ResumeOrgUnit"
+        | "OrgUnitService/DissolveOrgUnit"
+        | "OrgUnitService/MergeOrgUnit" => (Action::ManageOrgUnits, false),
+        "OrgUnitService/UpdateRegistrationForm" => (Action::EditRegistrationForms, false),
+        "VolunteerService/CreateVolunteer" | "VolunteerService/BatchCreateVolunteers" => {
+            (Action::RegisterVolunteers, false)
+        }
+        "VolunteerService/UpdateVolunteer" => (Action::EditVolunteers, true),
+        "MembershipService/CreateMembership"
+        | "MembershipService/ApproveJoinApplication"
+        | "MembershipService/RejectJoinApplication" => (Action::ManageMembers, false),
+        "MembershipService/SetPrimaryMembership"
+        | "MembershipService/EndMembership"
+        | "MembershipService/CreateJoinApplication"
+        | "MembershipService/WithdrawJoinApplication" => (Action::ManageMembers, true),
+        _ => return None,
+    };
+    Some(Gate {
+        roles: action.roles(),
+        volunteer_for_itself,
+        action: action.describe(),
+    })
 }
 
 /// PERMISSION_DENIED unless the principal's roles allow `action`.

@@ -21,8 +21,10 @@ use egret_runtime::wire::{
     optional_name, parse_name, parse_nested_name, text, timestamp, today,
 };
 
-/// Adds the registry's four gRPC services to a host, with the host's message-size limit.
+/// Adds the registry's four gRPC services to a host, with the host's message-size limit and
+/// the gates of their writes.
 pub fn add_services(host: &mut ServiceHost, registry: Registry) {
+    host.gate("egret.registry.v1", crate::domain::access::gate);
     let limit = host.settings().max_message_bytes;
     host.routes().add_service(
         OrgUnitServiceServer::new(org::OrgUnitApi(registry.clone()))

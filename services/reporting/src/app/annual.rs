@@ -2,7 +2,7 @@
 //! filled in from the data, the unit above approves or returns; progress, dormant teams
 //! and the compiled report of a subtree.
 
-use egret_runtime::{ApiError, PageRequest, Principal, Role};
+use egret_runtime::{ApiError, PageRequest, Principal};
 use egret_storage::{Operation, WriteTx};
 use egret_types::{CivilDate, Meta};
 
@@ -86,7 +86,7 @@ impl Reporting {
         year: i32,
         deadline: CivilDate,
     ) -> Result<ReportingYear, ApiError> {
-        principal.require_any(&[Role::Admin], "opening a reporting year")?;
+        access::require(principal, Action::OpenReportingYears)?;
         let root = self.unit_in_scope(principal, None).await?;
         if root.parent_id.is_some() {
             return Err(ApiError::permission_denied(
@@ -231,10 +231,7 @@ impl Reporting {
 
     /// The team itself (its leader or staff, or those above): who writes its report.
     fn require_writer(principal: &Principal) -> Result<(), ApiError> {
-        principal.require_any(
-            &[Role::Admin, Role::Staff, Role::TeamLeader],
-            "writing an annual report",
-        )
+        access::require(principal, Action::WriteAnnualReports)
     }
 
     async fn save(
@@ -337,7 +334,7 @@ impl Reporting {
         approve: bool,
         comment: String,
     ) -> Result<(OrgUnit, AnnualReport), ApiError> {
-        principal.require_any(&[Role::Admin, Role::Staff], "reviewing annual reports")?;
+        access::require(principal, Action::ReviewAnnualReports)?;
         let (team, before) = self.get_annual_report(principal, team_id, year).await?;
         if principal.org_unit == team.id {
             return Err(ApiError::permission_denied(

@@ -1,6 +1,6 @@
 //! Targets and progress against them.
 
-use egret_runtime::{ApiError, PageRequest, Principal, Role};
+use egret_runtime::{ApiError, PageRequest, Principal};
 use egret_storage::Operation;
 use egret_types::Meta;
 
@@ -52,7 +52,7 @@ impl Reporting {
         (year, team_level): (i32, i32),
         (teams, volunteers): (i64, i64),
     ) -> Result<Target, ApiError> {
-        principal.require_any(&[Role::Admin, Role::Staff], "setting targets")?;
+        access::require(principal, Action::SetTargets)?;
         Self::check_year_of_target(year)?;
         let unit = self.unit_in_scope(principal, org_unit_id).await?;
         let mut transaction = self.begin(principal).await?;

@@ -16,8 +16,10 @@ use tonic::server::NamedService;
 
 use crate::app::Reporting;
 
-/// Adds the reporting service's gRPC services to a host, with its message-size limit.
+/// Adds the reporting service's gRPC services to a host, with its message-size limit
+/// and the gates of its writes.
 pub fn add_services(host: &mut ServiceHost, reporting: Reporting) {
+    host.gate("egret.reporting.v1", crate::domain::access::gate);
     let limit = host.settings().max_message_bytes;
     host.routes().add_service(
         TargetServiceServer::new(targets::TargetApi(reporting.clone()))

@@ -19,6 +19,8 @@
 //!   ListVolunteers reads.
 //! - `EGRET_BENCH_ROUNDS` (default 3): alternating rounds; each figure is the median.
 //! - `EGRET_BENCH_SQLITE=0`: skips SQLite (to measure PostgreSQL alone).
+//! - `EGRET_BENCH_ONLY=GetVolunteer,ListVolunteers`: measures only the RPCs named (the
+//!   instance's pid is printed, to attach a profiler such as `perf record -p PID`).
 //!
 //! Speed is shown here, never asserted in a test.
 
@@ -458,8 +460,9 @@ async fn bench_engine(
     let filled = Instant::now();
     let context = Arc::new(fill(settings, &channels, &instance.root, admin).await?);
     println!(
-        "filled in {:.0} s; resident memory idle: {} MiB",
+        "filled in {:.0} s; instance pid {}, resident memory idle: {} MiB",
         filled.elapsed().as_secs_f64(),
+        instance.child.id(),
         instance.rss_kib() / 1024
     );
     println!();
@@ -475,7 +478,14 @@ async fn bench_engine(
         Rpc::ApproveServiceRecord,
         Rpc::GetOverview,
     ];
-    for rpc in rpcs {
+    let only = std::env::var("EGRET_BENCH_ONLY").unwrap_or_default();
+    let chosen = |rpc: Rpc| {
+        only.is_empty()
+            || only
+                .split(',')
+                .any(|name| rpc.name().split(' ').next() == Some(name.trim()))
+    };
+    for rpc in rpcs.into_iter().filter(|rpc| chosen(*rpc)) {
         let figures = measure(rpc, settings, &context, &channels, &echo_channels).await?;
         print_figures(&figures);
     }

@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use egret_proto::common::v1 as common;
 use egret_proto::registry::v1 as pb;
+use egret_runtime::CancellationToken;
 use egret_runtime::Role;
 use egret_tests::{
     TestApp, both_backends, chinese_message, gb11643_check_char, resident_id, violated_fields,
@@ -15,6 +16,8 @@ use egret_tests::{
 };
 use prost_types::FieldMask;
 use tonic::Code;
+use tonic::metadata::{Ascii, MetadataValue};
+use tonic::transport::Channel;
 
 both_backends!(
     create_resident_id_derives_birth_date_and_gender,
@@ -42,6 +45,7 @@ both_backends!(
     page_token_is_bound_to_filters,
     other_district_sees_not_found,
     subtree_includes_sub_teams_only_downwards,
+    listing_plans_give_the_same_pages,
     roles_and_authentication_are_enforced,
 );
 
@@ -2599,5 +2603,374 @@ async fn roles_and_authentication_are_enforced(app: TestApp) {
         Code::PermissionDenied,
     );
     assert_eq!(all_names(&app, &admin).await.len(), 2);
+    app.stop().await;
+}
+
+// ---------------------------------------------------------------------------------------
+// Listing plans
+// ---------------------------------------------------------------------------------------
+
+/// A registry server beside `app`'s instance, on its database and keys, whose listings start
+/// from the subtree's units below `list_probe_limit` candidate rows and walk all volunteers
+/// in id order from there on (0: always walk).
+struct RegistryBeside {
+    channel: Channel,
+    shutdown: CancellationToken,
+    server: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl RegistryBeside {
+    async fn start(app: &TestApp, list_probe_limit: i64) -> Self {
+        let config = egret_registry::Config {
+            common: app.config().common.clone(),
+            registry: egret_registry::RegistrySettings {
+                list_probe_limit,
+                ..app.config().registry.clone()
+            },
+        };
+        let server = egret_registry::Application::build(&config)
+            .await
+            .expect("a second registry server starts");
+        let address = server.local_addr();
+        let shutdown = CancellationToken::new();
+        let server = tokio::spawn(server.run_until_stopped(shutdown.clone()));
+        let channel = Channel::from_shared(format!("http://{address}"))
+            .expect("valid uri")
+            .connect()
+            .await
+            .expect("connects");
+        Self {
+            channel,
+            shutdown,
+            server,
+        }
+    }
+
+    async fn stop(self) {
+        self.shutdown.cancel();
+        self.server
+            .await
+            .expect("server task")
+            .expect("server stops cleanly");
+    }
+}
+
+/// One page of a listing: the volunteers' names and the token of the next page.
+type Page = (Vec<String>, String);
+
+/// Every page `request` lists through `channel` as `token`'s principal.
+async fn pages_through(
+    channel: &Channel,
+    token: &str,
+    request: &pb::ListVolunteersRequest,
+) -> Vec<Page> {
+    let bearer: MetadataValue<Ascii> = format!("Bearer {token}").parse().expect("ascii token");
+    let mut client = pb::volunteer_service_client::VolunteerServiceClient::with_interceptor(
+        channel.clone(),
+        move |mut call: tonic::Request<()>| {
+            call.metadata_mut().insert("authorization", bearer.clone());
+            Ok(call)
+        },
+    );
+    let mut pages: Vec<Page> = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let response = client
+            .list_volunteers(pb::ListVolunteersRequest {
+                page_token: page_token.clone(),
+                ..request.clone()
+            })
+            .await
+            .unwrap_or_else(|status| panic!("listing page {}: {status:?}", pages.len()))
+            .into_inner();
+        let names = response
+            .volunteers
+            .into_iter()
+            .map(|volunteer| volunteer.name)
+            .collect();
+        page_token = response.next_page_token;
+        pages.push((names, page_token.clone()));
+        assert!(pages.len() < 100, "pagination does not end");
+        if page_token.is_empty() {
+            return pages;
+        }
+    }
+}
+
+/// Asserts that every plan gave the same pages, tokens included, and that together they
+/// hold exactly `expected`, in registration order.
+#[track_caller]
+fn assert_same_pages(
+    case: &str,
+    request: &pb::ListVolunteersRequest,
+    by_plan: &[(&str, Vec<Page>)],
+    expected: &[&pb::Volunteer],
+) {
+    let (first_plan, first_pages) = &by_plan[0];
+    for (plan, pages) in &by_plan[1..] {
+        assert_eq!(
+            pages, first_pages,
+            "{case}: {plan} and {first_plan} page differently"
+        );
+    }
+    let listed: Vec<&str> = first_pages
+        .iter()
+        .flat_map(|(names, _)| names.iter().map(String::as_str))
+        .collect();
+    let expected: Vec<&str> = expected
+        .iter()
+        .map(|volunteer| volunteer.name.as_str())
+        .collect();
+    assert_eq!(listed, expected, "{case}");
+    let page_size = usize::try_from(request.page_size).expect("page size");
+    for (names, _) in first_pages {
+        assert!(
+            names.len() <= page_size,
+            "{case}: a page of {} past page_size {page_size}",
+            names.len()
+        );
+    }
+}
+
+/// The listing starts from a small subtree's units and walks all volunteers for a big one;
+/// both give the same pages. The instance's own limit (5,000) takes the subtree plan for
+/// every listing here, a server with limit 0 always walks, and one with limit 10 takes the
+/// subtree plan for the small team (8 candidate rows) and walks for the big team (63) and
+/// the root.
+async fn listing_plans_give_the_same_pages(app: TestApp) {
+    let admin = app.admin();
+    let district = app
+        .create_unit(&admin, &app.root, pb::Tier::Team, "思明区巾帼志愿服务队")
+        .await;
+    let other = app
+        .create_unit(&admin, &app.root, pb::Tier::Team, "湖里区巾帼志愿服务队")
+        .await;
+    let small = app
+        .create_unit(&admin, &district.name, pb::Tier::SubTeam, "莲前街道分队")
+        .await;
+    let squad = app
+        .create_unit(&admin, &small.name, pb::Tier::Squad, "前埔社区小队")
+        .await;
+    let big = app
+        .create_unit(&admin, &district.name, pb::Tier::SubTeam, "嘉莲街道分队")
+        .await;
+    let register_batch = |seeds: std::ops::Range<u32>| {
+        let app = &app;
+        let admin = &admin;
+        let big = &big.name;
+        async move {
+            batch(
+                app,
+                admin,
+                big,
+                seeds.map(volunteer_input).collect(),
+                &new_request_id(),
+            )
+            .await
+            .expect("registers a batch")
+        }
+    };
+    let add_membership = |unit: &str, volunteer: &str| {
+        let mut client = app.memberships(&admin);
+        let request = pb::CreateMembershipRequest {
+            parent: unit.to_string(),
+            volunteer: volunteer.to_string(),
+            request_id: new_request_id(),
+        };
+        async move {
+            client
+                .create_membership(request)
+                .await
+                .expect("adds a membership")
+                .into_inner()
+                .membership
+                .expect("membership")
+        }
+    };
+    let end_membership = |name: String| {
+        let mut client = app.memberships(&admin);
+        async move {
+            client
+                .end_membership(pb::EndMembershipRequest {
+                    name,
+                    reason: "工作调动".to_string(),
+                })
+                .await
+                .expect("ends a membership")
+        }
+    };
+
+    // The small team's volunteers lie between the big team's in id order.
+    let first_batch = register_batch(300..310).await;
+    let counsellor = create(
+        &app,
+        &admin,
+        &small.name,
+        pb::Volunteer {
+            display_name: "林心怡".to_string(),
+            skills: vec!["心理咨询".to_string()],
+            ..volunteer_input(420)
+        },
+        "",
+    )
+    .await
+    .expect("registers");
+    // Registered by the big team, a member of the small one too.
+    let member_elsewhere = app.register(&admin, &big.name, 421).await;
+    add_membership(&small.name, &member_elsewhere.name).await;
+    let second_batch = register_batch(310..320).await;
+    let in_squad = app.register(&admin, &squad.name, 441).await;
+    let inactive = app.register(&admin, &small.name, 442).await;
+    update(
+        &app,
+        &admin,
+        pb::Volunteer {
+            name: inactive.name.clone(),
+            status: pb::VolunteerStatus::Inactive as i32,
+            ..Default::default()
+        },
+        &["status"],
+        0,
+    )
+    .await
+    .expect("deactivates");
+    // Registered by the other team, a member of the small one no longer: not the small
+    // team's.
+    let left = app.register(&admin, &other.name, 443).await;
+    let ended = add_membership(&small.name, &left.name).await;
+    end_membership(ended.name).await;
+    // Registered by the small team and no longer a member of it: still the small team's.
+    let registered_only = app.register(&admin, &small.name, 444).await;
+    let primary = app
+        .memberships(&admin)
+        .list_memberships(pb::ListMembershipsRequest {
+            parent: small.name.clone(),
+            volunteer: registered_only.name.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("lists memberships")
+        .into_inner()
+        .memberships;
+    assert_eq!(primary.len(), 1, "{primary:?}");
+    end_membership(primary[0].name.clone()).await;
+    // Registered by the other team, a member of the big one.
+    let outsider = app.register(&admin, &other.name, 445).await;
+    add_membership(&big.name, &outsider.name).await;
+    let third_batch = register_batch(320..330).await;
+
+    let walk = RegistryBeside::start(&app, 0).await;
+    let mixed = RegistryBeside::start(&app, 10).await;
+    let plans = [
+        ("the instance (subtree plan)", &app.channel),
+        ("limit 0 (walk)", &walk.channel),
+        ("limit 10 (subtree plan for the small team)", &mixed.channel),
+    ];
+
+    let leader = app.token(&small.name, &[Role::TeamLeader]);
+    let other_staff = app.token(&other.name, &[Role::Staff]);
+    let big_team: Vec<&pb::Volunteer> = first_batch
+        .iter()
+        .chain([&member_elsewhere])
+        .chain(&second_batch)
+        .chain([&outsider])
+        .chain(&third_batch)
+        .collect();
+    let everyone: Vec<&pb::Volunteer> = first_batch
+        .iter()
+        .chain([&counsellor, &member_elsewhere])
+        .chain(&second_batch)
+        .chain([&in_squad, &inactive, &left, &registered_only, &outsider])
+        .chain(&third_batch)
+        .collect();
+    let request = |org_unit: &pb::OrgUnit, page_size: i32| pb::ListVolunteersRequest {
+        org_unit: org_unit.name.clone(),
+        page_size,
+        ..Default::default()
+    };
+    let cases: Vec<(&str, &str, pb::ListVolunteersRequest, Vec<&pb::Volunteer>)> = vec![
+        (
+            "the small team, its leader's own",
+            &leader,
+            pb::ListVolunteersRequest {
+                page_size: 2,
+                ..Default::default()
+            },
+            vec![
+                &counsellor,
+                &member_elsewhere,
+                &in_squad,
+                &inactive,
+                &registered_only,
+            ],
+        ),
+        (
+            "the small team's active volunteers",
+            &admin,
+            pb::ListVolunteersRequest {
+                status: pb::VolunteerStatus::Active as i32,
+                ..request(&small, 3)
+            },
+            vec![&counsellor, &member_elsewhere, &in_squad, &registered_only],
+        ),
+        (
+            "the small team's counsellors",
+            &admin,
+            pb::ListVolunteersRequest {
+                skill: "心理咨询".to_string(),
+                ..request(&small, 1)
+            },
+            vec![&counsellor],
+        ),
+        (
+            "the small team by name",
+            &admin,
+            pb::ListVolunteersRequest {
+                display_name_contains: "志愿者44".to_string(),
+                ..request(&small, 1)
+            },
+            vec![&in_squad, &inactive, &registered_only],
+        ),
+        ("the squad", &admin, request(&squad, 50), vec![&in_squad]),
+        ("the big team", &admin, request(&big, 7), big_team.clone()),
+        (
+            "the other team",
+            &other_staff,
+            request(&other, 1),
+            vec![&left, &outsider],
+        ),
+        (
+            "the whole tree with first aid",
+            &admin,
+            pb::ListVolunteersRequest {
+                skill: "急救".to_string(),
+                page_size: 13,
+                ..Default::default()
+            },
+            everyone
+                .iter()
+                .copied()
+                .filter(|volunteer| volunteer.name != counsellor.name)
+                .collect(),
+        ),
+        (
+            "the district by name",
+            &admin,
+            pb::ListVolunteersRequest {
+                display_name_contains: "志愿者44".to_string(),
+                ..request(&district, 2)
+            },
+            vec![&in_squad, &inactive, &registered_only, &outsider],
+        ),
+    ];
+    for (case, token, request, expected) in &cases {
+        let mut by_plan = Vec::new();
+        for (plan, channel) in plans {
+            by_plan.push((plan, pages_through(channel, token, request).await));
+        }
+        assert_same_pages(case, request, &by_plan, expected);
+    }
+    walk.stop().await;
+    mixed.stop().await;
     app.stop().await;
 }

@@ -4,8 +4,10 @@ use egret_runtime::{ConfigError, Validate};
 use serde::Deserialize;
 
 use crate::domain::numbering::Scheme;
+use crate::store::volunteers::LIST_PROBE_LIMIT;
 
-/// `[registry]`: numbering schemes (see [`crate::domain::numbering`]).
+/// `[registry]`: numbering schemes (see [`crate::domain::numbering`]) and how volunteer
+/// listings are planned.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default)]
 pub struct RegistrySettings {
@@ -15,6 +17,10 @@ pub struct RegistrySettings {
     pub team_number_scheme: String,
     /// 志愿者编号.
     pub volunteer_number_scheme: String,
+    /// A subtree with fewer candidate rows (active memberships plus registrations) than
+    /// this is listed from its own units, a larger one by walking all volunteers in id
+    /// order; 0 always walks. Only speed depends on it, never the answer.
+    pub list_probe_limit: i64,
 }
 
 impl Default for RegistrySettings {
@@ -23,6 +29,7 @@ impl Default for RegistrySettings {
             archive_number_scheme: "{instance}-DA-{year}-{seq:5}".to_string(),
             team_number_scheme: "{instance}-{tier}{seq:5}".to_string(),
             volunteer_number_scheme: "{instance}V{seq:8}".to_string(),
+            list_probe_limit: LIST_PROBE_LIMIT,
         }
     }
 }
@@ -60,6 +67,34 @@ impl RegistrySettings {
 
 impl Validate for RegistrySettings {
     fn validate(&self) -> Result<(), ConfigError> {
+        if self.list_probe_limit < 0 {
+            return Err(ConfigError::invalid(
+                "registry.list_probe_limit",
+                "must not be negative",
+            ));
+        }
         self.schemes().map(drop)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_negative_probe_limit_is_refused_by_name() {
+        let settings = RegistrySettings {
+            list_probe_limit: -1,
+            ..RegistrySettings::default()
+        };
+        match settings.validate() {
+            Err(ConfigError::Invalid { key, .. }) => assert_eq!(key, "registry.list_probe_limit"),
+            other => panic!("expected the key to be named, got {other:?}"),
+        }
+        let always_walk = RegistrySettings {
+            list_probe_limit: 0,
+            ..RegistrySettings::default()
+        };
+        assert!(always_walk.validate().is_ok());
     }
 }

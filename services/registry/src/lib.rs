@@ -64,7 +64,13 @@ impl Registry {
         .context("opening the registry database")?;
         let cipher = PersonalDataCipher::load(&settings.data_dir, &settings.keys)?;
         let schemes = registry.schemes()?;
-        let registry = Registry::new(database, cipher, settings.instance.id.clone(), schemes);
+        let registry = Registry::new(
+            database,
+            cipher,
+            settings.instance.id.clone(),
+            schemes,
+            registry.list_probe_limit,
+        );
         registry
             .ensure_root(&settings.instance.root_name)
             .await

@@ -29,6 +29,8 @@ pub struct Registry {
     cipher: PersonalDataCipher,
     instance_id: String,
     schemes: Schemes,
+    /// `registry.list_probe_limit`: where volunteer listings switch plans.
+    list_probe_limit: i64,
 }
 
 /// The part of the tree a principal acts in.
@@ -57,12 +59,14 @@ impl Registry {
         cipher: PersonalDataCipher,
         instance_id: impl Into<String>,
         schemes: Schemes,
+        list_probe_limit: i64,
     ) -> Self {
         Self {
             database,
             cipher,
             instance_id: instance_id.into(),
             schemes,
+            list_probe_limit,
         }
     }
 

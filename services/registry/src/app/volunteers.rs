@@ -189,6 +189,7 @@ impl Registry {
             &filter,
             page.after.as_deref(),
             page.fetch_limit(),
+            self.list_probe_limit,
         )
         .await?;
         let next = page.finish(&mut volunteers, |volunteer| volunteer.id.clone());

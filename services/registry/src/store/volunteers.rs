@@ -276,36 +276,102 @@ pub struct VolunteerFilter {
     pub name_contains: String,
 }
 
-/// Volunteers visible in the subtree, matching the filter, with id after `after`.
+/// The default `registry.list_probe_limit`: a listing whose subtree has fewer candidate rows
+/// (active memberships plus registrations) than this starts from the subtree's units, a
+/// larger one walks all volunteers in id order. The walk stops after a page of matches, so
+/// it suits a subtree holding much of the instance (a city's root: a page of 50 in under a
+/// millisecond), but it reads about `page × volunteers ÷ subtree` rows to fill a page, and
+/// every row when the subtree's volunteers are the newest (a team of 20 among 500,000:
+/// 1.4 s on SQLite). Starting from the subtree reads each candidate once, whatever the
+/// instance holds: 4,000 candidate rows take 8 ms on SQLite and 12 ms on PostgreSQL at
+/// 500,000 volunteers, where a walk for a subtree that size reads over 10,000 rows even
+/// when its volunteers are spread evenly. The probe stops counting at the limit, so it
+/// costs a millisecond or two for any subtree.
+pub const LIST_PROBE_LIMIT: i64 = 5_000;
+
+/// The volunteer ids of the subtree `[$1, $2)`: every active membership in one of its units
+/// and every volunteer one of its units registered. An id can appear twice (a volunteer
+/// registered by the team they are a member of); `IN` and the probe's count allow that.
+const SUBTREE_CANDIDATES: &str = "SELECT m.volunteer_id FROM org_units o \
+     JOIN memberships m ON m.org_unit_id = o.id \
+     WHERE m.state = 1 AND o.path >= $1 AND o.path < $2 \
+     UNION ALL SELECT r.id FROM org_units o \
+     JOIN volunteers r ON r.registering_org_unit_id = o.id \
+     WHERE o.path >= $1 AND o.path < $2";
+
+/// The listing's filters on `v`: status `$3`, skill `$4`, name `$5`, ids after `$6`.
+const LIST_FILTERS: &str = "($3 = 0 OR v.status = $3) \
+     AND ($4 = '' OR replace(v.skills_json, $4, '') <> v.skills_json) \
+     AND ($5 = '' OR replace(v.display_name, $5, '') <> v.display_name) \
+     AND v.id > $6";
+
+/// How many candidate rows the subtree `[low, high)` has, counting no further than `limit`.
+async fn count_candidates<'e, E>(
+    executor: E,
+    (low, high): (&str, &str),
+    limit: i64,
+) -> Result<i64, ApiError>
+where
+    E: Executor<'e, Database = Any>,
+{
+    let (count,): (i64,) = sqlx::query_as(&format!(
+        "SELECT COUNT(*) FROM ({SUBTREE_CANDIDATES} LIMIT $3) candidates"
+    ))
+    .bind(low)
+    .bind(high)
+    .bind(limit)
+    .fetch_one(executor)
+    .await
+    .map_err(sql_error("volunteers"))?;
+    Ok(count)
+}
+
+/// Volunteers visible in the subtree, matching the filter, with id after `after`: a subtree
+/// with fewer than `probe_limit` candidate rows is listed from its units, a larger one by the
+/// id-ordered walk (see [`LIST_PROBE_LIMIT`]). Both plans give the same rows, so the probe
+/// and the listing need not see the same snapshot.
 pub async fn list<'e, E>(
     executor: E,
     filter: &VolunteerFilter,
     after: Option<&str>,
     limit: i64,
+    probe_limit: i64,
 ) -> Result<Vec<Volunteer>, ApiError>
 where
-    E: Executor<'e, Database = Any>,
+    E: Executor<'e, Database = Any> + Copy,
 {
-    let rows = sqlx::query(&format!(
-        "SELECT {COLUMNS} FROM volunteers v WHERE {VISIBLE_IN_SUBTREE} \
-         AND ($3 = 0 OR v.status = $3) \
-         AND ($4 = '' OR replace(v.skills_json, $4, '') <> v.skills_json) \
-         AND ($5 = '' OR replace(v.display_name, $5, '') <> v.display_name) \
-         AND v.id > $6 ORDER BY v.id LIMIT $7"
-    ))
-    .bind(&filter.bounds.0)
-    .bind(&filter.bounds.1)
-    .bind(filter.status)
-    .bind(if filter.skill.is_empty() {
-        String::new()
+    let bounds = (filter.bounds.0.as_str(), filter.bounds.1.as_str());
+    let from_subtree =
+        probe_limit > 0 && count_candidates(executor, bounds, probe_limit).await? < probe_limit;
+    let sql = if from_subtree {
+        // Materialized so that PostgreSQL looks up the few candidates by primary key and
+        // sorts them: otherwise, under the LIMIT, it merges them with a walk of the whole
+        // primary key, expecting (from average team sizes) to meet a page of them early.
+        format!(
+            "WITH page AS MATERIALIZED (SELECT {COLUMNS} FROM volunteers v \
+             WHERE v.id IN ({SUBTREE_CANDIDATES}) AND {LIST_FILTERS}) \
+             SELECT * FROM page ORDER BY id LIMIT $7"
+        )
     } else {
-        to_json(&filter.skill)
-    })
-    .bind(&filter.name_contains)
-    .bind(after.unwrap_or(""))
-    .bind(limit)
-    .fetch_all(executor)
-    .await
-    .map_err(sql_error("volunteers"))?;
+        format!(
+            "SELECT {COLUMNS} FROM volunteers v WHERE {VISIBLE_IN_SUBTREE} \
+             AND {LIST_FILTERS} ORDER BY v.id LIMIT $7"
+        )
+    };
+    let rows = sqlx::query(&sql)
+        .bind(bounds.0)
+        .bind(bounds.1)
+        .bind(filter.status)
+        .bind(if filter.skill.is_empty() {
+            String::new()
+        } else {
+            to_json(&filter.skill)
+        })
+        .bind(&filter.name_contains)
+        .bind(after.unwrap_or(""))
+        .bind(limit)
+        .fetch_all(executor)
+        .await
+        .map_err(sql_error("volunteers"))?;
     rows.iter().map(from_row).collect()
 }

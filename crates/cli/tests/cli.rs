@@ -349,12 +349,10 @@ async fn logs_written_to_a_file_have_no_colour_codes() {
         .stderr(log_file)
         .spawn()
         .expect("egret starts");
-    let stdout = child.stdout.take().expect("stdout");
-    let banner = BufReader::new(stdout)
-        .lines()
-        .next()
-        .expect("a banner line")
-        .expect("utf-8");
+    // Kept open until egret is stopped: the banner is several lines, and a closed pipe
+    // would make printing the rest of it fail before egret serves.
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let banner = stdout.next().expect("a banner line").expect("utf-8");
     assert!(banner.starts_with("egret listening on "), "{banner}");
     let mut log = String::new();
     for _ in 0..100 {
@@ -366,6 +364,7 @@ async fn logs_written_to_a_file_have_no_colour_codes() {
     }
     let _ = child.kill();
     let _ = child.wait();
+    drop(stdout);
     assert!(log.contains("serving grpc"), "the log is on stderr: {log}");
     assert!(
         !log.contains('\u{1b}'),

@@ -251,9 +251,15 @@ pub async fn visible_in<'e, E>(
 where
     E: Executor<'e, Database = Any>,
 {
-    let (count,): (i64,) = sqlx::query_as(&format!(
-        "SELECT COUNT(*) FROM volunteers v WHERE v.id = $3 AND {VISIBLE_IN_SUBTREE}"
-    ))
+    // Not VISIBLE_IN_SUBTREE: with the volunteer's id bound in the membership check, that
+    // check is one index lookup on every engine. Correlated with `v.id`, PostgreSQL may
+    // hash all the subtree's memberships first (at 100,000 volunteers, 54 ms per call).
+    let (count,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM volunteers v JOIN org_units r ON r.id = v.registering_org_unit_id \
+         WHERE v.id = $3 AND ((r.path >= $1 AND r.path < $2) \
+         OR EXISTS (SELECT 1 FROM memberships m JOIN org_units o ON o.id = m.org_unit_id \
+         WHERE m.volunteer_id = $3 AND m.state = 1 AND o.path >= $1 AND o.path < $2))",
+    )
     .bind(low)
     .bind(high)
     .bind(id)

@@ -299,6 +299,8 @@ async fn every_connection_of_egret_up_sets_tcp_nodelay() {
         .expect("health");
 
     // The services' own links connect on their first poll of the registry's change log.
+    // A client socket gets TCP_NODELAY just after its connect completes, so a link caught
+    // in that instant looks bare: only a socket still without it a moment later fails.
     let mut sockets = Vec::new();
     for _ in 0..100 {
         sockets = connected_sockets(running.child.id());
@@ -310,7 +312,10 @@ async fn every_connection_of_egret_up_sets_tcp_nodelay() {
             .iter()
             .filter(|socket| socket.peer == listen)
             .count();
-        if accepted >= 2 && outgoing >= 1 {
+        let all_set = sockets
+            .iter()
+            .all(|socket| socket.nodelay || (socket.local != listen && socket.peer != listen));
+        if accepted >= 2 && outgoing >= 1 && all_set {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;

@@ -264,6 +264,9 @@ impl Spawned {
 struct Run {
     latencies: Histogram<u64>,
     per_second: f64,
+    /// Calls answered DEADLINE_EXCEEDED (the server's default deadline is 30 s) or
+    /// RESOURCE_EXHAUSTED (shed, or no database connection in time).
+    late: usize,
 }
 
 impl Run {
@@ -295,6 +298,7 @@ where
     let call = Arc::new(call);
     let next = Arc::new(AtomicUsize::new(0));
     let completed = Arc::new(AtomicUsize::new(0));
+    let late = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let mut callers = Vec::with_capacity(concurrency);
     for caller in 0..concurrency {
@@ -302,6 +306,7 @@ where
         let call = call.clone();
         let next = next.clone();
         let completed = completed.clone();
+        let late = late.clone();
         callers.push(tokio::spawn(async move {
             let mut latencies = latency_histogram();
             loop {
@@ -310,7 +315,19 @@ where
                     return Ok::<_, tonic::Status>(latencies);
                 }
                 let begun = Instant::now();
-                call(channel.clone(), index).await?;
+                if let Err(status) = call(channel.clone(), index).await {
+                    // A deadline or a shed call is a figure (the server could not keep
+                    // up); anything else is a broken bench.
+                    let overloaded = matches!(
+                        status.code(),
+                        tonic::Code::DeadlineExceeded | tonic::Code::ResourceExhausted
+                    );
+                    if !overloaded {
+                        return Err(status);
+                    }
+                    late.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                }
                 completed.fetch_add(1, Ordering::Relaxed);
                 let micros = begun.elapsed().as_micros().max(1);
                 latencies.saturating_record(u64::try_from(micros).unwrap_or(u64::MAX));
@@ -328,6 +345,7 @@ where
     Ok(Run {
         latencies,
         per_second: completed.load(Ordering::Relaxed) as f64 / elapsed.as_secs_f64(),
+        late: late.load(Ordering::Relaxed),
     })
 }
 
@@ -350,6 +368,7 @@ struct Figures {
     echo_p50_ms: f64,
     per_second: f64,
     echo_per_second: f64,
+    late: usize,
 }
 
 fn print_header() {
@@ -360,8 +379,13 @@ fn print_header() {
 }
 
 fn print_figures(figures: &Figures) {
+    let late = if figures.late > 0 {
+        format!(" ({} past their deadline or shed)", figures.late)
+    } else {
+        String::new()
+    };
     println!(
-        "| {} | {:.2} | {:.2} | {:.2} | {:.0} {} | {:.0} | {:.2} |",
+        "| {}{late} | {:.2} | {:.2} | {:.2} | {:.0} {} | {:.0} | {:.2} |",
         figures.rpc,
         figures.p50_ms,
         figures.p99_ms,
@@ -744,6 +768,7 @@ async fn measure(
         echo_p50_ms: median(runs.iter().map(|run| run.0.p50_ms()).collect()),
         per_second: median(runs.iter().map(|run| run.3.per_second * rows).collect()),
         echo_per_second: median(runs.iter().map(|run| run.2.per_second).collect()),
+        late: runs.iter().map(|run| run.1.late + run.3.late).sum(),
     })
 }
 

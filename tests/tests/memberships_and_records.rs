@@ -1,5 +1,5 @@
 //! Memberships, join applications, the change history (动态管理) and the change log, end to
-//! end over real gRPC clients, plus the cross-district refusals of DESIGN.md §7.
+//! end over real gRPC clients, plus the cross-district refusals (a principal acts only within its subtree, and only as its roles allow).
 
 use std::collections::HashSet;
 use std::sync::Arc;

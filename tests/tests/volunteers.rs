@@ -1,7 +1,7 @@
 //! VolunteerService end to end: registration with every kind of document, masked and
 //! revealed reads (audited), listing with filters and pagination, updates with masks and
 //! versions, lookups, batches (all or nothing), duplicates (also concurrent), idempotent
-//! retries, and the subtree and role rules of DESIGN.md §7.
+//! retries, and the subtree and role rules (a principal acts only within its subtree, and only as its roles allow).
 
 use std::collections::HashSet;
 use std::time::Instant;

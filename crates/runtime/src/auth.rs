@@ -1,5 +1,5 @@
 //! Authentication: signed bearer tokens (JWT, EdDSA/Ed25519) naming the principal, the org
-//! unit it acts for and its roles (DESIGN.md §7).
+//! unit it acts for and its roles.
 //!
 //! The instance signs tokens with its private key; every service verifies them with the
 //! public key, so services never need the signing key. Authorization by org subtree is the
@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::ApiError;
 
-/// What a principal may do (DESIGN.md §7). A principal may hold several roles; each acts
+/// What a principal may do. A principal may hold several roles; each acts
 /// only within its org unit's subtree.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -126,7 +126,7 @@ impl Validate for Settings {
     }
 }
 
-/// The tier an instance serves (DESIGN.md §6).
+/// The tier an instance serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum InstanceTier {
@@ -250,7 +250,7 @@ impl Validate for DatabaseSettings {
     }
 }
 
-/// Bounds of the gRPC server (DESIGN.md §7: bounds everywhere).
+/// Bounds of the gRPC server: a deadline, a size limit and a concurrency limit on every call.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default)]
 pub struct ServerSettings {
@@ -407,7 +407,7 @@ impl Validate for AuthSettings {
     }
 }
 
-/// Keys that protect personal data (DESIGN.md §7). Empty values are generated into
+/// Keys that protect personal data. Empty values are generated into
 /// `data_dir/keys` on first start; a production deployment sets them from its secret store.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]

@@ -23,7 +23,7 @@ use crate::error::{ApiError, Bilingual};
 use crate::links;
 use crate::telemetry;
 
-/// Paths that need no token: health and reflection (DESIGN.md §7, "no token").
+/// Paths that need no token: health and reflection.
 const PUBLIC_PREFIXES: [&str; 3] = [
     "/grpc.health.v1.Health/",
     "/grpc.reflection.v1.ServerReflection/",

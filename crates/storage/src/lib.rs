@@ -460,7 +460,7 @@ pub fn touch(meta: &mut Meta, now: i64) {
     meta.update_time = now;
 }
 
-/// Refuses changes to a record made on another instance (DESIGN.md §6): only the origin
+/// Refuses changes to a record made on another instance: only the origin
 /// changes a record; above it the record is read-only.
 pub fn ensure_origin(meta: &Meta, instance_id: &str, resource: &str) -> Result<(), ApiError> {
     if meta.origin_instance == instance_id {

@@ -1,6 +1,6 @@
 //! Domain types every Egret service shares, with no I/O: calendar dates in the federation's
 //! time zone, the bookkeeping every record carries, and identity documents, phones and
-//! emails with their validation and masking (DESIGN.md §5, §7).
+//! emails with their validation and masking.
 
 pub mod date;
 pub mod identity;

@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-/// Bookkeeping every record carries (DESIGN.md §6).
+/// Bookkeeping every record carries.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Meta {
     /// The instance where the record was made; only it may change the record.

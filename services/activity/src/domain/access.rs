@@ -1,4 +1,4 @@
-//! Who may do what in the activity service (DESIGN.md §7). Roles decide the function; the
+//! Who may do what in the activity service. Roles decide the function; the
 //! org subtree decides the data, checked where the data is loaded.
 
 use egret_runtime::{ApiError, Gate, Principal, Role};

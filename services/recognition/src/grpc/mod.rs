@@ -39,7 +39,7 @@ pub fn add_services(host: &mut ServiceHost, recognition: Recognition) {
             .max_decoding_message_size(limit)
             .max_encoding_message_size(limit),
     );
-    // Anyone holding a printed certificate may check it (DESIGN.md §7, "no token").
+    // Anyone holding a printed certificate may check it.
     let certificate_service =
         <CertificateServiceServer<certificates::CertificateApi> as NamedService>::NAME;
     for method in ["VerifyCertificate", "GetVerificationKey"] {

@@ -153,8 +153,8 @@ impl Registry {
         }
     }
 
-    /// Refuses changes to records made on another instance (DESIGN.md §6).
-    /// Refuses changes to records made on another instance (DESIGN.md §6).
+    /// Refuses changes to records made on another instance.
+    /// Refuses changes to records made on another instance.
     fn ensure_origin(&self, meta: &Meta, resource: &str) -> Result<(), ApiError> {
         egret_storage::ensure_origin(meta, &self.instance_id, resource)
     }

@@ -1,4 +1,4 @@
-//! Who may do what in the registry (DESIGN.md §7). Roles decide the function; the org
+//! Who may do what in the registry. Roles decide the function; the org
 //! subtree decides the data, and is checked where the data is loaded.
 
 use egret_runtime::{ApiError, Gate, Principal, Role};

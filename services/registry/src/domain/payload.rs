@@ -1,5 +1,5 @@
 //! What leaves the registry in the change log and the change history: records with
-//! personal data minimised (DESIGN.md §6, §7). The ID number appears only as its keyed hash
+//! personal data minimised. The ID number appears only as its keyed hash
 //! and masked; phones and emails only masked.
 
 use egret_storage::FieldChange;

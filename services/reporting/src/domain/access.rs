@@ -1,4 +1,4 @@
-//! Who may do what in the reporting service (DESIGN.md §7): statistics are read by every
+//! Who may do what in the reporting service: statistics are read by every
 //! role that manages or views a subtree; volunteers have their own figures elsewhere.
 
 use egret_runtime::{ApiError, Gate, Principal, Role};

@@ -52,10 +52,24 @@ const WRITES_AT_ONE: usize = 200;
 const WRITES_AT_32: usize = 2_000;
 const CONCURRENCY: usize = 32;
 const CONNECTIONS: usize = 4;
-/// The longest a measured run lasts.
-const RUN_LIMIT: Duration = Duration::from_secs(10);
-/// The longest the fill may take.
-const FILL_LIMIT: Duration = Duration::from_secs(3 * 3600);
+/// What a closed loop is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Load {
+    /// A measured run: at most 10 s, and calls the server could not answer in time (late
+    /// or shed) are a figure.
+    Measured,
+    /// Filling the instance: every call must succeed, however long it takes.
+    Fill,
+}
+
+impl Load {
+    fn limit(self) -> Duration {
+        match self {
+            Load::Measured => Duration::from_secs(10),
+            Load::Fill => Duration::from_secs(3 * 3600),
+        }
+    }
+}
 /// Rows in one BatchCreateVolunteers call.
 const BATCH_ROWS: usize = 100;
 /// Volunteers in a team when filling the instance.
@@ -280,15 +294,15 @@ impl Run {
 }
 
 /// Runs up to `total` calls with `concurrency` callers, each taking the next call's index
-/// and calling again as soon as its answer comes (closed loop), for at most `limit`
-/// (measured runs take [`RUN_LIMIT`], so a slow call cannot hold the bench for minutes; the figures count what completed).
-/// Caller `k` uses connection `k % channels.len()`. A failed call fails the bench: figures
-/// of errors mean nothing.
+/// and calling again as soon as its answer comes (closed loop), for at most `load`'s limit
+/// (10 s for a measured run, so a slow call cannot hold the bench for minutes; the figures
+/// count what completed). Caller `k` uses connection `k % channels.len()`. Any other failed
+/// call fails the bench: figures of errors mean nothing.
 async fn closed_loop<F, Fut>(
     channels: &[Channel],
     concurrency: usize,
     total: usize,
-    limit: Duration,
+    load: Load,
     call: F,
 ) -> anyhow::Result<Run>
 where
@@ -311,7 +325,7 @@ where
             let mut latencies = latency_histogram();
             loop {
                 let index = next.fetch_add(1, Ordering::Relaxed);
-                if index >= total || started.elapsed() > limit {
+                if index >= total || started.elapsed() > load.limit() {
                     return Ok::<_, tonic::Status>(latencies);
                 }
                 let begun = Instant::now();
@@ -322,7 +336,7 @@ where
                         status.code(),
                         tonic::Code::DeadlineExceeded | tonic::Code::ResourceExhausted
                     );
-                    if !overloaded {
+                    if !overloaded || load == Load::Fill {
                         return Err(status);
                     }
                     late.fetch_add(1, Ordering::Relaxed);
@@ -722,26 +736,33 @@ async fn measure(
     let echo_call = move |channel: Channel, _index: usize| echo::call(channel, sample);
     let mut runs: Vec<(Run, Run, Run, Run)> = Vec::new();
     for round in 0..settings.rounds {
-        let echo_one = closed_loop(echo_channels, 1, at_one, RUN_LIMIT, echo_call).await?;
+        let echo_one = closed_loop(echo_channels, 1, at_one, Load::Measured, echo_call).await?;
         let offset = consumed(rpc, round);
         let context_one = context.clone();
-        let rpc_one = closed_loop(channels, 1, at_one, RUN_LIMIT, move |channel, index| {
-            let context = context_one.clone();
-            async move {
-                rpc.call(context, channel, offset.start + index)
-                    .await
-                    .map(drop)
-            }
-        })
+        let rpc_one = closed_loop(
+            channels,
+            1,
+            at_one,
+            Load::Measured,
+            move |channel, index| {
+                let context = context_one.clone();
+                async move {
+                    rpc.call(context, channel, offset.start + index)
+                        .await
+                        .map(drop)
+                }
+            },
+        )
         .await
         .with_context(|| rpc.name())?;
-        let echo_32 = closed_loop(echo_channels, CONCURRENCY, at_32, RUN_LIMIT, echo_call).await?;
+        let echo_32 =
+            closed_loop(echo_channels, CONCURRENCY, at_32, Load::Measured, echo_call).await?;
         let context_32 = context.clone();
         let rpc_32 = closed_loop(
             channels,
             CONCURRENCY,
             at_32,
-            RUN_LIMIT,
+            Load::Measured,
             move |channel, index| {
                 let context = context_32.clone();
                 async move {
@@ -847,7 +868,7 @@ async fn fill(
             channels,
             CONCURRENCY,
             batches.len(),
-            FILL_LIMIT,
+            Load::Fill,
             move |channel, index| {
                 let (team, first) = batches[index].clone();
                 let admin = admin.clone();
@@ -978,7 +999,7 @@ async fn fill(
         let volunteers = Arc::new(sign_up_volunteers.clone());
         let names = Arc::new(std::sync::Mutex::new(vec![String::new(); record_pool]));
         let filled = names.clone();
-        closed_loop(channels, CONCURRENCY, record_pool, FILL_LIMIT, move |channel, index| {
+        closed_loop(channels, CONCURRENCY, record_pool, Load::Fill, move |channel, index| {
             let admin = admin.clone();
             let activity = activity.clone();
             let volunteer = volunteers[index].clone();
@@ -1068,7 +1089,7 @@ async fn raw_sqlite_baseline(settings: &Settings) -> anyhow::Result<()> {
             &channels,
             CONCURRENCY,
             WRITES_AT_32,
-            RUN_LIMIT,
+            Load::Measured,
             move |_channel, index| {
                 let database = database.clone();
                 let unit_id = unit_id.clone();

@@ -500,6 +500,56 @@ impl TestApp {
         self.import_hours(token, org_unit, volunteer, &days).await
     }
 
+    /// Asserts that the reporting service's tallies, kept change by change by its feeds,
+    /// equal a count from scratch of its replica (after the feeds catch up).
+    pub async fn assert_tallies_recount(&self) {
+        self.statistics(&self.admin())
+            .query_statistics(reporting_pb::QueryStatisticsRequest {
+                org_unit: self.root.clone(),
+                metric: reporting_pb::Metric::Teams as i32,
+                catch_up: true,
+                ..Default::default()
+            })
+            .await
+            .expect("catching the feeds up");
+        let database = egret_storage::Database::open(
+            &self.config.common.database,
+            &self.config.common.data_dir,
+            "reporting",
+            egret_reporting::migrations(),
+        )
+        .await
+        .expect("opening the reporting database");
+        type Row = (String, i64, i64, String, String, i64);
+        let read = "SELECT subtree_id, CAST(fact AS BIGINT), CAST(grain AS BIGINT), period, bucket, \
+                    CAST(value AS BIGINT) FROM tallies WHERE value <> 0 \
+                    ORDER BY subtree_id, fact, grain, period, bucket";
+        let mut transaction = database
+            .begin("test", "tallies")
+            .await
+            .expect("a transaction");
+        let kept: Vec<Row> = sqlx::query_as(read)
+            .fetch_all(transaction.conn())
+            .await
+            .expect("reading the tallies");
+        egret_reporting::store::tallies::rebuild(transaction.conn(), None)
+            .await
+            .expect("counting again");
+        let counted: Vec<Row> = sqlx::query_as(read)
+            .fetch_all(transaction.conn())
+            .await
+            .expect("reading the count");
+        drop(transaction);
+        database.close().await;
+        assert!(!counted.is_empty(), "the scenario tallies something");
+        let missing: Vec<&Row> = counted.iter().filter(|row| !kept.contains(row)).collect();
+        let extra: Vec<&Row> = kept.iter().filter(|row| !counted.contains(row)).collect();
+        assert!(
+            missing.is_empty() && extra.is_empty(),
+            "tallies kept by the feeds differ from a recount: missing {missing:#?}, extra {extra:#?}"
+        );
+    }
+
     /// Stops the server (graceful shutdown) and waits for it.
     pub async fn stop(mut self) {
         self.shutdown.cancel();

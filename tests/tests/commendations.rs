@@ -323,6 +323,7 @@ async fn nomination_notice_and_award(app: TestApp) {
         4,
         "nominated, on notice, objection, withdrawn"
     );
+    app.assert_tallies_recount().await;
     app.stop().await;
 }
 
@@ -395,6 +396,7 @@ async fn projects_are_commended_too(app: TestApp) {
         .into_inner()
         .commendations;
     assert_eq!(listed.len(), 1);
+    app.assert_tallies_recount().await;
     app.stop().await;
 }
 
@@ -573,6 +575,7 @@ async fn team_stars_are_explained(app: TestApp) {
         .team_star_ratings;
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].stars, 2);
+    app.assert_tallies_recount().await;
     app.stop().await;
 }
 

@@ -252,5 +252,6 @@ async fn cover_gates_risky_activities(app: TestApp) {
         "{}",
         status.message()
     );
+    app.assert_tallies_recount().await;
     app.stop().await;
 }

@@ -648,6 +648,7 @@ async fn membership_lifecycle(app: TestApp) {
     let theirs = membership_in(&app, &second.name, &bystander.name).await;
     assert!(theirs.primary);
     assert_eq!(theirs.state, pb::MembershipState::Active as i32);
+    app.assert_tallies_recount().await;
     app.stop().await;
 }
 
@@ -1006,6 +1007,7 @@ async fn join_applications(app: TestApp) {
         .expect("application");
     assert_eq!(withdrawn.state, pb::JoinApplicationState::Withdrawn as i32);
     assert!(withdrawn.decided_by.starts_with("volunteer-"));
+    app.assert_tallies_recount().await;
     app.stop().await;
 }
 
@@ -1139,6 +1141,7 @@ async fn org_unit_change_history(app: TestApp) {
         "resource",
         "an unknown kind of resource",
     );
+    app.assert_tallies_recount().await;
     app.stop().await;
 }
 
@@ -1245,6 +1248,7 @@ async fn volunteer_change_history_is_masked(app: TestApp) {
         assert!(!entry.payload_json.contains(&new_phone), "plaintext phone");
         assert!(entry.payload_json.contains("****"), "masked phone");
     }
+    app.assert_tallies_recount().await;
     app.stop().await;
 }
 
@@ -1487,6 +1491,7 @@ async fn change_log_is_complete_ordered_and_minimised(app: TestApp) {
             assert!(!entry.payload_json.contains(&input.phone));
         }
     }
+    app.assert_tallies_recount().await;
     app.stop().await;
 }
 
@@ -1658,6 +1663,7 @@ async fn change_log_under_concurrent_writers(app: TestApp) {
             );
         }
     }
+    app.assert_tallies_recount().await;
     app.stop().await;
 }
 
@@ -1765,6 +1771,7 @@ async fn change_log_access_and_bounds(app: TestApp) {
         .into_inner();
     assert!(beyond.entries.is_empty());
     assert_eq!(beyond.last_sequence, page.head_sequence + 100);
+    app.assert_tallies_recount().await;
     app.stop().await;
 }
 
@@ -2015,5 +2022,6 @@ async fn other_districts_are_not_found(app: TestApp) {
         .join_application
         .expect("application");
     assert_eq!(approved.state, pb::JoinApplicationState::Approved as i32);
+    app.assert_tallies_recount().await;
     app.stop().await;
 }

@@ -371,6 +371,7 @@ async fn from_publication_to_approved_hours(app: TestApp) {
         .await
         .expect_err("other district");
     assert_eq!(status.code(), Code::NotFound);
+    app.assert_tallies_recount().await;
     app.stop().await;
 }
 
@@ -634,5 +635,6 @@ async fn back_entries_corrections_and_imports(app: TestApp) {
         .expect("totals")
         .into_inner();
     assert_eq!(since_2021.approved_minutes, 40);
+    app.assert_tallies_recount().await;
     app.stop().await;
 }

@@ -100,6 +100,7 @@ async fn boundaries(app: TestApp, rule_set: &str, needs_two_years: bool) {
         assert_eq!(now.qualified_stars, 3, "600 h need no years here");
         assert_eq!(in_one_year.qualified_stars, 3);
     }
+    app.assert_tallies_recount().await;
     app.stop().await;
 }
 
@@ -442,6 +443,7 @@ async fn nomination_approval_and_quota(app: TestApp) {
         .into_inner()
         .change_records;
     assert_eq!(history.len(), 2, "nominated, then awarded");
+    app.assert_tallies_recount().await;
     app.stop().await;
 }
 
@@ -542,6 +544,7 @@ async fn downward_correction_flags_a_star(app: TestApp) {
     assert_eq!(revoked.state, pb::StarRatingState::Revoked as i32);
     assert!(!revoked.review_required);
     assert_eq!(evaluate(&app, &volunteer.name, None).await.awarded_stars, 0);
+    app.assert_tallies_recount().await;
     app.stop().await;
 }
 

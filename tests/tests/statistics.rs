@@ -410,6 +410,7 @@ async fn figures_match_the_data(app: TestApp) {
         assert_eq!(feed.lag, 0, "{feed:?}");
         assert!(feed.last_error.is_empty(), "{feed:?}");
     }
+    app.assert_tallies_recount().await;
     app.stop().await;
 }
 
@@ -474,6 +475,7 @@ async fn restart_mid_feed(app: TestApp) {
     third.database().close().await;
     let again = query(&app, &viewer, &team.name, pb::Metric::ApprovedMinutes, &[]).await;
     assert_eq!(again.total, 170);
+    app.assert_tallies_recount().await;
     app.stop().await;
 }
 

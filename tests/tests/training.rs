@@ -156,5 +156,6 @@ async fn qualifications_gate_positions(app: TestApp) {
         .create_sign_up(sign_up(&trained.name))
         .await
         .expect("qualified");
+    app.assert_tallies_recount().await;
     app.stop().await;
 }

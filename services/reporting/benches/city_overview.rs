@@ -245,6 +245,16 @@ async fn measure(
     plan: &Plan,
     runs: usize,
 ) -> anyhow::Result<bool> {
+    let began = Instant::now();
+    if egret_reporting::store::tallies::ensure_counted(database)
+        .await
+        .map_err(|error| anyhow::anyhow!("counting the tallies: {error:?}"))?
+    {
+        println!(
+            "[{engine}] tallies counted from the replica in {}",
+            milliseconds(began.elapsed())
+        );
+    }
     let reporting = Reporting::new(
         database.clone(),
         vec![],

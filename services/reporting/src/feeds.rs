@@ -7,16 +7,20 @@ use egret_proto::common::v1::ChangeLogEntry;
 use egret_runtime::ApiError;
 use egret_storage::contracts::{
     ACTIVITY_TYPE, ActivityPayload, COMMENDATION_TYPE, CommendationPayload, INSURANCE_POLICY_TYPE,
-    InsurancePolicyPayload, MEMBERSHIP_TYPE, ORG_UNIT_TYPE, OrgUnitPayload, QUALIFICATION_TYPE,
-    QualificationPayload, REGISTRATION_FORM_TYPE, RegistrationFormPayload, SERVICE_RECORD_TYPE,
-    STAR_RATING_TYPE, ServiceRecordPayload, StarRatingPayload, VOLUNTEER_TYPE, VolunteerPayload,
+    InsurancePolicyPayload, MEMBERSHIP_TYPE, MembershipPayload, ORG_UNIT_TYPE, OrgUnitPayload,
+    QUALIFICATION_TYPE, QualificationPayload, REGISTRATION_FORM_TYPE, RegistrationFormPayload,
+    SERVICE_RECORD_TYPE, STAR_RATING_TYPE, ServiceRecordPayload, StarRatingPayload, VOLUNTEER_TYPE,
+    VolunteerPayload,
 };
 use egret_storage::feed::{self, ChangeSink};
+use egret_storage::rows::sql_error;
 use egret_storage::{WriteTx, replica};
 use egret_types::{CivilDate, china_date};
 use futures::future::BoxFuture;
 
+use crate::domain::tallies::Fact;
 use crate::store::replica::{self as rows, Bind, RecordShare, Table};
+use crate::store::tallies::{self, Source};
 
 /// The actor of every change the feeds make.
 pub const ACTOR: &str = "egret-reporting";
@@ -47,8 +51,20 @@ impl ChangeSink for RegistrySink {
         Box::pin(async move {
             match entry.resource_type.as_str() {
                 ORG_UNIT_TYPE => apply_org_unit(transaction, entry).await,
-                MEMBERSHIP_TYPE => replica::apply_membership(transaction, entry).await,
-                VOLUNTEER_TYPE => apply_volunteer(transaction, entry).await,
+                MEMBERSHIP_TYPE => {
+                    let payload: MembershipPayload = feed::payload(entry)?;
+                    let sources = [Source::Volunteer(payload.volunteer_id)];
+                    let before = tallies::contributions(transaction.conn(), &sources).await?;
+                    replica::apply_membership(transaction, entry).await?;
+                    tallies::settle(transaction.conn(), &sources, before).await
+                }
+                VOLUNTEER_TYPE => {
+                    let payload: VolunteerPayload = feed::payload(entry)?;
+                    let sources = [Source::Volunteer(payload.id)];
+                    let before = tallies::contributions(transaction.conn(), &sources).await?;
+                    apply_volunteer(transaction, entry).await?;
+                    tallies::settle(transaction.conn(), &sources, before).await
+                }
                 REGISTRATION_FORM_TYPE => apply_registration_form(transaction, entry).await,
                 _ => Ok(()),
             }
@@ -68,6 +84,16 @@ async fn apply_org_unit(transaction: &mut WriteTx, entry: &ChangeLogEntry) -> Re
     if !newer {
         return Ok(());
     }
+    let held_path = rows::held_path(transaction.conn(), &payload.id).await?;
+    // A unit new to the replica starts counting what was recorded at it before it arrived;
+    // a moved unit carries what is recorded at it to the units above its new place (each
+    // unit beneath it has a change of its own).
+    let sources = if held_path.as_deref() == Some(payload.path.as_str()) {
+        vec![Source::Unit(payload.id.clone())]
+    } else {
+        tallies::sources_at(transaction.conn(), &payload.id).await?
+    };
+    let before = tallies::contributions(transaction.conn(), &sources).await?;
     replica::apply_unit(transaction, entry).await?;
     rows::execute(
         transaction.conn(),
@@ -84,7 +110,7 @@ async fn apply_org_unit(transaction: &mut WriteTx, entry: &ChangeLogEntry) -> Re
         &categories,
     )
     .await?;
-    Ok(())
+    tallies::settle(transaction.conn(), &sources, before).await
 }
 
 async fn apply_volunteer(
@@ -188,6 +214,19 @@ impl ChangeSink for ActivitySink {
                 QUALIFICATION_TYPE => {
                     let payload: QualificationPayload = feed::payload(entry)?;
                     let granted = date(entry, &payload.granted_date)?;
+                    let held: Option<(String,)> =
+                        sqlx::query_as("SELECT volunteer_id FROM qualifications WHERE id = $1")
+                            .bind(&payload.id)
+                            .fetch_optional(transaction.conn())
+                            .await
+                            .map_err(sql_error("qualification"))?;
+                    let mut sources = vec![Source::Volunteer(payload.volunteer_id.clone())];
+                    if let Some((volunteer_id,)) = held
+                        && volunteer_id != payload.volunteer_id
+                    {
+                        sources.push(Source::Volunteer(volunteer_id));
+                    }
+                    let before = tallies::contributions(transaction.conn(), &sources).await?;
                     rows::execute(
                         transaction.conn(),
                         "qualification",
@@ -203,7 +242,8 @@ impl ChangeSink for ActivitySink {
                             Bind::Int(payload.meta.version),
                         ],
                     )
-                    .await
+                    .await?;
+                    tallies::settle(transaction.conn(), &sources, before).await
                 }
                 INSURANCE_POLICY_TYPE => apply_policy(transaction, entry).await,
                 _ => Ok(()),
@@ -225,6 +265,8 @@ async fn apply_activity(transaction: &mut WriteTx, entry: &ChangeLogEntry) -> Re
         return Ok(());
     }
     let start_date = day_of(payload.start_time);
+    let sources = [Source::Activity(payload.id.clone())];
+    let before = tallies::contributions(transaction.conn(), &sources).await?;
     rows::execute(
         transaction.conn(),
         "activity",
@@ -259,7 +301,7 @@ async fn apply_activity(transaction: &mut WriteTx, entry: &ChangeLogEntry) -> Re
         &groups,
     )
     .await?;
-    Ok(())
+    tallies::settle(transaction.conn(), &sources, before).await
 }
 
 async fn apply_service_record(
@@ -286,11 +328,28 @@ async fn apply_service_record(
             0
         },
     };
-    // The rollup moves by the difference: the old share out, the new one in.
-    if let Some(before) = rows::record_share(transaction.conn(), &payload.id).await? {
-        rows::add_to_rollup(transaction.conn(), &before, -1).await?;
+    // The rollup moves by the difference: the old share out, the new one in; the tallies
+    // follow the days it moves.
+    let held = rows::record_share(transaction.conn(), &payload.id).await?;
+    let mut sources = vec![Source::Hours {
+        org_unit_id: after.org_unit_id.clone(),
+        day: after.service_date.clone(),
+    }];
+    if let Some(held) = &held {
+        let cell = Source::Hours {
+            org_unit_id: held.org_unit_id.clone(),
+            day: held.service_date.clone(),
+        };
+        if cell != sources[0] {
+            sources.push(cell);
+        }
+    }
+    let before = tallies::contributions(transaction.conn(), &sources).await?;
+    if let Some(held) = &held {
+        rows::add_to_rollup(transaction.conn(), held, -1).await?;
     }
     rows::add_to_rollup(transaction.conn(), &after, 1).await?;
+    tallies::settle(transaction.conn(), &sources, before).await?;
     rows::execute(
         transaction.conn(),
         "service record",
@@ -362,7 +421,9 @@ async fn apply_policy(transaction: &mut WriteTx, entry: &ChangeLogEntry) -> Resu
         &insured,
     )
     .await?;
-    Ok(())
+    // A policy can cover a whole subtree: its volunteers' cover is counted again. Policies
+    // change a few times a year.
+    tallies::rebuild(transaction.conn(), Some(Fact::InsuredSpans)).await
 }
 
 /// Applies the recognition service's star ratings and commendations.
@@ -379,6 +440,8 @@ impl ChangeSink for RecognitionSink {
                 STAR_RATING_TYPE => {
                     let payload: StarRatingPayload = feed::payload(entry)?;
                     let award_date = day_of(payload.award_time);
+                    let sources = [Source::StarRating(payload.id.clone())];
+                    let before = tallies::contributions(transaction.conn(), &sources).await?;
                     rows::execute(
                         transaction.conn(),
                         "star rating",
@@ -396,11 +459,14 @@ impl ChangeSink for RecognitionSink {
                             Bind::Int(payload.meta.version),
                         ],
                     )
-                    .await
+                    .await?;
+                    tallies::settle(transaction.conn(), &sources, before).await
                 }
                 COMMENDATION_TYPE => {
                     let payload: CommendationPayload = feed::payload(entry)?;
                     let award_date = day_of(payload.award_time);
+                    let sources = [Source::Commendation(payload.id.clone())];
+                    let before = tallies::contributions(transaction.conn(), &sources).await?;
                     rows::execute(
                         transaction.conn(),
                         "commendation",
@@ -417,7 +483,8 @@ impl ChangeSink for RecognitionSink {
                             Bind::Int(payload.meta.version),
                         ],
                     )
-                    .await
+                    .await?;
+                    tallies::settle(transaction.conn(), &sources, before).await
                 }
                 _ => Ok(()),
             }

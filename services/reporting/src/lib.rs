@@ -75,6 +75,9 @@ impl Reporting {
         )
         .await
         .context("opening the reporting database")?;
+        store::tallies::ensure_counted(&database)
+            .await
+            .context("counting the reporting tallies")?;
         let credentials = SyncCredentials::new(
             TokenIssuer::new(
                 keys::signing_key(&settings.data_dir)?,

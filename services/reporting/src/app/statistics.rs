@@ -8,7 +8,9 @@ use super::Reporting;
 use crate::domain::OrgUnit;
 use crate::domain::access::{self, Action};
 use crate::domain::stats::{Dimension, Metric, Query, months};
+use crate::domain::tallies;
 use crate::store::stats::{self, Row2, Scope};
+use crate::store::tallies as store_tallies;
 
 /// What a statistics request names besides the metric.
 #[derive(Debug, Clone, Copy)]
@@ -74,7 +76,19 @@ impl Reporting {
             bounds: (&low, &high),
             root_path_len: unit.path.len(),
         };
-        let (mut rows, total) = stats::run(self.database.reader(), query, &scope).await?;
+        let (mut rows, total) = match tallies::reading(query) {
+            Some(reading) => {
+                store_tallies::figures(
+                    self.database.reader(),
+                    &reading,
+                    query,
+                    &unit.id,
+                    (&low, &high),
+                )
+                .await?
+            }
+            None => stats::run(self.database.reader(), query, &scope).await?,
+        };
         // Facts recorded at the queried unit itself group under its own id.
         if query.dimensions.contains(&Dimension::OrgUnit) {
             let position = query

@@ -6,6 +6,7 @@ pub mod annual;
 pub mod charts;
 pub mod exports;
 pub mod stats;
+pub mod tallies;
 pub mod targets;
 
 pub use egret_storage::replica::OrgUnit;

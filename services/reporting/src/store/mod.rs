@@ -4,6 +4,7 @@ pub mod annual;
 pub mod exports;
 pub mod replica;
 pub mod stats;
+pub mod tallies;
 pub mod targets;
 
 /// The migrations of the reporting service's tables.

@@ -58,6 +58,19 @@ pub async fn held_version(
     Ok(row.map(|(version,)| version))
 }
 
+/// The path the replica holds of the unit `id`, if any.
+pub async fn held_path(
+    connection: &mut AnyConnection,
+    id: &str,
+) -> Result<Option<String>, ApiError> {
+    let row: Option<(String,)> = sqlx::query_as("SELECT path FROM org_units WHERE id = $1")
+        .bind(id)
+        .fetch_optional(connection)
+        .await
+        .map_err(sql_error("org unit"))?;
+    Ok(row.map(|(path,)| path))
+}
+
 /// Whether an entry at `version` is newer than what the replica holds.
 pub async fn is_newer(
     connection: &mut AnyConnection,

@@ -198,7 +198,7 @@ fn base(
 
 /// "The volunteer `v` serves in the subtree `[low, high)`": an active membership there, or
 /// registered by a unit there (the registry's own rule).
-fn serves_in_subtree(low: &str, high: &str) -> String {
+pub(crate) fn serves_in_subtree(low: &str, high: &str) -> String {
     format!(
         "EXISTS (SELECT 1 FROM volunteer_memberships sm JOIN org_units so ON so.id = sm.org_unit_id \
          WHERE sm.volunteer_id = v.id AND sm.active = 1 AND so.path >= {low} AND so.path < {high}) \

@@ -76,18 +76,13 @@ impl Reporting {
             bounds: (&low, &high),
             root_path_len: unit.path.len(),
         };
-        let (mut rows, total) = match tallies::reading(query) {
-            Some(reading) => {
-                store_tallies::figures(
-                    self.database.reader(),
-                    &reading,
-                    query,
-                    &unit.id,
-                    (&low, &high),
-                )
-                .await?
-            }
-            None => stats::run(self.database.reader(), query, &scope).await?,
+        let pool = self.database.reader();
+        let (mut rows, total) = if let Some(reading) = tallies::reading(query) {
+            store_tallies::figures(pool, &reading, query, &unit.id, (&low, &high)).await?
+        } else if let Some((position, inner)) = tallies::by_unit(query) {
+            store_tallies::figures_by_unit(pool, (position, &inner), &unit.id, &unit.path).await?
+        } else {
+            stats::run(pool, query, &scope).await?
         };
         // Facts recorded at the queried unit itself group under its own id.
         if query.dimensions.contains(&Dimension::OrgUnit) {

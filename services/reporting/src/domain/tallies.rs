@@ -493,6 +493,20 @@ pub fn reading(query: &Query) -> Option<Reading> {
     }
 }
 
+/// A query broken down by unit, as the same query without that dimension asked of each
+/// unit under the queried one (and of the queried unit's own facts): the position of the
+/// unit among the dimensions and that query, where the tallies answer it.
+pub fn by_unit(query: &Query) -> Option<(usize, Query)> {
+    let position = query
+        .dimensions
+        .iter()
+        .position(|dimension| *dimension == Dimension::OrgUnit)?;
+    let mut inner = query.clone();
+    inner.dimensions.remove(position);
+    reading(&inner)?;
+    Some((position, inner))
+}
+
 /// The age bands on `end`: for each band but the oldest, the latest birth day it holds
 /// the day after (a volunteer born after `bounds[i]` is younger than band `i + 1`).
 pub fn band_bounds(end: CivilDate) -> Vec<(&'static str, String)> {

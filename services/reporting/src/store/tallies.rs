@@ -17,7 +17,7 @@ use crate::domain::stats::{Metric, Query};
 use crate::domain::tallies::{
     self, Cover, DatedFacts, Deltas, Fact, Grain, Reading, UnitFacts, VolunteerFacts,
 };
-use crate::store::stats::{Row2, serves_in_subtree};
+use crate::store::stats::{self, Row2, Scope, serves_in_subtree};
 
 const HELD_STATES: &str = "('published', 'in_progress', 'completed')";
 
@@ -687,6 +687,67 @@ pub async fn figures(
     if query.dimensions.is_empty() {
         rows.clear();
     }
+    Ok((rows, total))
+}
+
+/// A query broken down by unit (at `position` among its dimensions; `inner` is the query
+/// without that dimension): each unit under the queried one from its own tallies, and
+/// the queried unit's own facts (key `''`) from the replica, where they are few.
+pub async fn figures_by_unit(
+    pool: &AnyPool,
+    (position, inner): (usize, &Query),
+    subtree_id: &str,
+    path: &str,
+) -> Result<(Vec<Row2>, i64), ApiError> {
+    let reading = tallies::reading(inner).ok_or_else(|| {
+        ApiError::Internal(anyhow::anyhow!("the tallies do not answer {inner:?}"))
+    })?;
+    let bounds = egret_types::tree::subtree_bounds(path);
+    let (_, total) = figures(pool, &reading, inner, subtree_id, (&bounds.0, &bounds.1)).await?;
+    let children: Vec<(String, String)> =
+        sqlx::query_as("SELECT id, path FROM org_units WHERE parent_id = $1")
+            .bind(subtree_id)
+            .fetch_all(pool)
+            .await
+            .map_err(sql_error("statistics"))?;
+    let mut rows = Vec::new();
+    let place = |key: &str, found: (Vec<Row2>, i64), rows: &mut Vec<Row2>| {
+        let (found_rows, found_total) = found;
+        if inner.dimensions.is_empty() {
+            if found_total != 0 {
+                rows.push(Row2 {
+                    keys: vec![key.to_string()],
+                    value: found_total,
+                });
+            }
+            return;
+        }
+        for mut row in found_rows {
+            row.keys.insert(position, key.to_string());
+            rows.push(row);
+        }
+    };
+    for (child_id, child_path) in &children {
+        let child_bounds = egret_types::tree::subtree_bounds(child_path);
+        let found = figures(
+            pool,
+            &reading,
+            inner,
+            child_id,
+            (&child_bounds.0, &child_bounds.1),
+        )
+        .await?;
+        place(child_id, found, &mut rows);
+    }
+    // The unit's own paths are [path, path + U+0001): every path below it continues
+    // with an id, whose characters all sort after U+0001.
+    let own_high = format!("{path}\u{1}");
+    let own = Scope {
+        bounds: (path, &own_high),
+        root_path_len: path.len(),
+    };
+    place("", stats::run(pool, inner, &own).await?, &mut rows);
+    rows.sort_by(|a, b| a.keys.cmp(&b.keys));
     Ok((rows, total))
 }
 

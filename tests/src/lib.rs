@@ -532,9 +532,12 @@ impl TestApp {
             .fetch_all(transaction.conn())
             .await
             .expect("reading the tallies");
-        egret_reporting::store::tallies::rebuild(transaction.conn(), None)
-            .await
-            .expect("counting again");
+        egret_reporting::store::tallies::rebuild(
+            transaction.conn(),
+            egret_reporting::store::tallies::Recount::All,
+        )
+        .await
+        .expect("counting again");
         let counted: Vec<Row> = sqlx::query_as(read)
             .fetch_all(transaction.conn())
             .await

@@ -18,9 +18,8 @@ use egret_storage::{WriteTx, replica};
 use egret_types::{CivilDate, china_date};
 use futures::future::BoxFuture;
 
-use crate::domain::tallies::Fact;
 use crate::store::replica::{self as rows, Bind, RecordShare, Table};
-use crate::store::tallies::{self, Source};
+use crate::store::tallies::{self, Recount, Source};
 
 /// The actor of every change the feeds make.
 pub const ACTOR: &str = "egret-reporting";
@@ -423,7 +422,7 @@ async fn apply_policy(transaction: &mut WriteTx, entry: &ChangeLogEntry) -> Resu
     .await?;
     // A policy can cover a whole subtree: its volunteers' cover is counted again. Policies
     // change a few times a year.
-    tallies::rebuild(transaction.conn(), Some(Fact::InsuredSpans)).await
+    tallies::rebuild(transaction.conn(), Recount::Cover).await
 }
 
 /// Applies the recognition service's star ratings and commendations.

@@ -129,12 +129,6 @@ impl Deltas {
         rows
     }
 
-    /// Only the rows of `fact`.
-    pub fn only(mut self, fact: Fact) -> Deltas {
-        self.0.retain(|key, _| key.fact == fact);
-        self
-    }
-
     fn dated(&mut self, reach: &BTreeSet<String>, fact: Fact, day: &str, bucket: &str, by: i64) {
         if day.len() < 10 {
             return;
@@ -324,6 +318,19 @@ impl Deltas {
                 &pair[0],
                 &pair[1],
             );
+        }
+    }
+}
+
+impl Deltas {
+    /// Adds only a volunteer's insurance cover (what a changed policy moves).
+    pub fn add_volunteer_cover(&mut self, volunteer: &VolunteerFacts) {
+        if volunteer.status != 1 || volunteer.covers.is_empty() {
+            return;
+        }
+        let reach = reach(volunteer.unit_paths.iter().map(String::as_str));
+        for (first, last) in insured_spans(volunteer, &reach) {
+            self.keyed(&reach, Fact::InsuredSpans, Grain::Span, &first, &last);
         }
     }
 }

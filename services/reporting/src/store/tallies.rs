@@ -381,7 +381,7 @@ pub async fn ensure_counted(database: &Database) -> Result<bool, ApiError> {
     if counted == 1 {
         return Ok(false);
     }
-    rebuild(transaction.conn(), None).await?;
+    rebuild(transaction.conn(), Recount::All).await?;
     sqlx::query("UPDATE tally_state SET counted = 1")
         .execute(transaction.conn())
         .await
@@ -390,30 +390,34 @@ pub async fn ensure_counted(database: &Database) -> Result<bool, ApiError> {
     Ok(true)
 }
 
-/// Counts every tally again from the whole replica: `only` one fact, or all of them. For
-/// what moves too much to follow record by record (a unit moved with its subtree, a policy
-/// changed), and for data that predates the tallies.
-pub async fn rebuild(connection: &mut AnyConnection, only: Option<Fact>) -> Result<(), ApiError> {
-    match only {
-        Some(fact) => {
+/// What a recount covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recount {
+    /// Every tally.
+    All,
+    /// Insurance cover only: a policy changed, and with it possibly a whole subtree's.
+    Cover,
+}
+
+/// Counts tallies again from the whole replica: for what moves too much to follow record
+/// by record (a policy covering a subtree), and for data that predates the tallies.
+pub async fn rebuild(connection: &mut AnyConnection, recount: Recount) -> Result<(), ApiError> {
+    match recount {
+        Recount::Cover => {
             sqlx::query("DELETE FROM tallies WHERE fact = $1")
-                .bind(fact.number())
+                .bind(Fact::InsuredSpans.number())
                 .execute(&mut *connection)
                 .await
         }
-        None => {
+        Recount::All => {
             sqlx::query("DELETE FROM tallies")
                 .execute(&mut *connection)
                 .await
         }
     }
     .map_err(sql_error("tallies"))?;
-    let keep = |deltas: Deltas| match only {
-        Some(fact) => deltas.only(fact),
-        None => deltas,
-    };
     let paths = unit_paths(connection).await?;
-    if only.is_none() {
+    if recount == Recount::All {
         let units =
             sqlx::query("SELECT path, CAST(tier AS BIGINT), CAST(status AS BIGINT) FROM org_units")
                 .fetch_all(&mut *connection)
@@ -472,9 +476,12 @@ pub async fn rebuild(connection: &mut AnyConnection, only: Option<Fact>) -> Resu
     let volunteers = all_volunteers(connection, &paths).await?;
     let mut deltas = Deltas::default();
     for facts in volunteers.values() {
-        deltas.add_volunteer(facts);
+        match recount {
+            Recount::Cover => deltas.add_volunteer_cover(facts),
+            Recount::All => deltas.add_volunteer(facts),
+        }
     }
-    write(connection, keep(deltas)).await
+    write(connection, deltas).await
 }
 
 async fn unit_paths(connection: &mut AnyConnection) -> Result<HashMap<String, String>, ApiError> {

@@ -189,27 +189,33 @@ pub(crate) async fn append(
     .await
     .map_err(|error| convert_sqlx_err(error, "change log"))?;
     let first = last - count + 1;
-    for (offset, change) in changes.iter().enumerate() {
-        let field_changes = serde_json::to_string(&change.field_changes)
-            .map_err(|error| ApiError::Internal(error.into()))?;
-        sqlx::query(
+    // Many rows to a statement: a batch of registrations records hundreds of changes.
+    for (chunk_index, chunk) in changes.chunks(100).enumerate() {
+        let sql = format!(
             "INSERT INTO change_log (sequence, resource_type, resource_name, operation, actor, \
-             origin_instance, change_time, payload_json, field_changes_json, reason) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        )
-        .bind(first + offset as i64)
-        .bind(change.resource_type)
-        .bind(&change.resource_name)
-        .bind(change.operation.as_str())
-        .bind(actor)
-        .bind(origin)
-        .bind(now)
-        .bind(&change.payload_json)
-        .bind(field_changes)
-        .bind(&change.reason)
-        .execute(&mut *connection)
-        .await
-        .map_err(|error| convert_sqlx_err(error, "change log"))?;
+             origin_instance, change_time, payload_json, field_changes_json, reason) VALUES {}",
+            crate::rows::value_rows(connection, chunk.len(), 10)
+        );
+        let mut query = sqlx::query(&sql);
+        for (offset, change) in chunk.iter().enumerate() {
+            let field_changes = serde_json::to_string(&change.field_changes)
+                .map_err(|error| ApiError::Internal(error.into()))?;
+            query = query
+                .bind(first + (chunk_index * 100 + offset) as i64)
+                .bind(change.resource_type)
+                .bind(change.resource_name.as_str())
+                .bind(change.operation.as_str())
+                .bind(actor)
+                .bind(origin)
+                .bind(now)
+                .bind(change.payload_json.as_str())
+                .bind(field_changes)
+                .bind(change.reason.as_str());
+        }
+        query
+            .execute(&mut *connection)
+            .await
+            .map_err(|error| convert_sqlx_err(error, "change log"))?;
     }
     Ok(last)
 }

@@ -65,3 +65,31 @@ pub fn meta_columns(row: &AnyRow) -> Result<Meta, ApiError> {
 pub fn sql_error(resource: &'static str) -> impl Fn(sqlx::Error) -> ApiError {
     move |error| convert_sqlx_err(error, resource)
 }
+
+/// The placeholders of a multi-row `VALUES` list: `rows` rows of `columns` values each.
+///
+/// SQLite finds a numbered parameter (`$7`) by walking the statement's parameter names, so
+/// a statement with n of them costs n squared to bind; anonymous ones (`?`) cost nothing to
+/// find. PostgreSQL only takes numbered ones.
+pub fn value_rows(connection: &sqlx::AnyConnection, rows: usize, columns: usize) -> String {
+    let anonymous = connection.backend_name() == "SQLite";
+    let mut text = String::with_capacity(rows * columns * 5);
+    for row in 0..rows {
+        if row > 0 {
+            text.push_str(", ");
+        }
+        text.push('(');
+        for column in 0..columns {
+            if column > 0 {
+                text.push_str(", ");
+            }
+            if anonymous {
+                text.push('?');
+            } else {
+                text.push_str(&format!("${}", row * columns + column + 1));
+            }
+        }
+        text.push(')');
+    }
+    text
+}

@@ -12,7 +12,7 @@ use crate::domain::{
 use crate::store::{self, members::MembershipFilter};
 use egret_storage::{changed_concurrently, touch};
 
-const MEMBERSHIP_TYPE: &str = "egret.registry.v1.Membership";
+pub(super) const MEMBERSHIP_TYPE: &str = "egret.registry.v1.Membership";
 const JOIN_APPLICATION_TYPE: &str = "egret.registry.v1.JoinApplication";
 
 /// Which memberships to list.

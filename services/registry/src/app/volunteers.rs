@@ -3,13 +3,14 @@
 use egret_runtime::{ApiError, Bilingual, PageRequest, Principal, Violation};
 use egret_storage::{Operation, WriteTx};
 
+use super::members::MEMBERSHIP_TYPE;
 use super::{Registry, Scope};
 use crate::domain::access::{self, Action};
 use crate::domain::identity::{IdentityDocument, mask_id_number};
 use crate::domain::numbering::SchemeValues;
 use crate::domain::{
-    EmergencyContact, IdType, NewVolunteer, OrgStatus, OrgUnit, Volunteer, VolunteerStatus,
-    china_date, names, payload,
+    EmergencyContact, IdType, Membership, MembershipState, NewVolunteer, OrgStatus, OrgUnit,
+    Volunteer, VolunteerStatus, china_date, names, payload,
 };
 use crate::store::{self, volunteers::VolunteerFilter};
 use egret_storage::{changed_concurrently, check_version, touch};
@@ -240,72 +241,97 @@ impl Registry {
         Ok(unit)
     }
 
-    /// Inserts one volunteer and its primary membership inside `transaction`.
-    async fn insert_volunteer(
+    /// Inserts new volunteers, each with its primary membership in `unit`, inside
+    /// `transaction`: their numbers drawn at once and many rows to a statement.
+    async fn insert_volunteers(
         &self,
         transaction: &mut WriteTx,
         unit: &OrgUnit,
-        new_volunteer: NewVolunteer,
-        id_number_hash: String,
-    ) -> Result<Volunteer, ApiError> {
+        rows: Vec<(NewVolunteer, String)>,
+    ) -> Result<Vec<Volunteer>, ApiError> {
         let values = SchemeValues {
             instance: &self.instance_id,
             year: china_date(transaction.now()).year,
             tier: "",
         };
         let rendered = self.schemes.volunteer.render(values);
-        let counter = store::next_counter(
+        let count = rows.len() as i64;
+        let last = store::next_counters(
             transaction.conn(),
             &format!("volunteer:{}", rendered.prefix),
+            count,
         )
         .await?;
-        let sealed = self
-            .cipher
-            .encrypt(&new_volunteer.document.number)
-            .map_err(ApiError::Internal)?;
-        let volunteer = Volunteer {
-            id: egret_storage::new_id(),
-            volunteer_number: rendered.number(counter),
-            display_name: new_volunteer.display_name,
-            id_type: new_volunteer.document.id_type,
-            id_number_hash,
-            id_number_masked: mask_id_number(&new_volunteer.document.number),
-            birth_date: new_volunteer.birth_date,
-            gender: new_volunteer.gender,
-            phone: new_volunteer.phone,
-            email: new_volunteer.email,
-            skills: new_volunteer.skills,
-            service_fields: new_volunteer.service_fields,
-            service_themes: new_volunteer.service_themes,
-            availability: new_volunteer.availability,
-            emergency_contact: new_volunteer.emergency_contact,
-            status: VolunteerStatus::Active,
-            registering_org_unit_id: unit.id.clone(),
-            meta: transaction.new_meta(),
-        };
-        store::volunteers::insert(transaction.conn(), &volunteer, &sealed)
+        let mut volunteers = Vec::with_capacity(rows.len());
+        let mut memberships = Vec::with_capacity(rows.len());
+        for (offset, (new_volunteer, id_number_hash)) in rows.into_iter().enumerate() {
+            let sealed = self
+                .cipher
+                .encrypt(&new_volunteer.document.number)
+                .map_err(ApiError::Internal)?;
+            let volunteer = Volunteer {
+                id: egret_storage::new_id(),
+                volunteer_number: rendered.number(last - count + 1 + offset as i64),
+                display_name: new_volunteer.display_name,
+                id_type: new_volunteer.document.id_type,
+                id_number_hash,
+                id_number_masked: mask_id_number(&new_volunteer.document.number),
+                birth_date: new_volunteer.birth_date,
+                gender: new_volunteer.gender,
+                phone: new_volunteer.phone,
+                email: new_volunteer.email,
+                skills: new_volunteer.skills,
+                service_fields: new_volunteer.service_fields,
+                service_themes: new_volunteer.service_themes,
+                availability: new_volunteer.availability,
+                emergency_contact: new_volunteer.emergency_contact,
+                status: VolunteerStatus::Active,
+                registering_org_unit_id: unit.id.clone(),
+                meta: transaction.new_meta(),
+            };
+            // A volunteer new to the registry has no membership yet: this one is primary.
+            memberships.push(Membership {
+                id: egret_storage::new_id(),
+                org_unit_id: unit.id.clone(),
+                volunteer_id: volunteer.id.clone(),
+                volunteer_display_name: volunteer.display_name.clone(),
+                primary: true,
+                state: MembershipState::Active,
+                joined_on: china_date(transaction.now()),
+                ended_on: None,
+                meta: transaction.new_meta(),
+            });
+            volunteers.push((volunteer, sealed));
+        }
+        store::volunteers::insert_many(transaction.conn(), &volunteers)
             .await
             .map_err(|error| match error {
                 ApiError::AlreadyExists { .. } => already_registered(),
                 other => other,
             })?;
-        transaction.record_diff(
-            VOLUNTEER_TYPE,
-            names::volunteer(&volunteer.id),
-            Operation::Create,
-            None,
-            payload::volunteer(&volunteer),
-            "",
-        );
-        self.add_membership(
-            transaction,
-            unit,
-            &volunteer.id,
-            &volunteer.display_name,
-            "",
-        )
-        .await?;
-        Ok(volunteer)
+        store::members::insert_memberships(transaction.conn(), &memberships).await?;
+        for ((volunteer, _), membership) in volunteers.iter().zip(&memberships) {
+            transaction.record_diff(
+                VOLUNTEER_TYPE,
+                names::volunteer(&volunteer.id),
+                Operation::Create,
+                None,
+                payload::volunteer(volunteer),
+                "",
+            );
+            transaction.record_diff(
+                MEMBERSHIP_TYPE,
+                names::membership(&unit.id, &membership.id),
+                Operation::Create,
+                None,
+                payload::plain(membership),
+                "",
+            );
+        }
+        Ok(volunteers
+            .into_iter()
+            .map(|(volunteer, _)| volunteer)
+            .collect())
     }
 
     /// Registers a volunteer with `org_unit_id` (which becomes its primary membership).
@@ -338,8 +364,10 @@ impl Registry {
             return Err(already_registered());
         }
         let volunteer = self
-            .insert_volunteer(&mut transaction, &unit, new_volunteer, hash)
-            .await?;
+            .insert_volunteers(&mut transaction, &unit, vec![(new_volunteer, hash)])
+            .await?
+            .pop()
+            .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("no volunteer inserted")))?;
         transaction
             .finish_request(request_id, &names::volunteer(&volunteer.id))
             .await?;
@@ -399,13 +427,9 @@ impl Registry {
         if !violations.is_empty() {
             return Err(ApiError::InvalidArgument(violations));
         }
-        let mut volunteers = Vec::with_capacity(rows.len());
-        for (row, hash) in rows.into_iter().zip(hashes) {
-            volunteers.push(
-                self.insert_volunteer(&mut transaction, &unit, row, hash)
-                    .await?,
-            );
-        }
+        let volunteers = self
+            .insert_volunteers(&mut transaction, &unit, rows.into_iter().zip(hashes).collect())
+            .await?;
         let created: Vec<String> = volunteers
             .iter()
             .map(|volunteer| names::volunteer(&volunteer.id))

@@ -31,6 +31,41 @@ fn membership_from_row(row: &AnyRow) -> Result<Membership, ApiError> {
     })
 }
 
+/// Inserts the primary memberships of volunteers new to the registry, many rows to a
+/// statement.
+pub async fn insert_memberships(
+    connection: &mut sqlx::AnyConnection,
+    memberships: &[Membership],
+) -> Result<(), ApiError> {
+    for chunk in memberships.chunks(80) {
+        let sql = format!(
+            "INSERT INTO memberships (id, org_unit_id, volunteer_id, is_primary, state, joined_on, \
+             ended_on, origin_instance, version, create_time, update_time) VALUES {}",
+            egret_storage::rows::value_rows(connection, chunk.len(), 11)
+        );
+        let mut query = sqlx::query(&sql);
+        for membership in chunk {
+            query = query
+                .bind(membership.id.as_str())
+                .bind(membership.org_unit_id.as_str())
+                .bind(membership.volunteer_id.as_str())
+                .bind(i64::from(membership.primary))
+                .bind(membership.state as i64)
+                .bind(membership.joined_on.to_iso())
+                .bind(date_text(membership.ended_on))
+                .bind(membership.meta.origin_instance.as_str())
+                .bind(membership.meta.version)
+                .bind(membership.meta.create_time)
+                .bind(membership.meta.update_time);
+        }
+        query
+            .execute(&mut *connection)
+            .await
+            .map_err(sql_error("membership"))?;
+    }
+    Ok(())
+}
+
 /// Inserts a membership.
 pub async fn insert_membership<'e, E>(executor: E, membership: &Membership) -> Result<(), ApiError>
 where

@@ -25,12 +25,22 @@ pub async fn next_counter<'e, E>(executor: E, prefix: &str) -> Result<i64, ApiEr
 where
     E: Executor<'e, Database = Any>,
 {
+    next_counters(executor, prefix, 1).await
+}
+
+/// Draws `count` numbers of the counter `prefix` at once; returns the last (the first is
+/// `count - 1` before it).
+pub async fn next_counters<'e, E>(executor: E, prefix: &str, count: i64) -> Result<i64, ApiError>
+where
+    E: Executor<'e, Database = Any>,
+{
     let (value,): (i64,) = sqlx::query_as(
-        "INSERT INTO number_counters (prefix, last_value) VALUES ($1, 1) \
-         ON CONFLICT (prefix) DO UPDATE SET last_value = number_counters.last_value + 1 \
+        "INSERT INTO number_counters (prefix, last_value) VALUES ($1, $2) \
+         ON CONFLICT (prefix) DO UPDATE SET last_value = number_counters.last_value + $2 \
          RETURNING last_value",
     )
     .bind(prefix)
+    .bind(count)
     .fetch_one(executor)
     .await
     .map_err(sql_error("number counter"))?;

@@ -2,7 +2,8 @@
 
 use egret_runtime::ApiError;
 use sqlx::any::AnyRow;
-use sqlx::{Any, Executor};
+use egret_storage::rows::value_rows;
+use sqlx::{Any, AnyConnection, Executor};
 
 use super::{column, json_column, meta_columns, sql_error, to_json};
 use crate::domain::{CivilDate, EmergencyContact, Gender, IdType, Volunteer, VolunteerStatus};
@@ -90,50 +91,53 @@ fn from_row(row: &AnyRow) -> Result<Volunteer, ApiError> {
     })
 }
 
-/// Inserts a volunteer with the sealed (encrypted) ID number.
-pub async fn insert<'e, E>(
-    executor: E,
-    volunteer: &Volunteer,
-    sealed_id_number: &[u8],
-) -> Result<(), ApiError>
-where
-    E: Executor<'e, Database = Any>,
-{
-    sqlx::query(
-        "INSERT INTO volunteers (id, volunteer_number, display_name, id_type, id_number_hash, \
-         id_number_encrypted, id_number_masked, birth_date, gender, phone, email, skills_json, \
-         service_fields_json, service_themes_json, availability_json, emergency_name, \
-         emergency_relationship, emergency_phone, status, registering_org_unit_id, \
-         origin_instance, version, create_time, update_time) VALUES ($1, $2, $3, $4, $5, $6, \
-         $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)",
-    )
-    .bind(&volunteer.id)
-    .bind(&volunteer.volunteer_number)
-    .bind(&volunteer.display_name)
-    .bind(id_type_number(volunteer.id_type))
-    .bind(&volunteer.id_number_hash)
-    .bind(sealed_id_number.to_vec())
-    .bind(&volunteer.id_number_masked)
-    .bind(volunteer.birth_date.to_iso())
-    .bind(gender_number(volunteer.gender))
-    .bind(&volunteer.phone)
-    .bind(&volunteer.email)
-    .bind(to_json(&volunteer.skills))
-    .bind(to_json(&volunteer.service_fields))
-    .bind(to_json(&volunteer.service_themes))
-    .bind(to_json(&volunteer.availability))
-    .bind(&volunteer.emergency_contact.name)
-    .bind(&volunteer.emergency_contact.relationship)
-    .bind(&volunteer.emergency_contact.phone)
-    .bind(volunteer.status as i64)
-    .bind(&volunteer.registering_org_unit_id)
-    .bind(&volunteer.meta.origin_instance)
-    .bind(volunteer.meta.version)
-    .bind(volunteer.meta.create_time)
-    .bind(volunteer.meta.update_time)
-    .execute(executor)
-    .await
-    .map_err(sql_error("volunteer"))?;
+/// Inserts new volunteers (each with its sealed ID number), many rows to a statement.
+pub async fn insert_many(
+    connection: &mut AnyConnection,
+    volunteers: &[(Volunteer, Vec<u8>)],
+) -> Result<(), ApiError> {
+    for chunk in volunteers.chunks(40) {
+        let sql = format!(
+            "INSERT INTO volunteers (id, volunteer_number, display_name, id_type, id_number_hash, \
+             id_number_encrypted, id_number_masked, birth_date, gender, phone, email, skills_json, \
+             service_fields_json, service_themes_json, availability_json, emergency_name, \
+             emergency_relationship, emergency_phone, status, registering_org_unit_id, \
+             origin_instance, version, create_time, update_time) VALUES {}",
+            value_rows(connection, chunk.len(), 24)
+        );
+        let mut query = sqlx::query(&sql);
+        for (volunteer, sealed_id_number) in chunk {
+            query = query
+                .bind(volunteer.id.as_str())
+                .bind(volunteer.volunteer_number.as_str())
+                .bind(volunteer.display_name.as_str())
+                .bind(id_type_number(volunteer.id_type))
+                .bind(volunteer.id_number_hash.as_str())
+                .bind(sealed_id_number.clone())
+                .bind(volunteer.id_number_masked.as_str())
+                .bind(volunteer.birth_date.to_iso())
+                .bind(gender_number(volunteer.gender))
+                .bind(volunteer.phone.as_str())
+                .bind(volunteer.email.as_str())
+                .bind(to_json(&volunteer.skills))
+                .bind(to_json(&volunteer.service_fields))
+                .bind(to_json(&volunteer.service_themes))
+                .bind(to_json(&volunteer.availability))
+                .bind(volunteer.emergency_contact.name.as_str())
+                .bind(volunteer.emergency_contact.relationship.as_str())
+                .bind(volunteer.emergency_contact.phone.as_str())
+                .bind(volunteer.status as i64)
+                .bind(volunteer.registering_org_unit_id.as_str())
+                .bind(volunteer.meta.origin_instance.as_str())
+                .bind(volunteer.meta.version)
+                .bind(volunteer.meta.create_time)
+                .bind(volunteer.meta.update_time);
+        }
+        query
+            .execute(&mut *connection)
+            .await
+            .map_err(sql_error("volunteer"))?;
+    }
     Ok(())
 }
 

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use egret_runtime::ApiError;
 use egret_storage::Database;
-use egret_storage::rows::sql_error;
+use egret_storage::rows::{sql_error, value_rows};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, AnyPool, Row};
 
@@ -322,32 +322,11 @@ pub async fn sources_at(
 /// Adds `deltas` to the tally rows, many rows to a statement.
 pub async fn write(connection: &mut AnyConnection, deltas: Deltas) -> Result<(), ApiError> {
     let rows = deltas.nonzero();
-    // SQLite finds a numbered parameter by a walk through the statement's names, so a
-    // statement with n of them costs n squared; anonymous ones cost nothing to find.
-    let anonymous = connection.backend_name() == "SQLite";
     for chunk in rows.chunks(200) {
         let mut sql = String::from(
             "INSERT INTO tallies (subtree_id, fact, grain, period, bucket, value) VALUES ",
         );
-        for index in 0..chunk.len() {
-            if index > 0 {
-                sql.push_str(", ");
-            }
-            if anonymous {
-                sql.push_str("(?, ?, ?, ?, ?, ?)");
-                continue;
-            }
-            let base = index * 6;
-            sql.push_str(&format!(
-                "(${}, ${}, ${}, ${}, ${}, ${})",
-                base + 1,
-                base + 2,
-                base + 3,
-                base + 4,
-                base + 5,
-                base + 6
-            ));
-        }
+        sql.push_str(&value_rows(connection, chunk.len(), 6));
         sql.push_str(
             " ON CONFLICT (subtree_id, fact, grain, period, bucket) \
              DO UPDATE SET value = tallies.value + excluded.value",

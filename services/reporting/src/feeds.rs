@@ -52,6 +52,18 @@ impl ChangeSink for RegistrySink {
                 ORG_UNIT_TYPE => apply_org_unit(transaction, entry).await,
                 MEMBERSHIP_TYPE => {
                     let payload: MembershipPayload = feed::payload(entry)?;
+                    // A membership in the volunteer's registering unit (every volunteer's
+                    // first) changes none of the units they count in.
+                    if rows::membership_in_registering_unit(
+                        transaction.conn(),
+                        &payload.id,
+                        &payload.volunteer_id,
+                        &payload.org_unit_id,
+                    )
+                    .await?
+                    {
+                        return replica::apply_membership(transaction, entry).await;
+                    }
                     let sources = [Source::Volunteer(payload.volunteer_id)];
                     let before = tallies::contributions(transaction.conn(), &sources).await?;
                     replica::apply_membership(transaction, entry).await?;

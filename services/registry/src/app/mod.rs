@@ -132,10 +132,27 @@ impl Registry {
     async fn scope(&self, principal: &Principal) -> Result<Scope, ApiError> {
         match store::org::get_org_unit(self.database.reader(), &principal.org_unit).await? {
             Some(root) => Ok(Scope { root }),
-            None => Err(ApiError::permission_denied(
-                "the org unit in your token does not exist on this instance",
-                "令牌中的组织在本实例中不存在",
-            )),
+            None => Err(unknown_token_unit()),
+        }
+    }
+
+    /// The principal's scope and a unit in it, read in one statement (see
+    /// [`Self::visible_unit`] for the answer when it is outside).
+    async fn scope_and_unit(
+        &self,
+        principal: &Principal,
+        id: &str,
+    ) -> Result<(Scope, OrgUnit), ApiError> {
+        let (own, asked) =
+            store::org::get_org_unit_pair(self.database.reader(), (&principal.org_unit, id))
+                .await?;
+        let Some(root) = own else {
+            return Err(unknown_token_unit());
+        };
+        let scope = Scope { root };
+        match asked {
+            Some(unit) if scope.contains(&unit) => Ok((scope, unit)),
+            _ => Err(ApiError::not_found(names::org_unit(id))),
         }
     }
 
@@ -164,4 +181,11 @@ impl Registry {
             .begin(&principal.subject, &self.instance_id)
             .await
     }
+}
+
+fn unknown_token_unit() -> ApiError {
+    ApiError::permission_denied(
+        "the org unit in your token does not exist on this instance",
+        "令牌中的组织在本实例中不存在",
+    )
 }

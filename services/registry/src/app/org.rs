@@ -100,8 +100,8 @@ impl Registry {
     /// Gets a unit in the caller's subtree.
     pub async fn get_org_unit(&self, principal: &Principal, id: &str) -> Result<OrgUnit, ApiError> {
         access::require(principal, Action::ReadOrgUnits)?;
-        let scope = self.scope(principal).await?;
-        self.visible_unit(self.database.reader(), &scope, id).await
+        let (_, unit) = self.scope_and_unit(principal, id).await?;
+        Ok(unit)
     }
 
     /// Lists units of a subtree.
@@ -112,13 +112,9 @@ impl Registry {
         page: &PageRequest,
     ) -> Result<(Vec<OrgUnit>, String), ApiError> {
         access::require(principal, Action::ReadOrgUnits)?;
-        let scope = self.scope(principal).await?;
         let ancestor = match &query.ancestor {
-            Some(id) => {
-                self.visible_unit(self.database.reader(), &scope, id)
-                    .await?
-            }
-            None => scope.root.clone(),
+            Some(id) => self.scope_and_unit(principal, id).await?.1,
+            None => self.scope(principal).await?.root,
         };
         let filter = OrgFilter {
             bounds: crate::domain::org::subtree_bounds(&ancestor.path),

@@ -171,13 +171,9 @@ impl Registry {
         page: &PageRequest,
     ) -> Result<(Vec<Volunteer>, String), ApiError> {
         access::require(principal, Action::ReadVolunteers)?;
-        let scope = self.scope(principal).await?;
         let root = match &query.org_unit {
-            Some(id) => {
-                self.visible_unit(self.database.reader(), &scope, id)
-                    .await?
-            }
-            None => scope.root.clone(),
+            Some(id) => self.scope_and_unit(principal, id).await?.1,
+            None => self.scope(principal).await?.root,
         };
         let filter = VolunteerFilter {
             bounds: crate::domain::org::subtree_bounds(&root.path),

@@ -77,6 +77,36 @@ where
     row.as_ref().map(org_from_row).transpose()
 }
 
+/// Two units by id in one statement (a caller's own unit and the unit it asks for): each
+/// is None when it does not exist.
+pub async fn get_org_unit_pair<'e, E>(
+    executor: E,
+    (first, second): (&str, &str),
+) -> Result<(Option<OrgUnit>, Option<OrgUnit>), ApiError>
+where
+    E: Executor<'e, Database = Any>,
+{
+    let rows = sqlx::query(&format!(
+        "SELECT {ORG_COLUMNS} FROM org_units WHERE id IN ($1, $2)"
+    ))
+    .bind(first)
+    .bind(second)
+    .fetch_all(executor)
+    .await
+    .map_err(sql_error("org unit"))?;
+    let mut pair = (None, None);
+    for row in &rows {
+        let unit = org_from_row(row)?;
+        if unit.id == second {
+            pair.1 = Some(unit.clone());
+        }
+        if unit.id == first {
+            pair.0 = Some(unit);
+        }
+    }
+    Ok(pair)
+}
+
 /// The root unit (the one without a parent), if created.
 pub async fn get_root<'e, E>(executor: E) -> Result<Option<OrgUnit>, ApiError>
 where

@@ -71,6 +71,29 @@ pub async fn held_path(
     Ok(row.map(|(path,)| path))
 }
 
+/// Whether the membership `id` is, and was if the replica holds it, in `org_unit_id`, the
+/// registering unit of `volunteer_id`.
+pub async fn membership_in_registering_unit(
+    connection: &mut AnyConnection,
+    id: &str,
+    volunteer_id: &str,
+    org_unit_id: &str,
+) -> Result<bool, ApiError> {
+    let row: Option<(i64, i64)> = sqlx::query_as(
+        "SELECT CAST(COUNT(*) AS BIGINT), CAST(COALESCE(SUM(CASE WHEN m.id IS NULL \
+         OR m.org_unit_id = $3 THEN 0 ELSE 1 END), 0) AS BIGINT) \
+         FROM volunteers v LEFT JOIN volunteer_memberships m \
+         ON m.id = $2 WHERE v.id = $1 AND v.registering_org_unit_id = $3",
+    )
+    .bind(volunteer_id)
+    .bind(id)
+    .bind(org_unit_id)
+    .fetch_optional(connection)
+    .await
+    .map_err(sql_error("volunteer membership"))?;
+    Ok(matches!(row, Some((found, elsewhere)) if found > 0 && elsewhere == 0))
+}
+
 /// Whether an entry at `version` is newer than what the replica holds.
 pub async fn is_newer(
     connection: &mut AnyConnection,

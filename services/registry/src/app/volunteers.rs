@@ -424,7 +424,11 @@ impl Registry {
             return Err(ApiError::InvalidArgument(violations));
         }
         let volunteers = self
-            .insert_volunteers(&mut transaction, &unit, rows.into_iter().zip(hashes).collect())
+            .insert_volunteers(
+                &mut transaction,
+                &unit,
+                rows.into_iter().zip(hashes).collect(),
+            )
             .await?;
         let created: Vec<String> = volunteers
             .iter()

@@ -1,8 +1,8 @@
 //! Volunteers.
 
 use egret_runtime::ApiError;
-use sqlx::any::AnyRow;
 use egret_storage::rows::value_rows;
+use sqlx::any::AnyRow;
 use sqlx::{Any, AnyConnection, Executor};
 
 use super::{column, json_column, meta_columns, sql_error, to_json};

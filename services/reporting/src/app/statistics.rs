@@ -161,37 +161,41 @@ impl Reporting {
         let unit = self.prepare(principal, reading).await?;
         let query =
             |metric, dimensions: &[Dimension]| Query::new(metric, dimensions.to_vec(), start, end);
-        let (teams_by_tier, teams) = self
-            .run(&unit, &query(Metric::Teams, &[Dimension::Tier])?)
-            .await?;
-        let (volunteers_by_gender, volunteers) = self
-            .run(&unit, &query(Metric::Volunteers, &[Dimension::Gender])?)
-            .await?;
-        let (volunteers_by_age_band, _) = self
-            .run(&unit, &query(Metric::Volunteers, &[Dimension::AgeBand])?)
-            .await?;
-        let (activities_by_theme, activities) = self
-            .run(
-                &unit,
-                &query(Metric::Activities, &[Dimension::ServiceTheme])?,
-            )
-            .await?;
-        let (_, approved_minutes) = self
-            .run(&unit, &query(Metric::ApprovedMinutes, &[])?)
-            .await?;
-        let (_, service_records) = self
-            .run(&unit, &query(Metric::ServiceRecords, &[])?)
-            .await?;
-        let (_, trained_volunteers) = self
-            .run(&unit, &query(Metric::TrainedVolunteers, &[])?)
-            .await?;
-        let (_, insured_volunteers) = self
-            .run(&unit, &query(Metric::InsuredVolunteers, &[])?)
-            .await?;
-        let (star_ratings_by_stars, _) = self
-            .run(&unit, &query(Metric::StarRatings, &[Dimension::Stars])?)
-            .await?;
-        let (_, commendations) = self.run(&unit, &query(Metric::Commendations, &[])?).await?;
+        let teams_query = query(Metric::Teams, &[Dimension::Tier])?;
+        let gender_query = query(Metric::Volunteers, &[Dimension::Gender])?;
+        let age_query = query(Metric::Volunteers, &[Dimension::AgeBand])?;
+        let activities_query = query(Metric::Activities, &[Dimension::ServiceTheme])?;
+        let minutes_query = query(Metric::ApprovedMinutes, &[])?;
+        let records_query = query(Metric::ServiceRecords, &[])?;
+        let trained_query = query(Metric::TrainedVolunteers, &[])?;
+        let insured_query = query(Metric::InsuredVolunteers, &[])?;
+        let stars_query = query(Metric::StarRatings, &[Dimension::Stars])?;
+        let commendations_query = query(Metric::Commendations, &[])?;
+        // The ten figures are independent reads: asked at once, they take the reader pool's
+        // connections side by side instead of ten round trips in a row.
+        let (
+            (teams_by_tier, teams),
+            (volunteers_by_gender, volunteers),
+            (volunteers_by_age_band, _),
+            (activities_by_theme, activities),
+            (_, approved_minutes),
+            (_, service_records),
+            (_, trained_volunteers),
+            (_, insured_volunteers),
+            (star_ratings_by_stars, _),
+            (_, commendations),
+        ) = futures::try_join!(
+            self.run(&unit, &teams_query),
+            self.run(&unit, &gender_query),
+            self.run(&unit, &age_query),
+            self.run(&unit, &activities_query),
+            self.run(&unit, &minutes_query),
+            self.run(&unit, &records_query),
+            self.run(&unit, &trained_query),
+            self.run(&unit, &insured_query),
+            self.run(&unit, &stars_query),
+            self.run(&unit, &commendations_query),
+        )?;
         Ok((
             unit,
             Overview {

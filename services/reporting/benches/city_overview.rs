@@ -246,7 +246,7 @@ async fn measure(
     runs: usize,
 ) -> anyhow::Result<bool> {
     let began = Instant::now();
-    if egret_reporting::store::tallies::ensure_counted(database)
+    if egret_reporting::store::tallies::ensure_counted(database, egret_reporting::feeds::ACTOR)
         .await
         .map_err(|error| anyhow::anyhow!("counting the tallies: {error:?}"))?
     {

@@ -75,7 +75,7 @@ impl Reporting {
         )
         .await
         .context("opening the reporting database")?;
-        store::tallies::ensure_counted(&database)
+        store::tallies::ensure_counted(&database, feeds::ACTOR)
             .await
             .context("counting the reporting tallies")?;
         let credentials = SyncCredentials::new(

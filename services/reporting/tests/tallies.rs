@@ -54,7 +54,7 @@ async fn compare(database: &Database) {
     bench_data::generate(database, &Plan::scaled(0.01))
         .await
         .expect("generating");
-    store_tallies::ensure_counted(database)
+    store_tallies::ensure_counted(database, "test")
         .await
         .expect("counting");
     let pool = database.reader();

@@ -350,9 +350,9 @@ pub async fn write(connection: &mut AnyConnection, deltas: Deltas) -> Result<(),
 }
 
 /// Counts the tallies from the replica if they have never been counted (a database that
-/// predates them). Returns whether it counted.
-pub async fn ensure_counted(database: &Database) -> Result<bool, ApiError> {
-    let mut transaction = database.begin(crate::feeds::ACTOR, "tallies").await?;
+/// predates them), as `actor`. Returns whether it counted.
+pub async fn ensure_counted(database: &Database, actor: &str) -> Result<bool, ApiError> {
+    let mut transaction = database.begin(actor, "tallies").await?;
     let (counted,): (i64,) = sqlx::query_as("SELECT CAST(counted AS BIGINT) FROM tally_state")
         .fetch_one(transaction.conn())
         .await
@@ -578,26 +578,14 @@ pub async fn figures(
     bounds: (&str, &str),
 ) -> Result<(Vec<Row2>, i64), ApiError> {
     let mut rows = match reading {
-        Reading::Teams => {
-            let buckets = sqlx::query(
-                "SELECT bucket, CAST(SUM(value) AS BIGINT) FROM tallies \
-                 WHERE subtree_id = $1 AND fact = $2 AND grain = $3 GROUP BY bucket",
-            )
-            .bind(subtree_id)
-            .bind(Fact::Teams.number())
-            .bind(Grain::Whole.number())
-            .fetch_all(pool)
-            .await
-            .map_err(sql_error("statistics"))?;
-            let mut rows = Vec::new();
-            for row in &buckets {
-                rows.push(Row2 {
-                    keys: vec![text(row, 0)?],
-                    value: number(row, 1)?,
-                });
-            }
-            rows
-        }
+        Reading::Teams => sums_by(pool, "bucket", subtree_id, Fact::Teams, Grain::Whole)
+            .await?
+            .into_iter()
+            .map(|(bucket, value)| Row2 {
+                keys: vec![bucket],
+                value,
+            })
+            .collect(),
         Reading::Dated {
             fact,
             by_bucket,
@@ -737,6 +725,30 @@ pub async fn figures_by_unit(
     Ok((rows, total))
 }
 
+/// The sums of a fact's rows of one grain under `subtree_id`, by `column` (`bucket` or
+/// `period`).
+async fn sums_by(
+    pool: &AnyPool,
+    column: &'static str,
+    subtree_id: &str,
+    fact: Fact,
+    grain: Grain,
+) -> Result<Vec<(String, i64)>, ApiError> {
+    let rows = sqlx::query(&format!(
+        "SELECT {column}, CAST(SUM(value) AS BIGINT) FROM tallies \
+         WHERE subtree_id = $1 AND fact = $2 AND grain = $3 GROUP BY {column}"
+    ))
+    .bind(subtree_id)
+    .bind(fact.number())
+    .bind(grain.number())
+    .fetch_all(pool)
+    .await
+    .map_err(sql_error("statistics"))?;
+    rows.iter()
+        .map(|row| Ok((text(row, 0)?, number(row, 1)?)))
+        .collect()
+}
+
 /// (month, bucket, value) of a dated fact over `windows`.
 async fn dated_cells(
     pool: &AnyPool,
@@ -819,25 +831,22 @@ async fn volunteers_by_age(
     debug_assert_eq!(query.metric, Metric::Volunteers);
     let bounds = tallies::band_bounds(query.end);
     let split = tallies::split_months(&bounds);
-    let months = sqlx::query(
-        "SELECT period, CAST(SUM(value) AS BIGINT) FROM tallies \
-         WHERE subtree_id = $1 AND fact = $2 AND grain = $3 GROUP BY period",
+    let months = sums_by(
+        pool,
+        "period",
+        subtree_id,
+        Fact::VolunteersBorn,
+        Grain::BirthMonth,
     )
-    .bind(subtree_id)
-    .bind(Fact::VolunteersBorn.number())
-    .bind(Grain::BirthMonth.number())
-    .fetch_all(pool)
-    .await
-    .map_err(sql_error("statistics"))?;
+    .await?;
     let mut bands: HashMap<&'static str, i64> = HashMap::new();
-    for row in &months {
-        let month = text(row, 0)?;
+    for (month, value) in months {
         if split.contains(&month) {
             continue;
         }
         *bands
             .entry(tallies::band_of(&format!("{month}-01"), &bounds))
-            .or_insert(0) += number(row, 1)?;
+            .or_insert(0) += value;
     }
     let end = query.end.to_iso();
     // One indexed range per part: those registered after the day, and each split month.

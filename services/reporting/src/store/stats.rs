@@ -40,7 +40,8 @@ pub struct Row2 {
     pub value: i64,
 }
 
-const HELD_STATES: &str = "('published', 'in_progress', 'completed')";
+/// The activity states that count as held.
+pub(crate) const HELD_STATES: &str = "('published', 'in_progress', 'completed')";
 
 fn base(
     metric: Metric,

@@ -17,9 +17,7 @@ use crate::domain::stats::{Metric, Query};
 use crate::domain::tallies::{
     self, Cover, DatedFacts, Deltas, Fact, Grain, Reading, UnitFacts, VolunteerFacts,
 };
-use crate::store::stats::{self, Row2, Scope, serves_in_subtree};
-
-const HELD_STATES: &str = "('published', 'in_progress', 'completed')";
+use crate::store::stats::{self, HELD_STATES, Row2, Scope, serves_in_subtree};
 
 /// A record whose contribution to the tallies a change may move.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]

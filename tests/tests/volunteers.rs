@@ -166,6 +166,23 @@ async fn update(
         .map(|response| response.into_inner().volunteer.expect("volunteer"))
 }
 
+/// Marks a volunteer inactive.
+async fn deactivate(app: &TestApp, token: &str, name: &str) {
+    update(
+        app,
+        token,
+        pb::Volunteer {
+            name: name.to_string(),
+            status: pb::VolunteerStatus::Inactive as i32,
+            ..Default::default()
+        },
+        &["status"],
+        0,
+    )
+    .await
+    .expect("deactivates");
+}
+
 async fn lookup(
     app: &TestApp,
     token: &str,
@@ -662,19 +679,7 @@ async fn list_filters_by_status_skill_and_name(app: TestApp) {
     .await
     .expect("registers");
     // One inactive.
-    update(
-        &app,
-        &admin,
-        pb::Volunteer {
-            name: third.name.clone(),
-            status: pb::VolunteerStatus::Inactive as i32,
-            ..Default::default()
-        },
-        &["status"],
-        0,
-    )
-    .await
-    .expect("deactivate");
+    deactivate(&app, &admin, &third.name).await;
 
     let names = |volunteers: Vec<pb::Volunteer>| -> Vec<String> {
         volunteers
@@ -2821,19 +2826,7 @@ async fn listing_plans_give_the_same_pages(app: TestApp) {
     let second_batch = register_batch(310..320).await;
     let in_squad = app.register(&admin, &squad.name, 441).await;
     let inactive = app.register(&admin, &small.name, 442).await;
-    update(
-        &app,
-        &admin,
-        pb::Volunteer {
-            name: inactive.name.clone(),
-            status: pb::VolunteerStatus::Inactive as i32,
-            ..Default::default()
-        },
-        &["status"],
-        0,
-    )
-    .await
-    .expect("deactivates");
+    deactivate(&app, &admin, &inactive.name).await;
     // Registered by the other team, a member of the small one no longer: not the small
     // team's.
     let left = app.register(&admin, &other.name, 443).await;

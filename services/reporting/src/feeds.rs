@@ -95,7 +95,9 @@ async fn apply_org_unit(transaction: &mut WriteTx, entry: &ChangeLogEntry) -> Re
     if !newer {
         return Ok(());
     }
-    let held_path = rows::held_path(transaction.conn(), &payload.id).await?;
+    let held_path = replica::unit(transaction.conn(), &payload.id)
+        .await?
+        .map(|unit| unit.path);
     // A unit new to the replica starts counting what was recorded at it before it arrived;
     // a moved unit carries what is recorded at it to the units above its new place (each
     // unit beneath it has a change of its own).

@@ -301,9 +301,7 @@ impl Deltas {
                     &gender,
                 );
             }
-            for (first, last) in insured_spans(volunteer, &reach) {
-                self.keyed(&reach, Fact::InsuredSpans, Grain::Span, &first, &last);
-            }
+            self.cover(volunteer, &reach);
         }
         let mut granted = volunteer.qualification_dates.clone();
         granted.sort();
@@ -329,8 +327,12 @@ impl Deltas {
             return;
         }
         let reach = reach(volunteer.unit_paths.iter().map(String::as_str));
-        for (first, last) in insured_spans(volunteer, &reach) {
-            self.keyed(&reach, Fact::InsuredSpans, Grain::Span, &first, &last);
+        self.cover(volunteer, &reach);
+    }
+
+    fn cover(&mut self, volunteer: &VolunteerFacts, reach: &BTreeSet<String>) {
+        for (first, last) in insured_spans(volunteer, reach) {
+            self.keyed(reach, Fact::InsuredSpans, Grain::Span, &first, &last);
         }
     }
 }

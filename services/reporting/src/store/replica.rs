@@ -58,19 +58,6 @@ pub async fn held_version(
     Ok(row.map(|(version,)| version))
 }
 
-/// The path the replica holds of the unit `id`, if any.
-pub async fn held_path(
-    connection: &mut AnyConnection,
-    id: &str,
-) -> Result<Option<String>, ApiError> {
-    let row: Option<(String,)> = sqlx::query_as("SELECT path FROM org_units WHERE id = $1")
-        .bind(id)
-        .fetch_optional(connection)
-        .await
-        .map_err(sql_error("org unit"))?;
-    Ok(row.map(|(path,)| path))
-}
-
 /// Whether the membership `id` is, and was if the replica holds it, in `org_unit_id`, the
 /// registering unit of `volunteer_id`.
 pub async fn membership_in_registering_unit(

@@ -76,7 +76,7 @@ pub async fn contributions(
                          WHERE a.id = $1 AND a.state IN {HELD_STATES}"
                     ),
                     &[id],
-                    &[Fact::Activities],
+                    Fact::Activities,
                     &mut deltas,
                 )
                 .await?
@@ -91,7 +91,7 @@ pub async fn contributions(
                      FROM star_ratings s JOIN org_units o ON o.id = s.nominating_org_unit_id \
                      WHERE s.id = $1 AND s.awarded = 1",
                     &[id],
-                    &[Fact::StarRatings],
+                    Fact::StarRatings,
                     &mut deltas,
                 )
                 .await?
@@ -103,7 +103,7 @@ pub async fn contributions(
                      FROM commendations c JOIN org_units o ON o.id = c.nominating_org_unit_id \
                      WHERE c.id = $1 AND c.awarded = 1",
                     &[id],
-                    &[Fact::Commendations],
+                    Fact::Commendations,
                     &mut deltas,
                 )
                 .await?
@@ -147,13 +147,12 @@ async fn unit(
     Ok(())
 }
 
-/// Dated facts from rows of (path, day, bucket, amount), each amount counted for every
-/// fact of `facts`.
+/// Dated facts of one kind from rows of (path, day, bucket, amount).
 async fn dated(
     connection: &mut AnyConnection,
     sql: &str,
     binds: &[&str],
-    facts: &[Fact],
+    fact: Fact,
     deltas: &mut Deltas,
 ) -> Result<(), ApiError> {
     let mut query = sqlx::query(sql);
@@ -170,10 +169,7 @@ async fn dated(
         deltas.add_dated(&DatedFacts {
             path: text(row, 0)?,
             day: text(row, 1)?,
-            amounts: facts
-                .iter()
-                .map(|fact| (*fact, bucket.clone(), amount))
-                .collect(),
+            amounts: vec![(fact, bucket, amount)],
         });
     }
     Ok(())
@@ -393,21 +389,25 @@ pub async fn rebuild(connection: &mut AnyConnection, recount: Recount) -> Result
         }
     }
     .map_err(sql_error("tallies"))?;
-    let paths = unit_paths(connection).await?;
-    if recount == Recount::All {
-        let units =
-            sqlx::query("SELECT path, CAST(tier AS BIGINT), CAST(status AS BIGINT) FROM org_units")
-                .fetch_all(&mut *connection)
-                .await
-                .map_err(sql_error("tallies"))?;
-        let mut deltas = Deltas::default();
-        for row in &units {
-            deltas.add_unit(&UnitFacts {
-                path: text(row, 0)?,
-                tier: number(row, 1)?,
-                status: number(row, 2)?,
-            });
+    let units =
+        sqlx::query("SELECT id, path, CAST(tier AS BIGINT), CAST(status AS BIGINT) FROM org_units")
+            .fetch_all(&mut *connection)
+            .await
+            .map_err(sql_error("tallies"))?;
+    let mut paths = HashMap::with_capacity(units.len());
+    let mut deltas = Deltas::default();
+    for row in &units {
+        let facts = UnitFacts {
+            path: text(row, 1)?,
+            tier: number(row, 2)?,
+            status: number(row, 3)?,
+        };
+        if recount == Recount::All {
+            deltas.add_unit(&facts);
         }
+        paths.insert(text(row, 0)?, facts.path);
+    }
+    if recount == Recount::All {
         write(connection, deltas).await?;
         let families: [(String, Fact); 3] = [
             (
@@ -436,7 +436,7 @@ pub async fn rebuild(connection: &mut AnyConnection, recount: Recount) -> Result
         ];
         for (sql, fact) in &families {
             let mut deltas = Deltas::default();
-            dated(connection, sql, &[], &[*fact], &mut deltas).await?;
+            dated(connection, sql, &[], *fact, &mut deltas).await?;
             write(connection, deltas).await?;
         }
         let hours = sqlx::query(
@@ -459,16 +459,6 @@ pub async fn rebuild(connection: &mut AnyConnection, recount: Recount) -> Result
         }
     }
     write(connection, deltas).await
-}
-
-async fn unit_paths(connection: &mut AnyConnection) -> Result<HashMap<String, String>, ApiError> {
-    let rows = sqlx::query("SELECT id, path FROM org_units")
-        .fetch_all(&mut *connection)
-        .await
-        .map_err(sql_error("tallies"))?;
-    rows.iter()
-        .map(|row| Ok((text(row, 0)?, text(row, 1)?)))
-        .collect()
 }
 
 async fn all_volunteers(

@@ -96,7 +96,7 @@ fn main() -> anyhow::Result<()> {
 fn serve_instance() -> anyhow::Result<()> {
     use clap::Parser;
     let data_dir = std::env::var("EGRET_BENCH_DATA_DIR").context("EGRET_BENCH_DATA_DIR")?;
-    let cli = egret_cli::Cli::parse_from([
+    let cli = egret_gateway::Cli::parse_from([
         "egret",
         "up",
         "--listen",
@@ -107,7 +107,7 @@ fn serve_instance() -> anyhow::Result<()> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?
-        .block_on(egret_cli::run(cli))
+        .block_on(egret_gateway::run(cli))
 }
 
 struct Settings {

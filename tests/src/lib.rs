@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use egret_cli::{EgretConfig, Instance};
+use egret_gateway::{EgretConfig, Instance};
 use egret_proto::activity::v1 as activity_pb;
 use egret_proto::recognition::v1 as recognition_pb;
 use egret_proto::registry::v1 as pb;
@@ -19,6 +19,9 @@ use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 
 pub use egret_registry::domain::identity::gb11643_check_char;
+pub use processes::Processes;
+
+mod processes;
 
 /// Which database a test runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,6 +66,7 @@ pub struct TestApp {
     issuer: TokenIssuer,
     shutdown: CancellationToken,
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    processes: Option<Processes>,
     data_dir: tempfile::TempDir,
     postgres: Option<FreshPostgres>,
     config: EgretConfig,
@@ -121,6 +125,7 @@ impl TestApp {
             .connect()
             .await
             .expect("connects");
+        wait_until_serving(&channel).await;
         let issuer = TokenIssuer::new(
             keys::signing_key(data_dir.path()).expect("signing key"),
             instance_id,
@@ -133,10 +138,74 @@ impl TestApp {
             issuer,
             shutdown,
             server: Some(server),
+            processes: None,
             data_dir,
             postgres,
             config,
         })
+    }
+
+    /// Starts an instance as separate processes (see [`Processes`]) and connects to its
+    /// gateway, or returns None when PostgreSQL is asked for but not configured.
+    pub async fn spawn_processes(backend: Backend, test_name: &str) -> Option<Self> {
+        egret_runtime::telemetry::init_for_tests();
+        let postgres = match backend {
+            Backend::Sqlite => None,
+            Backend::Postgres => Some(FreshPostgres::create(test_name).await?),
+        };
+        let data_dir = tempfile::tempdir().expect("temporary data directory");
+        let url = postgres
+            .as_ref()
+            .map(|postgres| postgres.url().to_string())
+            .unwrap_or_default();
+        let config = test_config(data_dir.path(), &url);
+        // The keys and the root unit exist before the processes start, as after a first
+        // `egret up`: the test signs its tokens with the same key and names the same root.
+        let issuer = TokenIssuer::new(
+            keys::signing_key(data_dir.path()).expect("signing key"),
+            config.common.instance.id.clone(),
+        );
+        let registry = egret_registry::Registry::open(&config.common, &config.registry)
+            .await
+            .expect("the registry database opens");
+        let root = registry
+            .ensure_root(&config.common.instance.root_name)
+            .await
+            .expect("root exists");
+        registry.database().close().await;
+        let processes = {
+            let data_dir = data_dir.path().to_path_buf();
+            tokio::task::spawn_blocking(move || Processes::start(&data_dir, &url))
+                .await
+                .expect("the processes start")
+        };
+        let address = processes.address("gateway");
+        let channel = Channel::from_shared(format!("http://{address}"))
+            .expect("valid uri")
+            .connect()
+            .await
+            .expect("connects to the gateway");
+        wait_until_serving(&channel).await;
+        Some(Self {
+            address,
+            root: format!("orgUnits/{}", root.id),
+            channel,
+            backend,
+            issuer,
+            shutdown: CancellationToken::new(),
+            server: None,
+            processes: Some(processes),
+            data_dir,
+            postgres,
+            config,
+        })
+    }
+
+    /// The processes of an instance started by [`spawn_processes`](Self::spawn_processes).
+    pub fn processes(&mut self) -> &mut Processes {
+        self.processes
+            .as_mut()
+            .expect("the instance runs as separate processes")
     }
 
     /// The configuration the instance was built with.
@@ -562,6 +631,7 @@ impl TestApp {
                 .expect("server task")
                 .expect("server stops cleanly");
         }
+        drop(self.processes.take());
         drop(self.postgres.take());
     }
 
@@ -575,6 +645,25 @@ impl Drop for TestApp {
     fn drop(&mut self) {
         self.shutdown.cancel();
     }
+}
+
+/// Waits until the instance's health says SERVING for the whole (the gateway has heard
+/// from every service), as a readiness probe would, for at most half a minute.
+pub async fn wait_until_serving(channel: &Channel) {
+    use tonic_health::pb::HealthCheckRequest;
+    use tonic_health::pb::health_check_response::ServingStatus;
+    use tonic_health::pb::health_client::HealthClient;
+    for _ in 0..300 {
+        let mut request = tonic::Request::new(HealthCheckRequest::default());
+        request.set_timeout(Duration::from_secs(5));
+        let answer = HealthClient::new(channel.clone()).check(request).await;
+        if matches!(answer, Ok(answer) if answer.get_ref().status == ServingStatus::Serving as i32)
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the instance did not become ready within half a minute");
 }
 
 /// A timestamp `hours` from now (negative for the past).

@@ -10,6 +10,7 @@ use egret_proto::common::v1 as common;
 use egret_proto::registry::v1 as pb;
 use egret_runtime::CancellationToken;
 use egret_runtime::Role;
+use egret_runtime::assembly::Assembly;
 use egret_tests::{
     TestApp, both_backends, chinese_message, gb11643_check_char, resident_id, violated_fields,
     volunteer_input,
@@ -2626,14 +2627,15 @@ struct RegistryBeside {
 
 impl RegistryBeside {
     async fn start(app: &TestApp, list_probe_limit: i64) -> Self {
-        let config = egret_registry::Config {
-            common: app.config().common.clone(),
-            registry: egret_registry::RegistrySettings {
-                list_probe_limit,
-                ..app.config().registry.clone()
-            },
+        let settings = egret_registry::RegistrySettings {
+            list_probe_limit,
+            ..app.config().registry.clone()
         };
-        let server = egret_registry::Application::build(&config)
+        let mut server = Assembly::bind(&app.config().common)
+            .await
+            .expect("a second registry server binds");
+        server
+            .add::<egret_registry::Registry>(&settings)
             .await
             .expect("a second registry server starts");
         let address = server.local_addr();

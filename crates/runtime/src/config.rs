@@ -445,6 +445,25 @@ pub fn check_service_address(key: &str, address: &str) -> Result<(), ConfigError
     ))
 }
 
+/// Parses the address of another service, `http://host:port`, naming `key` if it is not one.
+pub fn parse_service_address(key: &str, address: &str) -> Result<http::Uri, ConfigError> {
+    let uri: http::Uri = address.trim().parse().map_err(|_| {
+        ConfigError::invalid(
+            key,
+            format!("{address:?} is not an address like http://host:50051"),
+        )
+    })?;
+    if uri.scheme_str() != Some("http") || uri.host().is_none() || uri.port_u16().is_none() {
+        return Err(ConfigError::invalid(
+            key,
+            format!(
+                "{address:?} is not an address like http://host:50051 (scheme http, a host and a port)"
+            ),
+        ));
+    }
+    Ok(uri)
+}
+
 /// A channel to another service at `address` (or, when empty, at `own_address`), connected
 /// on first use so that a process serving both can build it before it listens.
 pub fn service_channel(

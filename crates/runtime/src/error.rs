@@ -96,8 +96,11 @@ pub enum ApiError {
     #[error("resource exhausted: {}", .0.en)]
     ResourceExhausted(Bilingual),
     /// A dependency is unreachable; safe to retry.
-    #[error("unavailable: {0}")]
-    Unavailable(String),
+    #[error("unavailable: {}", .0.en)]
+    Unavailable(Bilingual),
+    /// No service here answers the method called (the gateway, for an unknown service).
+    #[error("unimplemented: {}", .0.en)]
+    Unimplemented(Bilingual),
     /// The request's deadline passed.
     #[error("deadline exceeded: {0}")]
     DeadlineExceeded(String),
@@ -308,11 +311,14 @@ impl From<ApiError> for Status {
             ApiError::ResourceExhausted(reason) => {
                 status_with_zh(Code::ResourceExhausted, reason.en, reason.zh)
             }
-            ApiError::Unavailable(what) => status_with_zh(
+            ApiError::Unavailable(reason) => status_with_zh(
                 Code::Unavailable,
-                format!("unavailable: {what}"),
-                "服务暂时不可用，请稍后重试".to_string(),
+                format!("unavailable: {}", reason.en),
+                format!("{}，请稍后重试", reason.zh),
             ),
+            ApiError::Unimplemented(reason) => {
+                status_with_zh(Code::Unimplemented, reason.en, reason.zh)
+            }
             ApiError::DeadlineExceeded(what) => status_with_zh(
                 Code::DeadlineExceeded,
                 format!("deadline exceeded: {what}"),

@@ -1,6 +1,7 @@
 //! The shared service runtime of Egret: every service is configured, observed, hosted,
 //! authenticated and fails the same way through this crate.
 
+pub mod assembly;
 pub mod auth;
 pub mod config;
 pub mod error;
@@ -15,5 +16,5 @@ pub use auth::{Gate, Gates, Principal, Role, SyncCredentials, TokenIssuer, Token
 pub use config::{ConfigError, Settings, Validate};
 pub use error::{ApiError, Bilingual, Violation, Violations};
 pub use pagination::PageRequest;
-pub use server::{ServiceHost, shutdown_on_signals};
+pub use server::{Fallback, ServiceHost, shutdown_on_signals};
 pub use tokio_util::sync::CancellationToken;

@@ -1,6 +1,7 @@
 //! Hosting gRPC services: health, reflection, authentication, deadlines, load shedding and
 //! graceful shutdown, the same for every service.
 
+use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -33,6 +34,20 @@ const PUBLIC_PREFIXES: [&str; 3] = [
 /// Paths exempt from load shedding, so that a busy server still answers its health checks.
 const UNSHED_PREFIXES: [&str; 1] = ["/grpc.health.v1.Health/"];
 
+/// The names of the services every host serves itself.
+const HOST_SERVICES: [&str; 3] = [
+    "grpc.health.v1.Health",
+    "grpc.reflection.v1.ServerReflection",
+    "grpc.reflection.v1alpha.ServerReflection",
+];
+
+/// Where a host sends the calls to services it does not serve itself (the gateway's proxy).
+pub type Fallback = tower::util::BoxCloneSyncService<
+    http::Request<tonic::body::Body>,
+    http::Response<tonic::body::Body>,
+    Infallible,
+>;
+
 /// A gRPC server being assembled: services add their routes, then [`serve`](Self::serve)
 /// runs them all behind one listener.
 pub struct ServiceHost {
@@ -44,6 +59,8 @@ pub struct ServiceHost {
     served_names: Vec<&'static str>,
     public_methods: Vec<String>,
     gates: Vec<(&'static str, Gates)>,
+    fallback: Option<Fallback>,
+    grpc_web: bool,
 }
 
 impl ServiceHost {
@@ -81,6 +98,8 @@ impl ServiceHost {
             served_names: Vec::new(),
             public_methods: Vec::new(),
             gates: Vec::new(),
+            fallback: None,
+            grpc_web: false,
         })
     }
 
@@ -104,6 +123,24 @@ impl ServiceHost {
     /// Declares a service name to report as SERVING in gRPC health.
     pub fn report_serving(&mut self, service_name: &'static str) {
         self.served_names.push(service_name);
+    }
+
+    /// The health reporter, for a host whose statuses follow something else (the gateway
+    /// reports the services behind it).
+    pub fn health_reporter(&self) -> HealthReporter {
+        self.health.clone()
+    }
+
+    /// Sends every call to a service this host does not serve itself to `fallback`, as it
+    /// arrived: no token check, deadline or concurrency limit here, since whatever answers
+    /// behind the fallback applies its own.
+    pub fn forward_others(&mut self, fallback: Fallback) {
+        self.fallback = Some(fallback);
+    }
+
+    /// Accepts gRPC-Web (HTTP/1.1 and HTTP/2) beside gRPC, for browsers.
+    pub fn accept_grpc_web(&mut self) {
+        self.grpc_web = true;
     }
 
     /// Declares a full method path (`/package.Service/Method`) callable without a token.
@@ -137,6 +174,15 @@ impl ServiceHost {
                 gates: self.gates,
             }),
         };
+        let front = FrontLayer {
+            local: HOST_SERVICES
+                .iter()
+                .chain(self.served_names.iter())
+                .map(|name| (*name).to_string())
+                .collect(),
+            fallback: self.fallback,
+        };
+        let grpc_web = self.grpc_web.then(tonic_web::GrpcWebLayer::new);
         let health = self.health.clone();
         let served_names = self.served_names.clone();
         let signal_token = shutdown.clone();
@@ -155,6 +201,9 @@ impl ServiceHost {
         let router = Server::builder()
             .http2_keepalive_interval(Some(links::HTTP2_KEEPALIVE_INTERVAL))
             .http2_keepalive_timeout(Some(links::HTTP2_KEEPALIVE_TIMEOUT))
+            .accept_http1(self.grpc_web)
+            .layer(tower::util::option_layer(grpc_web))
+            .layer(front)
             .layer(guard)
             .add_routes(self.routes.routes());
         let serving = router.serve_with_incoming_shutdown(links::incoming(self.listener), signal);
@@ -227,6 +276,74 @@ pub fn remaining_deadline() -> Option<Duration> {
 /// being served has less time left.
 pub fn outgoing_deadline(limit: Duration) -> Duration {
     remaining_deadline().map_or(limit, |remaining| remaining.min(limit))
+}
+
+/// Sends calls to services the host does not serve itself to the fallback, if there is one.
+#[derive(Clone)]
+struct FrontLayer {
+    local: Arc<[String]>,
+    fallback: Option<Fallback>,
+}
+
+impl<S> Layer<S> for FrontLayer {
+    type Service = Front<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Front {
+            inner,
+            local: self.local.clone(),
+            fallback: self.fallback.clone(),
+        }
+    }
+}
+
+#[derive(Clone)]
+struct Front<S> {
+    inner: S,
+    local: Arc<[String]>,
+    fallback: Option<Fallback>,
+}
+
+impl<S> Front<S> {
+    fn is_local(&self, path: &str) -> bool {
+        let service = path
+            .strip_prefix('/')
+            .and_then(|rest| rest.split_once('/'))
+            .map_or("", |(service, _method)| service);
+        self.local.iter().any(|name| name == service)
+    }
+}
+
+impl<S> Service<http::Request<tonic::body::Body>> for Front<S>
+where
+    S: Service<
+            http::Request<tonic::body::Body>,
+            Response = http::Response<tonic::body::Body>,
+            Error = Infallible,
+        > + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = http::Response<tonic::body::Body>;
+    type Error = Infallible;
+    type Future = BoxFuture<'static, Result<Self::Response, Infallible>>;
+
+    fn poll_ready(&mut self, context: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(context)
+    }
+
+    fn call(&mut self, request: http::Request<tonic::body::Body>) -> Self::Future {
+        if let Some(fallback) = &self.fallback
+            && !self.is_local(request.uri().path())
+        {
+            let mut fallback = fallback.clone();
+            return Box::pin(async move { fallback.call(request).await });
+        }
+        let fresh = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, fresh);
+        Box::pin(inner.call(request))
+    }
 }
 
 struct GuardState {

@@ -27,9 +27,10 @@ pub fn convert_sqlx_err(error: sqlx::Error, resource: &str) -> ApiError {
             "the database is busy; retry with backoff",
             "数据库繁忙，请稍后重试",
         )),
-        sqlx::Error::PoolClosed => {
-            ApiError::Unavailable("the database is shutting down".to_string())
-        }
+        sqlx::Error::PoolClosed => ApiError::Unavailable(Bilingual::new(
+            "the database is shutting down",
+            "数据库正在关闭",
+        )),
         _ => ApiError::Internal(anyhow::Error::new(error).context(format!("accessing {resource}"))),
     }
 }

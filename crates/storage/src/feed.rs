@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use egret_proto::common::v1::ChangeLogEntry;
-use egret_runtime::{ApiError, CancellationToken, SyncCredentials};
+use egret_runtime::{ApiError, Bilingual, CancellationToken, SyncCredentials};
 use futures::future::BoxFuture;
 use sqlx::{Any, Executor};
 use tonic::service::interceptor::InterceptedService;
@@ -62,9 +62,9 @@ pub trait ChangeSink: Send + Sync + 'static {
 /// Maps a failed call to the upstream service to what our caller sees.
 pub fn upstream_error(service: &str, status: &tonic::Status) -> ApiError {
     match status.code() {
-        tonic::Code::Unavailable | tonic::Code::Unknown => ApiError::Unavailable(format!(
-            "the {service} is unreachable: {}",
-            status.message()
+        tonic::Code::Unavailable | tonic::Code::Unknown => ApiError::Unavailable(Bilingual::new(
+            format!("the {service} is unreachable: {}", status.message()),
+            format!("暂时无法连接 {service}"),
         )),
         tonic::Code::DeadlineExceeded | tonic::Code::Cancelled => {
             ApiError::DeadlineExceeded(format!("the {service} did not answer in time"))

@@ -109,6 +109,23 @@ impl Drop for FreshPostgres {
     }
 }
 
+/// Runs a service binary (`env!("CARGO_BIN_EXE_…")`) over a fresh data directory with
+/// `environment`, expects it to refuse to start, and returns what it wrote to stderr.
+pub fn refused_start(binary: &str, environment: &[(&str, &str)]) -> String {
+    let data_dir = tempfile::tempdir().expect("a temporary data directory");
+    let output = std::process::Command::new(binary)
+        .env("EGRET__DATA_DIR", data_dir.path())
+        .env("EGRET__LISTEN", "127.0.0.1:0")
+        .envs(environment.iter().copied())
+        .output()
+        .expect("the binary runs");
+    assert!(
+        !output.status.success(),
+        "{binary} started with {environment:?}"
+    );
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::replace_database;

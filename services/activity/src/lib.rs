@@ -18,10 +18,9 @@ pub mod store;
 use std::net::SocketAddr;
 
 use anyhow::Context;
+use egret_runtime::assembly::Part;
 use egret_runtime::keys;
-use egret_runtime::{
-    CancellationToken, ConfigError, ServiceHost, Settings, TokenIssuer, TokenVerifier, Validate,
-};
+use egret_runtime::{CancellationToken, ConfigError, ServiceHost, Settings, TokenIssuer, Validate};
 use egret_storage::{Database, Migrations};
 use serde::Deserialize;
 use tonic::transport::Channel;
@@ -94,59 +93,48 @@ impl Activity {
     }
 }
 
-/// A stand-alone activity server.
-pub struct Application {
-    host: ServiceHost,
-    activity: Activity,
-    poll_interval: std::time::Duration,
-}
+impl Part for Activity {
+    type Settings = ActivitySettings;
 
-impl Application {
-    /// Opens the database, binds the listener and assembles the services.
-    pub async fn build(config: &Config) -> anyhow::Result<Self> {
-        // On its own, this process serves no registry: it must be told where one is.
-        if config.activity.registry_address.trim().is_empty() {
-            return Err(ConfigError::invalid(
-                "activity.registry_address",
-                "is required when the activity service runs on its own (egret-activity); set it to the registry's address, like http://127.0.0.1:50051",
-            )
-            .into());
-        }
-        let verifier = TokenVerifier::new(
-            keys::verifying_key(&config.common.data_dir, &config.common.auth)?,
-            config.common.instance.id.clone(),
-        );
-        let mut host =
-            ServiceHost::bind(config.common.listen, config.common.server.clone(), verifier).await?;
-        let channel = egret_runtime::config::service_channel(
+    const NAME: &'static str = "activity";
+
+    fn peers(settings: &ActivitySettings) -> Vec<(&'static str, String)> {
+        vec![(
             "activity.registry_address",
-            &config.activity.registry_address,
-            host.local_addr(),
+            settings.registry_address.clone(),
+        )]
+    }
+
+    async fn open(
+        common: &Settings,
+        settings: &ActivitySettings,
+        own: SocketAddr,
+    ) -> anyhow::Result<Self> {
+        let registry = egret_runtime::config::service_channel(
+            "activity.registry_address",
+            &settings.registry_address,
+            own,
         )?;
-        let activity = Activity::open(&config.common, &config.activity, channel).await?;
-        grpc::add_services(&mut host, activity.clone());
-        Ok(Self {
-            host,
-            activity,
-            poll_interval: config.activity.registry_poll_interval,
-        })
+        Activity::open(common, settings, registry).await
     }
 
-    /// The bound address.
-    pub fn local_addr(&self) -> SocketAddr {
-        self.host.local_addr()
+    fn add_to(&self, host: &mut ServiceHost) {
+        grpc::add_services(host, self.clone());
     }
 
-    /// Serves until `shutdown`, following the registry meanwhile.
-    pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        let follower = self
-            .activity
-            .feed()
-            .clone()
-            .spawn(self.poll_interval, shutdown.clone());
-        let served = self.host.serve(shutdown).await;
-        let _ = follower.await;
-        self.activity.database().close().await;
-        served
+    fn spawn_followers(
+        &self,
+        settings: &ActivitySettings,
+        shutdown: &CancellationToken,
+    ) -> Vec<tokio::task::JoinHandle<()>> {
+        vec![
+            self.feed()
+                .clone()
+                .spawn(settings.registry_poll_interval, shutdown.clone()),
+        ]
+    }
+
+    async fn close(&self) {
+        self.database().close().await;
     }
 }

@@ -18,9 +18,10 @@ struct Args {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let config: egret_activity::Config = egret_runtime::config::load(args.config.as_deref(), &[])?;
-    let _telemetry = egret_runtime::telemetry::init(&config.common.telemetry)?;
-    let application = egret_activity::Application::build(&config).await?;
-    application
-        .run_until_stopped(egret_runtime::shutdown_on_signals())
-        .await
+    egret_runtime::assembly::serve_alone::<egret_activity::Activity>(
+        &config.common,
+        &config.activity,
+        egret_runtime::shutdown_on_signals(),
+    )
+    .await
 }

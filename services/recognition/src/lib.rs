@@ -17,10 +17,10 @@ pub mod store;
 use std::net::SocketAddr;
 
 use anyhow::Context;
+use egret_runtime::assembly::Part;
 use egret_runtime::keys;
 use egret_runtime::{
-    CancellationToken, ConfigError, ServiceHost, Settings, SyncCredentials, TokenIssuer,
-    TokenVerifier, Validate,
+    CancellationToken, ConfigError, ServiceHost, Settings, SyncCredentials, TokenIssuer, Validate,
 };
 use egret_storage::feed::{ActivityLog, Follower, RegistryLog, ReportingLog};
 use egret_storage::{Database, Migrations};
@@ -134,61 +134,40 @@ impl Recognition {
     }
 }
 
-/// A stand-alone recognition server.
-pub struct Application {
-    host: ServiceHost,
-    recognition: Recognition,
-    poll_interval: std::time::Duration,
-}
+impl Part for Recognition {
+    type Settings = RecognitionSettings;
 
-impl Application {
-    /// Opens the database, binds the listener and assembles the services.
-    pub async fn build(config: &Config) -> anyhow::Result<Self> {
-        // On its own, this process serves none of the services it follows.
-        for (key, address) in config.recognition.upstreams() {
-            if address.trim().is_empty() {
-                return Err(ConfigError::invalid(
-                    key,
-                    "is required when the recognition service runs on its own (egret-recognition); set it to the service's address, like http://127.0.0.1:50051",
-                )
-                .into());
-            }
-        }
-        let verifier = TokenVerifier::new(
-            keys::verifying_key(&config.common.data_dir, &config.common.auth)?,
-            config.common.instance.id.clone(),
-        );
-        let mut host =
-            ServiceHost::bind(config.common.listen, config.common.server.clone(), verifier).await?;
-        let recognition = Recognition::open(
-            &config.common,
-            &config.recognition,
-            config.recognition.channels(host.local_addr())?,
-        )
-        .await?;
-        grpc::add_services(&mut host, recognition.clone());
-        Ok(Self {
-            host,
-            recognition,
-            poll_interval: config.recognition.poll_interval,
-        })
+    const NAME: &'static str = "recognition";
+
+    fn peers(settings: &RecognitionSettings) -> Vec<(&'static str, String)> {
+        settings
+            .upstreams()
+            .into_iter()
+            .map(|(key, address)| (key, address.to_string()))
+            .collect()
     }
 
-    /// The bound address.
-    pub fn local_addr(&self) -> SocketAddr {
-        self.host.local_addr()
+    async fn open(
+        common: &Settings,
+        settings: &RecognitionSettings,
+        own: SocketAddr,
+    ) -> anyhow::Result<Self> {
+        Recognition::open(common, settings, settings.channels(own)?).await
     }
 
-    /// Serves until `shutdown`, following the registry and the activity service meanwhile.
-    pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        let followers = self
-            .recognition
-            .spawn_followers(self.poll_interval, shutdown.clone());
-        let served = self.host.serve(shutdown).await;
-        for follower in followers {
-            let _ = follower.await;
-        }
-        self.recognition.database().close().await;
-        served
+    fn add_to(&self, host: &mut ServiceHost) {
+        grpc::add_services(host, self.clone());
+    }
+
+    fn spawn_followers(
+        &self,
+        settings: &RecognitionSettings,
+        shutdown: &CancellationToken,
+    ) -> Vec<tokio::task::JoinHandle<()>> {
+        Recognition::spawn_followers(self, settings.poll_interval, shutdown.clone())
+    }
+
+    async fn close(&self) {
+        self.database().close().await;
     }
 }

@@ -19,9 +19,10 @@ async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let config: egret_recognition::Config =
         egret_runtime::config::load(args.config.as_deref(), &[])?;
-    let _telemetry = egret_runtime::telemetry::init(&config.common.telemetry)?;
-    let application = egret_recognition::Application::build(&config).await?;
-    application
-        .run_until_stopped(egret_runtime::shutdown_on_signals())
-        .await
+    egret_runtime::assembly::serve_alone::<egret_recognition::Recognition>(
+        &config.common,
+        &config.recognition,
+        egret_runtime::shutdown_on_signals(),
+    )
+    .await
 }

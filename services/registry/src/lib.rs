@@ -14,10 +14,9 @@ pub mod store;
 use std::net::SocketAddr;
 
 use anyhow::Context;
-use egret_runtime::keys::{self, PersonalDataCipher};
-use egret_runtime::{
-    CancellationToken, ConfigError, ServiceHost, Settings, TokenVerifier, Validate,
-};
+use egret_runtime::assembly::Part;
+use egret_runtime::keys::PersonalDataCipher;
+use egret_runtime::{ConfigError, ServiceHost, Settings, Validate};
 use egret_storage::{Database, Migrations};
 use serde::Deserialize;
 
@@ -79,45 +78,24 @@ impl Registry {
     }
 }
 
-/// A stand-alone registry server.
-pub struct Application {
-    host: ServiceHost,
-    registry: Registry,
-}
+impl Part for Registry {
+    type Settings = RegistrySettings;
 
-impl Application {
-    /// Opens the database, binds the listener and assembles the services.
-    pub async fn build(config: &Config) -> anyhow::Result<Self> {
-        let registry = Registry::open(&config.common, &config.registry).await?;
-        let verifier = TokenVerifier::new(
-            keys::verifying_key(&config.common.data_dir, &config.common.auth)?,
-            config.common.instance.id.clone(),
-        );
-        let mut host =
-            ServiceHost::bind(config.common.listen, config.common.server.clone(), verifier).await?;
-        grpc::add_services(&mut host, registry.clone());
-        Ok(Self { host, registry })
+    const NAME: &'static str = "registry";
+
+    async fn open(
+        common: &Settings,
+        settings: &RegistrySettings,
+        _own: SocketAddr,
+    ) -> anyhow::Result<Self> {
+        Registry::open(common, settings).await
     }
 
-    /// The bound address.
-    pub fn local_addr(&self) -> SocketAddr {
-        self.host.local_addr()
+    fn add_to(&self, host: &mut ServiceHost) {
+        grpc::add_services(host, self.clone());
     }
 
-    /// The bound port.
-    pub fn port(&self) -> u16 {
-        self.local_addr().port()
-    }
-
-    /// The registry behind the server.
-    pub fn registry(&self) -> &Registry {
-        &self.registry
-    }
-
-    /// Serves until `shutdown` is cancelled, then drains and closes the database.
-    pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        let served = self.host.serve(shutdown).await;
-        self.registry.database().close().await;
-        served
+    async fn close(&self) {
+        self.database().close().await;
     }
 }

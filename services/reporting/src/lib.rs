@@ -19,11 +19,11 @@ pub mod store;
 use std::net::SocketAddr;
 
 use anyhow::Context;
+use egret_runtime::assembly::Part;
 use egret_runtime::config::service_channel;
 use egret_runtime::keys;
 use egret_runtime::{
-    CancellationToken, ConfigError, ServiceHost, Settings, SyncCredentials, TokenIssuer,
-    TokenVerifier, Validate,
+    CancellationToken, ConfigError, ServiceHost, Settings, SyncCredentials, TokenIssuer, Validate,
 };
 use egret_storage::feed::{ActivityLog, Follower, RecognitionLog, RegistryLog};
 use egret_storage::{Database, Migrations};
@@ -138,70 +138,49 @@ impl Reporting {
     }
 }
 
-/// A stand-alone reporting server.
-pub struct Application {
-    host: ServiceHost,
-    reporting: Reporting,
-    poll_interval: std::time::Duration,
-}
+impl Part for Reporting {
+    type Settings = ReportingSettings;
 
-impl Application {
-    /// Opens the database, binds the listener and assembles the services.
-    pub async fn build(config: &Config) -> anyhow::Result<Self> {
-        // On its own, this process serves none of the services it follows.
-        for (key, address) in [
+    const NAME: &'static str = "reporting";
+
+    fn peers(settings: &ReportingSettings) -> Vec<(&'static str, String)> {
+        vec![
             (
                 "reporting.registry_address",
-                &config.reporting.registry_address,
+                settings.registry_address.clone(),
             ),
             (
                 "reporting.activity_address",
-                &config.reporting.activity_address,
+                settings.activity_address.clone(),
             ),
             (
                 "reporting.recognition_address",
-                &config.reporting.recognition_address,
+                settings.recognition_address.clone(),
             ),
-        ] {
-            if address.trim().is_empty() {
-                return Err(ConfigError::invalid(
-                    key,
-                    "is required when the reporting service runs on its own (egret-reporting); set it to the service's address, like http://127.0.0.1:50051",
-                )
-                .into());
-            }
-        }
-        let verifier = TokenVerifier::new(
-            keys::verifying_key(&config.common.data_dir, &config.common.auth)?,
-            config.common.instance.id.clone(),
-        );
-        let mut host =
-            ServiceHost::bind(config.common.listen, config.common.server.clone(), verifier).await?;
-        let reporting =
-            Reporting::open(&config.common, &config.reporting, host.local_addr()).await?;
-        grpc::add_services(&mut host, reporting.clone());
-        Ok(Self {
-            host,
-            reporting,
-            poll_interval: config.reporting.poll_interval,
-        })
+        ]
     }
 
-    /// The bound address.
-    pub fn local_addr(&self) -> SocketAddr {
-        self.host.local_addr()
+    async fn open(
+        common: &Settings,
+        settings: &ReportingSettings,
+        own: SocketAddr,
+    ) -> anyhow::Result<Self> {
+        Reporting::open(common, settings, own).await
     }
 
-    /// Serves until `shutdown`, following the other services meanwhile.
-    pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        let followers = self
-            .reporting
-            .spawn_followers(self.poll_interval, shutdown.clone());
-        let served = self.host.serve(shutdown).await;
-        for follower in followers {
-            let _ = follower.await;
-        }
-        self.reporting.database().close().await;
-        served
+    fn add_to(&self, host: &mut ServiceHost) {
+        grpc::add_services(host, self.clone());
+    }
+
+    fn spawn_followers(
+        &self,
+        settings: &ReportingSettings,
+        shutdown: &CancellationToken,
+    ) -> Vec<tokio::task::JoinHandle<()>> {
+        Reporting::spawn_followers(self, settings.poll_interval, shutdown.clone())
+    }
+
+    async fn close(&self) {
+        self.database().close().await;
     }
 }

@@ -18,9 +18,10 @@ struct Args {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let config: egret_reporting::Config = egret_runtime::config::load(args.config.as_deref(), &[])?;
-    let _telemetry = egret_runtime::telemetry::init(&config.common.telemetry)?;
-    let application = egret_reporting::Application::build(&config).await?;
-    application
-        .run_until_stopped(egret_runtime::shutdown_on_signals())
-        .await
+    egret_runtime::assembly::serve_alone::<egret_reporting::Reporting>(
+        &config.common,
+        &config.reporting,
+        egret_runtime::shutdown_on_signals(),
+    )
+    .await
 }

@@ -10,7 +10,7 @@
 use std::future::Future;
 use std::io::Write;
 
-use egret_runtime::{ApiError, Principal};
+use egret_runtime::{ApiError, Bilingual, Principal};
 use rust_xlsxwriter::{Workbook, XlsxError};
 use tokio::sync::mpsc;
 
@@ -57,7 +57,10 @@ fn xlsx_error(error: XlsxError) -> ApiError {
 }
 
 fn gone() -> ApiError {
-    ApiError::Unavailable("the caller stopped reading the export".to_string())
+    ApiError::Unavailable(Bilingual::new(
+        "the caller stopped reading the export",
+        "调用方已停止读取导出文件",
+    ))
 }
 
 /// Where an export's chunks go; the first carries the media type and file name.

@@ -1,5 +1,5 @@
-//! The `egret` command: `egret up` runs every Egret service of an instance in one process on
-//! an embedded SQLite database; `egret token` issues bearer tokens signed by the instance.
+//! The `egret` command: `egret up` runs a whole instance in one process on an embedded
+//! SQLite database; `egret token` issues bearer tokens signed by the instance.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -7,16 +7,11 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
-use egret_activity::{Activity, ActivitySettings};
-use egret_recognition::{Recognition, RecognitionSettings};
-use egret_registry::{Registry, RegistrySettings};
-use egret_reporting::{Reporting, ReportingSettings};
+use egret_registry::Registry;
 use egret_runtime::keys;
-use egret_runtime::{
-    CancellationToken, ConfigError, Principal, Role, ServiceHost, Settings, TokenIssuer,
-    TokenVerifier, Validate,
-};
-use serde::Deserialize;
+use egret_runtime::{ConfigError, Principal, Role, TokenIssuer};
+
+use crate::{EgretConfig, Instance};
 
 /// Egret, the information system of the Egret Island Women's Volunteer Alliance
 /// (鹭岛巾帼志愿联盟).
@@ -87,33 +82,6 @@ fn parse_role(text: &str) -> Result<Role, String> {
     text.parse()
 }
 
-/// The configuration of a whole instance: shared settings and each service's section.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
-pub struct EgretConfig {
-    /// Shared settings.
-    #[serde(flatten)]
-    pub common: Settings,
-    /// `[registry]`.
-    pub registry: RegistrySettings,
-    /// `[activity]`.
-    pub activity: ActivitySettings,
-    /// `[recognition]`.
-    pub recognition: RecognitionSettings,
-    /// `[reporting]`.
-    pub reporting: ReportingSettings,
-}
-
-impl Validate for EgretConfig {
-    fn validate(&self) -> Result<(), ConfigError> {
-        self.common.validate()?;
-        self.registry.validate()?;
-        self.activity.validate()?;
-        self.recognition.validate()?;
-        self.reporting.validate()
-    }
-}
-
 /// Loads the configuration with the flags applied on top.
 pub fn load_config(
     instance: &InstanceArgs,
@@ -127,130 +95,6 @@ pub fn load_config(
         overrides.push(("listen", listen.to_string()));
     }
     egret_runtime::config::load(instance.config.as_deref(), &overrides)
-}
-
-/// A running instance: every service behind one listener.
-pub struct Instance {
-    host: ServiceHost,
-    registry: Registry,
-    activity: Activity,
-    recognition: Recognition,
-    reporting: Reporting,
-    config: EgretConfig,
-}
-
-impl Instance {
-    /// Opens every service's database, creates the root unit and keys on first start, and
-    /// binds the listener.
-    pub async fn build(config: EgretConfig) -> anyhow::Result<Self> {
-        let registry = Registry::open(&config.common, &config.registry).await?;
-        let verifier = TokenVerifier::new(
-            keys::verifying_key(&config.common.data_dir, &config.common.auth)?,
-            config.common.instance.id.clone(),
-        );
-        let mut host =
-            ServiceHost::bind(config.common.listen, config.common.server.clone(), verifier).await?;
-        egret_registry::grpc::add_services(&mut host, registry.clone());
-        // The activity service reaches the registry over gRPC, here on this very listener.
-        let registry_channel = egret_runtime::config::service_channel(
-            "activity.registry_address",
-            &config.activity.registry_address,
-            host.local_addr(),
-        )?;
-        let activity = Activity::open(&config.common, &config.activity, registry_channel).await?;
-        egret_activity::grpc::add_services(&mut host, activity.clone());
-        // The recognition and reporting services read the others over gRPC, here on this
-        // very listener too.
-        let own = host.local_addr();
-        let recognition = Recognition::open(
-            &config.common,
-            &config.recognition,
-            config.recognition.channels(own)?,
-        )
-        .await?;
-        egret_recognition::grpc::add_services(&mut host, recognition.clone());
-        let reporting = Reporting::open(&config.common, &config.reporting, own).await?;
-        egret_reporting::grpc::add_services(&mut host, reporting.clone());
-        Ok(Self {
-            host,
-            registry,
-            activity,
-            recognition,
-            reporting,
-            config,
-        })
-    }
-
-    /// The bound address.
-    pub fn local_addr(&self) -> SocketAddr {
-        self.host.local_addr()
-    }
-
-    /// The registry.
-    pub fn registry(&self) -> &Registry {
-        &self.registry
-    }
-
-    /// The activity service.
-    pub fn activity(&self) -> &Activity {
-        &self.activity
-    }
-
-    /// The recognition service.
-    pub fn recognition(&self) -> &Recognition {
-        &self.recognition
-    }
-
-    /// The reporting service.
-    pub fn reporting(&self) -> &Reporting {
-        &self.reporting
-    }
-
-    /// Serves until `shutdown`, then drains and closes the databases.
-    pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        let follower = self.activity.feed().clone().spawn(
-            self.config.activity.registry_poll_interval,
-            shutdown.clone(),
-        );
-        let mut followers = self
-            .recognition
-            .spawn_followers(self.config.recognition.poll_interval, shutdown.clone());
-        followers.extend(
-            self.reporting
-                .spawn_followers(self.config.reporting.poll_interval, shutdown.clone()),
-        );
-        let served = self.host.serve(shutdown).await;
-        let _ = follower.await;
-        for follower in followers {
-            let _ = follower.await;
-        }
-        self.registry.database().close().await;
-        self.activity.database().close().await;
-        self.recognition.database().close().await;
-        self.reporting.database().close().await;
-        served
-    }
-
-    /// The lines `egret up` prints once it listens.
-    pub async fn banner(&self) -> anyhow::Result<String> {
-        let root = self
-            .registry
-            .ensure_root(&self.config.common.instance.root_name)
-            .await
-            .map_err(|error| anyhow::anyhow!("{error}"))?;
-        let data_dir = self.config.common.data_dir.display();
-        Ok(format!(
-            "egret listening on {address}\n\
-             instance: {instance} ({tier:?}), data directory: {data_dir}\n\
-             root org unit: orgUnits/{root_id} {root_name}\n\
-             a token for the root: egret token --data-dir {data_dir} --role admin",
-            address = self.local_addr(),
-            instance = self.config.common.instance.id,
-            tier = self.config.common.instance.tier,
-            root_id = root.id,
-            root_name = root.display_name,
-        ))
-    }
 }
 
 /// Strips an optional `collection/` prefix from a resource name.

@@ -4,5 +4,5 @@ use clap::Parser;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    egret_cli::run(egret_cli::Cli::parse()).await
+    egret_gateway::run(egret_gateway::Cli::parse()).await
 }

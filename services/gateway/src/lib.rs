@@ -1,0 +1,300 @@
+//! The gateway of Egret: the one address of an instance.
+//!
+//! Every gRPC call to an instance arrives here and is forwarded by its path to the service
+//! that owns it ([`proxy`]); health and reflection answer for the whole instance
+//! ([`health`]); browsers speak gRPC-Web on the same port. The gateway does not check
+//! bearer tokens on forwarded calls: every service verifies each token itself, so the
+//! gateway is not the only lock, and a call pays for one signature check, not two.
+//!
+//! This crate stands above the services and is the one place that knows all of them:
+//! [`Instance`] assembles a whole instance in one process (`egret up`), and [`Gateway`]
+//! alone fronts services that run as processes of their own (`egret-gateway`).
+
+pub mod cli;
+pub mod config;
+pub mod health;
+pub mod proxy;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use egret_activity::{Activity, ActivitySettings};
+use egret_recognition::{Recognition, RecognitionSettings};
+use egret_registry::{Registry, RegistrySettings};
+use egret_reporting::{Reporting, ReportingSettings};
+use egret_runtime::assembly::Assembly;
+use egret_runtime::{
+    CancellationToken, ConfigError, Fallback, ServiceHost, Settings, TokenVerifier, Validate, keys,
+};
+use serde::Deserialize;
+
+pub use cli::{Cli, Command, run};
+pub use config::{GatewaySettings, ServiceAddresses};
+pub use proxy::{KnownService, Proxy, Upstream};
+
+/// Every service of an instance, in the order the gateway routes and reports them.
+pub const SERVICES: [KnownService; 4] = [
+    KnownService {
+        name: "registry",
+        package: "egret.registry.v1",
+        zh_name: "登记服务",
+    },
+    KnownService {
+        name: "activity",
+        package: "egret.activity.v1",
+        zh_name: "活动服务",
+    },
+    KnownService {
+        name: "recognition",
+        package: "egret.recognition.v1",
+        zh_name: "表彰服务",
+    },
+    KnownService {
+        name: "reporting",
+        package: "egret.reporting.v1",
+        zh_name: "统计服务",
+    },
+];
+
+/// The configuration of a stand-alone gateway process (`egret-gateway`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct GatewayConfig {
+    /// Shared settings.
+    #[serde(flatten)]
+    pub common: Settings,
+    /// `[gateway]`.
+    pub gateway: GatewaySettings,
+}
+
+impl Validate for GatewayConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        self.common.validate()?;
+        self.gateway.validate()?;
+        for (key, address) in self.gateway.services.named() {
+            if address.trim().is_empty() {
+                return Err(ConfigError::invalid(
+                    key,
+                    "is required when the gateway runs on its own (egret-gateway); set it to the service's address, like http://127.0.0.1:50052",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The configuration of a whole instance in one process: shared settings and each
+/// service's section.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct EgretConfig {
+    /// Shared settings.
+    #[serde(flatten)]
+    pub common: Settings,
+    /// `[gateway]`.
+    pub gateway: GatewaySettings,
+    /// `[registry]`.
+    pub registry: RegistrySettings,
+    /// `[activity]`.
+    pub activity: ActivitySettings,
+    /// `[recognition]`.
+    pub recognition: RecognitionSettings,
+    /// `[reporting]`.
+    pub reporting: ReportingSettings,
+}
+
+impl Validate for EgretConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        self.common.validate()?;
+        self.gateway.validate()?;
+        for (key, address) in self.gateway.services.named() {
+            if !address.trim().is_empty() {
+                return Err(ConfigError::invalid(
+                    key,
+                    "is for egret-gateway in front of separate service processes; egret up runs every service itself, so leave it empty",
+                ));
+            }
+        }
+        self.registry.validate()?;
+        self.activity.validate()?;
+        self.recognition.validate()?;
+        self.reporting.validate()
+    }
+}
+
+/// The gateway: one listener that forwards every call to its service.
+pub struct Gateway {
+    host: ServiceHost,
+    upstreams: Vec<Arc<Upstream>>,
+    settings: GatewaySettings,
+}
+
+impl Gateway {
+    /// Binds `common.listen` and prepares a proxy to each service at its address.
+    pub async fn bind(
+        common: &Settings,
+        settings: &GatewaySettings,
+        addresses: &ServiceAddresses,
+    ) -> anyhow::Result<Self> {
+        let mut upstreams = Vec::new();
+        for (service, (key, address)) in SERVICES.into_iter().zip(addresses.named()) {
+            let uri = egret_runtime::config::parse_service_address(key, address)?;
+            upstreams.push(Arc::new(Upstream::new(service, &uri, settings)?));
+        }
+        let verifier = TokenVerifier::new(
+            keys::verifying_key(&common.data_dir, &common.auth)?,
+            common.instance.id.clone(),
+        );
+        let mut host = ServiceHost::bind(common.listen, common.server.clone(), verifier).await?;
+        let proxy = Proxy::new(
+            upstreams.clone(),
+            common.server.default_deadline,
+            settings.max_deadline,
+        );
+        host.forward_others(Fallback::new(proxy));
+        host.accept_grpc_web();
+        Ok(Self {
+            host,
+            upstreams,
+            settings: settings.clone(),
+        })
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.host.local_addr()
+    }
+
+    /// Serves until `shutdown`, keeping the services' health current meanwhile.
+    pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let watch = health::spawn_watch(
+            &self.upstreams,
+            self.host.health_reporter(),
+            self.settings.health_interval,
+            shutdown.clone(),
+        )
+        .await?;
+        let served = self.host.serve(shutdown).await;
+        let _ = watch.await;
+        served
+    }
+}
+
+/// A whole instance in one process (`egret up`): the four services on an internal
+/// loopback listener, and the gateway in front of them on the instance's address.
+pub struct Instance {
+    services: Assembly,
+    gateway: Gateway,
+    registry: Registry,
+    activity: Activity,
+    recognition: Recognition,
+    reporting: Reporting,
+    config: EgretConfig,
+}
+
+impl Instance {
+    /// Opens every service's database (creating the root unit and keys on first start) and
+    /// binds both listeners.
+    pub async fn build(config: EgretConfig) -> anyhow::Result<Self> {
+        // Only the gateway faces the network; the services share one loopback listener,
+        // where they also call each other.
+        let inside = SocketAddr::from(([127, 0, 0, 1], 0));
+        let mut services = Assembly::bind_at(&config.common, inside).await?;
+        let registry = services.add::<Registry>(&config.registry).await?;
+        let activity = services.add::<Activity>(&config.activity).await?;
+        let recognition = services.add::<Recognition>(&config.recognition).await?;
+        let reporting = services.add::<Reporting>(&config.reporting).await?;
+        let address = format!("http://{}", services.local_addr());
+        let addresses = ServiceAddresses {
+            registry: address.clone(),
+            activity: address.clone(),
+            recognition: address.clone(),
+            reporting: address,
+        };
+        let gateway = Gateway::bind(&config.common, &config.gateway, &addresses).await?;
+        Ok(Self {
+            services,
+            gateway,
+            registry,
+            activity,
+            recognition,
+            reporting,
+            config,
+        })
+    }
+
+    /// The instance's address: the gateway's.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.gateway.local_addr()
+    }
+
+    /// The address the services listen on behind the gateway.
+    pub fn services_addr(&self) -> SocketAddr {
+        self.services.local_addr()
+    }
+
+    /// The registry.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// The activity service.
+    pub fn activity(&self) -> &Activity {
+        &self.activity
+    }
+
+    /// The recognition service.
+    pub fn recognition(&self) -> &Recognition {
+        &self.recognition
+    }
+
+    /// The reporting service.
+    pub fn reporting(&self) -> &Reporting {
+        &self.reporting
+    }
+
+    /// Serves until `shutdown`: the gateway drains first, then the services behind it.
+    pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let behind = CancellationToken::new();
+        let services = tokio::spawn(self.services.run_until_stopped(behind.clone()));
+        let served = self.gateway.run_until_stopped(shutdown).await;
+        behind.cancel();
+        let stopped = services
+            .await
+            .map_err(|error| anyhow::anyhow!("the services' task failed: {error}"))?;
+        served.and(stopped)
+    }
+
+    /// The lines `egret up` prints once it listens.
+    pub async fn banner(&self) -> anyhow::Result<String> {
+        let root = self
+            .registry
+            .ensure_root(&self.config.common.instance.root_name)
+            .await
+            .map_err(|error| anyhow::anyhow!("{error}"))?;
+        let data_dir = self.config.common.data_dir.display();
+        Ok(format!(
+            "egret listening on {address}\n\
+             instance: {instance} ({tier:?}), data directory: {data_dir}\n\
+             root org unit: orgUnits/{root_id} {root_name}\n\
+             a token for the root: egret token --data-dir {data_dir} --role admin",
+            address = self.local_addr(),
+            instance = self.config.common.instance.id,
+            tier = self.config.common.instance.tier,
+            root_id = root.id,
+            root_name = root.display_name,
+        ))
+    }
+}
+
+/// Runs the gateway as a process of its own: telemetry, the listener, a line on stdout
+/// saying where it listens, and service until `shutdown`.
+pub async fn serve_alone(
+    config: &GatewayConfig,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let _telemetry = egret_runtime::telemetry::init(&config.common.telemetry)?;
+    let gateway = Gateway::bind(&config.common, &config.gateway, &config.gateway.services).await?;
+    println!("egret-gateway listening on {}", gateway.local_addr());
+    gateway.run_until_stopped(shutdown).await
+}

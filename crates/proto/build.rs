@@ -39,9 +39,49 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         out_dir.join("egret_descriptor.bin"),
         prost::Message::encode_to_vec(&descriptor_set),
     )?;
+    std::fs::write(
+        out_dir.join("message_limits.rs"),
+        message_limit_impls(&descriptor_set),
+    )?;
     tonic_prost_build::configure()
         .build_client(true)
         .build_server(true)
         .compile_fds(descriptor_set)?;
     Ok(())
+}
+
+/// `MessageLimits` for the generated server of every service, so that a host applies its
+/// size limit to whatever service it is given.
+fn message_limit_impls(descriptor_set: &prost_types::FileDescriptorSet) -> String {
+    let mut code = String::new();
+    for file in &descriptor_set.file {
+        let Some(package) = file.package().strip_prefix("egret.") else {
+            continue;
+        };
+        let module = package.replace('.', "::");
+        for service in &file.service {
+            let name = service.name();
+            let server_module = format!("{}_server", snake_case(name));
+            code.push_str(&format!(
+                "impl<T> MessageLimits for {module}::{server_module}::{name}Server<T> {{\n\
+                 \x20   fn with_message_limit(self, bytes: usize) -> Self {{\n\
+                 \x20       self.max_decoding_message_size(bytes).max_encoding_message_size(bytes)\n\
+                 \x20   }}\n\
+                 }}\n"
+            ));
+        }
+    }
+    code
+}
+
+/// `OrgUnitService` → `org_unit_service`, as tonic names a service's module.
+fn snake_case(name: &str) -> String {
+    let mut snake = String::new();
+    for (index, character) in name.chars().enumerate() {
+        if character.is_ascii_uppercase() && index > 0 {
+            snake.push('_');
+        }
+        snake.push(character.to_ascii_lowercase());
+    }
+    snake
 }

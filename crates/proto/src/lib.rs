@@ -45,3 +45,12 @@ pub mod reporting {
 
 /// The encoded `FileDescriptorSet` of every Egret proto, for gRPC reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("egret_descriptor");
+
+/// A generated gRPC server whose decoded and encoded messages can be bounded; implemented
+/// for every Egret service's server, so a host applies one limit to all of them.
+pub trait MessageLimits {
+    /// The server, refusing and never sending a message over `bytes`.
+    fn with_message_limit(self, bytes: usize) -> Self;
+}
+
+include!(concat!(env!("OUT_DIR"), "/message_limits.rs"));

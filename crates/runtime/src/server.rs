@@ -11,6 +11,7 @@ use futures::future::BoxFuture;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
+use tonic::server::NamedService;
 use tonic::service::RoutesBuilder;
 use tonic::transport::Server;
 use tonic_health::ServingStatus;
@@ -118,6 +119,27 @@ impl ServiceHost {
     /// Where services add their generated servers.
     pub fn routes(&mut self) -> &mut RoutesBuilder {
         &mut self.routes
+    }
+
+    /// Serves `server` here with the host's message-size limit, and reports it SERVING in
+    /// gRPC health.
+    pub fn add_service<S>(&mut self, server: S)
+    where
+        S: egret_proto::MessageLimits
+            + NamedService
+            + Service<
+                http::Request<tonic::body::Body>,
+                Response = http::Response<tonic::body::Body>,
+                Error = Infallible,
+            > + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Future: Send + 'static,
+    {
+        self.routes
+            .add_service(server.with_message_limit(self.settings.max_message_bytes));
+        self.report_serving(S::NAME);
     }
 
     /// Declares a service name to report as SERVING in gRPC health.

@@ -19,55 +19,31 @@ use tonic::server::NamedService;
 
 use crate::app::Recognition;
 
-/// Adds the recognition service's gRPC services to a host, with its message-size limit
-/// and the gates of its writes.
+/// Adds the recognition service's gRPC services to a host, with the gates of its writes.
 pub fn add_services(host: &mut ServiceHost, recognition: Recognition) {
     host.gate("egret.recognition.v1", crate::domain::access::gate);
-    let limit = host.settings().max_message_bytes;
-    host.routes().add_service(
-        RuleSetServiceServer::new(rules::RuleSetApi(recognition.clone()))
-            .max_decoding_message_size(limit)
-            .max_encoding_message_size(limit),
-    );
-    host.routes().add_service(
-        StarRatingServiceServer::new(stars::StarRatingApi(recognition.clone()))
-            .max_decoding_message_size(limit)
-            .max_encoding_message_size(limit),
-    );
-    host.routes().add_service(
-        CertificateServiceServer::new(certificates::CertificateApi(recognition.clone()))
-            .max_decoding_message_size(limit)
-            .max_encoding_message_size(limit),
-    );
+    host.add_service(RuleSetServiceServer::new(rules::RuleSetApi(
+        recognition.clone(),
+    )));
+    host.add_service(StarRatingServiceServer::new(stars::StarRatingApi(
+        recognition.clone(),
+    )));
+    host.add_service(CertificateServiceServer::new(certificates::CertificateApi(
+        recognition.clone(),
+    )));
     // Anyone holding a printed certificate may check it.
     let certificate_service =
         <CertificateServiceServer<certificates::CertificateApi> as NamedService>::NAME;
     for method in ["VerifyCertificate", "GetVerificationKey"] {
         host.allow_anonymous(format!("/{certificate_service}/{method}"));
     }
-    host.routes().add_service(
-        RewardServiceServer::new(rewards::RewardApi(recognition.clone()))
-            .max_decoding_message_size(limit)
-            .max_encoding_message_size(limit),
-    );
-    host.routes().add_service(
-        CommendationServiceServer::new(commendations::CommendationApi(recognition.clone()))
-            .max_decoding_message_size(limit)
-            .max_encoding_message_size(limit),
-    );
-    host.routes().add_service(
-        RecognitionRecordsServiceServer::new(records::RecordsApi(recognition))
-            .max_decoding_message_size(limit)
-            .max_encoding_message_size(limit),
-    );
-    host.report_serving(<RuleSetServiceServer<rules::RuleSetApi> as NamedService>::NAME);
-    host.report_serving(<StarRatingServiceServer<stars::StarRatingApi> as NamedService>::NAME);
-    host.report_serving(certificate_service);
-    host.report_serving(<RewardServiceServer<rewards::RewardApi> as NamedService>::NAME);
-    host.report_serving(
-        <CommendationServiceServer<commendations::CommendationApi> as NamedService>::NAME,
-    );
-    host.report_serving(
-        <RecognitionRecordsServiceServer<records::RecordsApi> as NamedService>::NAME,
-    );
+    host.add_service(RewardServiceServer::new(rewards::RewardApi(
+        recognition.clone(),
+    )));
+    host.add_service(CommendationServiceServer::new(
+        commendations::CommendationApi(recognition.clone()),
+    ));
+    host.add_service(RecognitionRecordsServiceServer::new(records::RecordsApi(
+        recognition,
+    )));
 }

@@ -13,7 +13,6 @@ use egret_proto::registry::v1::{
     volunteer_service_server::VolunteerServiceServer,
 };
 use egret_runtime::ServiceHost;
-use tonic::server::NamedService;
 
 use crate::app::Registry;
 use egret_runtime::wire::{
@@ -21,33 +20,17 @@ use egret_runtime::wire::{
     optional_name, parse_name, parse_nested_name, text, timestamp, today,
 };
 
-/// Adds the registry's four gRPC services to a host, with the host's message-size limit and
-/// the gates of their writes.
+/// Adds the registry's four gRPC services to a host, with the gates of their writes.
 pub fn add_services(host: &mut ServiceHost, registry: Registry) {
     host.gate("egret.registry.v1", crate::domain::access::gate);
-    let limit = host.settings().max_message_bytes;
-    host.routes().add_service(
-        OrgUnitServiceServer::new(org::OrgUnitApi(registry.clone()))
-            .max_decoding_message_size(limit)
-            .max_encoding_message_size(limit),
-    );
-    host.routes().add_service(
-        VolunteerServiceServer::new(volunteers::VolunteerApi(registry.clone()))
-            .max_decoding_message_size(limit)
-            .max_encoding_message_size(limit),
-    );
-    host.routes().add_service(
-        MembershipServiceServer::new(members::MembershipApi(registry.clone()))
-            .max_decoding_message_size(limit)
-            .max_encoding_message_size(limit),
-    );
-    host.routes().add_service(
-        RegistryRecordsServiceServer::new(records::RecordsApi(registry))
-            .max_decoding_message_size(limit)
-            .max_encoding_message_size(limit),
-    );
-    host.report_serving(<OrgUnitServiceServer<org::OrgUnitApi> as NamedService>::NAME);
-    host.report_serving(<VolunteerServiceServer<volunteers::VolunteerApi> as NamedService>::NAME);
-    host.report_serving(<MembershipServiceServer<members::MembershipApi> as NamedService>::NAME);
-    host.report_serving(<RegistryRecordsServiceServer<records::RecordsApi> as NamedService>::NAME);
+    host.add_service(OrgUnitServiceServer::new(org::OrgUnitApi(registry.clone())));
+    host.add_service(VolunteerServiceServer::new(volunteers::VolunteerApi(
+        registry.clone(),
+    )));
+    host.add_service(MembershipServiceServer::new(members::MembershipApi(
+        registry.clone(),
+    )));
+    host.add_service(RegistryRecordsServiceServer::new(records::RecordsApi(
+        registry,
+    )));
 }

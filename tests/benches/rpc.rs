@@ -79,6 +79,7 @@ fn main() -> anyhow::Result<()> {
     match std::env::var(ROLE_VARIABLE).as_deref() {
         Ok("echo") => return echo::serve(),
         Ok("instance") => return serve_instance(),
+        Ok("gateway") => return serve_gateway(),
         _ => {}
     }
     // `cargo test --benches` runs this with no `--bench`: nothing to measure then.
@@ -108,6 +109,29 @@ fn serve_instance() -> anyhow::Result<()> {
         .enable_all()
         .build()?
         .block_on(egret_gateway::run(cli))
+}
+
+/// `egret-gateway` in this process, in front of the services of an instance's process.
+fn serve_gateway() -> anyhow::Result<()> {
+    let services = std::env::var("EGRET_BENCH_SERVICES").context("EGRET_BENCH_SERVICES")?;
+    let data_dir = std::env::var("EGRET_BENCH_DATA_DIR").context("EGRET_BENCH_DATA_DIR")?;
+    let mut config = egret_gateway::GatewayConfig::default();
+    config.common.data_dir = data_dir.into();
+    config.common.listen = SocketAddr::from(([127, 0, 0, 1], 0));
+    config.common.telemetry.log_filter = "error".to_string();
+    let address = format!("http://{services}");
+    config.gateway.services = egret_gateway::ServiceAddresses {
+        registry: address.clone(),
+        activity: address.clone(),
+        recognition: address.clone(),
+        reporting: address,
+    };
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(async {
+            egret_gateway::serve_alone(&config, egret_runtime::shutdown_on_signals()).await
+        })
 }
 
 struct Settings {
@@ -177,6 +201,8 @@ fn machine() -> String {
 struct Spawned {
     child: Child,
     address: SocketAddr,
+    /// For the instance: the services' own listener behind the gateway.
+    direct: Option<SocketAddr>,
     root: String,
 }
 
@@ -191,6 +217,15 @@ impl Spawned {
     fn echo() -> anyhow::Result<Self> {
         let command = Command::new(std::env::current_exe()?);
         Self::start(command, "echo", &[])
+    }
+
+    /// A gateway process of its own in front of `services`.
+    fn gateway(data_dir: &Path, services: SocketAddr) -> anyhow::Result<Self> {
+        let mut command = Command::new(std::env::current_exe()?);
+        command
+            .env("EGRET_BENCH_DATA_DIR", data_dir)
+            .env("EGRET_BENCH_SERVICES", services.to_string());
+        Self::start(command, "gateway", &[])
     }
 
     fn instance(data_dir: &Path, database_url: Option<&str>) -> anyhow::Result<Self> {
@@ -217,6 +252,7 @@ impl Spawned {
         let stdout = child.stdout.take().context("stdout")?;
         let mut lines = std::io::BufReader::new(stdout).lines();
         let mut address = None;
+        let mut direct = None;
         let mut root = String::new();
         while address.is_none() || (!wanted.is_empty() && root.is_empty()) {
             let Some(line) = lines.next() else {
@@ -226,8 +262,12 @@ impl Spawned {
             if let Some(rest) = line
                 .strip_prefix("egret listening on ")
                 .or_else(|| line.strip_prefix("echo listening on "))
+                .or_else(|| line.strip_prefix("egret-gateway listening on "))
             {
                 address = Some(rest.trim().parse()?);
+            }
+            if let Some(rest) = line.strip_prefix("services behind the gateway: ") {
+                direct = Some(rest.trim().parse()?);
             }
             if let Some(rest) = line.strip_prefix("root org unit: ") {
                 root = rest
@@ -242,6 +282,7 @@ impl Spawned {
         Ok(Self {
             child,
             address: address.context("no address")?,
+            direct,
             root,
         })
     }
@@ -261,18 +302,25 @@ impl Spawned {
     }
 
     async fn channels(&self) -> anyhow::Result<Vec<Channel>> {
-        let mut channels = Vec::with_capacity(CONNECTIONS);
-        for _ in 0..CONNECTIONS {
-            channels.push(
-                Channel::from_shared(format!("http://{}", self.address))?
-                    .tcp_nodelay(true)
-                    .connect()
-                    .await?,
-            );
-        }
-        Ok(channels)
+        connect(self.address).await
     }
 }
+
+/// `CONNECTIONS` channels to `address`.
+async fn connect(address: SocketAddr) -> anyhow::Result<Vec<Channel>> {
+    let mut channels = Vec::with_capacity(CONNECTIONS);
+    for _ in 0..CONNECTIONS {
+        channels.push(
+            Channel::from_shared(format!("http://{address}"))?
+                .tcp_nodelay(true)
+                .connect()
+                .await?,
+        );
+    }
+    Ok(channels)
+}
+
+impl Spawned {}
 
 /// One closed-loop run: latencies and the throughput of the whole run.
 struct Run {
@@ -527,10 +575,94 @@ async fn bench_engine(
         let figures = measure(rpc, settings, &context, &channels, &echo_channels).await?;
         print_figures(&figures);
     }
+    if let Some(direct) = instance.direct
+        && (only.is_empty() || only.split(',').any(|name| name.trim() == "Gateway"))
+    {
+        let gateway_process = Spawned::gateway(data_dir, direct)?;
+        let links = [
+            ("direct", connect(direct).await?),
+            ("in-process gateway", channels.clone()),
+            ("gateway process", gateway_process.channels().await?),
+        ];
+        println!();
+        println!(
+            "The gateway: the same reads straight to the services' listener (direct), through `egret up`'s gateway, which calls the services in-process, and through an `egret-gateway` process in front of the same listener. At c=1 the three are called in turn, call by call, so each p50 sees the same moments of a shared machine; at c=32 the runs alternate."
+        );
+        println!();
+        println!(
+            "| rpc | direct c=1 p50 µs | in-process gateway, added µs | gateway process, added µs | direct c=32 per second | in-process gateway, ratio | gateway process, ratio |"
+        );
+        println!("|---|---:|---:|---:|---:|---:|---:|");
+        for rpc in [Rpc::GetVolunteer, Rpc::GetOrgUnit] {
+            measure_gateway(rpc, settings, &context, &links).await?;
+        }
+        println!();
+        println!(
+            "the gateway process's resident memory after the load: {} MiB",
+            gateway_process.rss_kib() / 1024
+        );
+    }
     println!();
     println!(
         "resident memory after the load: {} MiB",
         instance.rss_kib() / 1024
+    );
+    Ok(())
+}
+
+/// What the gateway adds to `rpc` (a read, so rounds may repeat its calls): p50 at one
+/// caller, calling each link in turn, and throughput at 32 callers, link after link.
+async fn measure_gateway(
+    rpc: Rpc,
+    settings: &Settings,
+    context: &Arc<Bench>,
+    links: &[(&str, Vec<Channel>); 3],
+) -> anyhow::Result<()> {
+    let (at_one, at_32) = rpc.calls();
+    let mut p50s: [Vec<f64>; 3] = Default::default();
+    let mut rates: [Vec<f64>; 3] = Default::default();
+    for _ in 0..settings.rounds {
+        let mut latencies = [
+            latency_histogram(),
+            latency_histogram(),
+            latency_histogram(),
+        ];
+        for index in 0..at_one {
+            for (link, (_, channels)) in links.iter().enumerate() {
+                let started = Instant::now();
+                rpc.call(context.clone(), channels[0].clone(), index)
+                    .await
+                    .map_err(|status| anyhow::anyhow!("{}: {status:?}", rpc.name()))?;
+                latencies[link].record(started.elapsed().as_micros() as u64)?;
+            }
+        }
+        for (link, (_, channels)) in links.iter().enumerate() {
+            p50s[link].push(latencies[link].value_at_quantile(0.5) as f64);
+            let context = context.clone();
+            let run = closed_loop(
+                channels,
+                CONCURRENCY,
+                at_32,
+                Load::Measured,
+                move |channel, index| {
+                    let context = context.clone();
+                    async move { rpc.call(context, channel, index).await.map(drop) }
+                },
+            )
+            .await
+            .with_context(|| rpc.name())?;
+            rates[link].push(run.per_second);
+        }
+    }
+    let [direct_p50, local_p50, remote_p50] = p50s.map(median);
+    let [direct_rate, local_rate, remote_rate] = rates.map(median);
+    println!(
+        "| {} | {direct_p50:.0} | {:.0} | {:.0} | {direct_rate:.0} | {:.2} | {:.2} |",
+        rpc.name(),
+        local_p50 - direct_p50,
+        remote_p50 - direct_p50,
+        local_rate / direct_rate,
+        remote_rate / direct_rate,
     );
     Ok(())
 }

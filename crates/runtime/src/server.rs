@@ -62,6 +62,7 @@ pub struct ServiceHost {
     gates: Vec<(&'static str, Gates)>,
     fallback: Option<Fallback>,
     grpc_web: bool,
+    permits: Arc<Semaphore>,
 }
 
 impl ServiceHost {
@@ -92,6 +93,7 @@ impl ServiceHost {
         routes.add_service(reflection_v1alpha);
         Ok(Self {
             listener,
+            permits: Arc::new(Semaphore::new(settings.concurrency_limit)),
             settings,
             verifier,
             routes,
@@ -160,6 +162,31 @@ impl ServiceHost {
         self.fallback = Some(fallback);
     }
 
+    /// The services added so far as one in-process service, behind the same checks as on
+    /// the listener (tokens, gates, deadlines, the concurrency limit it shares with the
+    /// listener): for a gateway in the same process, which then forwards without a hop
+    /// through the network.
+    pub fn in_process(&self) -> Fallback {
+        Fallback::new(
+            self.guard_layer()
+                .layer(self.routes.clone().routes().prepare()),
+        )
+    }
+
+    fn guard_layer(&self) -> GuardLayer {
+        GuardLayer {
+            state: Arc::new(GuardState {
+                permits: self.permits.clone(),
+                default_deadline: self.settings.default_deadline,
+                max_deadline: self.settings.max_deadline,
+                max_message_bytes: self.settings.max_message_bytes,
+                verifier: self.verifier.clone(),
+                public_methods: self.public_methods.clone(),
+                gates: self.gates.clone(),
+            }),
+        }
+    }
+
     /// Accepts gRPC-Web (HTTP/1.1 and HTTP/2) beside gRPC, for browsers.
     pub fn accept_grpc_web(&mut self) {
         self.grpc_web = true;
@@ -185,17 +212,7 @@ impl ServiceHost {
                 .set_service_status(*name, ServingStatus::Serving)
                 .await;
         }
-        let guard = GuardLayer {
-            state: Arc::new(GuardState {
-                permits: Arc::new(Semaphore::new(self.settings.concurrency_limit)),
-                default_deadline: self.settings.default_deadline,
-                max_deadline: self.settings.max_deadline,
-                max_message_bytes: self.settings.max_message_bytes,
-                verifier: self.verifier,
-                public_methods: self.public_methods,
-                gates: self.gates,
-            }),
-        };
+        let guard = self.guard_layer();
         let front = FrontLayer {
             local: HOST_SERVICES
                 .iter()

@@ -3,8 +3,9 @@
 //! The gateway asks each service behind it for its health every `gateway.health_interval`
 //! and reports the answer under the service's short name (`activity`) and under each of
 //! its gRPC services (`egret.activity.v1.ActivityService`). The empty name `""`, the
-//! instance as a whole, is SERVING only while every service is. Probes and `grpc-health-probe`
-//! then need the instance's address alone.
+//! instance as a whole, is SERVING only while every service is (a readiness probe), and
+//! `gateway` while the gateway itself runs (a liveness probe). Probes and
+//! `grpc-health-probe` need the instance's address alone.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -21,6 +22,11 @@ use tonic_health::pb::health_client::HealthClient;
 use tonic_health::server::HealthReporter;
 
 use crate::proxy::Upstream;
+
+/// The name under which the gateway reports itself: SERVING while it runs, whatever the
+/// services behind it do, for a liveness probe that must not restart the gateway because a
+/// service is down.
+pub const GATEWAY: &str = "gateway";
 
 /// The gRPC service names of each proto package in the instance's contracts.
 pub fn services_by_package() -> BTreeMap<String, Vec<String>> {
@@ -77,6 +83,9 @@ pub async fn spawn_watch(
     reporter
         .set_service_status("", ServingStatus::NotServing)
         .await;
+    reporter
+        .set_service_status(GATEWAY, ServingStatus::Serving)
+        .await;
     for one in &watched {
         set_all(&reporter, one, ServingStatus::NotServing).await;
     }
@@ -114,6 +123,9 @@ pub async fn spawn_watch(
             }
         }
         // A gateway that is stopping serves nothing any more, whatever is behind it.
+        reporter
+            .set_service_status(GATEWAY, ServingStatus::NotServing)
+            .await;
         for one in &watched {
             set_all(&reporter, one, ServingStatus::NotServing).await;
         }

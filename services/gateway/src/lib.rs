@@ -130,7 +130,8 @@ pub struct Gateway {
 }
 
 impl Gateway {
-    /// Binds `common.listen` and prepares a proxy to each service at its address.
+    /// Binds `common.listen` and prepares a proxy to each service at its address, in
+    /// other processes.
     pub async fn bind(
         common: &Settings,
         settings: &GatewaySettings,
@@ -139,8 +140,17 @@ impl Gateway {
         let mut upstreams = Vec::new();
         for (service, (key, address)) in SERVICES.into_iter().zip(addresses.named()) {
             let uri = egret_runtime::config::parse_service_address(key, address)?;
-            upstreams.push(Arc::new(Upstream::new(service, &uri, settings)?));
+            upstreams.push(Arc::new(Upstream::remote(service, &uri, settings)?));
         }
+        Self::bind_to(common, settings, upstreams).await
+    }
+
+    /// Binds `common.listen` in front of `upstreams`.
+    pub async fn bind_to(
+        common: &Settings,
+        settings: &GatewaySettings,
+        upstreams: Vec<Arc<Upstream>>,
+    ) -> anyhow::Result<Self> {
         let verifier = TokenVerifier::new(
             keys::verifying_key(&common.data_dir, &common.auth)?,
             common.instance.id.clone(),
@@ -180,8 +190,9 @@ impl Gateway {
     }
 }
 
-/// A whole instance in one process (`egret up`): the four services on an internal
-/// loopback listener, and the gateway in front of them on the instance's address.
+/// A whole instance in one process (`egret up`): the gateway on the instance's address,
+/// calling the four services in-process, and the services' own loopback listener, where
+/// they call each other.
 pub struct Instance {
     services: Assembly,
     gateway: Gateway,
@@ -204,14 +215,15 @@ impl Instance {
         let activity = services.add::<Activity>(&config.activity).await?;
         let recognition = services.add::<Recognition>(&config.recognition).await?;
         let reporting = services.add::<Reporting>(&config.reporting).await?;
-        let address = format!("http://{}", services.local_addr());
-        let addresses = ServiceAddresses {
-            registry: address.clone(),
-            activity: address.clone(),
-            recognition: address.clone(),
-            reporting: address,
-        };
-        let gateway = Gateway::bind(&config.common, &config.gateway, &addresses).await?;
+        // The gateway calls them in-process; their listener serves the calls they make
+        // to each other and the gateway's health checks.
+        let address: http::Uri = format!("http://{}", services.local_addr()).parse()?;
+        let local = services.host().in_process();
+        let upstreams = SERVICES
+            .into_iter()
+            .map(|service| Upstream::local(service, &address, local.clone()).map(Arc::new))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let gateway = Gateway::bind_to(&config.common, &config.gateway, upstreams).await?;
         Ok(Self {
             services,
             gateway,
@@ -275,10 +287,12 @@ impl Instance {
         let data_dir = self.config.common.data_dir.display();
         Ok(format!(
             "egret listening on {address}\n\
+             services behind the gateway: {services}\n\
              instance: {instance} ({tier:?}), data directory: {data_dir}\n\
              root org unit: orgUnits/{root_id} {root_name}\n\
              a token for the root: egret token --data-dir {data_dir} --role admin",
             address = self.local_addr(),
+            services = self.services_addr(),
             instance = self.config.common.instance.id,
             tier = self.config.common.instance.tier,
             root_id = root.id,

@@ -6,7 +6,11 @@
 //! without being held. Each service is reached over a few long-lived HTTP/2 connections
 //! (`TCP_NODELAY`, pings while idle) that carry every call multiplexed.
 //!
-//! A call is retried only when the service cannot have started processing it (gRFC A6's
+//! In `egret up` the services run in the gateway's own process, and a call goes to them
+//! directly, through the same checks their listener applies, without a hop through the
+//! network.
+//!
+//! A call to another process is retried only when the service cannot have started processing it (gRFC A6's
 //! transparent retry): when no connection could be made, or when hyper hands the request
 //! back unsent because the connection it was queued on closed first. A request that was
 //! written, even in part, is never sent again: its body is streamed, not buffered, and the
@@ -21,7 +25,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use egret_runtime::server::parse_grpc_timeout;
-use egret_runtime::{ApiError, Bilingual, links};
+use egret_runtime::{ApiError, Bilingual, Fallback, links};
 use http::header::{HeaderName, HeaderValue};
 use http::{Request, Response, Uri, Version};
 use hyper::client::conn::http2::SendRequest;
@@ -30,6 +34,7 @@ use tokio::net::TcpStream;
 use tokio::time::Instant;
 use tonic::body::Body;
 use tonic::transport::server::TcpConnectInfo;
+use tower::ServiceExt;
 
 use crate::config::GatewaySettings;
 
@@ -52,14 +57,23 @@ const IDENTITY_HEADERS: [&str; 10] = [
 /// The prefix of headers reserved for Egret's own processes.
 const RESERVED_PREFIX: &str = "x-egret-";
 
-/// A service behind the gateway, and the connections to it.
+/// A service behind the gateway, and how calls reach it.
 pub struct Upstream {
     service: KnownService,
     authority: http::uri::Authority,
-    slots: Box<[Slot]>,
-    next: AtomicUsize,
-    connect_timeout: Duration,
-    attempts: u32,
+    link: Link,
+}
+
+enum Link {
+    /// Another process, over HTTP/2 connections.
+    Remote {
+        slots: Box<[Slot]>,
+        next: AtomicUsize,
+        connect_timeout: Duration,
+        attempts: u32,
+    },
+    /// The same process (`egret up`): the service's own checks and routes, called directly.
+    Local(Fallback),
 }
 
 /// A service the gateway knows: its name, its proto package and how a person calls it.
@@ -95,25 +109,34 @@ impl Slot {
 }
 
 impl Upstream {
-    /// An upstream at `address` (`http://host:port`); connections open on first use.
-    pub fn new(
+    /// A service in another process at `address` (`http://host:port`); connections open
+    /// on first use.
+    pub fn remote(
         service: KnownService,
         address: &Uri,
         settings: &GatewaySettings,
     ) -> anyhow::Result<Self> {
-        let authority = address
-            .authority()
-            .cloned()
-            .ok_or_else(|| anyhow::anyhow!("{address} has no host and port"))?;
         Ok(Self {
             service,
-            authority,
-            slots: (0..settings.connections_per_service.max(1))
-                .map(|_| Slot::default())
-                .collect(),
-            next: AtomicUsize::new(0),
-            connect_timeout: settings.connect_timeout,
-            attempts: settings.attempts,
+            authority: authority(address)?,
+            link: Link::Remote {
+                slots: (0..settings.connections_per_service.max(1))
+                    .map(|_| Slot::default())
+                    .collect(),
+                next: AtomicUsize::new(0),
+                connect_timeout: settings.connect_timeout,
+                attempts: settings.attempts,
+            },
+        })
+    }
+
+    /// A service in this process, called through `local`; `address` is where the same
+    /// service listens, for health checks.
+    pub fn local(service: KnownService, address: &Uri, local: Fallback) -> anyhow::Result<Self> {
+        Ok(Self {
+            service,
+            authority: authority(address)?,
+            link: Link::Local(local),
         })
     }
 
@@ -127,7 +150,11 @@ impl Upstream {
         self.authority.as_str()
     }
 
-    async fn sender(&self, slot: &Slot) -> Result<SendRequest<Body>, String> {
+    async fn sender(
+        &self,
+        slot: &Slot,
+        connect_timeout: Duration,
+    ) -> Result<SendRequest<Body>, String> {
         if let Some(sender) = slot.open_sender() {
             return Ok(sender);
         }
@@ -136,19 +163,17 @@ impl Upstream {
         if let Some(sender) = slot.open_sender() {
             return Ok(sender);
         }
-        let sender = self.connect().await?;
+        let sender = self.connect(connect_timeout).await?;
         slot.keep(sender.clone());
         Ok(sender)
     }
 
-    async fn connect(&self) -> Result<SendRequest<Body>, String> {
-        let stream = tokio::time::timeout(
-            self.connect_timeout,
-            TcpStream::connect(self.authority.as_str()),
-        )
-        .await
-        .map_err(|_| format!("connecting took over {:?}", self.connect_timeout))?
-        .map_err(|error| format!("cannot connect: {error}"))?;
+    async fn connect(&self, connect_timeout: Duration) -> Result<SendRequest<Body>, String> {
+        let stream =
+            tokio::time::timeout(connect_timeout, TcpStream::connect(self.authority.as_str()))
+                .await
+                .map_err(|_| format!("connecting took over {connect_timeout:?}"))?
+                .map_err(|error| format!("cannot connect: {error}"))?;
         stream
             .set_nodelay(true)
             .map_err(|error| format!("setting TCP_NODELAY: {error}"))?;
@@ -173,7 +198,23 @@ impl Upstream {
     /// Forwards `request` and answers with the service's response, or with UNAVAILABLE
     /// naming the service, or DEADLINE_EXCEEDED once `ends` passes.
     pub async fn forward(&self, mut request: Request<Body>, ends: Instant) -> Response<Body> {
-        let slot = &self.slots[self.next.fetch_add(1, Ordering::Relaxed) % self.slots.len()];
+        let (slots, next, connect_timeout, attempts) = match &self.link {
+            Link::Local(local) => {
+                set_grpc_timeout(request.headers_mut(), ends);
+                return match tokio::time::timeout_at(ends, local.clone().oneshot(request)).await {
+                    Ok(Ok(response)) => response,
+                    Ok(Err(never)) => match never {},
+                    Err(_) => deadline_exceeded(self.service),
+                };
+            }
+            Link::Remote {
+                slots,
+                next,
+                connect_timeout,
+                attempts,
+            } => (slots, next, *connect_timeout, *attempts),
+        };
+        let slot = &slots[next.fetch_add(1, Ordering::Relaxed) % slots.len()];
         let target = Uri::builder()
             .scheme("http")
             .authority(self.authority.clone())
@@ -193,7 +234,8 @@ impl Upstream {
         loop {
             attempt += 1;
             set_grpc_timeout(request.headers_mut(), ends);
-            let why = match tokio::time::timeout_at(ends, self.sender(slot)).await {
+            let why = match tokio::time::timeout_at(ends, self.sender(slot, connect_timeout)).await
+            {
                 Err(_) => return deadline_exceeded(self.service),
                 Ok(Err(connect_error)) => connect_error,
                 Ok(Ok(mut sender)) => {
@@ -217,7 +259,7 @@ impl Upstream {
             };
             tracing::debug!(service = self.service.name, attempt, reason = %why, "call not sent");
             let pause = backoff(attempt);
-            if attempt >= self.attempts || Instant::now() + pause >= ends {
+            if attempt >= attempts || Instant::now() + pause >= ends {
                 return self.unavailable(why);
             }
             tokio::time::sleep(pause).await;
@@ -234,6 +276,13 @@ impl Upstream {
             format!("{}暂时无法访问，其他服务不受影响", self.service.zh_name),
         )))
     }
+}
+
+fn authority(address: &Uri) -> anyhow::Result<http::uri::Authority> {
+    address
+        .authority()
+        .cloned()
+        .ok_or_else(|| anyhow::anyhow!("{address} has no host and port"))
 }
 
 /// How long to wait before attempt `attempt + 1`.

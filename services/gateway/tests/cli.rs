@@ -38,7 +38,7 @@ fn start(data_dir: &std::path::Path) -> Running {
     let mut lines = BufReader::new(stdout).lines();
     let mut address = String::new();
     let mut root = String::new();
-    for _ in 0..4 {
+    for _ in 0..5 {
         let line = lines.next().expect("a banner line").expect("utf-8");
         if let Some(rest) = line.strip_prefix("egret listening on ") {
             address = rest.trim().to_string();

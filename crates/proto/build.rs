@@ -31,6 +31,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "egret/reporting/v1/annual_report.proto",
         "egret/reporting/v1/targets.proto",
         "egret/reporting/v1/records.proto",
+        "egret/gateway/v1/auth.proto",
     ];
     println!("cargo:rerun-if-changed={}", proto_root.display());
     let descriptor_set = protox::compile(files, [&proto_root])?;

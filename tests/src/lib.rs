@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use egret_gateway::{EgretConfig, Instance};
 use egret_proto::activity::v1 as activity_pb;
+use egret_proto::gateway::v1 as gateway_pb;
 use egret_proto::recognition::v1 as recognition_pb;
 use egret_proto::registry::v1 as pb;
 use egret_proto::reporting::v1 as reporting_pb;
@@ -67,6 +68,7 @@ pub struct TestApp {
     shutdown: CancellationToken,
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     processes: Option<Processes>,
+    first_admin_password: Option<String>,
     data_dir: tempfile::TempDir,
     postgres: Option<FreshPostgres>,
     config: EgretConfig,
@@ -113,6 +115,7 @@ impl TestApp {
             .await
             .expect("instance builds");
         let address = instance.local_addr();
+        let first_admin_password = instance.first_admin_password().map(str::to_string);
         let root = instance
             .registry()
             .ensure_root("test corps")
@@ -139,6 +142,7 @@ impl TestApp {
             shutdown,
             server: Some(server),
             processes: None,
+            first_admin_password,
             data_dir,
             postgres,
             config,
@@ -195,6 +199,7 @@ impl TestApp {
             shutdown: CancellationToken::new(),
             server: None,
             processes: Some(processes),
+            first_admin_password: None,
             data_dir,
             postgres,
             config,
@@ -263,6 +268,24 @@ impl TestApp {
             Some(format!("Bearer {token}").parse().expect("ascii token"))
         };
         InterceptedService::new(self.channel.clone(), Bearer(value))
+    }
+
+    /// The gateway's AuthService (sign-in needs no token).
+    pub fn auth(&self) -> gateway_pb::auth_service_client::AuthServiceClient<Channel> {
+        gateway_pb::auth_service_client::AuthServiceClient::new(self.channel.clone())
+    }
+
+    /// The gateway's AccountService with `token`.
+    pub fn accounts(
+        &self,
+        token: &str,
+    ) -> gateway_pb::account_service_client::AccountServiceClient<Authed> {
+        gateway_pb::account_service_client::AccountServiceClient::new(self.authed(token))
+    }
+
+    /// The one-time password of the first admin account, printed by the first start.
+    pub fn first_admin_password(&self) -> Option<&str> {
+        self.first_admin_password.as_deref()
     }
 
     /// An OrgUnitService client with `token` ("" for none).

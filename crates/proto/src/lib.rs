@@ -43,6 +43,14 @@ pub mod reporting {
     }
 }
 
+/// `egret.gateway.v1`: people's accounts and sign-in.
+pub mod gateway {
+    /// Version 1.
+    pub mod v1 {
+        tonic::include_proto!("egret.gateway.v1");
+    }
+}
+
 /// The encoded `FileDescriptorSet` of every Egret proto, for gRPC reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("egret_descriptor");
 

@@ -30,6 +30,66 @@ pub enum Command {
     Up(UpArgs),
     /// Print a bearer token signed with this instance's key.
     Token(TokenArgs),
+    /// Manage people's accounts from the shell.
+    #[command(subcommand)]
+    Account(AccountCommand),
+}
+
+/// `egret account …`: the same accounts as AccountService, for an operator at the shell
+/// (changes are recorded with the actor `cli`).
+#[derive(Debug, Subcommand)]
+pub enum AccountCommand {
+    /// Create an account and print its one-time password.
+    Create(CreateAccountArgs),
+    /// List every account.
+    List(AccountInstanceArgs),
+    /// Disable an account: it may no longer sign in, and its sign-ins end.
+    Disable(AccountNameArgs),
+    /// Enable a disabled account.
+    Enable(AccountNameArgs),
+    /// Give an account a new one-time password and print it; its sign-ins end.
+    ResetPassword(AccountNameArgs),
+}
+
+/// Where the accounts live.
+#[derive(Debug, Args)]
+pub struct AccountInstanceArgs {
+    #[command(flatten)]
+    /// Configuration and data.
+    pub instance: InstanceArgs,
+}
+
+/// One account, by username.
+#[derive(Debug, Args)]
+pub struct AccountNameArgs {
+    #[command(flatten)]
+    /// Configuration and data.
+    pub instance: InstanceArgs,
+    /// The account's username.
+    pub username: String,
+}
+
+/// `egret account create`.
+#[derive(Debug, Args)]
+pub struct CreateAccountArgs {
+    #[command(flatten)]
+    /// Configuration and data.
+    pub instance: InstanceArgs,
+    /// The name to sign in with.
+    #[arg(long)]
+    pub username: String,
+    /// The person's name.
+    #[arg(long)]
+    pub display_name: String,
+    /// The org unit the account acts for, `orgUnits/{id}` or the bare id [default: the root].
+    #[arg(long, value_name = "ORG")]
+    pub org: Option<String>,
+    /// A role; repeat for several: admin, staff, team_leader, volunteer, viewer.
+    #[arg(long = "role", value_name = "ROLE", required = true, value_parser = parse_role)]
+    pub roles: Vec<Role>,
+    /// For the volunteer role: the volunteer, `volunteers/{id}` or the bare id.
+    #[arg(long, value_name = "VOLUNTEER")]
+    pub volunteer: Option<String>,
 }
 
 /// Where the instance's configuration and data live.
@@ -167,6 +227,179 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let token = issue_token(&args).await?;
             println!("{token}");
             Ok(())
+        }
+        Command::Account(command) => {
+            println!("{}", manage_accounts(command).await?);
+            Ok(())
+        }
+    }
+}
+
+/// The shell's actor in change histories and the audit log.
+const SHELL: &str = "cli";
+
+/// Runs an `egret account` subcommand and returns what to print.
+pub async fn manage_accounts(command: AccountCommand) -> anyhow::Result<String> {
+    let instance = match &command {
+        AccountCommand::Create(args) => &args.instance,
+        AccountCommand::List(args) => &args.instance,
+        AccountCommand::Disable(args)
+        | AccountCommand::Enable(args)
+        | AccountCommand::ResetPassword(args) => &args.instance,
+    };
+    let config = load_config(instance, None)?;
+    let accounts = crate::open_accounts(&config.common, &config.gateway, "").await?;
+    let printed = account_command(&config, &accounts, command).await;
+    accounts.database().close().await;
+    printed
+}
+
+async fn account_command(
+    config: &EgretConfig,
+    accounts: &crate::Accounts,
+    command: AccountCommand,
+) -> anyhow::Result<String> {
+    use crate::accounts::{domain, store};
+    let by_username = |username: String| async move {
+        let username = username.trim().to_lowercase();
+        store::by_username(accounts.database().reader(), &username)
+            .await
+            .map_err(|error| anyhow::anyhow!("{error}"))?
+            .with_context(|| format!("no account has the username {username:?}"))
+    };
+    let shown = |account: &domain::Account| {
+        format!(
+            "accounts/{} {} ({}) orgUnits/{} {} {}",
+            account.id,
+            account.username,
+            account.display_name,
+            account.org_unit_id,
+            account
+                .roles
+                .iter()
+                .map(|role| role.as_str())
+                .collect::<Vec<_>>()
+                .join(","),
+            match account.state {
+                domain::AccountState::Active => "active",
+                domain::AccountState::Disabled => "disabled",
+            }
+        )
+    };
+    match command {
+        AccountCommand::Create(args) => {
+            let username = domain::username("--username", &args.username)
+                .map_err(|violation| anyhow::anyhow!("--username: {}", violation.reason.en))?;
+            let volunteer = args
+                .volunteer
+                .as_deref()
+                .map(|name| bare_id(name, "volunteers").to_string());
+            domain::roles_and_volunteer(&args.roles, volunteer.as_deref()).map_err(
+                |violations| {
+                    anyhow::anyhow!(
+                        "{}",
+                        violations
+                            .iter()
+                            .map(|violation| violation.reason.en.clone())
+                            .collect::<Vec<_>>()
+                            .join("; ")
+                    )
+                },
+            )?;
+            let registry = Registry::open(&config.common, &config.registry).await?;
+            let unit = match &args.org {
+                Some(org) => egret_registry::store::org::get_org_unit(
+                    registry.database().reader(),
+                    bare_id(org, "orgUnits"),
+                )
+                .await
+                .map_err(|error| anyhow::anyhow!("{error}"))?
+                .with_context(|| format!("org unit {org} does not exist on this instance"))?,
+                None => registry
+                    .ensure_root(&config.common.instance.root_name)
+                    .await
+                    .map_err(|error| anyhow::anyhow!("{error}"))?,
+            };
+            if let Some(id) = &volunteer {
+                egret_registry::store::volunteers::get(registry.database().reader(), id)
+                    .await
+                    .map_err(|error| anyhow::anyhow!("{error}"))?
+                    .with_context(|| format!("volunteer {id} does not exist on this instance"))?;
+            }
+            registry.database().close().await;
+            let password = domain::one_time_password();
+            let hash = crate::accounts::password::hash(&password)
+                .map_err(|error| anyhow::anyhow!("{error}"))?;
+            let account = accounts
+                .insert(
+                    SHELL,
+                    None,
+                    domain::Account {
+                        id: egret_storage::new_id(),
+                        username,
+                        display_name: args.display_name.trim().to_string(),
+                        org_unit_id: unit.id.clone(),
+                        org_unit_path: unit.path.clone(),
+                        roles: args.roles,
+                        volunteer_id: volunteer,
+                        state: domain::AccountState::Active,
+                        password_hash: hash,
+                        password_change_required: true,
+                        meta: egret_types::Meta {
+                            origin_instance: String::new(),
+                            version: 0,
+                            create_time: 0,
+                            update_time: 0,
+                        },
+                    },
+                )
+                .await
+                .map_err(|error| anyhow::anyhow!("{error}"))?;
+            Ok(format!(
+                "{}\none-time password: {password}",
+                shown(&account)
+            ))
+        }
+        AccountCommand::List(_) => {
+            let mut lines = Vec::new();
+            let mut after: Option<String> = None;
+            loop {
+                let page =
+                    store::list_subtree(accounts.database().reader(), "/", after.as_deref(), 500)
+                        .await
+                        .map_err(|error| anyhow::anyhow!("{error}"))?;
+                let Some(last) = page.last() else { break };
+                after = Some(last.username.clone());
+                lines.extend(page.iter().map(shown));
+            }
+            Ok(lines.join("\n"))
+        }
+        AccountCommand::Disable(args) => {
+            let account = by_username(args.username).await?;
+            let account = accounts
+                .set_state_of(account, SHELL, None, domain::AccountState::Disabled)
+                .await
+                .map_err(|error| anyhow::anyhow!("{error}"))?;
+            Ok(shown(&account))
+        }
+        AccountCommand::Enable(args) => {
+            let account = by_username(args.username).await?;
+            let account = accounts
+                .set_state_of(account, SHELL, None, domain::AccountState::Active)
+                .await
+                .map_err(|error| anyhow::anyhow!("{error}"))?;
+            Ok(shown(&account))
+        }
+        AccountCommand::ResetPassword(args) => {
+            let account = by_username(args.username).await?;
+            let (account, password) = accounts
+                .reset_password_of(account, SHELL, None)
+                .await
+                .map_err(|error| anyhow::anyhow!("{error}"))?;
+            Ok(format!(
+                "{}\none-time password: {password}",
+                shown(&account)
+            ))
         }
     }
 }

@@ -26,6 +26,12 @@ pub struct GatewaySettings {
     /// How often the gateway asks each service for its health.
     #[serde(with = "humantime_serde")]
     pub health_interval: Duration,
+    /// How long an access token from SignIn or RefreshToken stays valid.
+    #[serde(with = "humantime_serde")]
+    pub access_token_ttl: Duration,
+    /// How long a refresh token stays valid (a sign-in lasts at most this long unused).
+    #[serde(with = "humantime_serde")]
+    pub refresh_token_ttl: Duration,
 }
 
 impl Default for GatewaySettings {
@@ -37,6 +43,8 @@ impl Default for GatewaySettings {
             attempts: 3,
             connections_per_service: 2,
             health_interval: Duration::from_secs(2),
+            access_token_ttl: Duration::from_secs(15 * 60),
+            refresh_token_ttl: Duration::from_secs(30 * 24 * 3600),
         }
     }
 }
@@ -76,6 +84,22 @@ impl Validate for GatewaySettings {
             return Err(ConfigError::invalid(
                 "gateway.health_interval",
                 "must be at least 50ms",
+            ));
+        }
+        if !(Duration::from_secs(60)..=Duration::from_secs(24 * 3600))
+            .contains(&self.access_token_ttl)
+        {
+            return Err(ConfigError::invalid(
+                "gateway.access_token_ttl",
+                "must be between 1m and 24h",
+            ));
+        }
+        if self.refresh_token_ttl <= self.access_token_ttl
+            || self.refresh_token_ttl > Duration::from_secs(365 * 24 * 3600)
+        {
+            return Err(ConfigError::invalid(
+                "gateway.refresh_token_ttl",
+                "must be longer than gateway.access_token_ttl and at most 365 days",
             ));
         }
         Ok(())

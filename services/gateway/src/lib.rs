@@ -10,6 +10,7 @@
 //! [`Instance`] assembles a whole instance in one process (`egret up`), and [`Gateway`]
 //! alone fronts services that run as processes of their own (`egret-gateway`).
 
+pub mod accounts;
 pub mod cli;
 pub mod config;
 pub mod health;
@@ -18,16 +19,20 @@ pub mod proxy;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use anyhow::Context;
 use egret_activity::{Activity, ActivitySettings};
 use egret_recognition::{Recognition, RecognitionSettings};
 use egret_registry::{Registry, RegistrySettings};
 use egret_reporting::{Reporting, ReportingSettings};
 use egret_runtime::assembly::Assembly;
 use egret_runtime::{
-    CancellationToken, ConfigError, Fallback, ServiceHost, Settings, TokenVerifier, Validate, keys,
+    CancellationToken, ConfigError, Fallback, ServiceHost, Settings, TokenIssuer, TokenVerifier,
+    Validate, keys,
 };
+use egret_storage::{Database, Migrations};
 use serde::Deserialize;
 
+pub use accounts::Accounts;
 pub use cli::{Cli, Command, run};
 pub use config::{GatewaySettings, ServiceAddresses};
 pub use proxy::{KnownService, Proxy, Upstream};
@@ -122,11 +127,49 @@ impl Validate for EgretConfig {
     }
 }
 
-/// The gateway: one listener that forwards every call to its service.
+/// The gateway: one listener that forwards every call to its service, and people's
+/// accounts.
 pub struct Gateway {
     host: ServiceHost,
     upstreams: Vec<Arc<Upstream>>,
     settings: GatewaySettings,
+    accounts: Accounts,
+}
+
+/// The gateway's migrations, for both engines.
+pub fn migrations() -> Migrations {
+    Migrations {
+        sqlite: &accounts::store::SQLITE_MIGRATIONS,
+        postgres: &accounts::store::POSTGRES_MIGRATIONS,
+    }
+}
+
+/// Opens the gateway's database (its accounts), migrating it.
+pub async fn open_accounts(
+    common: &Settings,
+    settings: &GatewaySettings,
+    registry: &str,
+) -> anyhow::Result<Accounts> {
+    let database = Database::open(&common.database, &common.data_dir, "gateway", migrations())
+        .await
+        .context("opening the gateway database")?;
+    let issuer = TokenIssuer::new(
+        keys::signing_key(&common.data_dir)?,
+        common.instance.id.clone(),
+    );
+    let registry = egret_runtime::config::service_channel(
+        "gateway.services.registry",
+        registry,
+        common.listen,
+    )?;
+    Ok(Accounts::new(
+        database,
+        issuer,
+        common.instance.id.clone(),
+        registry,
+        settings.access_token_ttl,
+        settings.refresh_token_ttl,
+    ))
 }
 
 impl Gateway {
@@ -156,6 +199,9 @@ impl Gateway {
             common.instance.id.clone(),
         );
         let mut host = ServiceHost::bind(common.listen, common.server.clone(), verifier).await?;
+        let registry = format!("http://{}", upstreams[0].authority());
+        let accounts = open_accounts(common, settings, &registry).await?;
+        accounts::grpc::add_services(&mut host, accounts.clone());
         let proxy = Proxy::new(
             upstreams.clone(),
             common.server.default_deadline,
@@ -167,6 +213,7 @@ impl Gateway {
             host,
             upstreams,
             settings: settings.clone(),
+            accounts,
         })
     }
 
@@ -186,7 +233,13 @@ impl Gateway {
         .await?;
         let served = self.host.serve(shutdown).await;
         let _ = watch.await;
+        self.accounts.database().close().await;
         served
+    }
+
+    /// People's accounts.
+    pub fn accounts(&self) -> &Accounts {
+        &self.accounts
     }
 }
 
@@ -201,6 +254,7 @@ pub struct Instance {
     recognition: Recognition,
     reporting: Reporting,
     config: EgretConfig,
+    first_admin_password: Option<String>,
 }
 
 impl Instance {
@@ -224,6 +278,15 @@ impl Instance {
             .map(|service| Upstream::local(service, &address, local.clone()).map(Arc::new))
             .collect::<anyhow::Result<Vec<_>>>()?;
         let gateway = Gateway::bind_to(&config.common, &config.gateway, upstreams).await?;
+        let root = registry
+            .ensure_root(&config.common.instance.root_name)
+            .await
+            .map_err(|error| anyhow::anyhow!("{error}"))?;
+        let first_admin_password = gateway
+            .accounts()
+            .ensure_first_admin(&root.id)
+            .await
+            .map_err(|error| anyhow::anyhow!("creating the first admin account: {error}"))?;
         Ok(Self {
             services,
             gateway,
@@ -232,7 +295,18 @@ impl Instance {
             recognition,
             reporting,
             config,
+            first_admin_password,
         })
+    }
+
+    /// The one-time password of the first admin account, when this start created it.
+    pub fn first_admin_password(&self) -> Option<&str> {
+        self.first_admin_password.as_deref()
+    }
+
+    /// People's accounts.
+    pub fn accounts(&self) -> &Accounts {
+        self.gateway.accounts()
     }
 
     /// The instance's address: the gateway's.
@@ -285,11 +359,17 @@ impl Instance {
             .await
             .map_err(|error| anyhow::anyhow!("{error}"))?;
         let data_dir = self.config.common.data_dir.display();
+        let first_admin = self.first_admin_password.as_ref().map_or(String::new(), |password| {
+            format!(
+                "\nfirst sign-in: username {}, one-time password {password} (shown only now: sign in and change it)",
+                accounts::app::FIRST_ADMIN
+            )
+        });
         Ok(format!(
             "egret listening on {address}\n\
              services behind the gateway: {services}\n\
              instance: {instance} ({tier:?}), data directory: {data_dir}\n\
-             root org unit: orgUnits/{root_id} {root_name}\n\
+             root org unit: orgUnits/{root_id} {root_name}{first_admin}\n\
              a token for the root: egret token --data-dir {data_dir} --role admin",
             address = self.local_addr(),
             services = self.services_addr(),

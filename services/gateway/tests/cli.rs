@@ -16,6 +16,8 @@ struct Running {
     child: Child,
     address: String,
     root: String,
+    /// The first admin's one-time password, printed by the first start only.
+    first_password: Option<String>,
 }
 
 impl Drop for Running {
@@ -24,7 +26,8 @@ impl Drop for Running {
     }
 }
 
-/// Starts `egret up` on a free port and reads its banner.
+/// Starts `egret up` on a free port and reads its banner, which ends with the line that
+/// tells how to get a token.
 fn start(data_dir: &std::path::Path) -> Running {
     let mut child = Command::new(EGRET)
         .args(["up", "--listen", "127.0.0.1:0", "--data-dir"])
@@ -38,7 +41,8 @@ fn start(data_dir: &std::path::Path) -> Running {
     let mut lines = BufReader::new(stdout).lines();
     let mut address = String::new();
     let mut root = String::new();
-    for _ in 0..5 {
+    let mut first_password = None;
+    loop {
         let line = lines.next().expect("a banner line").expect("utf-8");
         if let Some(rest) = line.strip_prefix("egret listening on ") {
             address = rest.trim().to_string();
@@ -50,6 +54,12 @@ fn start(data_dir: &std::path::Path) -> Running {
                 .unwrap_or_default()
                 .to_string();
         }
+        if let Some(rest) = line.strip_prefix("first sign-in: username admin, one-time password ") {
+            first_password = rest.split_whitespace().next().map(str::to_string);
+        }
+        if line.starts_with("a token for the root: ") {
+            break;
+        }
     }
     assert!(
         !address.is_empty() && root.starts_with("orgUnits/"),
@@ -59,6 +69,7 @@ fn start(data_dir: &std::path::Path) -> Running {
         child,
         address,
         root,
+        first_password,
     }
 }
 
@@ -125,7 +136,7 @@ async fn egret_up_serves_and_stops_cleanly() {
         "authorization",
         format!("Bearer {token}").parse().expect("ascii"),
     );
-    let unit = pb::org_unit_service_client::OrgUnitServiceClient::new(channel)
+    let unit = pb::org_unit_service_client::OrgUnitServiceClient::new(channel.clone())
         .get_org_unit(request)
         .await
         .expect("the token works")
@@ -133,6 +144,44 @@ async fn egret_up_serves_and_stops_cleanly() {
         .org_unit
         .expect("unit");
     assert_eq!(unit.display_name, "厦门市巾帼志愿服务总队");
+
+    // A person signs in with the printed one-time password, after changing it.
+    let first_password = running
+        .first_password
+        .clone()
+        .expect("the first start prints the admin's one-time password");
+    let mut auth =
+        egret_proto::gateway::v1::auth_service_client::AuthServiceClient::new(channel.clone());
+    auth.change_password(egret_proto::gateway::v1::ChangePasswordRequest {
+        username: "admin".to_string(),
+        current_password: first_password,
+        new_password: "a-password-of-my-own".to_string(),
+    })
+    .await
+    .expect("changes the one-time password");
+    let session = auth
+        .sign_in(egret_proto::gateway::v1::SignInRequest {
+            username: "admin".to_string(),
+            password: "a-password-of-my-own".to_string(),
+        })
+        .await
+        .expect("signs in")
+        .into_inner()
+        .session
+        .expect("session");
+    let mut request = tonic::Request::new(pb::GetOrgUnitRequest {
+        name: running.root.clone(),
+    });
+    request.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {}", session.access_token)
+            .parse()
+            .expect("ascii"),
+    );
+    pb::org_unit_service_client::OrgUnitServiceClient::new(channel.clone())
+        .get_org_unit(request)
+        .await
+        .expect("the access token works");
 
     let terminated = Command::new("kill")
         .args(["-TERM", &running.child.id().to_string()])
@@ -150,9 +199,10 @@ async fn egret_up_serves_and_stops_cleanly() {
     let status = status.expect("egret stops within ten seconds of SIGTERM");
     assert!(status.success(), "{status:?}");
 
-    // The second start finds the same root and keys.
+    // The second start finds the same root and keys, and makes no second admin.
     let again = start(data_dir.path());
     assert_eq!(again.root, running.root);
+    assert_eq!(again.first_password, None);
 }
 
 #[test]
@@ -386,4 +436,110 @@ async fn logs_written_to_a_file_have_no_colour_codes() {
         !log.contains('\u{1b}'),
         "escape codes in a log file: {log:?}"
     );
+}
+
+fn egret(data_dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    Command::new(EGRET)
+        .args(args)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .env("EGRET__TELEMETRY__LOG_FILTER", "warn")
+        .output()
+        .expect("egret runs")
+}
+
+/// `egret account …` manages the same accounts from the shell.
+#[test]
+fn accounts_are_managed_from_the_shell() {
+    let data_dir = tempfile::tempdir().expect("tempdir");
+    let created = egret(
+        data_dir.path(),
+        &[
+            "account",
+            "create",
+            "--username",
+            "li.na",
+            "--display-name",
+            "李娜",
+            "--role",
+            "staff",
+        ],
+    );
+    let stdout = String::from_utf8_lossy(&created.stdout);
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    assert!(
+        stdout.contains("li.na (李娜)") && stdout.contains("staff active"),
+        "{stdout}"
+    );
+    let password = stdout
+        .lines()
+        .find_map(|line| line.strip_prefix("one-time password: "))
+        .expect("a one-time password");
+    assert_eq!(password.len(), 16);
+
+    let listed = egret(data_dir.path(), &["account", "list"]);
+    assert!(String::from_utf8_lossy(&listed.stdout).contains("li.na"));
+
+    let disabled = egret(data_dir.path(), &["account", "disable", "li.na"]);
+    assert!(String::from_utf8_lossy(&disabled.stdout).ends_with("disabled\n"));
+    let enabled = egret(data_dir.path(), &["account", "enable", "LI.NA"]);
+    assert!(String::from_utf8_lossy(&enabled.stdout).ends_with("active\n"));
+    let reset = egret(data_dir.path(), &["account", "reset-password", "li.na"]);
+    let reset = String::from_utf8_lossy(&reset.stdout).to_string();
+    assert!(
+        reset.contains("one-time password: ") && !reset.contains(password),
+        "{reset}"
+    );
+
+    for (args, says) in [
+        (
+            vec![
+                "account",
+                "create",
+                "--username",
+                "li.na",
+                "--display-name",
+                "x",
+                "--role",
+                "viewer",
+            ],
+            "already exists",
+        ),
+        (
+            vec![
+                "account",
+                "create",
+                "--username",
+                "x",
+                "--display-name",
+                "x",
+                "--role",
+                "viewer",
+            ],
+            "--username",
+        ),
+        (
+            vec![
+                "account",
+                "create",
+                "--username",
+                "bot",
+                "--display-name",
+                "x",
+                "--role",
+                "sync",
+            ],
+            "sync role",
+        ),
+        (vec!["account", "disable", "nobody"], "no account"),
+    ] {
+        let output = egret(data_dir.path(), &args);
+        assert!(!output.status.success(), "{args:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+    }
 }

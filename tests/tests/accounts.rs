@@ -1,0 +1,446 @@
+//! People's accounts at the gateway: the first admin's one-time password, sign-in, refresh
+//! tokens that rotate and revoke their sign-in when reused, sign-out, password changes,
+//! admin RPCs within the admin's subtree, the change history, the audit log and the
+//! throttle on failed sign-ins.
+
+use egret_proto::gateway::v1 as pb;
+use egret_proto::registry::v1 as registry;
+use egret_runtime::Role;
+use egret_tests::{TestApp, both_backends, violated_fields};
+use tonic::Code;
+
+both_backends!(people_sign_in_and_admins_manage_accounts);
+
+const ADMIN_PASSWORD: &str = "鹭岛巾帼-admin-2026";
+
+async fn sign_in(
+    app: &TestApp,
+    username: &str,
+    password: &str,
+) -> Result<pb::Session, tonic::Status> {
+    app.auth()
+        .sign_in(pb::SignInRequest {
+            username: username.to_string(),
+            password: password.to_string(),
+        })
+        .await
+        .map(|response| response.into_inner().session.expect("session"))
+}
+
+async fn change_password(
+    app: &TestApp,
+    username: &str,
+    current: &str,
+    new: &str,
+) -> Result<pb::Account, tonic::Status> {
+    app.auth()
+        .change_password(pb::ChangePasswordRequest {
+            username: username.to_string(),
+            current_password: current.to_string(),
+            new_password: new.to_string(),
+        })
+        .await
+        .map(|response| response.into_inner().account.expect("account"))
+}
+
+async fn refresh(app: &TestApp, token: &str) -> Result<pb::Session, tonic::Status> {
+    app.auth()
+        .refresh_token(pb::RefreshTokenRequest {
+            refresh_token: token.to_string(),
+        })
+        .await
+        .map(|response| response.into_inner().session.expect("session"))
+}
+
+/// What a refused call should come back with.
+struct Refusal {
+    case: &'static str,
+    code: Code,
+    fields: &'static [&'static str],
+}
+
+#[track_caller]
+fn check<T: std::fmt::Debug>(expected: &Refusal, result: Result<T, tonic::Status>) {
+    let status = result.expect_err(expected.case);
+    assert_eq!(
+        status.code(),
+        expected.code,
+        "{}: {status:?}",
+        expected.case
+    );
+    if !expected.fields.is_empty() {
+        assert_eq!(
+            violated_fields(&status),
+            expected.fields,
+            "{}",
+            expected.case
+        );
+    }
+}
+
+async fn people_sign_in_and_admins_manage_accounts(app: TestApp) {
+    let first = app
+        .first_admin_password()
+        .expect("the first start prints the admin's one-time password")
+        .to_string();
+
+    // The one-time password only allows changing it.
+    check(
+        &Refusal {
+            case: "a one-time password signs nobody in",
+            code: Code::FailedPrecondition,
+            fields: &[],
+        },
+        sign_in(&app, "admin", &first).await,
+    );
+    check(
+        &Refusal {
+            case: "a new password too short",
+            code: Code::InvalidArgument,
+            fields: &["new_password"],
+        },
+        change_password(&app, "admin", &first, "short").await,
+    );
+    let admin_account = change_password(&app, "Admin", &first, ADMIN_PASSWORD)
+        .await
+        .expect("changes the one-time password");
+    assert!(!admin_account.password_change_required);
+
+    // A wrong password and an unknown username answer alike.
+    let wrong_password = sign_in(&app, "admin", "not-the-password")
+        .await
+        .expect_err("wrong");
+    let unknown = sign_in(&app, "nobody-here", "not-the-password")
+        .await
+        .expect_err("unknown");
+    assert_eq!(wrong_password.code(), Code::Unauthenticated);
+    assert_eq!(wrong_password.code(), unknown.code());
+    assert_eq!(wrong_password.message(), unknown.message());
+
+    // The access token is today's bearer token: every service takes it.
+    let session = sign_in(&app, "admin", ADMIN_PASSWORD)
+        .await
+        .expect("signs in");
+    let admin = session.access_token.clone();
+    let root = app
+        .org_units(&admin)
+        .get_org_unit(registry::GetOrgUnitRequest {
+            name: app.root.clone(),
+        })
+        .await
+        .expect("the registry accepts the access token")
+        .into_inner()
+        .org_unit
+        .expect("root");
+    assert_eq!(root.name, app.root);
+
+    // Refresh tokens rotate; presenting a spent one ends the whole sign-in.
+    let second = refresh(&app, &session.refresh_token)
+        .await
+        .expect("refreshes");
+    assert_ne!(second.refresh_token, session.refresh_token);
+    check(
+        &Refusal {
+            case: "a spent refresh token",
+            code: Code::Unauthenticated,
+            fields: &[],
+        },
+        refresh(&app, &session.refresh_token).await,
+    );
+    check(
+        &Refusal {
+            case: "the token after a reused one is revoked too",
+            code: Code::Unauthenticated,
+            fields: &[],
+        },
+        refresh(&app, &second.refresh_token).await,
+    );
+    let third = sign_in(&app, "admin", ADMIN_PASSWORD)
+        .await
+        .expect("signs in");
+    app.auth()
+        .sign_out(pb::SignOutRequest {
+            refresh_token: third.refresh_token.clone(),
+        })
+        .await
+        .expect("signs out");
+    check(
+        &Refusal {
+            case: "a signed-out refresh token",
+            code: Code::Unauthenticated,
+            fields: &[],
+        },
+        refresh(&app, &third.refresh_token).await,
+    );
+
+    // The admin makes a team and a staff account in it.
+    let team = app
+        .create_unit(
+            &admin,
+            &app.root,
+            registry::Tier::Team,
+            "思明区妇联巾帼志愿服务队",
+        )
+        .await;
+    let create =
+        |username: &str, roles: Vec<pb::AccountRole>, volunteer: &str| pb::CreateAccountRequest {
+            account: Some(pb::Account {
+                username: username.to_string(),
+                display_name: "陈芳".to_string(),
+                org_unit: team.name.clone(),
+                roles: roles.into_iter().map(|role| role as i32).collect(),
+                volunteer: volunteer.to_string(),
+                ..Default::default()
+            }),
+        };
+    for (case, request, fields) in [
+        (
+            "a bad username",
+            create("x", vec![pb::AccountRole::Staff], ""),
+            &["account.username"][..],
+        ),
+        (
+            "no role",
+            create("chen.fang", vec![], ""),
+            &["account.roles"][..],
+        ),
+        (
+            "a volunteer account without its volunteer",
+            create("chen.fang", vec![pb::AccountRole::Volunteer], ""),
+            &["account.volunteer"][..],
+        ),
+    ] {
+        check(
+            &Refusal {
+                case,
+                code: Code::InvalidArgument,
+                fields,
+            },
+            app.accounts(&admin).create_account(request).await,
+        );
+    }
+    let created = app
+        .accounts(&admin)
+        .create_account(create("Chen.Fang", vec![pb::AccountRole::Staff], ""))
+        .await
+        .expect("creates")
+        .into_inner();
+    let staff_account = created.account.expect("account");
+    assert_eq!(staff_account.username, "chen.fang");
+    assert!(staff_account.password_change_required);
+    check(
+        &Refusal {
+            case: "a taken username",
+            code: Code::AlreadyExists,
+            fields: &[],
+        },
+        app.accounts(&admin)
+            .create_account(create("chen.fang", vec![pb::AccountRole::Viewer], ""))
+            .await,
+    );
+    change_password(
+        &app,
+        "chen.fang",
+        &created.one_time_password,
+        "陈芳的新密码-2026",
+    )
+    .await
+    .expect("the staff member sets her password");
+    let staff = sign_in(&app, "chen.fang", "陈芳的新密码-2026")
+        .await
+        .expect("signs in")
+        .access_token;
+    check(
+        &Refusal {
+            case: "staff do not manage accounts",
+            code: Code::PermissionDenied,
+            fields: &[],
+        },
+        app.accounts(&staff)
+            .list_accounts(pb::ListAccountsRequest::default())
+            .await,
+    );
+
+    // An admin of the team sees the team's accounts only.
+    let team_admin = app.token(&team.name, &[Role::Admin]);
+    let listed = app
+        .accounts(&team_admin)
+        .list_accounts(pb::ListAccountsRequest::default())
+        .await
+        .expect("lists")
+        .into_inner()
+        .accounts;
+    assert_eq!(
+        listed
+            .iter()
+            .map(|account| account.username.as_str())
+            .collect::<Vec<_>>(),
+        ["chen.fang"]
+    );
+    check(
+        &Refusal {
+            case: "the root's admin is outside the team",
+            code: Code::NotFound,
+            fields: &[],
+        },
+        app.accounts(&team_admin)
+            .get_account(pb::GetAccountRequest {
+                name: admin_account.name.clone(),
+            })
+            .await,
+    );
+    let everyone = app
+        .accounts(&admin)
+        .list_accounts(pb::ListAccountsRequest {
+            page_size: 1,
+            ..Default::default()
+        })
+        .await
+        .expect("lists")
+        .into_inner();
+    assert_eq!(everyone.accounts.len(), 1);
+    assert!(
+        !everyone.next_page_token.is_empty(),
+        "two accounts, pages of one"
+    );
+
+    // Disabled, it cannot sign in; enabled again, it can; a reset needs a new password.
+    app.accounts(&team_admin)
+        .disable_account(pb::DisableAccountRequest {
+            name: staff_account.name.clone(),
+        })
+        .await
+        .expect("disables");
+    check(
+        &Refusal {
+            case: "a disabled account",
+            code: Code::Unauthenticated,
+            fields: &[],
+        },
+        sign_in(&app, "chen.fang", "陈芳的新密码-2026").await,
+    );
+    app.accounts(&team_admin)
+        .enable_account(pb::EnableAccountRequest {
+            name: staff_account.name.clone(),
+        })
+        .await
+        .expect("enables");
+    sign_in(&app, "chen.fang", "陈芳的新密码-2026")
+        .await
+        .expect("signs in again");
+    let reset = app
+        .accounts(&admin)
+        .reset_password(pb::ResetPasswordRequest {
+            name: staff_account.name.clone(),
+        })
+        .await
+        .expect("resets")
+        .into_inner();
+    check(
+        &Refusal {
+            case: "the old password after a reset",
+            code: Code::Unauthenticated,
+            fields: &[],
+        },
+        sign_in(&app, "chen.fang", "陈芳的新密码-2026").await,
+    );
+    check(
+        &Refusal {
+            case: "a reset password must be changed",
+            code: Code::FailedPrecondition,
+            fields: &[],
+        },
+        sign_in(&app, "chen.fang", &reset.one_time_password).await,
+    );
+
+    // Every change is in the account's history (never a password), every event in the
+    // audit log.
+    let changes = app
+        .accounts(&admin)
+        .list_account_changes(pb::ListAccountChangesRequest {
+            name: staff_account.name.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("history")
+        .into_inner()
+        .change_records;
+    let reasons: Vec<&str> = changes
+        .iter()
+        .map(|change| change.reason.as_str())
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            "",
+            "password_changed",
+            "account_disabled",
+            "account_enabled",
+            "password_reset"
+        ]
+    );
+    let history = format!("{changes:?}");
+    assert!(
+        !history.contains("argon2"),
+        "no password hash in the history"
+    );
+    let audit = app
+        .accounts(&admin)
+        .list_audit_entries(pb::ListAuditEntriesRequest {
+            page_size: 100,
+            ..Default::default()
+        })
+        .await
+        .expect("audit log")
+        .into_inner()
+        .audit_entries;
+    for event in [
+        "account_created",
+        "sign_in",
+        "sign_in_failed",
+        "refresh_token_reused",
+        "sign_out",
+        "password_changed",
+        "account_disabled",
+        "password_reset",
+    ] {
+        assert!(
+            audit.iter().any(|entry| entry.event == event),
+            "{event} in {:?}",
+            audit.iter().map(|entry| &entry.event).collect::<Vec<_>>()
+        );
+    }
+    assert!(
+        audit.iter().any(|entry| entry.event == "sign_in_failed"
+            && entry.username == "nobody-here"
+            && entry.account.is_empty()),
+        "an unknown username is audited too"
+    );
+
+    // Repeated failures make sign-in wait: this address has failed three times above, so
+    // a few more guesses at any username bring the wait, for every username it tries.
+    let mut refused_after = None;
+    for attempt in 1..=5 {
+        let status = sign_in(&app, "ghost", "guessing-again")
+            .await
+            .expect_err("wrong");
+        if status.code() == Code::ResourceExhausted {
+            refused_after = Some(attempt);
+            break;
+        }
+        assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
+    }
+    assert!(
+        refused_after.is_some(),
+        "the throttle answers RESOURCE_EXHAUSTED"
+    );
+    check(
+        &Refusal {
+            case: "the address waits, whatever the username",
+            code: Code::ResourceExhausted,
+            fields: &[],
+        },
+        sign_in(&app, "admin", ADMIN_PASSWORD).await,
+    );
+    app.stop().await;
+}

@@ -74,6 +74,25 @@ pub struct TestApp {
     config: EgretConfig,
 }
 
+/// A fresh place for an instance's data: a temporary data directory and, for PostgreSQL,
+/// a fresh database and its URL (empty for SQLite); None when PostgreSQL is not configured.
+async fn fresh_storage(
+    backend: Backend,
+    test_name: &str,
+) -> Option<(Option<FreshPostgres>, tempfile::TempDir, String)> {
+    egret_runtime::telemetry::init_for_tests();
+    let postgres = match backend {
+        Backend::Sqlite => None,
+        Backend::Postgres => Some(FreshPostgres::create(test_name).await?),
+    };
+    let data_dir = tempfile::tempdir().expect("temporary data directory");
+    let url = postgres
+        .as_ref()
+        .map(|postgres| postgres.url().to_string())
+        .unwrap_or_default();
+    Some((postgres, data_dir, url))
+}
+
 /// The test settings: small bounds, so limits are reachable in tests.
 pub fn test_config(data_dir: &std::path::Path, database_url: &str) -> EgretConfig {
     let mut config = EgretConfig::default();
@@ -98,16 +117,7 @@ impl TestApp {
         test_name: &str,
         adjust: impl FnOnce(&mut EgretConfig),
     ) -> Option<Self> {
-        egret_runtime::telemetry::init_for_tests();
-        let postgres = match backend {
-            Backend::Sqlite => None,
-            Backend::Postgres => Some(FreshPostgres::create(test_name).await?),
-        };
-        let data_dir = tempfile::tempdir().expect("temporary data directory");
-        let url = postgres
-            .as_ref()
-            .map(|postgres| postgres.url().to_string())
-            .unwrap_or_default();
+        let (postgres, data_dir, url) = fresh_storage(backend, test_name).await?;
         let mut config = test_config(data_dir.path(), &url);
         adjust(&mut config);
         let instance_id = config.common.instance.id.clone();
@@ -152,16 +162,7 @@ impl TestApp {
     /// Starts an instance as separate processes (see [`Processes`]) and connects to its
     /// gateway, or returns None when PostgreSQL is asked for but not configured.
     pub async fn spawn_processes(backend: Backend, test_name: &str) -> Option<Self> {
-        egret_runtime::telemetry::init_for_tests();
-        let postgres = match backend {
-            Backend::Sqlite => None,
-            Backend::Postgres => Some(FreshPostgres::create(test_name).await?),
-        };
-        let data_dir = tempfile::tempdir().expect("temporary data directory");
-        let url = postgres
-            .as_ref()
-            .map(|postgres| postgres.url().to_string())
-            .unwrap_or_default();
+        let (postgres, data_dir, url) = fresh_storage(backend, test_name).await?;
         let config = test_config(data_dir.path(), &url);
         // The keys and the root unit exist before the processes start, as after a first
         // `egret up`: the test signs its tokens with the same key and names the same root.
@@ -569,6 +570,49 @@ impl TestApp {
             .expect("imports hours")
             .into_inner()
             .service_records
+    }
+
+    /// Publishes `activity` (as `leader`) and signs `volunteer` up for its first position
+    /// (as `own`, the volunteer's token), approved by `leader`.
+    pub async fn publish_and_sign_up(
+        &self,
+        leader: &str,
+        own: &str,
+        activity: &activity_pb::Activity,
+        volunteer: &str,
+    ) -> activity_pb::SignUp {
+        self.activities(leader)
+            .publish_activity(activity_pb::PublishActivityRequest {
+                name: activity.name.clone(),
+            })
+            .await
+            .expect("publishes");
+        let sign_up = self
+            .sign_ups(own)
+            .create_sign_up(activity_pb::CreateSignUpRequest {
+                parent: activity.name.clone(),
+                sign_up: Some(activity_pb::SignUp {
+                    volunteer: volunteer.to_string(),
+                    position_id: activity.positions[0].position_id.clone(),
+                    ..Default::default()
+                }),
+                request_id: String::new(),
+            })
+            .await
+            .expect("signs up")
+            .into_inner()
+            .sign_up
+            .expect("sign-up");
+        self.sign_ups(leader)
+            .approve_sign_up(activity_pb::ApproveSignUpRequest {
+                name: sign_up.name.clone(),
+                comment: String::new(),
+            })
+            .await
+            .expect("approves the sign-up")
+            .into_inner()
+            .sign_up
+            .unwrap_or(sign_up)
     }
 
     /// Imports `hours` whole hours as full days of 24 hours (and one shorter day for the

@@ -30,6 +30,10 @@ fn is_write(method: &str) -> bool {
         && !READS_BY_NAME.contains(&method)
 }
 
+/// Services whose methods anyone may call: their credential is in the request (a password
+/// or a refresh token), not in a role.
+const CREDENTIAL_SERVICES: [&str; 1] = ["AuthService"];
+
 /// Every write method of every Egret service, as a path `/egret.x.v1.Service/Method`.
 fn write_method_paths() -> Vec<String> {
     let descriptors = prost_types::FileDescriptorSet::decode(egret_proto::FILE_DESCRIPTOR_SET)
@@ -39,15 +43,18 @@ fn write_method_paths() -> Vec<String> {
         .iter()
         .filter(|file| file.package().starts_with("egret."))
         .flat_map(|file| {
-            file.service.iter().flat_map(move |service| {
-                service
-                    .method
-                    .iter()
-                    .filter(|method| is_write(method.name()))
-                    .map(move |method| {
-                        format!("/{}.{}/{}", file.package(), service.name(), method.name())
-                    })
-            })
+            file.service
+                .iter()
+                .filter(|service| !CREDENTIAL_SERVICES.contains(&service.name()))
+                .flat_map(move |service| {
+                    service
+                        .method
+                        .iter()
+                        .filter(|method| is_write(method.name()))
+                        .map(move |method| {
+                            format!("/{}.{}/{}", file.package(), service.name(), method.name())
+                        })
+                })
         })
         .collect();
     paths.sort();

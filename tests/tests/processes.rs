@@ -83,35 +83,8 @@ async fn one_day_then_a_crash(mut app: TestApp) {
         .into_inner()
         .activity
         .expect("activity");
-    app.activities(&leader)
-        .publish_activity(pb::PublishActivityRequest {
-            name: activity.name.clone(),
-        })
-        .await
-        .expect("publishes");
-    let sign_up = app
-        .sign_ups(&own)
-        .create_sign_up(pb::CreateSignUpRequest {
-            parent: activity.name.clone(),
-            sign_up: Some(pb::SignUp {
-                volunteer: volunteer.name.clone(),
-                position_id: activity.positions[0].position_id.clone(),
-                ..Default::default()
-            }),
-            request_id: String::new(),
-        })
-        .await
-        .expect("signs up")
-        .into_inner()
-        .sign_up
-        .expect("sign-up");
-    app.sign_ups(&leader)
-        .approve_sign_up(pb::ApproveSignUpRequest {
-            name: sign_up.name.clone(),
-            comment: String::new(),
-        })
-        .await
-        .expect("approves the sign-up");
+    app.publish_and_sign_up(&leader, &own, &activity, &volunteer.name)
+        .await;
 
     // Check in with the organizer's code, check out, complete, correct and approve.
     app.activities(&leader)

@@ -70,35 +70,8 @@ async fn from_publication_to_approved_hours(app: TestApp) {
         .into_inner()
         .activity
         .expect("activity");
-    app.activities(&leader)
-        .publish_activity(pb::PublishActivityRequest {
-            name: activity.name.clone(),
-        })
-        .await
-        .expect("publishes");
-    let sign_up = app
-        .sign_ups(&own)
-        .create_sign_up(pb::CreateSignUpRequest {
-            parent: activity.name.clone(),
-            sign_up: Some(pb::SignUp {
-                volunteer: volunteer.name.clone(),
-                position_id: activity.positions[0].position_id.clone(),
-                ..Default::default()
-            }),
-            request_id: String::new(),
-        })
-        .await
-        .expect("signs up")
-        .into_inner()
-        .sign_up
-        .expect("sign-up");
-    app.sign_ups(&leader)
-        .approve_sign_up(pb::ApproveSignUpRequest {
-            name: sign_up.name.clone(),
-            comment: String::new(),
-        })
-        .await
-        .expect("approves");
+    app.publish_and_sign_up(&leader, &own, &activity, &volunteer.name)
+        .await;
 
     // Attendance is taken only once the activity is under way.
     let status = app

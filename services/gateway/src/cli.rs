@@ -345,12 +345,7 @@ async fn account_command(
                         state: domain::AccountState::Active,
                         password_hash: hash,
                         password_change_required: true,
-                        meta: egret_types::Meta {
-                            origin_instance: String::new(),
-                            version: 0,
-                            create_time: 0,
-                            update_time: 0,
-                        },
+                        meta: crate::accounts::app::unsaved(),
                     },
                 )
                 .await

@@ -546,13 +546,7 @@ impl Accounts {
                     state: AccountState::Active,
                     password_hash: hash_password(&password).await?,
                     password_change_required: true,
-                    // Filled in by `insert`, inside its transaction.
-                    meta: egret_types::Meta {
-                        origin_instance: String::new(),
-                        version: 0,
-                        create_time: 0,
-                        update_time: 0,
-                    },
+                    meta: unsaved(),
                 },
             )
             .await?;
@@ -614,12 +608,7 @@ impl Accounts {
                     state: AccountState::Active,
                     password_hash: hash_password(&password).await?,
                     password_change_required: true,
-                    meta: egret_types::Meta {
-                        origin_instance: String::new(),
-                        version: 0,
-                        create_time: 0,
-                        update_time: 0,
-                    },
+                    meta: unsaved(),
                 },
             )
             .await;
@@ -756,6 +745,17 @@ impl Accounts {
         .await?;
         let next = page.finish(&mut entries, |entry| entry.id.clone());
         Ok((entries, next))
+    }
+}
+
+/// The bookkeeping of an account not yet inserted: [`Accounts::insert`] fills it in, inside
+/// its transaction.
+pub fn unsaved() -> egret_types::Meta {
+    egret_types::Meta {
+        origin_instance: String::new(),
+        version: 0,
+        create_time: 0,
+        update_time: 0,
     }
 }
 

@@ -52,16 +52,7 @@ pub async fn by_username<'e, E>(executor: E, username: &str) -> Result<Option<Ac
 where
     E: Executor<'e, Database = Any>,
 {
-    sqlx::query(&format!(
-        "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE username = $1"
-    ))
-    .bind(username)
-    .fetch_optional(executor)
-    .await
-    .map_err(sql_error("accounts"))?
-    .as_ref()
-    .map(account_from_row)
-    .transpose()
+    account_where(executor, "username", username).await
 }
 
 /// The account with `id`, if any.
@@ -69,10 +60,22 @@ pub async fn get<'e, E>(executor: E, id: &str) -> Result<Option<Account>, ApiErr
 where
     E: Executor<'e, Database = Any>,
 {
+    account_where(executor, "id", id).await
+}
+
+/// The account whose unique `column` (`id` or `username`) is `value`.
+async fn account_where<'e, E>(
+    executor: E,
+    column: &'static str,
+    value: &str,
+) -> Result<Option<Account>, ApiError>
+where
+    E: Executor<'e, Database = Any>,
+{
     sqlx::query(&format!(
-        "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = $1"
+        "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE {column} = $1"
     ))
-    .bind(id)
+    .bind(value)
     .fetch_optional(executor)
     .await
     .map_err(sql_error("accounts"))?

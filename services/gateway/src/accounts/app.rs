@@ -11,7 +11,7 @@ use egret_storage::{Database, Operation, new_id};
 use tonic::transport::Channel;
 
 use super::domain::{self, Account, AccountState};
-use super::store::{self, AuditEntry, RefreshToken, StoredAudit};
+use super::store::{self, AuditEntry, RefreshToken};
 
 /// The username of the admin made on first start.
 pub const FIRST_ADMIN: &str = "admin";
@@ -301,9 +301,16 @@ impl Accounts {
     /// Trades a refresh token for new tokens; a spent one revokes its sign-in.
     pub async fn refresh(&self, token: &str, source: Option<IpAddr>) -> Result<Session, ApiError> {
         let digest = domain::token_digest(token.trim());
+        let refused = || ApiError::Unauthenticated("the refresh token is not valid".to_string());
+        // A token nobody issued is refused without taking the writer.
+        if store::refresh_token(self.database.reader(), &digest)
+            .await?
+            .is_none()
+        {
+            return Err(refused());
+        }
         let mut transaction = self.database.begin("gateway", &self.instance_id).await?;
         let stored = store::refresh_token(transaction.conn(), &digest).await?;
-        let refused = || ApiError::Unauthenticated("the refresh token is not valid".to_string());
         let Some(stored) = stored else {
             return Err(refused());
         };
@@ -348,12 +355,12 @@ impl Accounts {
     /// Ends the sign-in of a refresh token.
     pub async fn sign_out(&self, token: &str, source: Option<IpAddr>) -> Result<(), ApiError> {
         let digest = domain::token_digest(token.trim());
-        let mut transaction = self.database.begin("gateway", &self.instance_id).await?;
-        let Some(stored) = store::refresh_token(transaction.conn(), &digest).await? else {
+        let Some(stored) = store::refresh_token(self.database.reader(), &digest).await? else {
             return Err(ApiError::Unauthenticated(
                 "the refresh token is not valid".to_string(),
             ));
         };
+        let mut transaction = self.database.begin("gateway", &self.instance_id).await?;
         store::revoke_family(transaction.conn(), &stored.family_id).await?;
         if let Some(account) = store::get(transaction.conn(), &stored.account_id).await? {
             store::insert_audit(
@@ -445,7 +452,7 @@ impl Accounts {
             id: new_id(),
             account_id: account.map(|account| account.id.clone()),
             username: username.chars().take(domain::MAX_USERNAME).collect(),
-            event,
+            event: event.to_string(),
             actor: actor.to_string(),
             source: source.map(|source| source.to_string()).unwrap_or_default(),
             event_time: egret_types::now_micros(),
@@ -729,7 +736,7 @@ impl Accounts {
         caller: &Caller,
         account: Option<&str>,
         page: &PageRequest,
-    ) -> Result<(Vec<StoredAudit>, String), ApiError> {
+    ) -> Result<(Vec<AuditEntry>, String), ApiError> {
         let path = self
             .org_unit_path(caller, &caller.principal.org_unit)
             .await?;

@@ -232,16 +232,19 @@ pub async fn insert_refresh_token(
 }
 
 /// The refresh token with `digest`, if any.
-pub async fn refresh_token(
-    connection: &mut sqlx::AnyConnection,
+pub async fn refresh_token<'e, E>(
+    executor: E,
     digest: &str,
-) -> Result<Option<RefreshToken>, ApiError> {
+) -> Result<Option<RefreshToken>, ApiError>
+where
+    E: Executor<'e, Database = Any>,
+{
     let row = sqlx::query(
         "SELECT family_id, account_id, expire_time, spent, revoked FROM refresh_tokens \
          WHERE digest = $1",
     )
     .bind(digest)
-    .fetch_optional(&mut *connection)
+    .fetch_optional(executor)
     .await
     .map_err(sql_error("refresh tokens"))?;
     let Some(row) = row else {
@@ -308,7 +311,7 @@ pub struct AuditEntry {
     /// The username as given.
     pub username: String,
     /// What happened.
-    pub event: &'static str,
+    pub event: String,
     /// Who did it.
     pub actor: String,
     /// The address the call came from, or empty.
@@ -329,7 +332,7 @@ pub async fn insert_audit(
     .bind(entry.id.as_str())
     .bind(entry.account_id.as_deref())
     .bind(entry.username.as_str())
-    .bind(entry.event)
+    .bind(entry.event.as_str())
     .bind(entry.actor.as_str())
     .bind(entry.source.as_str())
     .bind(entry.event_time)
@@ -337,25 +340,6 @@ pub async fn insert_audit(
     .await
     .map_err(sql_error("audit entries"))?;
     Ok(())
-}
-
-/// A stored audit entry, as read back.
-#[derive(Debug, Clone)]
-pub struct StoredAudit {
-    /// Its id.
-    pub id: String,
-    /// The account, when one matched.
-    pub account_id: Option<String>,
-    /// The username as given.
-    pub username: String,
-    /// What happened.
-    pub event: String,
-    /// Who did it.
-    pub actor: String,
-    /// Where from.
-    pub source: String,
-    /// When.
-    pub event_time: i64,
 }
 
 /// Audit entries newest first (by id, which is time-ordered), before `before_id`: those
@@ -368,7 +352,7 @@ pub async fn list_audit<'e, E>(
     account_id: Option<&str>,
     before_id: Option<&str>,
     limit: i64,
-) -> Result<Vec<StoredAudit>, ApiError>
+) -> Result<Vec<AuditEntry>, ApiError>
 where
     E: Executor<'e, Database = Any>,
 {
@@ -392,7 +376,7 @@ where
     .map_err(sql_error("audit entries"))?;
     rows.iter()
         .map(|row| {
-            Ok(StoredAudit {
+            Ok(AuditEntry {
                 id: column(row, "id")?,
                 account_id: column(row, "account_id")?,
                 username: column(row, "username")?,

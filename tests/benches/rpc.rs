@@ -516,6 +516,7 @@ fn volunteer_row(index: usize) -> pb::CreateVolunteerRequest {
             ..Default::default()
         }),
         request_id: String::new(),
+        pending_membership: false,
     }
 }
 

@@ -529,6 +529,7 @@ impl TestApp {
                 org_unit: org_unit.to_string(),
                 volunteer: Some(volunteer_input(seed)),
                 request_id: String::new(),
+                pending_membership: false,
             })
             .await
             .unwrap_or_else(|status| panic!("registering volunteer {seed}: {status:?}"))

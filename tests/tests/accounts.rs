@@ -6,10 +6,13 @@
 use egret_proto::gateway::v1 as pb;
 use egret_proto::registry::v1 as registry;
 use egret_runtime::Role;
-use egret_tests::{TestApp, both_backends, violated_fields};
+use egret_tests::{TestApp, both_backends, violated_fields, volunteer_input};
 use tonic::Code;
 
-both_backends!(people_sign_in_and_admins_manage_accounts);
+both_backends!(
+    people_sign_in_and_admins_manage_accounts,
+    volunteers_register_themselves
+);
 
 const ADMIN_PASSWORD: &str = "鹭岛巾帼-admin-2026";
 
@@ -442,5 +445,177 @@ async fn people_sign_in_and_admins_manage_accounts(app: TestApp) {
         },
         sign_in(&app, "admin", ADMIN_PASSWORD).await,
     );
+    app.stop().await;
+}
+
+async fn volunteers_register_themselves(app: TestApp) {
+    let admin = app.admin();
+    let team = app
+        .create_unit(
+            &admin,
+            &app.root,
+            registry::Tier::Team,
+            "思明区妇联巾帼志愿服务队",
+        )
+        .await;
+    let other_team = app
+        .create_unit(
+            &admin,
+            &app.root,
+            registry::Tier::Team,
+            "湖里区妇联巾帼志愿服务队",
+        )
+        .await;
+    let register = |username: &str, volunteer: registry::Volunteer| pb::RegisterVolunteerRequest {
+        username: username.to_string(),
+        password: "我的志愿者密码-2026".to_string(),
+        volunteer: Some(volunteer),
+        team: team.name.clone(),
+    };
+    let registered = app
+        .auth()
+        .register_volunteer(register("lin.meihua", volunteer_input(51)))
+        .await
+        .expect("registers herself")
+        .into_inner();
+    let volunteer = registered.volunteer.expect("her record");
+    assert!(
+        volunteer.id_number.contains('*'),
+        "masked: {}",
+        volunteer.id_number
+    );
+    assert!(!registered.join_application.is_empty());
+    let own = registered.session.expect("signed in").access_token;
+
+    // Refused exactly as when staff register: a person registered before, a bad ID.
+    let mut bad_id = volunteer_input(52);
+    bad_id.id_number = "350203199001011235".to_string();
+    for (case, request, code, fields) in [
+        (
+            "the same person again",
+            register("lin.again", volunteer_input(51)),
+            Code::AlreadyExists,
+            &[][..],
+        ),
+        (
+            "a wrong check digit",
+            register("lin.bad", bad_id),
+            Code::InvalidArgument,
+            &["volunteer.id_number"][..],
+        ),
+        (
+            "a short password",
+            pb::RegisterVolunteerRequest {
+                password: "short".to_string(),
+                ..register("lin.short", volunteer_input(53))
+            },
+            Code::InvalidArgument,
+            &["password"][..],
+        ),
+    ] {
+        check(
+            &Refusal { case, code, fields },
+            app.auth().register_volunteer(request).await,
+        );
+    }
+    check(
+        &Refusal {
+            case: "a refused registration makes no account",
+            code: Code::Unauthenticated,
+            fields: &[],
+        },
+        sign_in(&app, "lin.again", "我的志愿者密码-2026").await,
+    );
+
+    // Her membership waits for the team's leaders.
+    let leader = app.token(&team.name, &[Role::TeamLeader]);
+    let pending = app
+        .memberships(&leader)
+        .list_join_applications(registry::ListJoinApplicationsRequest {
+            parent: team.name.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("lists applications")
+        .into_inner()
+        .join_applications;
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].name, registered.join_application);
+    let memberships = |token: String| {
+        let app = &app;
+        let volunteer = volunteer.name.clone();
+        async move {
+            app.memberships(&token)
+                .list_memberships(registry::ListMembershipsRequest {
+                    parent: "orgUnits/-".to_string(),
+                    volunteer,
+                    ..Default::default()
+                })
+                .await
+                .expect("lists memberships")
+                .into_inner()
+                .memberships
+        }
+    };
+    assert!(
+        memberships(admin.clone()).await.is_empty(),
+        "no membership before approval"
+    );
+    app.memberships(&leader)
+        .approve_join_application(registry::ApproveJoinApplicationRequest {
+            name: registered.join_application.clone(),
+            comment: "欢迎".to_string(),
+        })
+        .await
+        .expect("the leader approves");
+    let joined = memberships(admin.clone()).await;
+    assert_eq!(joined.len(), 1);
+    assert!(joined[0].primary);
+
+    // Signed in, she acts for herself anywhere: she applies to another district's team.
+    app.memberships(&own)
+        .create_join_application(registry::CreateJoinApplicationRequest {
+            parent: other_team.name.clone(),
+            join_application: Some(registry::JoinApplication {
+                volunteer: volunteer.name.clone(),
+                message: "想去湖里区服务".to_string(),
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .expect("applies to a team outside the one she registered with");
+    check(
+        &Refusal {
+            case: "a volunteer reads nobody else",
+            code: Code::PermissionDenied,
+            fields: &[],
+        },
+        app.volunteers(&own)
+            .list_volunteers(registry::ListVolunteersRequest::default())
+            .await,
+    );
+
+    // Registrations from one address are bounded: three were tried above.
+    for attempt in 0..2 {
+        let _ = app
+            .auth()
+            .register_volunteer(register(
+                &format!("extra.{attempt}"),
+                volunteer_input(60 + attempt),
+            ))
+            .await;
+    }
+    check(
+        &Refusal {
+            case: "a sixth registration within the hour",
+            code: Code::ResourceExhausted,
+            fields: &[],
+        },
+        app.auth()
+            .register_volunteer(register("one.more", volunteer_input(70)))
+            .await,
+    );
+    app.assert_tallies_recount().await;
     app.stop().await;
 }

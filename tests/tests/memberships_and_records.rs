@@ -1301,6 +1301,7 @@ async fn change_log_is_complete_ordered_and_minimised(app: TestApp) {
                     org_unit: String::new(),
                     volunteer: Some(volunteer_input(seed)),
                     request_id: String::new(),
+                    pending_membership: false,
                 })
                 .collect(),
             request_id: request_id(),
@@ -1599,6 +1600,7 @@ async fn change_log_under_concurrent_writers(app: TestApp) {
                                 org_unit: parent.clone(),
                                 volunteer: Some(volunteer_input(seed)),
                                 request_id: String::new(),
+                                pending_membership: false,
                             })
                             .await
                             .unwrap_or_else(|status| {

@@ -379,6 +379,7 @@ async fn long_inputs_are_quoted_not_echoed() {
                             org_unit,
                             volunteer: Some(egret_tests::volunteer_input(7)),
                             request_id: String::new(),
+                            pending_membership: false,
                         })
                         .await
                         .map(drop);

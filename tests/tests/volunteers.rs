@@ -128,6 +128,7 @@ async fn create(
             org_unit: org_unit.to_string(),
             volunteer: Some(volunteer),
             request_id: request_id.to_string(),
+            pending_membership: false,
         })
         .await
         .map(|response| response.into_inner().volunteer.expect("volunteer"))
@@ -212,6 +213,7 @@ fn batch_request(
                 org_unit: String::new(),
                 volunteer: Some(volunteer),
                 request_id: String::new(),
+                pending_membership: false,
             })
             .collect(),
         request_id: request_id.to_string(),
@@ -1474,6 +1476,7 @@ async fn invalid_registrations_name_each_field(app: TestApp) {
             org_unit: app.root.clone(),
             volunteer: None,
             request_id: String::new(),
+            pending_membership: false,
         })
         .await
         .expect_err("no volunteer");
@@ -1703,6 +1706,7 @@ async fn concurrent_duplicates_register_once(app: TestApp) {
                         org_unit,
                         volunteer: Some(volunteer),
                         request_id: new_request_id(),
+                        pending_membership: false,
                     })
                     .await
             }));
@@ -1742,6 +1746,7 @@ async fn concurrent_duplicates_register_once(app: TestApp) {
                     org_unit,
                     volunteer: Some(volunteer_input(seed)),
                     request_id: new_request_id(),
+                    pending_membership: false,
                 })
                 .await
         }));
@@ -1846,6 +1851,7 @@ async fn concurrent_retries_with_same_request_id_register_once(app: TestApp) {
                     org_unit,
                     volunteer: Some(volunteer_input(115)),
                     request_id,
+                    pending_membership: false,
                 })
                 .await
         }));
@@ -2583,6 +2589,7 @@ async fn roles_and_authentication_are_enforced(app: TestApp) {
                     org_unit: app.root.clone(),
                     volunteer: Some(volunteer_input(171)),
                     request_id: String::new(),
+                    pending_membership: false,
                 })
                 .await,
             Code::Unauthenticated,

@@ -105,6 +105,60 @@ impl Throttle {
     }
 }
 
+/// Self-registrations admitted, per source address (an hour) and in all (a minute), in
+/// this process.
+#[derive(Clone)]
+struct Registrations {
+    by_address: Arc<quick_cache::sync::Cache<IpAddr, (u32, i64)>>,
+    everyone: Arc<std::sync::Mutex<(u32, i64)>>,
+}
+
+impl Registrations {
+    fn new() -> Self {
+        Self {
+            by_address: Arc::new(quick_cache::sync::Cache::new(100_000)),
+            everyone: Arc::new(std::sync::Mutex::new((0, 0))),
+        }
+    }
+
+    /// Counts one attempt, or refuses it when a bound is reached.
+    fn admit(&self, source: Option<IpAddr>, now: i64) -> Result<(), ApiError> {
+        let busy = || {
+            ApiError::ResourceExhausted(Bilingual::new(
+                "too many registrations; try again later",
+                "注册次数过多，请稍后再试",
+            ))
+        };
+        {
+            let mut everyone = self
+                .everyone
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let minute = Duration::from_secs(60).as_micros() as i64;
+            if now - everyone.1 >= minute {
+                *everyone = (0, now);
+            }
+            if everyone.0 >= domain::REGISTRATIONS_PER_MINUTE {
+                return Err(busy());
+            }
+            everyone.0 += 1;
+        }
+        if let Some(address) = source {
+            let hour = Duration::from_secs(3600).as_micros() as i64;
+            let (count, since) = self
+                .by_address
+                .get(&address)
+                .filter(|(_, since)| now - since < hour)
+                .unwrap_or((0, now));
+            if count >= domain::REGISTRATIONS_PER_ADDRESS_HOUR {
+                return Err(busy());
+            }
+            self.by_address.insert(address, (count + 1, since));
+        }
+        Ok(())
+    }
+}
+
 /// Accounts, sign-in and the audit log.
 #[derive(Clone)]
 pub struct Accounts {
@@ -115,6 +169,7 @@ pub struct Accounts {
     access_ttl: Duration,
     refresh_ttl: Duration,
     throttle: Throttle,
+    registrations: Registrations,
 }
 
 impl Accounts {
@@ -136,6 +191,7 @@ impl Accounts {
             access_ttl,
             refresh_ttl,
             throttle: Throttle::new(),
+            registrations: Registrations::new(),
         }
     }
 
@@ -285,7 +341,7 @@ impl Accounts {
         .await?;
         let principal = Principal {
             subject: domain::subject(&account),
-            org_unit: account.org_unit_id.clone(),
+            org_unit: domain::acting_unit(&account),
             roles: account.roles.iter().copied().collect(),
             volunteer: account.volunteer_id.clone(),
         };
@@ -593,6 +649,108 @@ impl Accounts {
         Ok(account)
     }
 
+    /// Registers a prospective volunteer: her real-name record in the registry with a join
+    /// application to `team_id`, then her account, and signs her in. The registry's own
+    /// refusals (a bad field, a person registered before) reach the caller as they are.
+    pub async fn register_volunteer(
+        &self,
+        username: &str,
+        password: &str,
+        volunteer: registry::Volunteer,
+        team_id: &str,
+        source: Option<IpAddr>,
+    ) -> Result<(Session, registry::Volunteer, String), tonic::Status> {
+        let mut violations = Vec::new();
+        let username = domain::username("username", username)
+            .map_err(|violation| violations.push(violation))
+            .unwrap_or_default();
+        if let Err(violation) = domain::new_password("password", password, &username, "") {
+            violations.push(violation);
+        }
+        if !violations.is_empty() {
+            return Err(ApiError::InvalidArgument(violations).into());
+        }
+        self.registrations
+            .admit(source, egret_types::now_micros())
+            .map_err(tonic::Status::from)?;
+        if store::by_username(self.database.reader(), &username)
+            .await?
+            .is_some()
+        {
+            return Err(username_taken(&username).into());
+        }
+        // The registry is asked as the team's registrar, for this one registration: it
+        // checks the record exactly as when staff register a volunteer, and opens the
+        // application instead of a membership.
+        let registrar = Caller {
+            principal: Principal {
+                subject: format!("self-registration:{username}"),
+                org_unit: team_id.to_string(),
+                roles: [Role::Staff].into_iter().collect(),
+                volunteer: None,
+            },
+            authorization: String::new(),
+            source,
+        };
+        let registrar = Caller {
+            authorization: format!(
+                "Bearer {}",
+                self.issuer
+                    .issue(&registrar.principal, Duration::from_secs(60))
+            ),
+            ..registrar
+        };
+        let path = self.org_unit_path(&registrar, team_id).await?;
+        let mut request = tonic::Request::new(registry::CreateVolunteerRequest {
+            org_unit: format!("orgUnits/{team_id}"),
+            volunteer: Some(volunteer),
+            request_id: uuid::Uuid::new_v4().to_string(),
+            pending_membership: true,
+        });
+        set_authorization(&mut request, &registrar.authorization)?;
+        let created =
+            registry::volunteer_service_client::VolunteerServiceClient::new(self.registry.clone())
+                .create_volunteer(request)
+                .await?
+                .into_inner();
+        let record = created
+            .volunteer
+            .ok_or_else(|| tonic::Status::internal("the registry answered no volunteer"))?;
+        let volunteer_id = record.name.trim_start_matches("volunteers/").to_string();
+        let account = self
+            .insert(
+                &username.clone(),
+                source,
+                Account {
+                    id: new_id(),
+                    username,
+                    display_name: record
+                        .display_name
+                        .chars()
+                        .take(domain::MAX_DISPLAY_NAME)
+                        .collect(),
+                    org_unit_id: team_id.to_string(),
+                    org_unit_path: path,
+                    roles: vec![Role::Volunteer],
+                    volunteer_id: Some(volunteer_id),
+                    state: AccountState::Active,
+                    password_hash: hash_password(password).await?,
+                    password_change_required: false,
+                    meta: unsaved(),
+                },
+            )
+            .await?;
+        let mut transaction = self
+            .database
+            .begin(&account.username, &self.instance_id)
+            .await?;
+        let session = self
+            .start_session(&mut transaction, account, new_id())
+            .await?;
+        transaction.commit().await?;
+        Ok((session, record, created.join_application))
+    }
+
     /// Creates the first admin, `admin` at the root unit, when the instance has no account
     /// yet; returns its one-time password, which is shown once and never stored.
     pub async fn ensure_first_admin(&self, root_id: &str) -> Result<Option<String>, ApiError> {
@@ -795,6 +953,17 @@ pub fn path_of(ancestors: &[String]) -> String {
         path.push('/');
     }
     path
+}
+
+/// ALREADY_EXISTS for a username another account has.
+pub fn username_taken(username: &str) -> ApiError {
+    ApiError::AlreadyExists {
+        resource: format!("username {username:?}"),
+        reason: Bilingual::new(
+            "another account has this username",
+            "该用户名已被其他账号使用",
+        ),
+    }
 }
 
 fn set_authorization<T>(

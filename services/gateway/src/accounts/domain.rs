@@ -191,6 +191,25 @@ pub fn sign_in_delay(failures: u32) -> Duration {
     Duration::from_secs(2u64 << doublings).min(Duration::from_secs(15 * 60))
 }
 
+/// Self-registrations one address may attempt in an hour.
+pub const REGISTRATIONS_PER_ADDRESS_HOUR: u32 = 5;
+/// Self-registrations the gateway attempts in a minute, from everyone.
+pub const REGISTRATIONS_PER_MINUTE: u32 = 60;
+
+/// The unit an account's tokens act for. A volunteer and nothing else acts for herself
+/// anywhere in the instance (she may apply to join any team), so her tokens name the root;
+/// every other role acts within the account's own unit.
+pub fn acting_unit(account: &Account) -> String {
+    let root = account
+        .org_unit_path
+        .split('/')
+        .find(|part| !part.is_empty());
+    match root {
+        Some(root) if account.roles == [Role::Volunteer] => root.to_string(),
+        _ => account.org_unit_id.clone(),
+    }
+}
+
 /// The principal's subject for an account: its username, written into change histories.
 pub fn subject(account: &Account) -> String {
     account.username.clone()
@@ -230,6 +249,29 @@ mod tests {
         assert_eq!(sign_in_delay(5), Duration::from_secs(2));
         assert_eq!(sign_in_delay(6), Duration::from_secs(4));
         assert_eq!(sign_in_delay(100), Duration::from_secs(15 * 60));
+    }
+
+    #[test]
+    fn only_a_volunteer_alone_acts_from_the_root() {
+        let account = |roles: Vec<Role>| Account {
+            id: "a".to_string(),
+            username: "u".to_string(),
+            display_name: "d".to_string(),
+            org_unit_id: "team".to_string(),
+            org_unit_path: "/root/team/".to_string(),
+            roles,
+            volunteer_id: None,
+            state: AccountState::Active,
+            password_hash: String::new(),
+            password_change_required: false,
+            meta: crate::accounts::app::unsaved(),
+        };
+        assert_eq!(acting_unit(&account(vec![Role::Volunteer])), "root");
+        assert_eq!(acting_unit(&account(vec![Role::Staff])), "team");
+        assert_eq!(
+            acting_unit(&account(vec![Role::Staff, Role::Volunteer])),
+            "team"
+        );
     }
 
     #[test]

@@ -17,7 +17,13 @@ use super::domain::{Account, AccountState};
 /// RPCs need an admin.
 pub fn add_services(host: &mut ServiceHost, accounts: Accounts) {
     let auth = <AuthServiceServer<AuthApi> as NamedService>::NAME;
-    for method in ["SignIn", "RefreshToken", "SignOut", "ChangePassword"] {
+    for method in [
+        "SignIn",
+        "RefreshToken",
+        "SignOut",
+        "ChangePassword",
+        "RegisterVolunteer",
+    ] {
         host.allow_anonymous(format!("/{auth}/{method}"));
     }
     host.gate("egret.gateway.v1", gate);
@@ -185,6 +191,13 @@ impl AuthService for AuthApi {
         Ok(Response::new(pb::SignOutResponse {}))
     }
 
+    async fn register_volunteer(
+        &self,
+        request: Request<pb::RegisterVolunteerRequest>,
+    ) -> Result<Response<pb::RegisterVolunteerResponse>, Status> {
+        self.register(request).await
+    }
+
     async fn change_password(
         &self,
         request: Request<pb::ChangePasswordRequest>,
@@ -211,6 +224,31 @@ impl AuthService for AuthApi {
 
 /// `AccountService`.
 pub struct AccountApi(pub Accounts);
+
+impl AuthApi {
+    async fn register(
+        &self,
+        request: Request<pb::RegisterVolunteerRequest>,
+    ) -> Result<Response<pb::RegisterVolunteerResponse>, Status> {
+        let from = source(&request);
+        let message = request.into_inner();
+        bounded("username", &message.username, 64)?;
+        bounded("password", &message.password, 1024)?;
+        let team = parse_name("team", &message.team, "orgUnits")?.to_string();
+        let Some(volunteer) = message.volunteer else {
+            return Err(ApiError::invalid("volunteer", "is required", "不能为空").into());
+        };
+        let (session, volunteer, join_application) = self
+            .0
+            .register_volunteer(&message.username, &message.password, volunteer, &team, from)
+            .await?;
+        Ok(Response::new(pb::RegisterVolunteerResponse {
+            session: Some(session_to_wire(session)),
+            volunteer: Some(volunteer),
+            join_application,
+        }))
+    }
+}
 
 #[tonic::async_trait]
 impl AccountService for AccountApi {

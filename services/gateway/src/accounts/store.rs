@@ -124,13 +124,7 @@ pub async fn insert(
     .await
     .map_err(sql_error("accounts"))?;
     if inserted.rows_affected() == 0 {
-        return Err(ApiError::AlreadyExists {
-            resource: format!("username {:?}", account.username),
-            reason: egret_runtime::Bilingual::new(
-                "another account has this username",
-                "该用户名已被其他账号使用",
-            ),
-        });
+        return Err(super::app::username_taken(&account.username));
     }
     Ok(())
 }

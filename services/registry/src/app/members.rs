@@ -474,27 +474,14 @@ impl Registry {
         active_unit_required(&unit)?;
         active_volunteer_required(&volunteer)?;
         not_yet_member(&mut transaction, &volunteer.id, &unit).await?;
-        let join_application = JoinApplication {
-            id: egret_storage::new_id(),
-            org_unit_id: unit.id.clone(),
-            volunteer_id: volunteer.id.clone(),
-            message: application.message,
-            state: JoinState::Pending,
-            decided_by: String::new(),
-            decision_comment: String::new(),
-            membership_id: String::new(),
-            meta: transaction.new_meta(),
-        };
-        store::members::insert_application(transaction.conn(), &join_application).await?;
+        let join_application = open_application(
+            &mut transaction,
+            &unit.id,
+            &volunteer.id,
+            application.message,
+        )
+        .await?;
         let name = names::join_application(&unit.id, &join_application.id);
-        transaction.record_diff(
-            JOIN_APPLICATION_TYPE,
-            name.clone(),
-            Operation::Create,
-            None,
-            payload::plain(&join_application),
-            "",
-        );
         transaction.finish_request(request_id, &name).await?;
         transaction.commit().await?;
         Ok(join_application)
@@ -611,4 +598,35 @@ impl Registry {
         transaction.commit().await?;
         Ok(application)
     }
+}
+
+/// Opens a pending join application of `volunteer_id` to `unit_id`, recorded in the change
+/// log.
+pub(super) async fn open_application(
+    transaction: &mut WriteTx,
+    unit_id: &str,
+    volunteer_id: &str,
+    message: String,
+) -> Result<JoinApplication, ApiError> {
+    let join_application = JoinApplication {
+        id: egret_storage::new_id(),
+        org_unit_id: unit_id.to_string(),
+        volunteer_id: volunteer_id.to_string(),
+        message,
+        state: JoinState::Pending,
+        decided_by: String::new(),
+        decision_comment: String::new(),
+        membership_id: String::new(),
+        meta: transaction.new_meta(),
+    };
+    store::members::insert_application(transaction.conn(), &join_application).await?;
+    transaction.record_diff(
+        JOIN_APPLICATION_TYPE,
+        names::join_application(unit_id, &join_application.id),
+        Operation::Create,
+        None,
+        payload::plain(&join_application),
+        "",
+    );
+    Ok(join_application)
 }

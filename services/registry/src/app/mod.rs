@@ -12,7 +12,7 @@ use egret_storage::{Database, Operation, WriteTx};
 
 pub use members::{MembershipQuery, NewJoinApplication};
 pub use org::{FormPatch, FormView, OrgPatch, OrgQuery};
-pub use volunteers::{VolunteerPatch, VolunteerQuery, VolunteerView};
+pub use volunteers::{Joining, VolunteerPatch, VolunteerQuery, VolunteerView};
 
 use crate::config::Schemes;
 use crate::domain::org::{in_subtree, subtree_bounds};

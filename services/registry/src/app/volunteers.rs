@@ -105,6 +105,16 @@ fn already_registered() -> ApiError {
     }
 }
 
+/// How a newly registered volunteer joins the unit that registers her.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Joining {
+    /// At once, as its member (primary membership): staff and leaders registering her.
+    Member,
+    /// Through a join application the unit's leaders decide: a volunteer registering
+    /// herself.
+    Pending,
+}
+
 impl Registry {
     fn id_number_hash(&self, document: &IdentityDocument) -> String {
         self.cipher
@@ -244,6 +254,7 @@ impl Registry {
         transaction: &mut WriteTx,
         unit: &OrgUnit,
         rows: Vec<(NewVolunteer, String)>,
+        joins: Joining,
     ) -> Result<Vec<Volunteer>, ApiError> {
         let values = SchemeValues {
             instance: &self.instance_id,
@@ -305,8 +316,7 @@ impl Registry {
                 ApiError::AlreadyExists { .. } => already_registered(),
                 other => other,
             })?;
-        store::members::insert_memberships(transaction.conn(), &memberships).await?;
-        for ((volunteer, _), membership) in volunteers.iter().zip(&memberships) {
+        for (volunteer, _) in &volunteers {
             transaction.record_diff(
                 VOLUNTEER_TYPE,
                 names::volunteer(&volunteer.id),
@@ -315,6 +325,15 @@ impl Registry {
                 payload::volunteer(volunteer),
                 "",
             );
+        }
+        if joins == Joining::Pending {
+            return Ok(volunteers
+                .into_iter()
+                .map(|(volunteer, _)| volunteer)
+                .collect());
+        }
+        store::members::insert_memberships(transaction.conn(), &memberships).await?;
+        for membership in &memberships {
             transaction.record_diff(
                 MEMBERSHIP_TYPE,
                 names::membership(&unit.id, &membership.id),
@@ -330,14 +349,17 @@ impl Registry {
             .collect())
     }
 
-    /// Registers a volunteer with `org_unit_id` (which becomes its primary membership).
+    /// Registers a volunteer with `org_unit_id`: as its member (primary membership), or,
+    /// when `joins` is pending (self-registration), with a join application to it that the
+    /// unit's leaders decide. Returns the volunteer and the application it opened.
     pub async fn create_volunteer(
         &self,
         principal: &Principal,
         org_unit_id: &str,
         new_volunteer: NewVolunteer,
+        joins: Joining,
         request_id: &str,
-    ) -> Result<Volunteer, ApiError> {
+    ) -> Result<(Volunteer, Option<crate::domain::JoinApplication>), ApiError> {
         access::require(principal, Action::RegisterVolunteers)?;
         let scope = self.scope(principal).await?;
         let mut transaction = self.begin(principal).await?;
@@ -347,7 +369,8 @@ impl Registry {
         {
             drop(transaction);
             let id = existing.trim_start_matches("volunteers/").to_string();
-            return self.visible_volunteer(principal, &scope, &id).await;
+            let volunteer = self.visible_volunteer(principal, &scope, &id).await?;
+            return Ok((volunteer, None));
         }
         let unit = self
             .registering_unit(&mut transaction, &scope, org_unit_id)
@@ -360,15 +383,27 @@ impl Registry {
             return Err(already_registered());
         }
         let volunteer = self
-            .insert_volunteers(&mut transaction, &unit, vec![(new_volunteer, hash)])
+            .insert_volunteers(&mut transaction, &unit, vec![(new_volunteer, hash)], joins)
             .await?
             .pop()
             .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("no volunteer inserted")))?;
+        let application = match joins {
+            Joining::Member => None,
+            Joining::Pending => Some(
+                super::members::open_application(
+                    &mut transaction,
+                    &unit.id,
+                    &volunteer.id,
+                    String::new(),
+                )
+                .await?,
+            ),
+        };
         transaction
             .finish_request(request_id, &names::volunteer(&volunteer.id))
             .await?;
         transaction.commit().await?;
-        Ok(volunteer)
+        Ok((volunteer, application))
     }
 
     /// Registers many volunteers: every row is checked first, and either all are
@@ -428,6 +463,7 @@ impl Registry {
                 &mut transaction,
                 &unit,
                 rows.into_iter().zip(hashes).collect(),
+                Joining::Member,
             )
             .await?;
         let created: Vec<String> = volunteers

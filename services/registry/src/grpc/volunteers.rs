@@ -10,7 +10,7 @@ use super::{
     check_request_id, date_from_wire, date_to_wire, enum_list, enum_value, mask_paths, metadata,
     optional_name, parse_name, text, today,
 };
-use crate::app::{Registry, VolunteerPatch, VolunteerQuery, VolunteerView};
+use crate::app::{Joining, Registry, VolunteerPatch, VolunteerQuery, VolunteerView};
 use crate::domain::identity::{
     IdentityDocument, mask_phone, parse_email, parse_identity, parse_phone,
 };
@@ -486,12 +486,28 @@ impl pb::volunteer_service_server::VolunteerService for VolunteerApi {
         };
         let new_volunteer =
             new_volunteer(volunteer, "volunteer.").map_err(ApiError::InvalidArgument)?;
-        let created = self
+        let joins = if message.pending_membership {
+            Joining::Pending
+        } else {
+            Joining::Member
+        };
+        let (created, application) = self
             .0
-            .create_volunteer(&principal, org_unit, new_volunteer, &message.request_id)
+            .create_volunteer(
+                &principal,
+                org_unit,
+                new_volunteer,
+                joins,
+                &message.request_id,
+            )
             .await?;
         Ok(Response::new(pb::CreateVolunteerResponse {
             volunteer: Some(masked(created)),
+            join_application: application
+                .map(|application| {
+                    names::join_application(&application.org_unit_id, &application.id)
+                })
+                .unwrap_or_default(),
         }))
     }
 

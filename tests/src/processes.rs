@@ -25,9 +25,13 @@ pub struct Processes {
     ports: BTreeMap<&'static str, u16>,
     common_env: Vec<(String, String)>,
     children: BTreeMap<&'static str, Child>,
+    /// The lines each process printed after it said where it listens.
+    printed: BTreeMap<&'static str, mpsc::Receiver<String>>,
 }
 
 /// Where cargo put the binaries: beside the `deps` directory this test runs from.
+/// `cargo test --workspace` builds them first; `cargo test -p egret-tests` alone does not,
+/// so run `cargo build --bins` before it after changing a service.
 fn bin_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("the test's own path");
     let deps = exe.parent().expect("deps directory");
@@ -73,6 +77,7 @@ impl Processes {
                 ("EGRET__GATEWAY__HEALTH_INTERVAL".into(), "200ms".into()),
             ],
             children: BTreeMap::new(),
+            printed: BTreeMap::new(),
         };
         for name in PROCESSES {
             processes.launch(name);
@@ -132,14 +137,12 @@ impl Processes {
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { return };
-                if line.contains(" listening on ") {
-                    let _ = listening.send(line);
-                }
+                let _ = listening.send(line);
             }
         });
         match heard.recv_timeout(Duration::from_secs(60)) {
             Ok(line) => assert!(
-                line.ends_with(&self.address(name).to_string()),
+                line.contains(" listening on ") && line.ends_with(&self.address(name).to_string()),
                 "egret-{name}: {line}"
             ),
             Err(_) => {
@@ -149,6 +152,12 @@ impl Processes {
             }
         }
         self.children.insert(name, child);
+        self.printed.insert(name, heard);
+    }
+
+    /// The next line process `name` prints, waiting up to `wait`.
+    pub fn next_line(&self, name: &str, wait: Duration) -> Option<String> {
+        self.printed.get(name)?.recv_timeout(wait).ok()
     }
 
     /// Kills process `name` without warning (SIGKILL), as a crash would.

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use egret_proto::activity::v1 as pb;
 use egret_proto::common::v1 as common;
+use egret_proto::gateway::v1 as gateway_pb;
 use egret_proto::recognition::v1 as recognition;
 use egret_proto::registry::v1 as registry;
 use egret_proto::reporting::v1 as reporting;
@@ -38,7 +39,37 @@ fn today_minus(days: i64) -> Option<common::Date> {
 }
 
 async fn one_day_then_a_crash(mut app: TestApp) {
-    let admin = app.admin();
+    // The gateway's first start makes the first admin once the registry answers, and
+    // prints its one-time password; she signs in through the gateway's address.
+    let printed = app
+        .processes()
+        .next_line("gateway", Duration::from_secs(30))
+        .expect("the gateway prints the first sign-in");
+    let first_password = printed
+        .strip_prefix("first sign-in: username admin, one-time password ")
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("not a first sign-in: {printed}"))
+        .to_string();
+    app.auth()
+        .change_password(gateway_pb::ChangePasswordRequest {
+            username: "admin".to_string(),
+            current_password: first_password,
+            new_password: "管理员的新密码-2026".to_string(),
+        })
+        .await
+        .expect("changes the one-time password");
+    let session = app
+        .auth()
+        .sign_in(gateway_pb::SignInRequest {
+            username: "admin".to_string(),
+            password: "管理员的新密码-2026".to_string(),
+        })
+        .await
+        .expect("signs in through the gateway process")
+        .into_inner()
+        .session
+        .expect("session");
+    let admin = session.access_token;
     let team = app
         .create_unit(
             &admin,

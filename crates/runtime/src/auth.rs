@@ -201,6 +201,7 @@ fn now_seconds() -> u64 {
 }
 
 /// Signs tokens for one instance.
+#[derive(Clone)]
 pub struct TokenIssuer {
     key: SigningKey,
     instance: String,

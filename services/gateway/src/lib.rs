@@ -359,12 +359,12 @@ impl Instance {
             .await
             .map_err(|error| anyhow::anyhow!("{error}"))?;
         let data_dir = self.config.common.data_dir.display();
-        let first_admin = self.first_admin_password.as_ref().map_or(String::new(), |password| {
-            format!(
-                "\nfirst sign-in: username {}, one-time password {password} (shown only now: sign in and change it)",
-                accounts::app::FIRST_ADMIN
-            )
-        });
+        let first_admin = self
+            .first_admin_password
+            .as_ref()
+            .map_or(String::new(), |password| {
+                format!("\n{}", first_sign_in(password))
+            });
         Ok(format!(
             "egret listening on {address}\n\
              services behind the gateway: {services}\n\
@@ -390,5 +390,44 @@ pub async fn serve_alone(
     let _telemetry = egret_runtime::telemetry::init(&config.common.telemetry)?;
     let gateway = Gateway::bind(&config.common, &config.gateway, &config.gateway.services).await?;
     println!("egret-gateway listening on {}", gateway.local_addr());
-    gateway.run_until_stopped(shutdown).await
+    let first_admin = tokio::spawn(first_admin_when_ready(
+        gateway.accounts().clone(),
+        shutdown.clone(),
+    ));
+    let served = gateway.run_until_stopped(shutdown).await;
+    first_admin.abort();
+    served
+}
+
+/// On a gateway's first start in front of separate services: once the registry answers,
+/// creates the first admin at its root and prints the one-time password, once.
+async fn first_admin_when_ready(accounts: Accounts, shutdown: CancellationToken) {
+    loop {
+        match accounts.root_from_registry().await {
+            Ok(Some(root)) => {
+                match accounts.ensure_first_admin(&root).await {
+                    Ok(Some(password)) => println!("{}", first_sign_in(&password)),
+                    Ok(None) => {}
+                    Err(error) => tracing::error!(%error, "cannot create the first admin account"),
+                }
+                return;
+            }
+            Ok(None) => tracing::info!("the registry has no root unit yet"),
+            Err(status) => {
+                tracing::info!(code = ?status.code(), message = status.message(), "waiting for the registry")
+            }
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+        }
+    }
+}
+
+/// The line that shows the first admin's one-time password.
+fn first_sign_in(password: &str) -> String {
+    format!(
+        "first sign-in: username {}, one-time password {password} (shown only now: sign in and change it)",
+        accounts::app::FIRST_ADMIN
+    )
 }

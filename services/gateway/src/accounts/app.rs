@@ -751,6 +751,40 @@ impl Accounts {
         Ok((session, record, created.join_application))
     }
 
+    /// The root org unit's id, from the registry's change log (its first unit without a
+    /// parent), read as the gateway itself with the sync role: for a gateway in its own
+    /// process, which holds no registry.
+    pub async fn root_from_registry(&self) -> Result<Option<String>, tonic::Status> {
+        let credentials =
+            egret_runtime::SyncCredentials::new((*self.issuer).clone(), "egret-gateway");
+        let mut client =
+            registry::registry_records_service_client::RegistryRecordsServiceClient::with_interceptor(
+                self.registry.clone(),
+                credentials,
+            );
+        let page = client
+            .list_change_log_entries(registry::ListChangeLogEntriesRequest {
+                after_sequence: 0,
+                page_size: 100,
+            })
+            .await?
+            .into_inner();
+        Ok(page
+            .entries
+            .iter()
+            .filter(|entry| entry.resource_type == "egret.registry.v1.OrgUnit")
+            .filter_map(|entry| serde_json::from_str::<serde_json::Value>(&entry.payload_json).ok())
+            .find(|unit| {
+                unit.get("parent_id")
+                    .is_some_and(serde_json::Value::is_null)
+            })
+            .and_then(|unit| {
+                unit.get("id")
+                    .and_then(|id| id.as_str())
+                    .map(str::to_string)
+            }))
+    }
+
     /// Creates the first admin, `admin` at the root unit, when the instance has no account
     /// yet; returns its one-time password, which is shown once and never stored.
     pub async fn ensure_first_admin(&self, root_id: &str) -> Result<Option<String>, ApiError> {

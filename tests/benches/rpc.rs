@@ -21,6 +21,10 @@
 //! - `EGRET_BENCH_SQLITE=0`: skips SQLite (to measure PostgreSQL alone).
 //! - `EGRET_BENCH_ONLY=GetVolunteer,ListVolunteers`: measures only the RPCs named (the
 //!   instance's pid is printed, to attach a profiler such as `perf record -p PID`).
+//!   `Gateway` names the gateway's figures: the same reads direct, through `egret up`'s
+//!   gateway and through an `egret-gateway` process.
+//! - `EGRET_BENCH_GATEWAY_CONNECTIONS` (default 2): the gateway process's
+//!   `gateway.connections_per_service`.
 //!
 //! Speed is shown here, never asserted in a test.
 
@@ -119,6 +123,7 @@ fn serve_gateway() -> anyhow::Result<()> {
     config.common.data_dir = data_dir.into();
     config.common.listen = SocketAddr::from(([127, 0, 0, 1], 0));
     config.common.telemetry.log_filter = "error".to_string();
+    config.gateway.connections_per_service = env_number("EGRET_BENCH_GATEWAY_CONNECTIONS", 2)?;
     let address = format!("http://{services}");
     config.gateway.services = egret_gateway::ServiceAddresses {
         registry: address.clone(),

@@ -218,7 +218,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let config = load_config(&args.instance, args.listen)?;
             let _telemetry = egret_runtime::telemetry::init(&config.common.telemetry)?;
             let instance = Instance::build(config).await?;
-            println!("{}", instance.banner().await?);
+            println!("{}", instance.banner());
             instance
                 .run_until_stopped(egret_runtime::shutdown_on_signals())
                 .await

@@ -199,7 +199,11 @@ impl Gateway {
             common.instance.id.clone(),
         );
         let mut host = ServiceHost::bind(common.listen, common.server.clone(), verifier).await?;
-        let registry = format!("http://{}", upstreams[0].authority());
+        let registry = upstreams
+            .iter()
+            .find(|upstream| upstream.service().name == "registry")
+            .map(|upstream| format!("http://{}", upstream.authority()))
+            .context("the gateway needs the registry among its upstreams")?;
         let accounts = open_accounts(common, settings, &registry).await?;
         accounts::grpc::add_services(&mut host, accounts.clone());
         let proxy = Proxy::new(
@@ -254,6 +258,7 @@ pub struct Instance {
     recognition: Recognition,
     reporting: Reporting,
     config: EgretConfig,
+    root: egret_registry::domain::OrgUnit,
     first_admin_password: Option<String>,
 }
 
@@ -295,6 +300,7 @@ impl Instance {
             recognition,
             reporting,
             config,
+            root,
             first_admin_password,
         })
     }
@@ -352,12 +358,8 @@ impl Instance {
     }
 
     /// The lines `egret up` prints once it listens.
-    pub async fn banner(&self) -> anyhow::Result<String> {
-        let root = self
-            .registry
-            .ensure_root(&self.config.common.instance.root_name)
-            .await
-            .map_err(|error| anyhow::anyhow!("{error}"))?;
+    pub fn banner(&self) -> String {
+        let root = &self.root;
         let data_dir = self.config.common.data_dir.display();
         let first_admin = self
             .first_admin_password
@@ -365,7 +367,7 @@ impl Instance {
             .map_or(String::new(), |password| {
                 format!("\n{}", first_sign_in(password))
             });
-        Ok(format!(
+        format!(
             "egret listening on {address}\n\
              services behind the gateway: {services}\n\
              instance: {instance} ({tier:?}), data directory: {data_dir}\n\
@@ -377,7 +379,7 @@ impl Instance {
             tier = self.config.common.instance.tier,
             root_id = root.id,
             root_name = root.display_name,
-        ))
+        )
     }
 }
 

@@ -682,23 +682,19 @@ impl Accounts {
         // The registry is asked as the team's registrar, for this one registration: it
         // checks the record exactly as when staff register a volunteer, and opens the
         // application instead of a membership.
-        let registrar = Caller {
-            principal: Principal {
-                subject: format!("self-registration:{username}"),
-                org_unit: team_id.to_string(),
-                roles: [Role::Staff].into_iter().collect(),
-                volunteer: None,
-            },
-            authorization: String::new(),
-            source,
+        let principal = Principal {
+            subject: format!("self-registration:{username}"),
+            org_unit: team_id.to_string(),
+            roles: [Role::Staff].into_iter().collect(),
+            volunteer: None,
         };
         let registrar = Caller {
             authorization: format!(
                 "Bearer {}",
-                self.issuer
-                    .issue(&registrar.principal, Duration::from_secs(60))
+                self.issuer.issue(&principal, Duration::from_secs(60))
             ),
-            ..registrar
+            principal,
+            source,
         };
         let path = self.org_unit_path(&registrar, team_id).await?;
         let mut request = tonic::Request::new(registry::CreateVolunteerRequest {

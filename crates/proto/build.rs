@@ -32,6 +32,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "egret/reporting/v1/targets.proto",
         "egret/reporting/v1/records.proto",
         "egret/gateway/v1/auth.proto",
+        "egret/sync/v1/records.proto",
+        "egret/sync/v1/change_log.proto",
     ];
     println!("cargo:rerun-if-changed={}", proto_root.display());
     let descriptor_set = protox::compile(files, [&proto_root])?;

@@ -1333,14 +1333,15 @@ async fn raw_create_volunteer(
     .execute(transaction.conn())
     .await?;
     for resource in [format!("volunteers/{id}"), format!("memberships/{id}")] {
-        transaction.record(egret_storage::changelog::ChangeDraft {
-            resource_type: "egret.registry.v1.Volunteer",
-            resource_name: resource,
-            operation: egret_storage::changelog::Operation::Create,
-            payload_json: format!("{{\"id\":\"{id}\",\"display_name\":\"志愿者\"}}"),
-            field_changes: Vec::new(),
-            reason: String::new(),
-        });
+        use egret_sync::RecordChanges;
+        transaction.record_with_changes(
+            "egret.registry.v1.Volunteer",
+            resource,
+            egret_storage::changelog::Operation::Create,
+            serde_json::json!({ "id": id, "display_name": "志愿者" }),
+            Vec::new(),
+            "",
+        )?;
     }
     transaction.commit().await?;
     Ok(())

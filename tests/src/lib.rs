@@ -11,6 +11,7 @@ use egret_proto::gateway::v1 as gateway_pb;
 use egret_proto::recognition::v1 as recognition_pb;
 use egret_proto::registry::v1 as pb;
 use egret_proto::reporting::v1 as reporting_pb;
+use egret_proto::sync::v1 as sync_pb;
 use egret_runtime::keys;
 use egret_runtime::{CancellationToken, Principal, Role, TokenIssuer};
 use egret_storage::testing::FreshPostgres;
@@ -21,6 +22,11 @@ use tonic::transport::Channel;
 
 pub use egret_registry::domain::identity::gb11643_check_char;
 pub use processes::Processes;
+
+/// A change's record as text, for checking what a change log lets out.
+pub fn record_text(change: &sync_pb::Change) -> String {
+    format!("{:?}", change.record)
+}
 
 mod processes;
 
@@ -35,17 +41,27 @@ pub enum Backend {
 
 /// Adds `authorization: Bearer …` to every call.
 #[derive(Clone)]
-pub struct Bearer(Option<MetadataValue<Ascii>>);
+pub struct Bearer {
+    token: Option<MetadataValue<Ascii>>,
+    // The service whose change log a `ChangeLogService` call reads.
+    service: Option<&'static str>,
+}
 
 impl Interceptor for Bearer {
     fn call(
         &mut self,
         mut request: tonic::Request<()>,
     ) -> Result<tonic::Request<()>, tonic::Status> {
-        if let Some(value) = &self.0 {
+        if let Some(value) = &self.token {
             request
                 .metadata_mut()
                 .insert("authorization", value.clone());
+        }
+        if let Some(service) = self.service {
+            request.metadata_mut().insert(
+                egret_sync::SERVICE_HEADER,
+                MetadataValue::from_static(service),
+            );
         }
         Ok(request)
     }
@@ -263,12 +279,27 @@ impl TestApp {
     }
 
     fn authed(&self, token: &str) -> Authed {
-        let value = if token.is_empty() {
+        self.authed_for(token, None)
+    }
+
+    fn authed_for(&self, token: &str, service: Option<&'static str>) -> Authed {
+        let token = if token.is_empty() {
             None
         } else {
             Some(format!("Bearer {token}").parse().expect("ascii token"))
         };
-        InterceptedService::new(self.channel.clone(), Bearer(value))
+        InterceptedService::new(self.channel.clone(), Bearer { token, service })
+    }
+
+    /// A ChangeLogService client reading the change log of `service` (`registry`, …).
+    pub fn change_log(
+        &self,
+        service: &'static str,
+        token: &str,
+    ) -> sync_pb::change_log_service_client::ChangeLogServiceClient<Authed> {
+        sync_pb::change_log_service_client::ChangeLogServiceClient::new(
+            self.authed_for(token, Some(service)),
+        )
     }
 
     /// The gateway's AuthService (sign-in needs no token).

@@ -8,9 +8,11 @@ use std::time::Duration;
 
 use egret_proto::common::v1 as common;
 use egret_proto::registry::v1 as pb;
+use egret_proto::sync::v1 as sync_pb;
 use egret_runtime::Role;
 use egret_tests::{
-    TestApp, both_backends, chinese_message, resident_id, violated_fields, volunteer_input,
+    TestApp, both_backends, chinese_message, record_text, resident_id, violated_fields,
+    volunteer_input,
 };
 use tonic::Code;
 
@@ -242,13 +244,13 @@ async fn read_change_log(
     token: &str,
     after: i64,
     page_size: i32,
-) -> Vec<common::ChangeLogEntry> {
-    let mut client = app.records(token);
+) -> Vec<sync_pb::Change> {
+    let mut client = app.change_log("registry", token);
     let mut all = Vec::new();
     let mut after_sequence = after;
     loop {
         let page = client
-            .list_change_log_entries(pb::ListChangeLogEntriesRequest {
+            .list_changes(sync_pb::ListChangesRequest {
                 after_sequence,
                 page_size,
             })
@@ -256,11 +258,11 @@ async fn read_change_log(
             .unwrap_or_else(|status| panic!("change log after {after_sequence}: {status:?}"))
             .into_inner();
         assert!(
-            page.entries.len() <= page_size as usize,
+            page.changes.len() <= page_size as usize,
             "a page holds at most {page_size}"
         );
         let expected_last = page
-            .entries
+            .changes
             .last()
             .map_or(after_sequence, |entry| entry.sequence);
         assert_eq!(page.last_sequence, expected_last, "last_sequence");
@@ -270,13 +272,13 @@ async fn read_change_log(
             page.head_sequence,
             page.last_sequence
         );
-        if page.entries.is_empty() {
+        if page.changes.is_empty() {
             assert_eq!(
                 page.last_sequence, page.head_sequence,
                 "an empty page means caught up"
             );
         }
-        all.extend(page.entries);
+        all.extend(page.changes);
         after_sequence = page.last_sequence;
         if page.last_sequence == page.head_sequence {
             return all;
@@ -285,7 +287,7 @@ async fn read_change_log(
 }
 
 /// Asserts `entries` are numbered `first, first+1, …` without gaps or repeats.
-fn assert_contiguous(entries: &[common::ChangeLogEntry], first: i64) {
+fn assert_contiguous(entries: &[sync_pb::Change], first: i64) {
     for (index, entry) in entries.iter().enumerate() {
         assert_eq!(
             entry.sequence,
@@ -1234,19 +1236,19 @@ async fn volunteer_change_history_is_masked(app: TestApp) {
     // The same changes in the change log carry minimised payloads.
     let sync = app.token(&app.root, &[Role::Sync]);
     let log = read_change_log(&app, &sync, 0, 100).await;
-    let entries: Vec<&common::ChangeLogEntry> = log
+    let entries: Vec<&sync_pb::Change> = log
         .iter()
         .filter(|entry| entry.resource_name == volunteer.name)
         .collect();
     assert_eq!(entries.len(), 3);
     for entry in entries {
-        assert!(!entry.payload_json.contains(&same_mask), "plaintext phone");
+        assert!(!record_text(entry).contains(&same_mask), "plaintext phone");
         assert_eq!(entry.resource_type, "egret.registry.v1.Volunteer");
-        assert!(entry.payload_json.contains("\"id_number_hash\""));
-        assert!(!entry.payload_json.contains(&id_number), "plaintext ID");
-        assert!(!entry.payload_json.contains(&old_phone), "plaintext phone");
-        assert!(!entry.payload_json.contains(&new_phone), "plaintext phone");
-        assert!(entry.payload_json.contains("****"), "masked phone");
+        assert!(record_text(entry).contains("id_number_hash: \""));
+        assert!(!record_text(entry).contains(&id_number), "plaintext ID");
+        assert!(!record_text(entry).contains(&old_phone), "plaintext phone");
+        assert!(!record_text(entry).contains(&new_phone), "plaintext phone");
+        assert!(record_text(entry).contains("****"), "masked phone");
     }
     app.assert_tallies_recount().await;
     app.stop().await;
@@ -1354,28 +1356,28 @@ async fn change_log_is_complete_ordered_and_minimised(app: TestApp) {
     assert_eq!(log[0].resource_name, app.root, "the root came first");
     let head = log.last().expect("entries").sequence;
     let again = app
-        .records(&sync)
-        .list_change_log_entries(pb::ListChangeLogEntriesRequest {
+        .change_log("registry", &sync)
+        .list_changes(sync_pb::ListChangesRequest {
             after_sequence: head,
             page_size: 7,
         })
         .await
         .expect("reading at the head")
         .into_inner();
-    assert!(again.entries.is_empty());
+    assert!(again.changes.is_empty());
     assert_eq!(again.last_sequence, head);
     assert_eq!(again.head_sequence, head);
     // The default page size reads the same log.
     let by_default = app
-        .records(&sync)
-        .list_change_log_entries(pb::ListChangeLogEntriesRequest {
+        .change_log("registry", &sync)
+        .list_changes(sync_pb::ListChangesRequest {
             after_sequence: 0,
             page_size: 0,
         })
         .await
         .expect("default page size")
         .into_inner();
-    assert_eq!(by_default.entries, log, "one default page holds everything");
+    assert_eq!(by_default.changes, log, "one default page holds everything");
     // Resuming in the middle gives the rest.
     let tail = read_change_log(&app, &sync, 5, 3).await;
     assert_eq!(tail, log[5..].to_vec());
@@ -1461,8 +1463,8 @@ async fn change_log_is_complete_ordered_and_minimised(app: TestApp) {
             .expect("volunteer entry");
         assert_eq!(entry.resource_type, "egret.registry.v1.Volunteer");
         assert_eq!(entry.operation, common::ChangeOperation::Create as i32);
-        let payload = &entry.payload_json;
-        assert!(payload.contains("\"id_number_hash\""), "{payload}");
+        let payload = &record_text(entry);
+        assert!(payload.contains("id_number_hash: \""), "{payload}");
         assert!(
             payload.contains(&format!("139****{}", &input.phone[7..])),
             "masked phone in {payload}"
@@ -1488,8 +1490,8 @@ async fn change_log_is_complete_ordered_and_minimised(app: TestApp) {
     for seed in [31, 32, 33] {
         let input = volunteer_input(seed);
         for entry in &log {
-            assert!(!entry.payload_json.contains(&input.id_number));
-            assert!(!entry.payload_json.contains(&input.phone));
+            assert!(!record_text(entry).contains(&input.id_number));
+            assert!(!record_text(entry).contains(&input.phone));
         }
     }
     app.assert_tallies_recount().await;
@@ -1515,10 +1517,10 @@ async fn change_log_under_concurrent_writers(app: TestApp) {
     let readers: Vec<_> = [5, 200]
         .into_iter()
         .map(|page_size| {
-            let mut client = app.records(&sync);
+            let mut client = app.change_log("registry", &sync);
             let done = done.clone();
             tokio::spawn(async move {
-                let mut seen: Vec<common::ChangeLogEntry> = Vec::new();
+                let mut seen: Vec<sync_pb::Change> = Vec::new();
                 let mut after_sequence = start_sequence;
                 let mut polls = 0u32;
                 let mut while_writing = 0usize;
@@ -1527,7 +1529,7 @@ async fn change_log_under_concurrent_writers(app: TestApp) {
                     // reaches the final head.
                     let finished = done.load(Ordering::SeqCst);
                     let page = client
-                        .list_change_log_entries(pb::ListChangeLogEntriesRequest {
+                        .list_changes(sync_pb::ListChangesRequest {
                             after_sequence,
                             page_size,
                         })
@@ -1537,11 +1539,11 @@ async fn change_log_under_concurrent_writers(app: TestApp) {
                     polls += 1;
                     assert_eq!(
                         page.last_sequence,
-                        page.entries
+                        page.changes
                             .last()
                             .map_or(after_sequence, |entry| entry.sequence)
                     );
-                    for entry in &page.entries {
+                    for entry in &page.changes {
                         assert_eq!(
                             entry.sequence,
                             after_sequence + 1,
@@ -1551,9 +1553,9 @@ async fn change_log_under_concurrent_writers(app: TestApp) {
                         after_sequence = entry.sequence;
                     }
                     if !finished {
-                        while_writing += page.entries.len();
+                        while_writing += page.changes.len();
                     }
-                    seen.extend(page.entries);
+                    seen.extend(page.changes);
                     if finished && page.last_sequence == page.head_sequence {
                         return (seen, polls, while_writing);
                     }
@@ -1623,7 +1625,7 @@ async fn change_log_under_concurrent_writers(app: TestApp) {
     done.store(true, Ordering::SeqCst);
     let full = read_change_log(&app, &sync, 0, 1000).await;
     assert_contiguous(&full, 1);
-    let after_start: Vec<common::ChangeLogEntry> = full[start_sequence as usize..].to_vec();
+    let after_start: Vec<sync_pb::Change> = full[start_sequence as usize..].to_vec();
     let mut seen = Vec::new();
     for reader in readers {
         let (entries, polls, while_writing) = tokio::time::timeout(Duration::from_secs(60), reader)
@@ -1672,7 +1674,7 @@ async fn change_log_under_concurrent_writers(app: TestApp) {
 async fn change_log_access_and_bounds(app: TestApp) {
     let admin = app.admin();
     let sync = app.token(&app.root, &[Role::Sync]);
-    let request = |after_sequence, page_size| pb::ListChangeLogEntriesRequest {
+    let request = |after_sequence, page_size| sync_pb::ListChangesRequest {
         after_sequence,
         page_size,
     };
@@ -1684,16 +1686,16 @@ async fn change_log_access_and_bounds(app: TestApp) {
         (app.token(&app.root, &[Role::Viewer]), "viewer"),
     ] {
         expect_code(
-            app.records(&token)
-                .list_change_log_entries(request(0, 10))
+            app.change_log("registry", &token)
+                .list_changes(request(0, 10))
                 .await,
             Code::PermissionDenied,
             who,
         );
     }
     expect_code(
-        app.records("")
-            .list_change_log_entries(request(0, 10))
+        app.change_log("registry", "")
+            .list_changes(request(0, 10))
             .await,
         Code::Unauthenticated,
         "no token",
@@ -1725,53 +1727,53 @@ async fn change_log_access_and_bounds(app: TestApp) {
     );
 
     let page = app
-        .records(&sync)
-        .list_change_log_entries(request(0, 1000))
+        .change_log("registry", &sync)
+        .list_changes(request(0, 1000))
         .await
         .expect("the sync role reads")
         .into_inner();
-    assert!(page.entries.len() >= 3, "root, team and form");
+    assert!(page.changes.len() >= 3, "root, team and form");
     assert_eq!(page.last_sequence, page.head_sequence);
 
     // Bounds.
     expect_invalid(
-        app.records(&sync)
-            .list_change_log_entries(request(-1, 10))
+        app.change_log("registry", &sync)
+            .list_changes(request(-1, 10))
             .await,
         "after_sequence",
         "a negative after_sequence",
     );
     expect_invalid(
-        app.records(&sync)
-            .list_change_log_entries(request(0, 1001))
+        app.change_log("registry", &sync)
+            .list_changes(request(0, 1001))
             .await,
         "page_size",
         "a page of 1001",
     );
     expect_invalid(
-        app.records(&sync)
-            .list_change_log_entries(request(0, -1))
+        app.change_log("registry", &sync)
+            .list_changes(request(0, -1))
             .await,
         "page_size",
         "a negative page size",
     );
     let one = app
-        .records(&sync)
-        .list_change_log_entries(request(0, 1))
+        .change_log("registry", &sync)
+        .list_changes(request(0, 1))
         .await
         .expect("a page of one")
         .into_inner();
-    assert_eq!(one.entries.len(), 1);
+    assert_eq!(one.changes.len(), 1);
     assert_eq!(one.last_sequence, 1);
     assert!(one.head_sequence > 1);
     // Beyond the head: nothing, and the reader stays where it was.
     let beyond = app
-        .records(&sync)
-        .list_change_log_entries(request(page.head_sequence + 100, 10))
+        .change_log("registry", &sync)
+        .list_changes(request(page.head_sequence + 100, 10))
         .await
         .expect("reading beyond the head")
         .into_inner();
-    assert!(beyond.entries.is_empty());
+    assert!(beyond.changes.is_empty());
     assert_eq!(beyond.last_sequence, page.head_sequence + 100);
     app.assert_tallies_recount().await;
     app.stop().await;

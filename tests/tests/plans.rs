@@ -4,7 +4,7 @@
 //! collation than its index) still scans the table, which this test refuses.
 
 use egret_storage::Database;
-use egret_storage::replica::SERVES_IN_SQL;
+use egret_sync::replica::SERVES_IN_SQL;
 use egret_tests::{Backend, TestApp};
 use sqlx::Row;
 

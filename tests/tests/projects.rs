@@ -8,8 +8,9 @@ use std::time::{Duration, Instant};
 use egret_proto::activity::v1 as pb;
 use egret_proto::common::v1 as common;
 use egret_proto::registry::v1 as registry;
+use egret_proto::sync::v1 as sync_pb;
 use egret_runtime::Role;
-use egret_tests::{Backend, TestApp, both_backends, chinese_message, violated_fields};
+use egret_tests::{Backend, TestApp, both_backends, chinese_message, record_text, violated_fields};
 use prost_types::FieldMask;
 use tonic::{Code, Status};
 
@@ -345,32 +346,32 @@ fn sync_token(app: &TestApp) -> String {
 }
 
 /// The whole change log of the activity service.
-async fn change_log(app: &TestApp) -> Vec<common::ChangeLogEntry> {
+async fn change_log(app: &TestApp) -> Vec<sync_pb::Change> {
     let mut entries = Vec::new();
     let mut after = 0;
     loop {
         let page = app
-            .activity_records(&sync_token(app))
-            .list_change_log_entries(pb::ListChangeLogEntriesRequest {
+            .change_log("activity", &sync_token(app))
+            .list_changes(sync_pb::ListChangesRequest {
                 after_sequence: after,
                 page_size: 1000,
             })
             .await
             .expect("reads the change log")
             .into_inner();
-        if page.entries.is_empty() {
+        if page.changes.is_empty() {
             assert_eq!(page.last_sequence, after);
             return entries;
         }
         after = page.last_sequence;
-        entries.extend(page.entries);
+        entries.extend(page.changes);
     }
 }
 
 /// The highest sequence of the activity service's change log.
 async fn log_head(app: &TestApp) -> i64 {
-    app.activity_records(&sync_token(app))
-        .list_change_log_entries(pb::ListChangeLogEntriesRequest {
+    app.change_log("activity", &sync_token(app))
+        .list_changes(sync_pb::ListChangesRequest {
             after_sequence: 0,
             page_size: 1,
         })
@@ -2316,8 +2317,8 @@ async fn roles_limit_what_callers_may_do(app: TestApp) {
     // Only the sync role reads the change log.
     for (who, token) in [("admin", &admin), ("staff", &staff), ("viewer", &viewer)] {
         expect_code(
-            app.activity_records(token)
-                .list_change_log_entries(pb::ListChangeLogEntriesRequest {
+            app.change_log("activity", token)
+                .list_changes(sync_pb::ListChangesRequest {
                     after_sequence: 0,
                     page_size: 10,
                 })
@@ -2606,16 +2607,16 @@ async fn change_log_is_contiguous_and_masked(app: TestApp) {
         assert!(!entry.actor.is_empty());
         assert!(entry.change_time.is_some());
         assert!(
-            entry.payload_json.starts_with('{'),
+            record_text(entry).starts_with("Some("),
             "{}",
-            entry.payload_json
+            record_text(entry)
         );
         assert!(
-            entry.payload_json.contains("138****5678"),
+            record_text(entry).contains("138****5678"),
             "{}",
-            entry.payload_json
+            record_text(entry)
         );
-        assert_no_plain_phone(&entry.payload_json, "a change-log payload");
+        assert_no_plain_phone(&record_text(entry), "a change-log payload");
         assert_no_plain_phone(
             &format!("{:?}", entry.field_changes),
             "change-log field changes",
@@ -2638,8 +2639,8 @@ async fn change_log_is_contiguous_and_masked(app: TestApp) {
 
     // Pages resume after a sequence.
     let page = app
-        .activity_records(&sync_token(&app))
-        .list_change_log_entries(pb::ListChangeLogEntriesRequest {
+        .change_log("activity", &sync_token(&app))
+        .list_changes(sync_pb::ListChangesRequest {
             after_sequence: 2,
             page_size: 2,
         })
@@ -2647,7 +2648,7 @@ async fn change_log_is_contiguous_and_masked(app: TestApp) {
         .expect("reads a page")
         .into_inner();
     assert_eq!(
-        page.entries
+        page.changes
             .iter()
             .map(|entry| entry.sequence)
             .collect::<Vec<_>>(),
@@ -2655,21 +2656,21 @@ async fn change_log_is_contiguous_and_masked(app: TestApp) {
     );
     assert_eq!(page.last_sequence, 4);
     assert_eq!(page.head_sequence, 11);
-    assert_eq!(page.entries, entries[2..4]);
+    assert_eq!(page.changes, entries[2..4]);
     let end = app
-        .activity_records(&sync_token(&app))
-        .list_change_log_entries(pb::ListChangeLogEntriesRequest {
+        .change_log("activity", &sync_token(&app))
+        .list_changes(sync_pb::ListChangesRequest {
             after_sequence: 11,
             page_size: 0,
         })
         .await
         .expect("reads past the end")
         .into_inner();
-    assert!(end.entries.is_empty());
+    assert!(end.changes.is_empty());
     assert_eq!((end.last_sequence, end.head_sequence), (11, 11));
     expect_invalid(
-        app.activity_records(&sync_token(&app))
-            .list_change_log_entries(pb::ListChangeLogEntriesRequest {
+        app.change_log("activity", &sync_token(&app))
+            .list_changes(sync_pb::ListChangesRequest {
                 after_sequence: 0,
                 page_size: 1001,
             })
@@ -2678,8 +2679,8 @@ async fn change_log_is_contiguous_and_masked(app: TestApp) {
         "a change-log page of 1001",
     );
     expect_invalid(
-        app.activity_records(&sync_token(&app))
-            .list_change_log_entries(pb::ListChangeLogEntriesRequest {
+        app.change_log("activity", &sync_token(&app))
+            .list_changes(sync_pb::ListChangesRequest {
                 after_sequence: -1,
                 page_size: 10,
             })
@@ -2689,8 +2690,8 @@ async fn change_log_is_contiguous_and_masked(app: TestApp) {
     );
     // Other roles never read it.
     expect_code(
-        app.activity_records(&staff_a)
-            .list_change_log_entries(pb::ListChangeLogEntriesRequest::default())
+        app.change_log("activity", &staff_a)
+            .list_changes(sync_pb::ListChangesRequest::default())
             .await,
         Code::PermissionDenied,
         "staff reads the change log",
@@ -2792,12 +2793,12 @@ async fn registry_unreachable(backend: Backend, test_name: &str) {
     }
     // Nothing was written: the change log (which needs no org unit) is empty.
     let log = app
-        .activity_records(&sync_token(&app))
-        .list_change_log_entries(pb::ListChangeLogEntriesRequest::default())
+        .change_log("activity", &sync_token(&app))
+        .list_changes(sync_pb::ListChangesRequest::default())
         .await
         .expect("the change log reads without the registry")
         .into_inner();
-    assert!(log.entries.is_empty());
+    assert!(log.changes.is_empty());
     assert_eq!(log.head_sequence, 0);
     app.stop().await;
 }

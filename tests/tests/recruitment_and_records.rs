@@ -10,6 +10,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use egret_proto::activity::v1 as pb;
 use egret_proto::common::v1 as common;
 use egret_proto::registry::v1 as registry;
+use egret_proto::sync::v1 as sync_pb;
 use egret_runtime::Role;
 use egret_tests::{Backend, TestApp, both_backends, violated_fields};
 use tonic::{Code, Status};
@@ -2806,8 +2807,8 @@ async fn roles(app: &TestApp) {
     for (what, result) in sync_calls {
         denied(result, &format!("sync: {what}"));
     }
-    app.activity_records(&sync)
-        .list_change_log_entries(pb::ListChangeLogEntriesRequest::default())
+    app.change_log("activity", &sync)
+        .list_changes(sync_pb::ListChangesRequest::default())
         .await
         .expect("sync reads the change log");
 

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use egret_proto::activity::v1 as pb;
 use egret_proto::common::v1 as common;
+use egret_proto::sync::v1 as sync_pb;
 use egret_tests::{Backend, TestApp};
 use tonic::Code;
 
@@ -68,8 +69,11 @@ async fn a_silent_registry_times_out_and_nothing_is_written() {
         started.elapsed()
     );
     let change_log = app
-        .activity_records(&app.token(&app.root, &[egret_runtime::Role::Sync]))
-        .list_change_log_entries(pb::ListChangeLogEntriesRequest {
+        .change_log(
+            "activity",
+            &app.token(&app.root, &[egret_runtime::Role::Sync]),
+        )
+        .list_changes(sync_pb::ListChangesRequest {
             after_sequence: 0,
             page_size: 10,
         })

@@ -51,6 +51,14 @@ pub mod gateway {
     }
 }
 
+/// `egret.sync.v1`: the change log every service keeps, with its records typed.
+pub mod sync {
+    /// Version 1.
+    pub mod v1 {
+        tonic::include_proto!("egret.sync.v1");
+    }
+}
+
 /// The encoded `FileDescriptorSet` of every Egret proto, for gRPC reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("egret_descriptor");
 

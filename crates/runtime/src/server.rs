@@ -63,6 +63,7 @@ pub struct ServiceHost {
     fallback: Option<Fallback>,
     grpc_web: bool,
     permits: Arc<Semaphore>,
+    shared: http::Extensions,
 }
 
 impl ServiceHost {
@@ -103,7 +104,22 @@ impl ServiceHost {
             gates: Vec::new(),
             fallback: None,
             grpc_web: false,
+            shared: http::Extensions::new(),
         })
+    }
+
+    /// A value every service added to this host shares, made by `init` for the first one
+    /// that asks (for example one server that several services register with).
+    pub fn shared<T>(&mut self, init: impl FnOnce(&mut Self) -> T) -> T
+    where
+        T: Clone + Send + Sync + 'static,
+    {
+        if let Some(value) = self.shared.get::<T>() {
+            return value.clone();
+        }
+        let value = init(self);
+        self.shared.insert(value.clone());
+        value
     }
 
     /// The bound address (with the real port when port 0 was asked for).

@@ -82,8 +82,9 @@ pub struct ChangeDraft {
     pub resource_name: String,
     /// What happened.
     pub operation: Operation,
-    /// The record after the change, minimised for sync (no plaintext personal data).
-    pub payload_json: String,
+    /// The record after the change, minimised for sync (no plaintext personal data), as an
+    /// encoded `egret.sync.v1.Record`.
+    pub payload: Vec<u8>,
     /// What changed (masked).
     pub field_changes: Vec<FieldChange>,
     /// Why, when the caller said.
@@ -107,7 +108,10 @@ pub struct StoredChange {
     pub origin_instance: String,
     /// When (microseconds since the epoch).
     pub change_time: i64,
-    /// The record after the change.
+    /// The record after the change, as an encoded `egret.sync.v1.Record`; empty for changes
+    /// written before records were encoded.
+    pub payload: Vec<u8>,
+    /// The record of a change written before records were encoded, as JSON; empty after.
     pub payload_json: String,
     /// What changed.
     pub field_changes: Vec<FieldChange>,
@@ -123,13 +127,14 @@ type ChangeRow = (
     String,
     String,
     i64,
+    Vec<u8>,
     String,
     String,
     String,
 );
 
 const SELECT_COLUMNS: &str = "SELECT sequence, resource_type, resource_name, operation, actor, \
-     origin_instance, change_time, payload_json, field_changes_json, reason FROM change_log";
+     origin_instance, change_time, payload, payload_json, field_changes_json, reason FROM change_log";
 
 fn from_row(row: ChangeRow) -> Result<StoredChange, ApiError> {
     let (
@@ -140,6 +145,7 @@ fn from_row(row: ChangeRow) -> Result<StoredChange, ApiError> {
         actor,
         origin_instance,
         change_time,
+        payload,
         payload_json,
         field_changes_json,
         reason,
@@ -162,6 +168,7 @@ fn from_row(row: ChangeRow) -> Result<StoredChange, ApiError> {
         actor,
         origin_instance,
         change_time,
+        payload,
         payload_json,
         field_changes,
         reason,
@@ -189,26 +196,29 @@ pub(crate) async fn append(
     .await
     .map_err(|error| convert_sqlx_err(error, "change log"))?;
     let first = last - count + 1;
+    const CHUNK: usize = 100;
     // Many rows to a statement: a batch of registrations records hundreds of changes.
-    for (chunk_index, chunk) in changes.chunks(100).enumerate() {
+    for (chunk_index, chunk) in changes.chunks(CHUNK).enumerate() {
         let sql = format!(
             "INSERT INTO change_log (sequence, resource_type, resource_name, operation, actor, \
-             origin_instance, change_time, payload_json, field_changes_json, reason) VALUES {}",
-            crate::rows::value_rows(connection, chunk.len(), 10)
+             origin_instance, change_time, payload, payload_json, field_changes_json, reason) \
+             VALUES {}",
+            crate::rows::value_rows(connection, chunk.len(), 11)
         );
         let mut query = sqlx::query(&sql);
         for (offset, change) in chunk.iter().enumerate() {
             let field_changes = serde_json::to_string(&change.field_changes)
                 .map_err(|error| ApiError::Internal(error.into()))?;
             query = query
-                .bind(first + (chunk_index * 100 + offset) as i64)
+                .bind(first + (chunk_index * CHUNK + offset) as i64)
                 .bind(change.resource_type)
                 .bind(change.resource_name.as_str())
                 .bind(change.operation.as_str())
                 .bind(actor)
                 .bind(origin)
                 .bind(now)
-                .bind(change.payload_json.as_str())
+                .bind(change.payload.as_slice())
+                .bind("")
                 .bind(field_changes)
                 .bind(change.reason.as_str());
         }

@@ -9,14 +9,9 @@
 //! change log as the transaction's last statement, so data and log commit together.
 
 pub mod changelog;
-pub mod contracts;
 mod error;
-pub mod feed;
-pub mod payload;
-pub mod replica;
 pub mod rows;
 pub mod testing;
-pub mod wire;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -312,49 +307,6 @@ impl WriteTx {
     /// Records a change, appended to the change log on commit.
     pub fn record(&mut self, change: ChangeDraft) {
         self.changes.push(change);
-    }
-
-    /// Records a change whose field changes are the differences between the masked
-    /// payloads `before` (None for a creation) and `after`.
-    pub fn record_diff(
-        &mut self,
-        resource_type: &'static str,
-        resource_name: String,
-        operation: Operation,
-        before: Option<&serde_json::Value>,
-        after: serde_json::Value,
-        reason: &str,
-    ) {
-        let field_changes = payload::field_changes(before, &after);
-        self.record_with_changes(
-            resource_type,
-            resource_name,
-            operation,
-            after,
-            field_changes,
-            reason,
-        );
-    }
-
-    /// Records a change with field changes the caller worked out (for records whose
-    /// masked payloads can hide a change of personal data).
-    pub fn record_with_changes(
-        &mut self,
-        resource_type: &'static str,
-        resource_name: String,
-        operation: Operation,
-        after: serde_json::Value,
-        field_changes: Vec<FieldChange>,
-        reason: &str,
-    ) {
-        self.changes.push(ChangeDraft {
-            resource_type,
-            resource_name,
-            operation,
-            payload_json: after.to_string(),
-            field_changes,
-            reason: reason.to_string(),
-        });
     }
 
     /// Bookkeeping for a record this transaction creates: made here, version 1, now.

@@ -37,7 +37,7 @@ fn draft(writer: usize, index: usize) -> ChangeDraft {
         resource_type: "test.Thing",
         resource_name: format!("things/{writer}-{index}"),
         operation: Operation::Create,
-        payload_json: "{}".to_string(),
+        payload: Vec::new(),
         field_changes: vec![],
         reason: String::new(),
     }

@@ -9,12 +9,12 @@
 
 use std::time::Duration;
 
-use egret_proto::common::v1::ChangeLogEntry;
+use egret_proto::sync::v1::Change;
+use egret_proto::sync::v1::record::Kind;
 use egret_runtime::{ApiError, CancellationToken, SyncCredentials};
-use egret_storage::contracts::{MEMBERSHIP_TYPE, ORG_UNIT_TYPE, VOLUNTEER_TYPE, VolunteerPayload};
-use egret_storage::feed::{self, ChangeSink, Follower, RegistryLog};
-use egret_storage::replica;
 use egret_storage::{Database, WriteTx};
+use egret_sync::follower::{self, ChangeSink, Follower, ServiceLog};
+use egret_sync::replica;
 use egret_types::CivilDate;
 use futures::future::BoxFuture;
 use tonic::transport::Channel;
@@ -30,33 +30,29 @@ impl ChangeSink for ReplicaSink {
     fn apply<'a>(
         &'a self,
         transaction: &'a mut WriteTx,
-        entry: &'a ChangeLogEntry,
+        change: &'a Change,
     ) -> BoxFuture<'a, Result<(), ApiError>> {
         Box::pin(async move {
-            match entry.resource_type.as_str() {
-                ORG_UNIT_TYPE => replica::apply_unit(transaction, entry).await,
-                VOLUNTEER_TYPE => {
-                    let volunteer: VolunteerPayload = feed::payload(entry)?;
+            match follower::record(change)? {
+                Kind::OrgUnit(unit) => replica::apply_unit(transaction, change, &unit).await,
+                Kind::Volunteer(volunteer) => {
+                    let corrupt = |error| follower::corrupt(change, error);
                     let volunteer = Volunteer {
-                        status: volunteer
-                            .status_number()
-                            .map_err(|error| feed::corrupt(entry, error))?,
+                        status: replica::volunteer_status_number(&volunteer.status)
+                            .map_err(corrupt)?,
                         birth_date: CivilDate::parse_iso(&volunteer.birth_date).ok_or_else(
-                            || {
-                                feed::corrupt(
-                                    entry,
-                                    format!("birth date {:?}", volunteer.birth_date),
-                                )
-                            },
+                            || corrupt(format!("birth date {:?}", volunteer.birth_date)),
                         )?,
-                        id: volunteer.id,
-                        display_name: volunteer.display_name,
-                        registering_org_unit_id: volunteer.registering_org_unit_id,
-                        version: volunteer.meta.version,
+                        id: volunteer.id.clone(),
+                        display_name: volunteer.display_name.clone(),
+                        registering_org_unit_id: volunteer.registering_org_unit_id.clone(),
+                        version: replica::version(volunteer.meta.as_ref()),
                     };
                     store::volunteers::upsert(transaction.conn(), &volunteer).await
                 }
-                MEMBERSHIP_TYPE => replica::apply_membership(transaction, entry).await,
+                Kind::Membership(membership) => {
+                    replica::apply_membership(transaction, &membership).await
+                }
                 _ => Ok(()),
             }
         })
@@ -84,7 +80,7 @@ impl RegistryFeed {
             "egret-activity",
             "",
             database.clone(),
-            RegistryLog::new(channel, credentials),
+            ServiceLog::new("registry", channel, credentials),
             ReplicaSink,
             deadline,
         );

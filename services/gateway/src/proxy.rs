@@ -16,6 +16,7 @@
 //! written, even in part, is never sent again: its body is streamed, not buffered, and the
 //! service may have acted on it.
 
+use egret_sync::SERVICE_HEADER;
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
@@ -311,6 +312,10 @@ fn status(error: ApiError) -> Response<Body> {
     tonic::Status::from(error).into_http()
 }
 
+/// The package of the contracts every service serves alike; calls to it name their
+/// service in the `egret-service` header.
+const SHARED_PACKAGE: &str = "egret.sync.";
+
 /// The gateway's forwarding service: routes each call to its upstream by proto package.
 #[derive(Clone)]
 pub struct Proxy {
@@ -340,27 +345,66 @@ impl Proxy {
         }
     }
 
-    /// The upstream that owns `path`, if any.
-    fn route(&self, path: &str) -> Option<&Arc<Upstream>> {
-        let service = path.strip_prefix('/')?.split('/').next()?;
-        self.inner.upstreams.iter().find(|upstream| {
-            service
-                .strip_prefix(upstream.service.package)
-                .is_some_and(|rest| rest.starts_with('.'))
-        })
+    /// The upstream that owns the called method: by proto package, or for the change-log
+    /// contract every service shares (`egret.sync.v1`), by the `egret-service` header.
+    fn route(&self, request: &Request<Body>) -> Result<&Arc<Upstream>, ApiError> {
+        let path = request.uri().path();
+        let service = path
+            .strip_prefix('/')
+            .and_then(|rest| rest.split('/').next())
+            .unwrap_or(path);
+        if service.starts_with(SHARED_PACKAGE) {
+            return self.route_by_header(request);
+        }
+        self.inner
+            .upstreams
+            .iter()
+            .find(|upstream| {
+                service
+                    .strip_prefix(upstream.service.package)
+                    .is_some_and(|rest| rest.starts_with('.'))
+            })
+            .ok_or_else(|| {
+                ApiError::Unimplemented(Bilingual::new(
+                    format!("this instance serves no service named {service:?}"),
+                    format!("本实例没有名为 {service:?} 的服务"),
+                ))
+            })
+    }
+
+    fn route_by_header(&self, request: &Request<Body>) -> Result<&Arc<Upstream>, ApiError> {
+        let named = request
+            .headers()
+            .get(SERVICE_HEADER)
+            .and_then(|value| value.to_str().ok())
+            .map(str::trim)
+            .unwrap_or_default();
+        if let Some(upstream) = self
+            .inner
+            .upstreams
+            .iter()
+            .find(|upstream| upstream.service.name == named)
+        {
+            return Ok(upstream);
+        }
+        let served = self
+            .inner
+            .upstreams
+            .iter()
+            .map(|upstream| upstream.service.name)
+            .collect::<Vec<_>>()
+            .join(", ");
+        Err(ApiError::invalid(
+            SERVICE_HEADER,
+            format!("must name one of this instance's services ({served}); got {named:?}"),
+            format!("请求头 {SERVICE_HEADER} 须指明本实例的一个服务（{served}），收到 {named:?}"),
+        ))
     }
 
     async fn dispatch(self, mut request: Request<Body>) -> Response<Body> {
-        let Some(upstream) = self.route(request.uri().path()).cloned() else {
-            let path = request.uri().path();
-            let service = path
-                .strip_prefix('/')
-                .and_then(|rest| rest.split('/').next())
-                .unwrap_or(path);
-            return status(ApiError::Unimplemented(Bilingual::new(
-                format!("this instance serves no service named {service:?}"),
-                format!("本实例没有名为 {service:?} 的服务"),
-            )));
+        let upstream = match self.route(&request) {
+            Ok(upstream) => upstream.clone(),
+            Err(error) => return status(error),
         };
         let deadline = request
             .headers()

@@ -10,6 +10,7 @@ use std::time::Duration;
 use egret_gateway::{Gateway, GatewaySettings, ServiceAddresses};
 use egret_proto::activity::v1 as activity_pb;
 use egret_proto::registry::v1 as registry_pb;
+use egret_proto::sync::v1 as sync_pb;
 use egret_runtime::assembly::Assembly;
 use egret_runtime::{CancellationToken, Principal, Role, Settings, TokenIssuer, keys};
 use hyper::body::Bytes;
@@ -303,6 +304,30 @@ async fn calls_reach_their_service_or_a_precise_error() {
             ],
         },
         TestCase {
+            name: "the shared change-log contract without a service named",
+            path: "/egret.sync.v1.ChangeLogService/ListChanges",
+            headers: &[],
+            code: Code::InvalidArgument,
+            message_has: &[
+                "egret-service",
+                "registry, activity, recognition, reporting",
+            ],
+        },
+        TestCase {
+            name: "the shared change-log contract naming no service of the instance",
+            path: "/egret.sync.v1.ChangeLogService/ListChanges",
+            headers: &[("egret-service", "payroll")],
+            code: Code::InvalidArgument,
+            message_has: &["egret-service", "\"payroll\""],
+        },
+        TestCase {
+            name: "the shared change-log contract goes to the service named",
+            path: "/egret.sync.v1.ChangeLogService/ListChanges",
+            headers: &[("egret-service", "activity")],
+            code: Code::Unavailable,
+            message_has: &["activity service"],
+        },
+        TestCase {
             name: "a call the service dropped after receiving it is not retried",
             path: "/egret.recognition.v1.StarRatingService/GetStarRating",
             headers: &[("x-test", "hang-up")],
@@ -378,6 +403,57 @@ async fn calls_reach_their_service_or_a_precise_error() {
             .await
             .expect_err("down");
     assert_eq!(down.code(), Code::Unavailable);
+}
+
+#[tokio::test]
+async fn a_change_log_is_read_through_the_gateway_with_typed_records() {
+    let setup = Setup::start().await;
+    let sync_token = setup.issuer.issue(
+        &Principal {
+            subject: "egret-test-sync".to_string(),
+            org_unit: String::new(),
+            roles: [Role::Sync].into_iter().collect(),
+            volunteer: None,
+        },
+        Duration::from_secs(60),
+    );
+    let mut request = tonic::Request::new(sync_pb::ListChangesRequest {
+        after_sequence: 0,
+        page_size: 10,
+    });
+    let metadata = request.metadata_mut();
+    metadata.insert(
+        "authorization",
+        format!("Bearer {sync_token}").parse().expect("ascii"),
+    );
+    metadata.insert("egret-service", "registry".parse().expect("ascii"));
+    let page =
+        sync_pb::change_log_service_client::ChangeLogServiceClient::new(setup.channel.clone())
+            .list_changes(request)
+            .await
+            .expect("the registry's log answers through the gateway")
+            .into_inner();
+    let first = page.changes.first().expect("the root's creation");
+    assert_eq!(first.resource_name, setup.root);
+    assert_eq!(first.resource_type, "egret.registry.v1.OrgUnit");
+    let Some(sync_pb::record::Kind::OrgUnit(unit)) =
+        first.record.as_ref().and_then(|record| record.kind.clone())
+    else {
+        panic!("the root comes as a typed org unit: {first:?}");
+    };
+    assert_eq!(unit.parent_id, None);
+    assert_eq!(unit.tier, "corps");
+
+    // Anyone else is refused, whatever service they name.
+    let status =
+        sync_pb::change_log_service_client::ChangeLogServiceClient::new(setup.channel.clone())
+            .list_changes(setup.request(
+                sync_pb::ListChangesRequest::default(),
+                &[("egret-service", "registry")],
+            ))
+            .await
+            .expect_err("an admin is not the sync role");
+    assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
 }
 
 #[tokio::test]

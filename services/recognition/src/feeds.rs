@@ -7,15 +7,11 @@
 //! certificates built on the reversed hours: all or nothing with the checkpoint, so a crash
 //! never applies a change twice or loses it.
 
-use egret_proto::common::v1::ChangeLogEntry;
+use egret_proto::sync::v1::{self as pb, Change, record::Kind};
 use egret_runtime::ApiError;
-use egret_storage::contracts::{
-    ACTIVITY_TYPE, ANNUAL_REPORT_TYPE, ActivityPayload, AnnualReportPayload, EVALUATION_TYPE,
-    EvaluationPayload, MEMBERSHIP_TYPE, ORG_UNIT_TYPE, PROJECT_TYPE, ProjectPayload,
-    SERVICE_RECORD_TYPE, ServiceRecordPayload, VOLUNTEER_TYPE, VolunteerPayload,
-};
-use egret_storage::feed::{self, ChangeSink};
-use egret_storage::{WriteTx, replica};
+use egret_storage::WriteTx;
+use egret_sync::follower::{self, ChangeSink};
+use egret_sync::replica;
 use egret_types::{CivilDate, china_date};
 use futures::future::BoxFuture;
 
@@ -33,26 +29,28 @@ impl ChangeSink for RegistrySink {
     fn apply<'a>(
         &'a self,
         transaction: &'a mut WriteTx,
-        entry: &'a ChangeLogEntry,
+        entry: &'a Change,
     ) -> BoxFuture<'a, Result<(), ApiError>> {
         Box::pin(async move {
-            match entry.resource_type.as_str() {
-                ORG_UNIT_TYPE => replica::apply_unit(transaction, entry).await,
-                MEMBERSHIP_TYPE => replica::apply_membership(transaction, entry).await,
-                VOLUNTEER_TYPE => {
-                    let payload: VolunteerPayload = feed::payload(entry)?;
+            match follower::record(entry)? {
+                Kind::OrgUnit(unit) => replica::apply_unit(transaction, entry, &unit).await,
+                Kind::Membership(membership) => {
+                    replica::apply_membership(transaction, &membership).await
+                }
+                Kind::Volunteer(payload) => {
                     let volunteer = Volunteer {
-                        status: payload
-                            .status_number()
-                            .map_err(|error| feed::corrupt(entry, error))?,
-                        registered_on: china_date(payload.meta.create_time),
+                        status: replica::volunteer_status_number(&payload.status)
+                            .map_err(|error| follower::corrupt(entry, error))?,
+                        registered_on: china_date(
+                            payload.meta.as_ref().map_or(0, |meta| meta.create_time),
+                        ),
                         id: payload.id,
                         volunteer_number: payload.volunteer_number,
                         display_name: payload.display_name,
                         id_type: payload.id_type,
                         id_number_masked: payload.id_number_masked,
                         registering_org_unit_id: payload.registering_org_unit_id,
-                        version: payload.meta.version,
+                        version: replica::version(payload.meta.as_ref()),
                     };
                     store::replica::upsert_volunteer(transaction.conn(), &volunteer).await
                 }
@@ -73,12 +71,11 @@ impl ChangeSink for ActivitySink {
     fn apply<'a>(
         &'a self,
         transaction: &'a mut WriteTx,
-        entry: &'a ChangeLogEntry,
+        entry: &'a Change,
     ) -> BoxFuture<'a, Result<(), ApiError>> {
         Box::pin(async move {
-            match entry.resource_type.as_str() {
-                ACTIVITY_TYPE => {
-                    let payload: ActivityPayload = feed::payload(entry)?;
+            match follower::record(entry)? {
+                Kind::Activity(payload) => {
                     store::replica::upsert_activity(
                         transaction.conn(),
                         &store::replica::ActivityRow {
@@ -87,27 +84,27 @@ impl ChangeSink for ActivitySink {
                             display_name: payload.display_name,
                             state: payload.state,
                             start_time: payload.start_time,
-                            version: payload.meta.version,
+                            version: replica::version(payload.meta.as_ref()),
                         },
                     )
                     .await
                 }
-                SERVICE_RECORD_TYPE => self.apply_record(transaction, entry).await,
-                PROJECT_TYPE => {
-                    let payload: ProjectPayload = feed::payload(entry)?;
+                Kind::ServiceRecord(payload) => {
+                    self.apply_record(transaction, entry, payload).await
+                }
+                Kind::Project(payload) => {
                     store::replica::upsert_project(
                         transaction.conn(),
                         &store::replica::ProjectRow {
                             id: payload.id,
                             org_unit_id: payload.org_unit_id,
                             display_name: payload.display_name,
-                            version: payload.meta.version,
+                            version: replica::version(payload.meta.as_ref()),
                         },
                     )
                     .await
                 }
-                EVALUATION_TYPE => {
-                    let payload: EvaluationPayload = feed::payload(entry)?;
+                Kind::Evaluation(payload) => {
                     // Team stars count the beneficiaries' feedback, not volunteers' own.
                     if payload.evaluator_kind != 1 {
                         return Ok(());
@@ -118,7 +115,7 @@ impl ChangeSink for ActivitySink {
                             &payload.id,
                             &payload.activity_id,
                             payload.rating,
-                            payload.meta.version,
+                            replica::version(payload.meta.as_ref()),
                         ),
                     )
                     .await
@@ -133,19 +130,19 @@ impl ActivitySink {
     async fn apply_record(
         &self,
         transaction: &mut WriteTx,
-        entry: &ChangeLogEntry,
+        entry: &Change,
+        payload: pb::ServiceRecord,
     ) -> Result<(), ApiError> {
-        let payload: ServiceRecordPayload = feed::payload(entry)?;
         let before = store::replica::service_record(transaction.conn(), &payload.id).await?;
         if before
             .as_ref()
-            .is_some_and(|known| known.version >= payload.meta.version)
+            .is_some_and(|known| known.version >= replica::version(payload.meta.as_ref()))
         {
             // Seen already: applying it again must change nothing.
             return Ok(());
         }
         let service_date = CivilDate::parse_iso(&payload.service_date).ok_or_else(|| {
-            feed::corrupt(entry, format!("service date {:?}", payload.service_date))
+            follower::corrupt(entry, format!("service date {:?}", payload.service_date))
         })?;
         let record = ServiceRecord {
             approved_minutes: if payload.state == "approved" {
@@ -159,7 +156,7 @@ impl ActivitySink {
             org_unit_id: payload.org_unit_id,
             description: payload.description,
             service_date,
-            version: payload.meta.version,
+            version: replica::version(payload.meta.as_ref()),
         };
         store::replica::put_service_record(transaction.conn(), &record).await?;
         let change = HoursChange {
@@ -185,19 +182,18 @@ impl ChangeSink for ReportingSink {
     fn apply<'a>(
         &'a self,
         transaction: &'a mut WriteTx,
-        entry: &'a ChangeLogEntry,
+        entry: &'a Change,
     ) -> BoxFuture<'a, Result<(), ApiError>> {
         Box::pin(async move {
-            if entry.resource_type != ANNUAL_REPORT_TYPE {
+            let Kind::AnnualReport(payload) = follower::record(entry)? else {
                 return Ok(());
-            }
-            let payload: AnnualReportPayload = feed::payload(entry)?;
+            };
             store::replica::upsert_annual_report(
                 transaction.conn(),
                 &payload.org_unit_id,
                 payload.year,
                 matches!(payload.state.as_str(), "submitted" | "approved"),
-                payload.meta.version,
+                replica::version(payload.meta.as_ref()),
             )
             .await
         })

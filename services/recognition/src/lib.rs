@@ -22,8 +22,8 @@ use egret_runtime::keys;
 use egret_runtime::{
     CancellationToken, ConfigError, ServiceHost, Settings, SyncCredentials, TokenIssuer, Validate,
 };
-use egret_storage::feed::{ActivityLog, Follower, RegistryLog, ReportingLog};
 use egret_storage::{Database, Migrations};
+use egret_sync::{Follower, ServiceLog};
 use serde::Deserialize;
 use tonic::transport::Channel;
 
@@ -85,7 +85,7 @@ impl Recognition {
             feeds::ACTOR,
             settings.instance.id.clone(),
             database.clone(),
-            RegistryLog::new(registry, credentials.clone()),
+            ServiceLog::new("registry", registry, credentials.clone()),
             feeds::RegistrySink,
             recognition.upstream_deadline,
         );
@@ -94,7 +94,7 @@ impl Recognition {
             feeds::ACTOR,
             settings.instance.id.clone(),
             database.clone(),
-            ActivityLog::new(activity, credentials.clone()),
+            ServiceLog::new("activity", activity, credentials.clone()),
             feeds::ActivitySink {
                 rate: domain::PointsRate {
                     per_hour: recognition.points_per_hour,
@@ -108,7 +108,7 @@ impl Recognition {
             feeds::ACTOR,
             settings.instance.id.clone(),
             database.clone(),
-            ReportingLog::new(reporting, credentials),
+            ServiceLog::new("reporting", reporting, credentials),
             feeds::ReportingSink,
             recognition.upstream_deadline,
         );
@@ -157,6 +157,7 @@ impl Part for Recognition {
 
     fn add_to(&self, host: &mut ServiceHost) {
         grpc::add_services(host, self.clone());
+        egret_sync::serve_change_log(host, Self::NAME, self.database().clone());
     }
 
     fn spawn_followers(

@@ -93,6 +93,7 @@ impl Part for Registry {
 
     fn add_to(&self, host: &mut ServiceHost) {
         grpc::add_services(host, self.clone());
+        egret_sync::serve_change_log(host, Self::NAME, self.database().clone());
     }
 
     async fn close(&self) {

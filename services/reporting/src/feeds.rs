@@ -3,18 +3,12 @@
 //! counts and a daily rollup of approved hours. Each page applies in one transaction with
 //! its checkpoint, so a restart mid-feed neither loses nor doubles a change.
 
-use egret_proto::common::v1::ChangeLogEntry;
+use egret_proto::sync::v1::{self as pb, Change, record::Kind};
 use egret_runtime::ApiError;
-use egret_storage::contracts::{
-    ACTIVITY_TYPE, ActivityPayload, COMMENDATION_TYPE, CommendationPayload, INSURANCE_POLICY_TYPE,
-    InsurancePolicyPayload, MEMBERSHIP_TYPE, MembershipPayload, ORG_UNIT_TYPE, OrgUnitPayload,
-    QUALIFICATION_TYPE, QualificationPayload, REGISTRATION_FORM_TYPE, RegistrationFormPayload,
-    SERVICE_RECORD_TYPE, STAR_RATING_TYPE, ServiceRecordPayload, StarRatingPayload, VOLUNTEER_TYPE,
-    VolunteerPayload,
-};
-use egret_storage::feed::{self, ChangeSink};
+use egret_storage::WriteTx;
 use egret_storage::rows::sql_error;
-use egret_storage::{WriteTx, replica};
+use egret_sync::follower::{self, ChangeSink};
+use egret_sync::replica;
 use egret_types::{CivilDate, china_date};
 use futures::future::BoxFuture;
 
@@ -24,10 +18,10 @@ use crate::store::tallies::{self, Recount, Source};
 /// The actor of every change the feeds make.
 pub const ACTOR: &str = "egret-reporting";
 
-fn date(entry: &ChangeLogEntry, text: &str) -> Result<String, ApiError> {
+fn date(entry: &Change, text: &str) -> Result<String, ApiError> {
     CivilDate::parse_iso(text)
         .map(|date| date.to_iso())
-        .ok_or_else(|| feed::corrupt(entry, format!("date {text:?}")))
+        .ok_or_else(|| follower::corrupt(entry, format!("date {text:?}")))
 }
 
 /// The China date of `micros`, or '' for 0.
@@ -45,13 +39,12 @@ impl ChangeSink for RegistrySink {
     fn apply<'a>(
         &'a self,
         transaction: &'a mut WriteTx,
-        entry: &'a ChangeLogEntry,
+        entry: &'a Change,
     ) -> BoxFuture<'a, Result<(), ApiError>> {
         Box::pin(async move {
-            match entry.resource_type.as_str() {
-                ORG_UNIT_TYPE => apply_org_unit(transaction, entry).await,
-                MEMBERSHIP_TYPE => {
-                    let payload: MembershipPayload = feed::payload(entry)?;
+            match follower::record(entry)? {
+                Kind::OrgUnit(payload) => apply_org_unit(transaction, entry, &payload).await,
+                Kind::Membership(payload) => {
                     // A membership in the volunteer's registering unit (every volunteer's
                     // first) changes none of the units they count in.
                     if rows::membership_in_registering_unit(
@@ -62,34 +55,38 @@ impl ChangeSink for RegistrySink {
                     )
                     .await?
                     {
-                        return replica::apply_membership(transaction, entry).await;
+                        return replica::apply_membership(transaction, &payload).await;
                     }
-                    let sources = [Source::Volunteer(payload.volunteer_id)];
+                    let sources = [Source::Volunteer(payload.volunteer_id.clone())];
                     let before = tallies::contributions(transaction.conn(), &sources).await?;
-                    replica::apply_membership(transaction, entry).await?;
+                    replica::apply_membership(transaction, &payload).await?;
                     tallies::settle(transaction.conn(), &sources, before).await
                 }
-                VOLUNTEER_TYPE => {
-                    let payload: VolunteerPayload = feed::payload(entry)?;
-                    let sources = [Source::Volunteer(payload.id)];
+                Kind::Volunteer(payload) => {
+                    let sources = [Source::Volunteer(payload.id.clone())];
                     let before = tallies::contributions(transaction.conn(), &sources).await?;
-                    apply_volunteer(transaction, entry).await?;
+                    apply_volunteer(transaction, entry, &payload).await?;
                     tallies::settle(transaction.conn(), &sources, before).await
                 }
-                REGISTRATION_FORM_TYPE => apply_registration_form(transaction, entry).await,
+                Kind::RegistrationForm(payload) => {
+                    apply_registration_form(transaction, entry, &payload).await
+                }
                 _ => Ok(()),
             }
         })
     }
 }
 
-async fn apply_org_unit(transaction: &mut WriteTx, entry: &ChangeLogEntry) -> Result<(), ApiError> {
-    let payload: OrgUnitPayload = feed::payload(entry)?;
+async fn apply_org_unit(
+    transaction: &mut WriteTx,
+    entry: &Change,
+    payload: &pb::OrgUnit,
+) -> Result<(), ApiError> {
     let newer = rows::is_newer(
         transaction.conn(),
         Table::OrgUnits,
         &payload.id,
-        payload.meta.version,
+        replica::version(payload.meta.as_ref()),
     )
     .await?;
     if !newer {
@@ -107,7 +104,7 @@ async fn apply_org_unit(transaction: &mut WriteTx, entry: &ChangeLogEntry) -> Re
         tallies::sources_at(transaction.conn(), &payload.id).await?
     };
     let before = tallies::contributions(transaction.conn(), &sources).await?;
-    replica::apply_unit(transaction, entry).await?;
+    replica::apply_unit(transaction, entry, payload).await?;
     rows::execute(
         transaction.conn(),
         "org unit",
@@ -128,19 +125,18 @@ async fn apply_org_unit(transaction: &mut WriteTx, entry: &ChangeLogEntry) -> Re
 
 async fn apply_volunteer(
     transaction: &mut WriteTx,
-    entry: &ChangeLogEntry,
+    entry: &Change,
+    payload: &pb::Volunteer,
 ) -> Result<(), ApiError> {
-    let payload: VolunteerPayload = feed::payload(entry)?;
-    let status = payload
-        .status_number()
-        .map_err(|error| feed::corrupt(entry, error))?;
+    let status = replica::volunteer_status_number(&payload.status)
+        .map_err(|error| follower::corrupt(entry, error))?;
     let gender = match payload.gender.as_str() {
         "female" => 1,
         "male" => 2,
         _ => 0,
     };
     let birth_date = date(entry, &payload.birth_date)?;
-    let registered_on = day_of(payload.meta.create_time);
+    let registered_on = day_of(payload.meta.as_ref().map_or(0, |meta| meta.create_time));
     rows::execute(
         transaction.conn(),
         "volunteer",
@@ -160,7 +156,7 @@ async fn apply_volunteer(
             Bind::Text(&registered_on),
             Bind::Text(&birth_date),
             Bind::Int(gender),
-            Bind::Int(payload.meta.version),
+            Bind::Int(replica::version(payload.meta.as_ref())),
             Bind::Text(&payload.display_name),
             Bind::Text(&payload.volunteer_number),
             Bind::Text(&payload.id_type),
@@ -173,9 +169,9 @@ async fn apply_volunteer(
 /// A registration form (登记表), contacts masked as the registry wrote them.
 async fn apply_registration_form(
     transaction: &mut WriteTx,
-    entry: &ChangeLogEntry,
+    entry: &Change,
+    payload: &pb::RegistrationForm,
 ) -> Result<(), ApiError> {
-    let payload: RegistrationFormPayload = feed::payload(entry)?;
     let founded_on = match payload.founded_on.as_deref() {
         None | Some("") => String::new(),
         Some(text) => date(entry, text)?,
@@ -204,7 +200,7 @@ async fn apply_registration_form(
             Bind::Text(&payload.phone),
             Bind::Text(&payload.email),
             Bind::Text(&payload.address),
-            Bind::Int(payload.meta.version),
+            Bind::Int(replica::version(payload.meta.as_ref())),
         ],
     )
     .await
@@ -218,14 +214,15 @@ impl ChangeSink for ActivitySink {
     fn apply<'a>(
         &'a self,
         transaction: &'a mut WriteTx,
-        entry: &'a ChangeLogEntry,
+        entry: &'a Change,
     ) -> BoxFuture<'a, Result<(), ApiError>> {
         Box::pin(async move {
-            match entry.resource_type.as_str() {
-                ACTIVITY_TYPE => apply_activity(transaction, entry).await,
-                SERVICE_RECORD_TYPE => apply_service_record(transaction, entry).await,
-                QUALIFICATION_TYPE => {
-                    let payload: QualificationPayload = feed::payload(entry)?;
+            match follower::record(entry)? {
+                Kind::Activity(payload) => apply_activity(transaction, entry, &payload).await,
+                Kind::ServiceRecord(payload) => {
+                    apply_service_record(transaction, entry, &payload).await
+                }
+                Kind::Qualification(payload) => {
                     let granted = date(entry, &payload.granted_date)?;
                     let held: Option<(String,)> =
                         sqlx::query_as("SELECT volunteer_id FROM qualifications WHERE id = $1")
@@ -252,26 +249,29 @@ impl ChangeSink for ActivitySink {
                             Bind::Text(&payload.id),
                             Bind::Text(&payload.volunteer_id),
                             Bind::Text(&granted),
-                            Bind::Int(payload.meta.version),
+                            Bind::Int(replica::version(payload.meta.as_ref())),
                         ],
                     )
                     .await?;
                     tallies::settle(transaction.conn(), &sources, before).await
                 }
-                INSURANCE_POLICY_TYPE => apply_policy(transaction, entry).await,
+                Kind::InsurancePolicy(payload) => apply_policy(transaction, entry, &payload).await,
                 _ => Ok(()),
             }
         })
     }
 }
 
-async fn apply_activity(transaction: &mut WriteTx, entry: &ChangeLogEntry) -> Result<(), ApiError> {
-    let payload: ActivityPayload = feed::payload(entry)?;
+async fn apply_activity(
+    transaction: &mut WriteTx,
+    _change: &Change,
+    payload: &pb::Activity,
+) -> Result<(), ApiError> {
     let newer = rows::is_newer(
         transaction.conn(),
         Table::Activities,
         &payload.id,
-        payload.meta.version,
+        replica::version(payload.meta.as_ref()),
     )
     .await?;
     if !newer {
@@ -297,7 +297,7 @@ async fn apply_activity(transaction: &mut WriteTx, entry: &ChangeLogEntry) -> Re
             Bind::Text(&start_date),
             Bind::Int(payload.service_theme),
             Bind::Int(payload.service_field),
-            Bind::Int(payload.meta.version),
+            Bind::Int(replica::version(payload.meta.as_ref())),
             Bind::Text(&payload.display_name),
         ],
     )
@@ -319,14 +319,14 @@ async fn apply_activity(transaction: &mut WriteTx, entry: &ChangeLogEntry) -> Re
 
 async fn apply_service_record(
     transaction: &mut WriteTx,
-    entry: &ChangeLogEntry,
+    entry: &Change,
+    payload: &pb::ServiceRecord,
 ) -> Result<(), ApiError> {
-    let payload: ServiceRecordPayload = feed::payload(entry)?;
     let newer = rows::is_newer(
         transaction.conn(),
         Table::ServiceRecords,
         &payload.id,
-        payload.meta.version,
+        replica::version(payload.meta.as_ref()),
     )
     .await?;
     if !newer {
@@ -378,7 +378,7 @@ async fn apply_service_record(
             Bind::Text(&after.org_unit_id),
             Bind::Text(&after.service_date),
             Bind::Int(after.approved_minutes),
-            Bind::Int(payload.meta.version),
+            Bind::Int(replica::version(payload.meta.as_ref())),
             Bind::Text(&payload.volunteer_id),
             Bind::Text(&payload.activity_id),
             Bind::Text(&payload.description),
@@ -389,13 +389,16 @@ async fn apply_service_record(
     .await
 }
 
-async fn apply_policy(transaction: &mut WriteTx, entry: &ChangeLogEntry) -> Result<(), ApiError> {
-    let payload: InsurancePolicyPayload = feed::payload(entry)?;
+async fn apply_policy(
+    transaction: &mut WriteTx,
+    entry: &Change,
+    payload: &pb::InsurancePolicy,
+) -> Result<(), ApiError> {
     let newer = rows::is_newer(
         transaction.conn(),
         Table::InsurancePolicies,
         &payload.id,
-        payload.meta.version,
+        replica::version(payload.meta.as_ref()),
     )
     .await?;
     if !newer {
@@ -418,7 +421,7 @@ async fn apply_policy(transaction: &mut WriteTx, entry: &ChangeLogEntry) -> Resu
             Bind::Text(&end),
             Bind::Int(i64::from(payload.covers_subtree)),
             Bind::Int(i64::from(payload.state == "active")),
-            Bind::Int(payload.meta.version),
+            Bind::Int(replica::version(payload.meta.as_ref())),
         ],
     )
     .await?;
@@ -446,12 +449,11 @@ impl ChangeSink for RecognitionSink {
     fn apply<'a>(
         &'a self,
         transaction: &'a mut WriteTx,
-        entry: &'a ChangeLogEntry,
+        entry: &'a Change,
     ) -> BoxFuture<'a, Result<(), ApiError>> {
         Box::pin(async move {
-            match entry.resource_type.as_str() {
-                STAR_RATING_TYPE => {
-                    let payload: StarRatingPayload = feed::payload(entry)?;
+            match follower::record(entry)? {
+                Kind::StarRating(payload) => {
                     let award_date = day_of(payload.award_time);
                     let sources = [Source::StarRating(payload.id.clone())];
                     let before = tallies::contributions(transaction.conn(), &sources).await?;
@@ -469,14 +471,13 @@ impl ChangeSink for RecognitionSink {
                             Bind::Int(payload.stars),
                             Bind::Int(i64::from(payload.state == "awarded")),
                             Bind::Text(&award_date),
-                            Bind::Int(payload.meta.version),
+                            Bind::Int(replica::version(payload.meta.as_ref())),
                         ],
                     )
                     .await?;
                     tallies::settle(transaction.conn(), &sources, before).await
                 }
-                COMMENDATION_TYPE => {
-                    let payload: CommendationPayload = feed::payload(entry)?;
+                Kind::Commendation(payload) => {
                     let award_date = day_of(payload.award_time);
                     let sources = [Source::Commendation(payload.id.clone())];
                     let before = tallies::contributions(transaction.conn(), &sources).await?;
@@ -493,7 +494,7 @@ impl ChangeSink for RecognitionSink {
                             Bind::Text(&payload.nominating_org_unit_id),
                             Bind::Int(i64::from(payload.state == "awarded")),
                             Bind::Text(&award_date),
-                            Bind::Int(payload.meta.version),
+                            Bind::Int(replica::version(payload.meta.as_ref())),
                         ],
                     )
                     .await?;

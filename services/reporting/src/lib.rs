@@ -25,8 +25,8 @@ use egret_runtime::keys;
 use egret_runtime::{
     CancellationToken, ConfigError, ServiceHost, Settings, SyncCredentials, TokenIssuer, Validate,
 };
-use egret_storage::feed::{ActivityLog, Follower, RecognitionLog, RegistryLog};
 use egret_storage::{Database, Migrations};
+use egret_sync::{Follower, ServiceLog};
 use serde::Deserialize;
 
 pub use app::Reporting;
@@ -94,7 +94,8 @@ impl Reporting {
                 feeds::ACTOR,
                 instance.clone(),
                 database.clone(),
-                RegistryLog::new(
+                ServiceLog::new(
+                    "registry",
                     channel("reporting.registry_address", &reporting.registry_address)?,
                     credentials.clone(),
                 ),
@@ -106,7 +107,8 @@ impl Reporting {
                 feeds::ACTOR,
                 instance.clone(),
                 database.clone(),
-                ActivityLog::new(
+                ServiceLog::new(
+                    "activity",
                     channel("reporting.activity_address", &reporting.activity_address)?,
                     credentials.clone(),
                 ),
@@ -118,7 +120,8 @@ impl Reporting {
                 feeds::ACTOR,
                 instance,
                 database.clone(),
-                RecognitionLog::new(
+                ServiceLog::new(
+                    "recognition",
                     channel(
                         "reporting.recognition_address",
                         &reporting.recognition_address,
@@ -170,6 +173,7 @@ impl Part for Reporting {
 
     fn add_to(&self, host: &mut ServiceHost) {
         grpc::add_services(host, self.clone());
+        egret_sync::serve_change_log(host, Self::NAME, self.database().clone());
     }
 
     fn spawn_followers(

@@ -2,6 +2,7 @@
 
 use egret_runtime::{ApiError, PageRequest, Principal};
 use egret_storage::{Operation, changed_concurrently, check_version, touch};
+use egret_sync::RecordChanges;
 use egret_types::china_date;
 use serde_json::Value;
 
@@ -289,7 +290,7 @@ impl Service {
             None,
             payload(&activity),
             "",
-        );
+        )?;
         transaction
             .finish_request(request_id, &names::activity(&activity.id))
             .await?;
@@ -400,7 +401,7 @@ impl Service {
             Some(&before),
             payload(&activity),
             "",
-        );
+        )?;
         transaction.commit().await?;
         Ok(activity)
     }
@@ -452,7 +453,7 @@ impl Service {
             Some(&before),
             payload(&activity),
             reason,
-        );
+        )?;
         transaction.commit().await?;
         Ok(activity)
     }

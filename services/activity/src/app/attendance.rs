@@ -3,6 +3,7 @@
 
 use egret_runtime::{ApiError, PageRequest, Principal};
 use egret_storage::{Operation, WriteTx, changed_concurrently, touch};
+use egret_sync::RecordChanges;
 use egret_types::china_date;
 
 use super::{Activity as Service, Scope};
@@ -196,7 +197,7 @@ impl Service {
             meta: transaction.new_meta(),
         };
         store::attendance::insert_attendance(transaction.conn(), &attendance).await?;
-        record_attendance(&mut transaction, &attendance, None);
+        record_attendance(&mut transaction, &attendance, None)?;
         transaction.commit().await?;
         Ok(attendance)
     }
@@ -227,7 +228,7 @@ impl Service {
         if !store::attendance::update_attendance(transaction.conn(), &attendance).await? {
             return Err(changed_concurrently("attendance"));
         }
-        record_attendance(&mut transaction, &attendance, Some(&before));
+        record_attendance(&mut transaction, &attendance, Some(&before))?;
         transaction.commit().await?;
         Ok(attendance)
     }
@@ -284,7 +285,7 @@ impl Service {
             if !store::attendance::update_attendance(transaction.conn(), attendance).await? {
                 return Err(changed_concurrently("attendance"));
             }
-            record_attendance(transaction, attendance, Some(&before));
+            record_attendance(transaction, attendance, Some(&before))?;
         }
         let mut volunteers: Vec<&str> = attendances
             .iter()
@@ -327,7 +328,7 @@ impl Service {
                 None,
                 serde_json::to_value(&record).expect("records serialize"),
                 "",
-            );
+            )?;
         }
         Ok(())
     }
@@ -337,7 +338,7 @@ fn record_attendance(
     transaction: &mut WriteTx,
     attendance: &Attendance,
     before: Option<&serde_json::Value>,
-) {
+) -> Result<(), ApiError> {
     transaction.record_diff(
         ATTENDANCE_TYPE,
         names::attendance(&attendance.activity_id, &attendance.id),
@@ -349,7 +350,7 @@ fn record_attendance(
         before,
         serde_json::to_value(attendance).expect("attendances serialize"),
         "",
-    );
+    )
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 
 use egret_runtime::{ApiError, PageRequest, Principal};
 use egret_storage::Operation;
+use egret_sync::RecordChanges;
 
 use super::Activity as Service;
 use crate::domain::access::{self, Action};
@@ -126,7 +127,7 @@ impl Service {
             None,
             payload,
             "",
-        );
+        )?;
         transaction.finish_request(request_id, &name).await?;
         transaction.commit().await?;
         Ok(evaluation)

@@ -2,6 +2,7 @@
 
 use egret_runtime::{ApiError, PageRequest, Principal};
 use egret_storage::{Operation, changed_concurrently, touch};
+use egret_sync::RecordChanges;
 use egret_types::{CivilDate, china_date};
 
 use super::{Activity as Service, Scope};
@@ -81,7 +82,7 @@ impl Service {
             None,
             serde_json::to_value(&policy).expect("policies serialize"),
             "",
-        );
+        )?;
         transaction.finish_request(request_id, &name).await?;
         transaction.commit().await?;
         Ok(policy)
@@ -169,7 +170,7 @@ impl Service {
             Some(&before),
             serde_json::to_value(&policy).expect("policies serialize"),
             reason,
-        );
+        )?;
         transaction.commit().await?;
         Ok(policy)
     }

@@ -1,8 +1,9 @@
 //! Projects (项目).
 
 use egret_runtime::{ApiError, PageRequest, Principal};
-use egret_storage::payload::{mask_string_field, masked_changes, object};
 use egret_storage::{Operation, changed_concurrently, check_version, touch};
+use egret_sync::RecordChanges;
+use egret_sync::history::{mask_string_field, masked_changes, object};
 use egret_types::identity::mask_phone;
 use serde_json::Value;
 
@@ -201,7 +202,7 @@ impl Activity {
             None,
             payload(&project),
             "",
-        );
+        )?;
         transaction
             .finish_request(request_id, &names::project(&project.id))
             .await?;
@@ -288,7 +289,7 @@ impl Activity {
             payload(&project),
             changes(&before, &project),
             "",
-        );
+        )?;
         transaction.commit().await?;
         Ok(project)
     }
@@ -321,7 +322,7 @@ impl Activity {
             payload(&project),
             changes(&before, &project),
             reason,
-        );
+        )?;
         transaction.commit().await?;
         Ok(project)
     }

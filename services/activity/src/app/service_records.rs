@@ -2,6 +2,7 @@
 
 use egret_runtime::{ApiError, PageRequest, Principal};
 use egret_storage::{Operation, WriteTx, changed_concurrently, touch};
+use egret_sync::RecordChanges;
 use egret_types::CivilDate;
 
 use super::{Activity as Service, Scope};
@@ -55,7 +56,7 @@ async fn save_record(
         Some(&before),
         serde_json::to_value(&*record).expect("records serialize"),
         reason,
-    );
+    )?;
     Ok(())
 }
 
@@ -301,7 +302,7 @@ impl Service {
             None,
             serde_json::to_value(&record).expect("records serialize"),
             reason,
-        );
+        )?;
         transaction.finish_request(request_id, &name).await?;
         transaction.commit().await?;
         Ok(record)
@@ -443,7 +444,7 @@ impl Service {
                 None,
                 serde_json::to_value(&record).expect("records serialize"),
                 "imported",
-            );
+            )?;
             records.push(record);
         }
         let created: Vec<String> = records

@@ -2,6 +2,7 @@
 
 use egret_runtime::{ApiError, PageRequest, Principal};
 use egret_storage::{Operation, WriteTx, changed_concurrently, touch};
+use egret_sync::RecordChanges;
 use serde_json::Value;
 
 use super::{Activity as Service, Scope};
@@ -43,7 +44,7 @@ fn record(
     operation: Operation,
     before: Option<&Value>,
     reason: &str,
-) {
+) -> Result<(), ApiError> {
     transaction.record_diff(
         SIGN_UP_TYPE,
         names::sign_up(&sign_up.activity_id, &sign_up.id),
@@ -51,7 +52,7 @@ fn record(
         before,
         payload(sign_up),
         reason,
-    );
+    )
 }
 
 impl Service {
@@ -167,7 +168,7 @@ impl Service {
             meta: transaction.new_meta(),
         };
         store::sign_ups::insert(transaction.conn(), &sign_up).await?;
-        record(&mut transaction, &sign_up, Operation::Create, None, "");
+        record(&mut transaction, &sign_up, Operation::Create, None, "")?;
         let name = names::sign_up(&activity.id, &sign_up.id);
         transaction.finish_request(request_id, &name).await?;
         transaction.commit().await?;
@@ -306,7 +307,7 @@ impl Service {
             Operation::Update,
             Some(&before),
             comment,
-        );
+        )?;
         if freed
             && let Some(mut next) = store::sign_ups::next_waitlisted(
                 transaction.conn(),
@@ -327,7 +328,7 @@ impl Service {
                 Operation::Update,
                 Some(&before),
                 "a place became free",
-            );
+            )?;
         }
         transaction.commit().await?;
         decided.waitlist_position = 0;

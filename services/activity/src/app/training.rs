@@ -2,6 +2,7 @@
 
 use egret_runtime::{ApiError, PageRequest, Principal};
 use egret_storage::Operation;
+use egret_sync::RecordChanges;
 use egret_types::china_date;
 
 use super::{Activity as Service, Scope};
@@ -81,7 +82,7 @@ impl Service {
             None,
             serde_json::to_value(&course).expect("courses serialize"),
             "",
-        );
+        )?;
         transaction.finish_request(request_id, &name).await?;
         transaction.commit().await?;
         Ok(course)
@@ -167,7 +168,7 @@ impl Service {
             None,
             serde_json::to_value(&session).expect("sessions serialize"),
             "",
-        );
+        )?;
         transaction.finish_request(request_id, &name).await?;
         transaction.commit().await?;
         Ok(session)
@@ -224,7 +225,7 @@ impl Service {
                     None,
                     serde_json::to_value(&qualification).expect("qualifications serialize"),
                     "",
-                );
+                )?;
                 granted.push(qualification);
             }
         }

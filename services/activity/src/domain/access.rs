@@ -37,14 +37,12 @@ pub enum Action {
     ManageTraining,
     /// Read change histories.
     ReadHistory,
-    /// Read the change log.
-    ReadChangeLog,
 }
 
 impl Action {
     /// The roles that may carry the action out, on data in their subtree.
     pub fn roles(self) -> &'static [Role] {
-        use Role::{Admin, Staff, Sync, TeamLeader, Viewer, Volunteer};
+        use Role::{Admin, Staff, TeamLeader, Viewer, Volunteer};
         match self {
             Action::ReadProjects => &[Admin, Staff, TeamLeader, Viewer, Volunteer],
             Action::ManageProjects => &[Admin, Staff, TeamLeader],
@@ -61,7 +59,6 @@ impl Action {
             Action::ReadTraining => &[Admin, Staff, TeamLeader, Viewer, Volunteer],
             Action::ManageTraining => &[Admin, Staff, TeamLeader],
             Action::ReadHistory => &[Admin, Staff, TeamLeader, Viewer],
-            Action::ReadChangeLog => &[Sync],
         }
     }
 
@@ -82,7 +79,6 @@ impl Action {
             Action::ReadTraining => "reading training",
             Action::ManageTraining => "managing training",
             Action::ReadHistory => "reading change history",
-            Action::ReadChangeLog => "reading the change log",
         }
     }
 }

@@ -16,7 +16,7 @@ use egret_types::{CivilDate, Meta};
 use serde::{Deserialize, Serialize};
 
 /// A unit of the registry's org tree, as replicated from the registry's change log.
-pub use egret_storage::replica::OrgUnit;
+pub use egret_sync::replica::OrgUnit;
 
 pub use egret_types::tree::subtree_bounds;
 

@@ -73,4 +73,4 @@ where
     Ok(())
 }
 
-pub use egret_storage::replica::serves_in;
+pub use egret_sync::replica::serves_in;

@@ -1,6 +1,8 @@
 //! The use cases of accounts and sign-in: who may do what, in which order, in which
 //! transaction.
 
+use egret_proto::sync::v1::record::Kind;
+use egret_sync::RecordChanges;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -486,7 +488,7 @@ impl Accounts {
             Some(&before),
             payload(&account),
             event,
-        );
+        )?;
         store::insert_audit(
             transaction.conn(),
             &self.audit_entry(Some(&account), &account.username, event, actor, source),
@@ -633,7 +635,7 @@ impl Accounts {
             None,
             payload(&account),
             "",
-        );
+        )?;
         store::insert_audit(
             transaction.conn(),
             &self.audit_entry(
@@ -753,32 +755,16 @@ impl Accounts {
     pub async fn root_from_registry(&self) -> Result<Option<String>, tonic::Status> {
         let credentials =
             egret_runtime::SyncCredentials::new((*self.issuer).clone(), "egret-gateway");
-        let mut client =
-            registry::registry_records_service_client::RegistryRecordsServiceClient::with_interceptor(
-                self.registry.clone(),
-                credentials,
-            );
-        let page = client
-            .list_change_log_entries(registry::ListChangeLogEntriesRequest {
-                after_sequence: 0,
-                page_size: 100,
-            })
-            .await?
-            .into_inner();
-        Ok(page
-            .entries
-            .iter()
-            .filter(|entry| entry.resource_type == "egret.registry.v1.OrgUnit")
-            .filter_map(|entry| serde_json::from_str::<serde_json::Value>(&entry.payload_json).ok())
-            .find(|unit| {
-                unit.get("parent_id")
-                    .is_some_and(serde_json::Value::is_null)
-            })
-            .and_then(|unit| {
-                unit.get("id")
-                    .and_then(|id| id.as_str())
-                    .map(str::to_string)
-            }))
+        let log = egret_sync::ServiceLog::new("registry", self.registry.clone(), credentials);
+        let page = egret_sync::ChangeSource::read(&log, 0, 100, std::time::Duration::from_secs(5))
+            .await
+            .map_err(tonic::Status::from)?;
+        Ok(page.entries.into_iter().find_map(|change| {
+            match change.record.and_then(|record| record.kind) {
+                Some(Kind::OrgUnit(unit)) if unit.parent_id.is_none() => Some(unit.id),
+                _ => None,
+            }
+        }))
     }
 
     /// Creates the first admin, `admin` at the root unit, when the instance has no account
@@ -1015,7 +1001,7 @@ fn registry_error(status: tonic::Status, resource: &str) -> ApiError {
             ApiError::NotFound(resource.to_string())
         }
         tonic::Code::Unauthenticated => ApiError::Unauthenticated(status.message().to_string()),
-        _ => egret_storage::feed::upstream_error("registry", &status),
+        _ => egret_sync::follower::upstream_error("registry", &status),
     }
 }
 

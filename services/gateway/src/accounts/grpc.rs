@@ -383,7 +383,7 @@ impl AccountService for AccountApi {
         Ok(Response::new(pb::ListAccountChangesResponse {
             change_records: changes
                 .iter()
-                .map(egret_storage::wire::change_record)
+                .map(egret_sync::wire::change_record)
                 .collect(),
             next_page_token,
         }))

@@ -2,10 +2,12 @@
 //! activity, signed with the instance's certificate key, checked by anyone without a
 //! login, and revoked when the hours behind them are corrected downward.
 
+use egret_sync::RecordChanges;
 use std::collections::BTreeSet;
 
 use egret_runtime::{ApiError, PageRequest, Principal};
-use egret_storage::{Operation, WriteTx, replica};
+use egret_storage::{Operation, WriteTx};
+use egret_sync::replica;
 use egret_types::CivilDate;
 
 use super::Recognition;
@@ -313,7 +315,7 @@ impl Recognition {
             None,
             to_json(&issued),
             "issued",
-        );
+        )?;
         transaction
             .finish_request(&request.request_id, &names::certificate(&issued.id))
             .await?;
@@ -533,7 +535,7 @@ async fn revoke(
         Some(&to_json(before)),
         to_json(&after),
         &log_reason,
-    );
+    )?;
     Ok(after)
 }
 

@@ -2,7 +2,9 @@
 //! awarding unit, objections, then award or withdrawal.
 
 use egret_runtime::{ApiError, PageRequest, Principal};
-use egret_storage::{Operation, WriteTx, replica};
+use egret_storage::{Operation, WriteTx};
+use egret_sync::RecordChanges;
+use egret_sync::replica;
 
 use super::{Recognition, Scope};
 use crate::domain::access::{self, Action};
@@ -118,7 +120,7 @@ impl Recognition {
             None,
             serde_json::to_value(&honour).expect("honours serialize"),
             "",
-        );
+        )?;
         transaction
             .finish_request(request_id, &names::honour(&honour.id))
             .await?;
@@ -293,7 +295,7 @@ impl Recognition {
             None,
             to_json(&commendation),
             "nominated",
-        );
+        )?;
         transaction
             .finish_request(request_id, &names::commendation(&commendation.id))
             .await?;
@@ -394,7 +396,7 @@ impl Recognition {
             Some(&to_json(before)),
             to_json(after),
             reason,
-        );
+        )?;
         transaction.commit().await?;
         Ok(())
     }

@@ -14,8 +14,9 @@ use std::sync::Arc;
 
 use ed25519_dalek::SigningKey;
 use egret_runtime::{ApiError, Principal};
-use egret_storage::feed::Follower;
-use egret_storage::{Database, WriteTx, replica};
+use egret_storage::{Database, WriteTx};
+use egret_sync::follower::Follower;
+use egret_sync::replica;
 
 use crate::config::RecognitionSettings;
 use crate::domain::access;

@@ -7,7 +7,9 @@
 //! balance or a stock checked here cannot be spent twice by a concurrent request.
 
 use egret_runtime::{ApiError, PageRequest, Principal, Role};
-use egret_storage::{Operation, WriteTx, replica};
+use egret_storage::{Operation, WriteTx};
+use egret_sync::RecordChanges;
+use egret_sync::replica;
 use egret_types::CivilDate;
 
 use super::{Recognition, Scope};
@@ -75,7 +77,11 @@ fn hours_text(minutes: i64) -> String {
     format!("{} h {} min", minutes / 60, minutes % 60)
 }
 
-fn record_posting(transaction: &mut WriteTx, posting: &Posting, reason: &str) {
+fn record_posting(
+    transaction: &mut WriteTx,
+    posting: &Posting,
+    reason: &str,
+) -> Result<(), ApiError> {
     transaction.record_diff(
         POSTING_TYPE,
         ledger::posting_name(&posting.id),
@@ -83,7 +89,7 @@ fn record_posting(transaction: &mut WriteTx, posting: &Posting, reason: &str) {
         None,
         json(posting),
         reason,
-    );
+    )
 }
 
 /// Posts `posting` on the transaction under a fresh id (or `id`).
@@ -253,7 +259,7 @@ impl Recognition {
         )
         .await?;
         check_covered(&posting, from_volunteer)?;
-        record_posting(&mut transaction, &posting, "gift");
+        record_posting(&mut transaction, &posting, "gift")?;
         transaction
             .finish_request(request_id, &ledger::posting_name(&posting.id))
             .await?;
@@ -350,7 +356,7 @@ impl Recognition {
             None,
             json(&benefit),
             "",
-        );
+        )?;
         transaction
             .finish_request(request_id, &ledger::benefit_name(&benefit.id))
             .await?;
@@ -432,7 +438,7 @@ impl Recognition {
             Some(&json(&before)),
             json(&after),
             "",
-        );
+        )?;
         transaction.commit().await?;
         Ok(after)
     }
@@ -568,8 +574,8 @@ impl Recognition {
             Some(&json(&before)),
             json(&after),
             "redeemed",
-        );
-        record_posting(&mut transaction, &posting, "redeemed");
+        )?;
+        record_posting(&mut transaction, &posting, "redeemed")?;
         transaction.record_diff(
             REDEMPTION_TYPE,
             ledger::redemption_name(&redemption.id),
@@ -577,7 +583,7 @@ impl Recognition {
             None,
             json(&redemption),
             "redeemed",
-        );
+        )?;
         transaction
             .finish_request(request_id, &ledger::redemption_name(&redemption.id))
             .await?;
@@ -678,7 +684,7 @@ impl Recognition {
             Some(&json(&before)),
             json(&after),
             "handed over",
-        );
+        )?;
         transaction.commit().await?;
         Ok(after)
     }
@@ -756,7 +762,7 @@ impl Recognition {
             Some(&json(&before)),
             json(&after),
             "cancelled",
-        );
+        )?;
         if let Some(benefit) = restored {
             let mut previous = benefit.clone();
             previous.stock -= before.quantity;
@@ -768,9 +774,9 @@ impl Recognition {
                 Some(&json(&previous)),
                 json(&benefit),
                 "redemption cancelled",
-            );
+            )?;
         }
-        record_posting(&mut transaction, &posting, "redemption cancelled");
+        record_posting(&mut transaction, &posting, "redemption cancelled")?;
         transaction.finish_request(request_id, &name).await?;
         transaction.commit().await?;
         Ok(after)
@@ -866,7 +872,7 @@ pub async fn follow_hours(
             PostingKind::Earn => "hours approved",
             _ => "hours reversed or corrected",
         };
-        record_posting(transaction, &posting, reason);
+        record_posting(transaction, &posting, reason)?;
     }
     Ok(())
 }

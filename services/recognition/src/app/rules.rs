@@ -2,6 +2,7 @@
 
 use egret_runtime::{ApiError, PageRequest, Principal};
 use egret_storage::{Database, Operation};
+use egret_sync::RecordChanges;
 use egret_types::CivilDate;
 
 use super::Recognition;
@@ -65,7 +66,7 @@ pub async fn seed_built_in_rule_sets(database: &Database, instance_id: &str) -> 
             None,
             serde_json::to_value(&rule_set).expect("rule sets serialize"),
             "shipped with Egret",
-        );
+        )?;
         transaction.commit().await?;
     }
     Ok(())
@@ -218,7 +219,7 @@ impl Recognition {
             None,
             serde_json::to_value(&rule_set).expect("rule sets serialize"),
             "",
-        );
+        )?;
         transaction
             .finish_request(request_id, &names::rule_set(id))
             .await?;
@@ -286,7 +287,7 @@ impl Recognition {
             Some(&serde_json::to_value(&current).expect("rule sets serialize")),
             serde_json::to_value(&rule_set).expect("rule sets serialize"),
             &format!("revision {}", rule_set.revision),
-        );
+        )?;
         transaction
             .finish_request(
                 request_id,

@@ -2,7 +2,9 @@
 //! the rules name within quotas, and review when corrected hours no longer support a star.
 
 use egret_runtime::{ApiError, PageRequest, Principal};
-use egret_storage::{Operation, WriteTx, replica};
+use egret_storage::{Operation, WriteTx};
+use egret_sync::RecordChanges;
+use egret_sync::replica;
 use egret_types::CivilDate;
 
 use super::Recognition;
@@ -247,7 +249,7 @@ impl Recognition {
             None,
             to_json(&rating),
             "nominated",
-        );
+        )?;
         transaction
             .finish_request(request_id, &names::star_rating(&rating.id))
             .await?;
@@ -330,7 +332,7 @@ impl Recognition {
             Some(&to_json(before)),
             to_json(after),
             reason,
-        );
+        )?;
         transaction.commit().await?;
         Ok(())
     }
@@ -572,7 +574,7 @@ pub async fn follow_hours(transaction: &mut WriteTx, change: &HoursChange) -> Re
             Some(&to_json(&before)),
             to_json(&after),
             "flagged for review: hours corrected downward",
-        );
+        )?;
     }
     Ok(())
 }

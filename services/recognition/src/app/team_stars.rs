@@ -3,6 +3,7 @@
 
 use egret_runtime::{ApiError, PageRequest, Principal};
 use egret_storage::Operation;
+use egret_sync::RecordChanges;
 use egret_types::CivilDate;
 
 use super::Recognition;
@@ -155,7 +156,7 @@ impl Recognition {
                 .as_ref(),
             serde_json::to_value(&rating).expect("ratings serialize"),
             &format!("rated {} stars for {year}", rating.stars),
-        );
+        )?;
         transaction.finish_request(request_id, &name).await?;
         transaction.commit().await?;
         Ok(rating)

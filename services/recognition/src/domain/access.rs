@@ -28,14 +28,12 @@ pub enum Action {
     RevokeCertificates,
     /// Read change histories.
     ReadHistory,
-    /// Read the change log.
-    ReadChangeLog,
 }
 
 impl Action {
     /// The roles that may carry the action out, on data in their subtree.
     pub fn roles(self) -> &'static [Role] {
-        use Role::{Admin, Staff, Sync, TeamLeader, Viewer, Volunteer};
+        use Role::{Admin, Staff, TeamLeader, Viewer, Volunteer};
         match self {
             Action::ReadRules => &[Admin, Staff, TeamLeader, Viewer, Volunteer],
             Action::ManageRules => &[Admin],
@@ -48,7 +46,6 @@ impl Action {
             Action::IssueCertificates => &[Admin, Staff, TeamLeader],
             Action::RevokeCertificates => &[Admin, Staff],
             Action::ReadHistory => &[Admin, Staff, TeamLeader, Viewer],
-            Action::ReadChangeLog => &[Sync],
         }
     }
 
@@ -65,7 +62,6 @@ impl Action {
             Action::IssueCertificates => "issuing certificates",
             Action::RevokeCertificates => "revoking certificates",
             Action::ReadHistory => "reading change history",
-            Action::ReadChangeLog => "reading the change log",
         }
     }
 }

@@ -14,7 +14,7 @@ use egret_types::CivilDate;
 pub use egret_types::tree::subtree_bounds;
 
 /// An org unit, as replicated from the registry's change log.
-pub use egret_storage::replica::OrgUnit;
+pub use egret_sync::replica::OrgUnit;
 
 /// A volunteer, as replicated from the registry's change log (no plaintext personal data).
 #[derive(Debug, Clone, PartialEq, Eq)]

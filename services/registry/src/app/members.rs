@@ -2,6 +2,7 @@
 
 use egret_runtime::{ApiError, PageRequest, Principal};
 use egret_storage::{Operation, WriteTx};
+use egret_sync::RecordChanges;
 
 use super::{Registry, Scope};
 use crate::domain::access::{self, Action};
@@ -75,7 +76,7 @@ async fn save_membership(
         Some(&before),
         payload::plain(&*membership),
         reason,
-    );
+    )?;
     Ok(())
 }
 
@@ -237,7 +238,7 @@ impl Registry {
             None,
             payload::plain(&membership),
             reason,
-        );
+        )?;
         Ok(membership)
     }
 
@@ -594,7 +595,7 @@ impl Registry {
             Some(&before),
             payload::plain(&application),
             comment,
-        );
+        )?;
         transaction.commit().await?;
         Ok(application)
     }
@@ -627,6 +628,6 @@ pub(super) async fn open_application(
         None,
         payload::plain(&join_application),
         "",
-    );
+    )?;
     Ok(join_application)
 }

@@ -9,6 +9,7 @@ mod volunteers;
 use egret_runtime::keys::PersonalDataCipher;
 use egret_runtime::{ApiError, Principal};
 use egret_storage::{Database, Operation, WriteTx};
+use egret_sync::RecordChanges;
 
 pub use members::{MembershipQuery, NewJoinApplication};
 pub use org::{FormPatch, FormView, OrgPatch, OrgQuery};
@@ -121,7 +122,7 @@ impl Registry {
             None,
             payload::org_unit(&root),
             "",
-        );
+        )?;
         transaction.commit().await?;
         tracing::info!(org_unit = %root.id, "created the root org unit");
         Ok(root)

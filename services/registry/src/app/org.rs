@@ -2,6 +2,7 @@
 
 use egret_runtime::{ApiError, Bilingual, PageRequest, Principal};
 use egret_storage::{Operation, WriteTx};
+use egret_sync::RecordChanges;
 
 use super::Registry;
 use crate::domain::access::{self, Action};
@@ -194,7 +195,7 @@ impl Registry {
             None,
             payload::org_unit(&unit),
             "",
-        );
+        )?;
         if unit.tier.has_registration_form() {
             let form = self.new_form(&mut transaction, &unit).await?;
             store::org::insert_form(transaction.conn(), &form).await?;
@@ -205,7 +206,7 @@ impl Registry {
                 None,
                 payload::registration_form(&form),
                 "",
-            );
+            )?;
         }
         transaction
             .finish_request(request_id, &names::org_unit(&unit.id))
@@ -362,7 +363,7 @@ impl Registry {
                 Some(&payload::org_unit(&before)),
                 payload::org_unit(&moved),
                 "",
-            );
+            )?;
         }
         transaction.commit().await?;
         Ok(unit)
@@ -583,7 +584,7 @@ impl Registry {
             payload::registration_form(&form),
             changes,
             "",
-        );
+        )?;
         transaction.commit().await?;
         let (low, high) = crate::domain::org::subtree_bounds(&unit.path);
         let counted_member_count =
@@ -618,7 +619,7 @@ async fn save_org_unit(
         Some(&before),
         payload::org_unit(unit),
         reason,
-    );
+    )?;
     Ok(())
 }
 

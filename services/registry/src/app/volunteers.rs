@@ -2,6 +2,7 @@
 
 use egret_runtime::{ApiError, Bilingual, PageRequest, Principal, Violation};
 use egret_storage::{Operation, WriteTx};
+use egret_sync::RecordChanges;
 
 use super::members::MEMBERSHIP_TYPE;
 use super::{Registry, Scope};
@@ -324,7 +325,7 @@ impl Registry {
                 None,
                 payload::volunteer(volunteer),
                 "",
-            );
+            )?;
         }
         if joins == Joining::Pending {
             return Ok(volunteers
@@ -341,7 +342,7 @@ impl Registry {
                 None,
                 payload::plain(membership),
                 "",
-            );
+            )?;
         }
         Ok(volunteers
             .into_iter()
@@ -553,7 +554,7 @@ impl Registry {
             payload::volunteer(&volunteer),
             changes,
             "",
-        );
+        )?;
         transaction.commit().await?;
         Ok(volunteer)
     }

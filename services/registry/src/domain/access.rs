@@ -26,15 +26,13 @@ pub enum Action {
     ReadHistory,
     /// Read the audit log.
     ReadAuditLog,
-    /// Read the change log.
-    ReadChangeLog,
 }
 
 impl Action {
     /// The roles that may carry the action out (on data in their subtree). A volunteer's
     /// own rights over itself are checked separately, where the data is known.
     pub fn roles(self) -> &'static [Role] {
-        use Role::{Admin, Staff, Sync, TeamLeader, Viewer, Volunteer};
+        use Role::{Admin, Staff, TeamLeader, Viewer, Volunteer};
         match self {
             Action::ReadOrgUnits => &[Admin, Staff, TeamLeader, Viewer, Volunteer],
             Action::ManageOrgUnits => &[Admin, Staff, TeamLeader],
@@ -46,7 +44,6 @@ impl Action {
             Action::ManageMembers => &[Admin, Staff, TeamLeader],
             Action::ReadHistory => &[Admin, Staff, TeamLeader, Viewer],
             Action::ReadAuditLog => &[Admin],
-            Action::ReadChangeLog => &[Sync],
         }
     }
 
@@ -63,7 +60,6 @@ impl Action {
             Action::ManageMembers => "managing members",
             Action::ReadHistory => "reading change history",
             Action::ReadAuditLog => "reading the audit log",
-            Action::ReadChangeLog => "reading the change log",
         }
     }
 }

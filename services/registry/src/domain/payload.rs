@@ -3,7 +3,7 @@
 //! and masked; phones and emails only masked.
 
 use egret_storage::FieldChange;
-use egret_storage::payload::{mask_string_field, masked_changes, object};
+use egret_sync::history::{mask_string_field, masked_changes, object};
 use serde_json::Value;
 
 use super::identity::{mask_email, mask_phone};

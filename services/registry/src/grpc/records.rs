@@ -4,7 +4,7 @@ use egret_proto::registry::v1 as pb;
 use egret_runtime::{PageRequest, Principal};
 use tonic::{Request, Response, Status};
 
-use egret_storage::wire::{change_log_entry, change_record};
+use egret_sync::history;
 
 use super::timestamp;
 use crate::app::Registry;
@@ -20,15 +20,19 @@ impl pb::registry_records_service_server::RegistryRecordsService for RecordsApi 
         request: Request<pb::ListChangeRecordsRequest>,
     ) -> Result<Response<pb::ListChangeRecordsResponse>, Status> {
         let principal = Principal::of(&request)?;
-        let message = request.get_ref();
-        let page =
-            PageRequest::standard(message.page_size, &message.page_token, &message.resource)?;
-        let (changes, next_page_token) = self
-            .0
-            .list_change_records(&principal, &message.resource, &page)
+        let pb::ListChangeRecordsRequest {
+            resource,
+            page_size,
+            page_token,
+        } = request.into_inner();
+        let (principal, resource) = (&principal, &resource);
+        let (change_records, next_page_token) =
+            history::page(page_size, &page_token, resource, |page| async move {
+                self.0.list_change_records(principal, resource, &page).await
+            })
             .await?;
         Ok(Response::new(pb::ListChangeRecordsResponse {
-            change_records: changes.iter().map(change_record).collect(),
+            change_records,
             next_page_token,
         }))
     }
@@ -60,23 +64,6 @@ impl pb::registry_records_service_server::RegistryRecordsService for RecordsApi 
                 })
                 .collect(),
             next_page_token,
-        }))
-    }
-
-    async fn list_change_log_entries(
-        &self,
-        request: Request<pb::ListChangeLogEntriesRequest>,
-    ) -> Result<Response<pb::ListChangeLogEntriesResponse>, Status> {
-        let principal = Principal::of(&request)?;
-        let message = request.get_ref();
-        let page = self
-            .0
-            .list_change_log(&principal, message.after_sequence, message.page_size)
-            .await?;
-        Ok(Response::new(pb::ListChangeLogEntriesResponse {
-            entries: page.entries.iter().map(change_log_entry).collect(),
-            last_sequence: page.last_sequence,
-            head_sequence: page.head_sequence,
         }))
     }
 }

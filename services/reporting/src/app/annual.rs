@@ -4,6 +4,7 @@
 
 use egret_runtime::{ApiError, PageRequest, Principal};
 use egret_storage::{Operation, WriteTx};
+use egret_sync::RecordChanges;
 use egret_types::{CivilDate, Meta};
 
 use super::Reporting;
@@ -134,7 +135,7 @@ impl Reporting {
             before.as_ref().map(to_json).as_ref(),
             to_json(&opened),
             "",
-        );
+        )?;
         transaction.commit().await?;
         Ok(opened)
     }
@@ -263,7 +264,7 @@ impl Reporting {
             (before.meta.version > 0).then(|| to_json(before)).as_ref(),
             to_json(after),
             reason,
-        );
+        )?;
         transaction.commit().await?;
         Ok(())
     }
@@ -518,7 +519,7 @@ impl Reporting {
 
     /// A unit's name as replicated ('' when unknown).
     pub async fn display_name(&self, id: &str) -> Result<String, ApiError> {
-        Ok(egret_storage::replica::unit(self.database.reader(), id)
+        Ok(egret_sync::replica::unit(self.database.reader(), id)
             .await?
             .map(|unit| unit.display_name)
             .unwrap_or_default())

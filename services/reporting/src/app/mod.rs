@@ -9,8 +9,9 @@ pub mod statistics;
 pub mod targets;
 
 use egret_runtime::{ApiError, Principal};
-use egret_storage::feed::{Follower, FollowerStatus};
-use egret_storage::{Database, replica};
+use egret_storage::Database;
+use egret_sync::follower::{Follower, FollowerStatus};
+use egret_sync::replica;
 
 use crate::domain::{OrgUnit, names};
 

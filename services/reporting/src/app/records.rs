@@ -32,15 +32,4 @@ impl Reporting {
         }
         changelog::history_page(self.database.reader(), resource, page).await
     }
-
-    /// Reads the change log after `after_sequence` (the sync role only).
-    pub async fn list_change_log(
-        &self,
-        principal: &Principal,
-        after_sequence: i64,
-        page_size: i32,
-    ) -> Result<changelog::Page, ApiError> {
-        access::require(principal, Action::ReadChangeLog)?;
-        changelog::read_page(self.database.reader(), after_sequence, page_size).await
-    }
 }

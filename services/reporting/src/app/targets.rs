@@ -2,6 +2,7 @@
 
 use egret_runtime::{ApiError, PageRequest, Principal};
 use egret_storage::Operation;
+use egret_sync::RecordChanges;
 use egret_types::Meta;
 
 use super::Reporting;
@@ -93,7 +94,7 @@ impl Reporting {
             before.as_ref().map(json).as_ref(),
             json(&target),
             "",
-        );
+        )?;
         transaction.commit().await?;
         Ok(target)
     }
@@ -158,7 +159,7 @@ impl Reporting {
     }
 
     async fn reach(&self, target: Target) -> Result<Reached, ApiError> {
-        let unit = egret_storage::replica::unit(self.database.reader(), &target.org_unit_id)
+        let unit = egret_sync::replica::unit(self.database.reader(), &target.org_unit_id)
             .await?
             .ok_or_else(|| ApiError::not_found(names::org_unit(&target.org_unit_id)))?;
         let (low, high) = egret_types::tree::subtree_bounds(&unit.path);

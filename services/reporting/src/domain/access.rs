@@ -8,8 +8,6 @@ use egret_runtime::{ApiError, Gate, Principal, Role};
 pub enum Action {
     /// Read statistics of the subtree.
     ReadStatistics,
-    /// Read the change log.
-    ReadChangeLog,
     /// Export files and render charts of the subtree.
     Export,
     /// Open a reporting year or move its deadline (an admin of a root unit).
@@ -25,10 +23,9 @@ pub enum Action {
 impl Action {
     /// The roles that may carry the action out, on data in their subtree.
     pub fn roles(self) -> &'static [Role] {
-        use Role::{Admin, Staff, Sync, TeamLeader, Viewer};
+        use Role::{Admin, Staff, TeamLeader, Viewer};
         match self {
             Action::ReadStatistics => &[Admin, Staff, TeamLeader, Viewer],
-            Action::ReadChangeLog => &[Sync],
             Action::Export => &[Admin, Staff, TeamLeader, Viewer],
             Action::OpenReportingYears => &[Admin],
             Action::WriteAnnualReports => &[Admin, Staff, TeamLeader],
@@ -40,7 +37,6 @@ impl Action {
     fn describe(self) -> &'static str {
         match self {
             Action::ReadStatistics => "reading statistics",
-            Action::ReadChangeLog => "reading the change log",
             Action::Export => "exporting",
             Action::OpenReportingYears => "opening a reporting year",
             Action::WriteAnnualReports => "writing an annual report",

@@ -9,7 +9,7 @@ pub mod stats;
 pub mod tallies;
 pub mod targets;
 
-pub use egret_storage::replica::OrgUnit;
+pub use egret_sync::replica::OrgUnit;
 
 /// Resource names.
 pub mod names {

@@ -1,12 +1,36 @@
 //! `egret.reporting.v1.ReportingRecordsService`.
 
 use egret_proto::reporting::v1 as pb;
+use egret_runtime::Principal;
+use egret_sync::history;
+use tonic::{Request, Response, Status};
 
 use crate::app::Reporting;
 
-egret_storage::records_api!(
-    RecordsApi,
-    Reporting,
-    pb,
-    pb::reporting_records_service_server::ReportingRecordsService
-);
+/// The service implementation.
+pub struct RecordsApi(pub Reporting);
+
+#[tonic::async_trait]
+impl pb::reporting_records_service_server::ReportingRecordsService for RecordsApi {
+    async fn list_change_records(
+        &self,
+        request: Request<pb::ListChangeRecordsRequest>,
+    ) -> Result<Response<pb::ListChangeRecordsResponse>, Status> {
+        let principal = Principal::of(&request)?;
+        let pb::ListChangeRecordsRequest {
+            resource,
+            page_size,
+            page_token,
+        } = request.into_inner();
+        let (principal, resource) = (&principal, &resource);
+        let (change_records, next_page_token) =
+            history::page(page_size, &page_token, resource, |page| async move {
+                self.0.list_change_records(principal, resource, &page).await
+            })
+            .await?;
+        Ok(Response::new(pb::ListChangeRecordsResponse {
+            change_records,
+            next_page_token,
+        }))
+    }
+}

@@ -2,15 +2,12 @@
 //! (tables `org_units` and `volunteer_memberships`, created by each service's migrations
 //! with the same columns), so that "is this in the caller's subtree" is answered locally.
 
-use egret_proto::common::v1::ChangeLogEntry;
+use egret_proto::sync::v1 as pb;
 use egret_runtime::ApiError;
+use egret_storage::WriteTx;
+use egret_storage::rows::{column, sql_error};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Executor};
-
-use crate::WriteTx;
-use crate::contracts::{MembershipPayload, OrgUnitPayload};
-use crate::feed;
-use crate::rows::{column, sql_error};
 
 /// An org unit, as replicated from the registry's change log.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -122,31 +119,67 @@ where
     Ok(())
 }
 
-/// Applies an `egret.registry.v1.OrgUnit` entry.
-pub async fn apply_unit(transaction: &mut WriteTx, entry: &ChangeLogEntry) -> Result<(), ApiError> {
-    let payload: OrgUnitPayload = feed::payload(entry)?;
+/// The tier of a unit as its wire number (1 corps … 4 squad).
+pub fn tier_number(tier: &str) -> Result<i64, String> {
+    match tier {
+        "corps" => Ok(1),
+        "team" => Ok(2),
+        "sub_team" => Ok(3),
+        "squad" => Ok(4),
+        other => Err(format!("unknown tier {other:?}")),
+    }
+}
+
+/// The status of a unit as its wire number (1 active … 4 merged).
+pub fn status_number(status: &str) -> Result<i64, String> {
+    match status {
+        "active" => Ok(1),
+        "suspended" => Ok(2),
+        "dissolved" => Ok(3),
+        "merged" => Ok(4),
+        other => Err(format!("unknown status {other:?}")),
+    }
+}
+
+/// The status of a volunteer as its wire number (1 active, 2 inactive, 3 withdrawn).
+pub fn volunteer_status_number(status: &str) -> Result<i64, String> {
+    match status {
+        "active" => Ok(1),
+        "inactive" => Ok(2),
+        "withdrawn" => Ok(3),
+        other => Err(format!("unknown status {other:?}")),
+    }
+}
+
+/// A record's version (0 when it carries no bookkeeping, which a valid record always does).
+pub fn version(meta: Option<&pb::Meta>) -> i64 {
+    meta.map_or(0, |meta| meta.version)
+}
+
+/// Applies a unit from the registry's change log.
+pub async fn apply_unit(
+    transaction: &mut WriteTx,
+    change: &pb::Change,
+    unit: &pb::OrgUnit,
+) -> Result<(), ApiError> {
+    let corrupt = |error| crate::follower::corrupt(change, error);
     let unit = OrgUnit {
-        tier: payload
-            .tier_number()
-            .map_err(|error| feed::corrupt(entry, error))?,
-        status: payload
-            .status_number()
-            .map_err(|error| feed::corrupt(entry, error))?,
-        id: payload.id,
-        parent_id: payload.parent_id,
-        path: payload.path,
-        display_name: payload.display_name,
-        version: payload.meta.version,
+        tier: tier_number(&unit.tier).map_err(corrupt)?,
+        status: status_number(&unit.status).map_err(corrupt)?,
+        id: unit.id.clone(),
+        parent_id: unit.parent_id.clone(),
+        path: unit.path.clone(),
+        display_name: unit.display_name.clone(),
+        version: version(unit.meta.as_ref()),
     };
     upsert_unit(transaction.conn(), &unit).await
 }
 
-/// Applies an `egret.registry.v1.Membership` entry.
+/// Applies a membership from the registry's change log.
 pub async fn apply_membership(
     transaction: &mut WriteTx,
-    entry: &ChangeLogEntry,
+    membership: &pb::Membership,
 ) -> Result<(), ApiError> {
-    let membership: MembershipPayload = feed::payload(entry)?;
     sqlx::query(
         "INSERT INTO volunteer_memberships (id, volunteer_id, org_unit_id, active, version) \
          VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO UPDATE SET org_unit_id = excluded.org_unit_id, \
@@ -157,7 +190,7 @@ pub async fn apply_membership(
     .bind(&membership.volunteer_id)
     .bind(&membership.org_unit_id)
     .bind(i64::from(membership.state == "active"))
-    .bind(membership.meta.version)
+    .bind(version(membership.meta.as_ref()))
     .execute(transaction.conn())
     .await
     .map_err(sql_error("volunteer membership"))?;

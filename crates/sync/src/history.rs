@@ -1,10 +1,107 @@
-//! Records as they leave a service in the change log and the change history: JSON
-//! payloads, and the field changes between two of them. Services mask personal data in
-//! their payloads before these helpers see them.
+//! What a change records besides the record itself: the field changes the change history
+//! (动态管理) shows, worked out from the records' serde forms with personal data masked,
+//! and the history's pages as every service's `ListChangeRecords` answers them.
 
+use std::future::Future;
+
+use egret_proto::common::v1::ChangeRecord;
+use egret_runtime::{ApiError, PageRequest};
+use egret_storage::{ChangeDraft, FieldChange, Operation, StoredChange, WriteTx};
 use serde_json::{Map, Value};
 
-use crate::FieldChange;
+use crate::{record, wire};
+
+/// One page of a resource's change history: the page request is parsed here, `list` reads
+/// the changes of the resource the caller may see, and they are rendered as change records
+/// with the next page's token.
+pub async fn page<F, Fut>(
+    page_size: i32,
+    page_token: &str,
+    resource: &str,
+    list: F,
+) -> Result<(Vec<ChangeRecord>, String), ApiError>
+where
+    F: FnOnce(PageRequest) -> Fut,
+    Fut: Future<Output = Result<(Vec<StoredChange>, String), ApiError>>,
+{
+    let page = PageRequest::standard(page_size, page_token, resource)?;
+    let (changes, next_page_token) = list(page).await?;
+    Ok((
+        changes.iter().map(wire::change_record).collect(),
+        next_page_token,
+    ))
+}
+
+/// Recording changes in a [`WriteTx`]: the record is encoded in its sync contract, and the
+/// change appended to the change log on commit.
+pub trait RecordChanges {
+    /// Records a change whose field changes are the differences between the masked
+    /// records `before` (None for a creation) and `after`.
+    fn record_diff(
+        &mut self,
+        resource_type: &'static str,
+        resource_name: String,
+        operation: Operation,
+        before: Option<&Value>,
+        after: Value,
+        reason: &str,
+    ) -> Result<(), ApiError>;
+
+    /// Records a change with field changes the caller worked out (for records whose
+    /// masked forms can hide a change of personal data).
+    fn record_with_changes(
+        &mut self,
+        resource_type: &'static str,
+        resource_name: String,
+        operation: Operation,
+        after: Value,
+        field_changes: Vec<FieldChange>,
+        reason: &str,
+    ) -> Result<(), ApiError>;
+}
+
+impl RecordChanges for WriteTx {
+    fn record_diff(
+        &mut self,
+        resource_type: &'static str,
+        resource_name: String,
+        operation: Operation,
+        before: Option<&Value>,
+        after: Value,
+        reason: &str,
+    ) -> Result<(), ApiError> {
+        let field_changes = field_changes(before, &after);
+        self.record_with_changes(
+            resource_type,
+            resource_name,
+            operation,
+            after,
+            field_changes,
+            reason,
+        )
+    }
+
+    fn record_with_changes(
+        &mut self,
+        resource_type: &'static str,
+        resource_name: String,
+        operation: Operation,
+        after: Value,
+        field_changes: Vec<FieldChange>,
+        reason: &str,
+    ) -> Result<(), ApiError> {
+        let payload = record::encode(resource_type, &after)?;
+        self.record(ChangeDraft {
+            resource_type,
+            resource_name,
+            operation,
+            payload,
+            field_changes,
+            reason: reason.to_string(),
+        });
+        Ok(())
+    }
+}
 
 /// Replaces a non-empty string field with its masked form.
 pub fn mask_string_field(object: &mut Map<String, Value>, field: &str, mask: fn(&str) -> String) {

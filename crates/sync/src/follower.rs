@@ -14,15 +14,18 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use egret_proto::common::v1::ChangeLogEntry;
+use egret_proto::sync::v1::change_log_service_client::ChangeLogServiceClient;
+use egret_proto::sync::v1::record::Kind;
+use egret_proto::sync::v1::{Change, ListChangesRequest};
 use egret_runtime::{ApiError, Bilingual, CancellationToken, SyncCredentials};
+use egret_storage::rows::sql_error;
+use egret_storage::{Database, WriteTx};
 use futures::future::BoxFuture;
 use sqlx::{Any, Executor};
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 
-use crate::rows::sql_error;
-use crate::{Database, WriteTx};
+use crate::server::SERVICE_HEADER;
 
 /// How many entries one read asks for.
 const PAGE_SIZE: i32 = 500;
@@ -31,14 +34,14 @@ const PAGE_SIZE: i32 = 500;
 #[derive(Debug, Clone, Default)]
 pub struct FeedPage {
     /// The entries, in sequence order.
-    pub entries: Vec<ChangeLogEntry>,
+    pub entries: Vec<Change>,
     /// The sequence to resume after.
     pub last_sequence: i64,
     /// The highest sequence committed when the page was read.
     pub head_sequence: i64,
 }
 
-/// Where a feed reads from: another service's `ListChangeLogEntries`.
+/// Where a feed reads from: another service's `egret.sync.v1.ChangeLogService`.
 pub trait ChangeSource: Send + Sync + 'static {
     /// Entries after `after`, at most `page_size`, within `deadline`.
     fn read(
@@ -55,7 +58,7 @@ pub trait ChangeSink: Send + Sync + 'static {
     fn apply<'a>(
         &'a self,
         transaction: &'a mut WriteTx,
-        entry: &'a ChangeLogEntry,
+        entry: &'a Change,
     ) -> BoxFuture<'a, Result<(), ApiError>>;
 }
 
@@ -63,108 +66,71 @@ pub trait ChangeSink: Send + Sync + 'static {
 pub fn upstream_error(service: &str, status: &tonic::Status) -> ApiError {
     match status.code() {
         tonic::Code::Unavailable | tonic::Code::Unknown => ApiError::Unavailable(Bilingual::new(
-            format!("the {service} is unreachable: {}", status.message()),
-            format!("暂时无法连接 {service}"),
+            format!("the {service} service is unreachable: {}", status.message()),
+            format!("暂时无法连接 {service} 服务"),
         )),
         tonic::Code::DeadlineExceeded | tonic::Code::Cancelled => {
-            ApiError::DeadlineExceeded(format!("the {service} did not answer in time"))
+            ApiError::DeadlineExceeded(format!("the {service} service did not answer in time"))
         }
         code => ApiError::Internal(anyhow::anyhow!(
-            "reading the {service}'s change log: {code:?} {}",
+            "reading the {service} service's change log: {code:?} {}",
             status.message()
         )),
     }
 }
 
-/// Implements [`ChangeSource`] for one service's generated records client; every
-/// service's records contract has the same `ListChangeLogEntries` shape.
-macro_rules! change_source {
-    ($(#[$doc:meta])* $name:ident, $service:literal, $module:ident, $client_module:ident :: $client:ident) => {
-        $(#[$doc])*
-        #[derive(Clone)]
-        pub struct $name {
-            client: egret_proto::$module::v1::$client_module::$client<InterceptedService<Channel, SyncCredentials>>,
-        }
-
-        impl $name {
-            /// A source over `channel`, calling with `credentials`.
-            pub fn new(channel: Channel, credentials: SyncCredentials) -> Self {
-                Self {
-                    client: egret_proto::$module::v1::$client_module::$client::with_interceptor(
-                        channel,
-                        credentials,
-                    ),
-                }
-            }
-        }
-
-        impl ChangeSource for $name {
-            fn read(
-                &self,
-                after: i64,
-                page_size: i32,
-                deadline: Duration,
-            ) -> BoxFuture<'_, Result<FeedPage, ApiError>> {
-                Box::pin(async move {
-                    let mut request = tonic::Request::new(
-                        egret_proto::$module::v1::ListChangeLogEntriesRequest {
-                            after_sequence: after,
-                            page_size,
-                        },
-                    );
-                    // The upstream gets what is left of the caller's own deadline, at most
-                    // the feed's.
-                    request.set_timeout(egret_runtime::server::outgoing_deadline(deadline));
-                    let page = self
-                        .client
-                        .clone()
-                        .list_change_log_entries(request)
-                        .await
-                        .map_err(|status| upstream_error($service, &status))?
-                        .into_inner();
-                    Ok(FeedPage {
-                        entries: page.entries,
-                        last_sequence: page.last_sequence,
-                        head_sequence: page.head_sequence,
-                    })
-                })
-            }
-        }
-    };
+/// One service's change log, read over `egret.sync.v1.ChangeLogService` with the sync
+/// role.
+#[derive(Clone)]
+pub struct ServiceLog {
+    client: ChangeLogServiceClient<InterceptedService<Channel, SyncCredentials>>,
+    service: &'static str,
 }
 
-change_source!(
-    /// The registry's change log (`egret.registry.v1.RegistryRecordsService`).
-    RegistryLog,
-    "registry",
-    registry,
-    registry_records_service_client::RegistryRecordsServiceClient
-);
+impl ServiceLog {
+    /// The log of `service` (`registry`, `activity`, …) at the other end of `channel`.
+    pub fn new(service: &'static str, channel: Channel, credentials: SyncCredentials) -> Self {
+        Self {
+            client: ChangeLogServiceClient::with_interceptor(channel, credentials),
+            service,
+        }
+    }
+}
 
-change_source!(
-    /// The recognition service's change log
-    /// (`egret.recognition.v1.RecognitionRecordsService`).
-    RecognitionLog,
-    "recognition service",
-    recognition,
-    recognition_records_service_client::RecognitionRecordsServiceClient
-);
-
-change_source!(
-    /// The reporting service's change log (`egret.reporting.v1.ReportingRecordsService`).
-    ReportingLog,
-    "reporting service",
-    reporting,
-    reporting_records_service_client::ReportingRecordsServiceClient
-);
-
-change_source!(
-    /// The activity service's change log (`egret.activity.v1.ActivityRecordsService`).
-    ActivityLog,
-    "activity service",
-    activity,
-    activity_records_service_client::ActivityRecordsServiceClient
-);
+impl ChangeSource for ServiceLog {
+    fn read(
+        &self,
+        after: i64,
+        page_size: i32,
+        deadline: Duration,
+    ) -> BoxFuture<'_, Result<FeedPage, ApiError>> {
+        Box::pin(async move {
+            let mut request = tonic::Request::new(ListChangesRequest {
+                after_sequence: after,
+                page_size,
+            });
+            request.metadata_mut().insert(
+                SERVICE_HEADER,
+                tonic::metadata::MetadataValue::from_static(self.service),
+            );
+            // The upstream gets what is left of the caller's own deadline, at most the
+            // feed's.
+            request.set_timeout(egret_runtime::server::outgoing_deadline(deadline));
+            let page = self
+                .client
+                .clone()
+                .list_changes(request)
+                .await
+                .map_err(|status| upstream_error(self.service, &status))?
+                .into_inner();
+            Ok(FeedPage {
+                entries: page.changes,
+                last_sequence: page.last_sequence,
+                head_sequence: page.head_sequence,
+            })
+        })
+    }
+}
 
 /// How far a follower has come, as last seen by this process.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -258,7 +224,7 @@ impl Follower {
         match &result {
             Ok(()) => self.note(|status| {
                 status.last_error.clear();
-                status.last_caught_up_micros = crate::now_micros();
+                status.last_caught_up_micros = egret_storage::now_micros();
             }),
             Err(error) => {
                 let error = error.to_string();
@@ -356,16 +322,21 @@ where
     Ok(result.rows_affected() == 1)
 }
 
-/// Parses an entry's payload as `T`, or an internal error naming the entry.
-pub fn payload<T: serde::de::DeserializeOwned>(entry: &ChangeLogEntry) -> Result<T, ApiError> {
-    serde_json::from_str(&entry.payload_json).map_err(|error| corrupt(entry, error))
+/// The record a change carries (a copy, for a sink to take apart), or an internal error
+/// naming the change.
+pub fn record(change: &Change) -> Result<Kind, ApiError> {
+    change
+        .record
+        .as_ref()
+        .and_then(|record| record.kind.clone())
+        .ok_or_else(|| corrupt(change, "it carries no record"))
 }
 
-/// The internal error for an entry that does not make sense.
-pub fn corrupt(entry: &ChangeLogEntry, error: impl std::fmt::Display) -> ApiError {
+/// The internal error for a change that does not make sense.
+pub fn corrupt(change: &Change, error: impl std::fmt::Display) -> ApiError {
     ApiError::Internal(anyhow::anyhow!(
-        "{} change {} does not parse: {error}",
-        entry.resource_type,
-        entry.sequence
+        "change {} of {} does not parse: {error}",
+        change.sequence,
+        change.resource_name
     ))
 }

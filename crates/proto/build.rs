@@ -32,6 +32,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "egret/reporting/v1/targets.proto",
         "egret/reporting/v1/records.proto",
         "egret/gateway/v1/auth.proto",
+        "egret/gateway/v1/enrollment.proto",
         "egret/sync/v1/records.proto",
         "egret/sync/v1/change_log.proto",
     ];

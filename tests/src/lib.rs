@@ -120,6 +120,20 @@ pub fn test_config(data_dir: &std::path::Path, database_url: &str) -> EgretConfi
     config
 }
 
+/// Makes `config` a district instance `instance_id` under the city at `upstream`.
+pub fn district_config(
+    config: &mut EgretConfig,
+    instance_id: &str,
+    upstream: &str,
+    credential: &str,
+) {
+    let instance = &mut config.common.instance;
+    instance.id = instance_id.to_string();
+    instance.tier = egret_runtime::config::InstanceTier::District;
+    instance.upstream = upstream.to_string();
+    instance.enrollment = credential.to_string();
+}
+
 impl TestApp {
     /// Starts an instance, or returns None (saying so) when PostgreSQL is asked for but not
     /// configured.
@@ -289,6 +303,46 @@ impl TestApp {
             Some(format!("Bearer {token}").parse().expect("ascii token"))
         };
         InterceptedService::new(self.channel.clone(), Bearer { token, service })
+    }
+
+    /// An EnrollmentService client.
+    pub fn enrollments(
+        &self,
+        token: &str,
+    ) -> gateway_pb::enrollment_service_client::EnrollmentServiceClient<Authed> {
+        gateway_pb::enrollment_service_client::EnrollmentServiceClient::new(self.authed(token))
+    }
+
+    /// Enrolls a district instance `instance_id` for `org_unit` (a resource name) as the
+    /// root's admin; returns its credential.
+    pub async fn enroll(&self, instance_id: &str, org_unit: &str) -> String {
+        self.enrollments(&self.admin())
+            .create_enrollment(gateway_pb::CreateEnrollmentRequest {
+                enrollment: Some(gateway_pb::Enrollment {
+                    instance_id: instance_id.to_string(),
+                    org_unit: org_unit.to_string(),
+                    ..Default::default()
+                }),
+            })
+            .await
+            .unwrap_or_else(|status| panic!("enrolling {instance_id}: {status:?}"))
+            .into_inner()
+            .credential
+    }
+
+    /// Starts a district instance `instance_id`, on this (the city's) backend, enrolled
+    /// here with `credential`; None when the backend is not configured.
+    pub async fn spawn_district(
+        &self,
+        test_name: &str,
+        instance_id: &str,
+        credential: &str,
+    ) -> Option<TestApp> {
+        let address = format!("http://{}", self.address);
+        Self::spawn_with(self.backend, test_name, |config| {
+            district_config(config, instance_id, &address, credential);
+        })
+        .await
     }
 
     /// A ChangeLogService client reading the change log of `service` (`registry`, …).

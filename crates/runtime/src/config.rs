@@ -137,7 +137,7 @@ pub enum InstanceTier {
 }
 
 /// Which instance this process belongs to.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(default)]
 pub struct InstanceSettings {
     /// Short id, lowercase letters, digits and hyphens: `xm`, `xm-siming`. Stamped on
@@ -147,8 +147,28 @@ pub struct InstanceSettings {
     pub tier: InstanceTier,
     /// The upstream instance's address; required for a district, empty for the city.
     pub upstream: String,
-    /// The name of the root org unit created on first start.
+    /// The name of the root org unit created on first start (a city's; a district's root
+    /// is the unit its enrollment names).
     pub root_name: String,
+    /// A district's enrollment credential, issued by the city (`egret enrollment
+    /// create`); a secret, never logged.
+    pub enrollment: String,
+}
+
+impl std::fmt::Debug for InstanceSettings {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("InstanceSettings")
+            .field("id", &self.id)
+            .field("tier", &self.tier)
+            .field("upstream", &self.upstream)
+            .field("root_name", &self.root_name)
+            .field(
+                "enrollment",
+                &(!self.enrollment.is_empty()).then_some("(set)"),
+            )
+            .finish()
+    }
 }
 
 impl Default for InstanceSettings {
@@ -158,6 +178,7 @@ impl Default for InstanceSettings {
             tier: InstanceTier::City,
             upstream: String::new(),
             root_name: "厦门市巾帼志愿服务总队".to_string(),
+            enrollment: String::new(),
         }
     }
 }
@@ -185,6 +206,18 @@ impl Validate for InstanceSettings {
             return Err(ConfigError::invalid(
                 "instance.upstream",
                 "a district instance needs the city instance's address",
+            ));
+        }
+        if self.tier == InstanceTier::District && self.enrollment.trim().is_empty() {
+            return Err(ConfigError::invalid(
+                "instance.enrollment",
+                "a district instance needs the enrollment credential the city issued for it (egret enrollment create, at the city)",
+            ));
+        }
+        if self.tier == InstanceTier::City && !self.enrollment.trim().is_empty() {
+            return Err(ConfigError::invalid(
+                "instance.enrollment",
+                "is only for a district instance (instance.tier = \"district\")",
             ));
         }
         if self.root_name.trim().is_empty() {
@@ -496,7 +529,7 @@ mod tests {
         let file = dir.path().join("egret.toml");
         std::fs::write(
             &file,
-            "[server]\nconcurrency_limit = 7\ndefault_deadline = \"5s\"\n[instance]\nid = \"xm-siming\"\ntier = \"district\"\nupstream = \"http://city:50051\"\n",
+            "[server]\nconcurrency_limit = 7\ndefault_deadline = \"5s\"\n[instance]\nid = \"xm-siming\"\ntier = \"district\"\nupstream = \"http://city:50051\"\nenrollment = \"egret-enrollment.xm-siming.x\"\n",
         )
         .expect("write");
         let settings: Settings =
@@ -521,6 +554,16 @@ mod tests {
         std::fs::write(&file, "[instance]\ntier = \"district\"\n").expect("write");
         let error = load::<Settings>(Some(&file), &[]).expect_err("refused");
         assert!(error.to_string().contains("instance.upstream"), "{error}");
+
+        for instance in [
+            "tier = \"district\"\nupstream = \"http://city:50051\"\n",
+            "tier = \"city\"\nenrollment = \"egret-enrollment.xm.secret\"\n",
+        ] {
+            std::fs::write(&file, format!("[instance]\n{instance}")).expect("write");
+            let error = load::<Settings>(Some(&file), &[]).expect_err("refused");
+            assert!(error.to_string().contains("instance.enrollment"), "{error}");
+            assert!(!error.to_string().contains("secret"), "{error}");
+        }
 
         std::fs::write(&file, "[server]\nconcurrency_limit = \"many\"\n").expect("write");
         let error = load::<Settings>(Some(&file), &[]).expect_err("refused");

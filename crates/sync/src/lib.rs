@@ -9,11 +9,13 @@
 //! is written ([`record`]). Readers decode the generated types, so a field a follower relies
 //! on is a field of the contract, not a key in a JSON map.
 
+pub mod enrollment;
 pub mod follower;
 pub mod history;
 pub mod record;
 pub mod replica;
 pub mod server;
+pub mod upstream;
 pub mod wire;
 
 pub use follower::{ChangeSink, ChangeSource, FeedPage, Follower, FollowerStatus, ServiceLog};

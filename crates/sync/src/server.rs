@@ -83,6 +83,15 @@ impl ChangeLogService for ChangeLogApi {
     ) -> Result<Response<pb::ListChangesResponse>, Status> {
         let principal = Principal::of(&request)?;
         principal.require_any(&[Role::Sync], "reading the change log")?;
+        // A whole log is for the instance's own services, whose sync tokens name no unit;
+        // a district's sync token is for its own subtree.
+        if !principal.org_unit.is_empty() {
+            return Err(ApiError::permission_denied(
+                "a sync token for one unit's subtree cannot read a whole change log",
+                "仅限某一组织范围的同步令牌不能读取整个变更日志",
+            )
+            .into());
+        }
         let database = self.logs.pick(&request)?;
         let message = request.get_ref();
         let page =

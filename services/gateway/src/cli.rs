@@ -33,6 +33,46 @@ pub enum Command {
     /// Manage people's accounts from the shell.
     #[command(subcommand)]
     Account(AccountCommand),
+    /// Enroll district instances to sync upward to this one (at the city).
+    #[command(subcommand)]
+    Enrollment(EnrollmentCommand),
+}
+
+/// `egret enrollment …`: the same enrollments as EnrollmentService, for an operator at the
+/// city's shell (changes are recorded with the actor `cli`).
+#[derive(Debug, Subcommand)]
+pub enum EnrollmentCommand {
+    /// Enroll a district instance for one unit of this instance's tree and print its
+    /// credential (shown once: the district configures it as instance.enrollment).
+    Create(CreateEnrollmentArgs),
+    /// List every enrollment.
+    List(AccountInstanceArgs),
+    /// Revoke an enrollment: its credential stops working at once.
+    Revoke(EnrollmentNameArgs),
+}
+
+/// `egret enrollment create`.
+#[derive(Debug, Args)]
+pub struct CreateEnrollmentArgs {
+    #[command(flatten)]
+    /// Configuration and data.
+    pub instance: InstanceArgs,
+    /// The district instance's id, like xm-siming.
+    #[arg(long)]
+    pub instance_id: String,
+    /// The district's unit, `orgUnits/{id}` or the bare id.
+    #[arg(long, value_name = "ORG")]
+    pub org: String,
+}
+
+/// One enrollment, by the district's instance id.
+#[derive(Debug, Args)]
+pub struct EnrollmentNameArgs {
+    #[command(flatten)]
+    /// Configuration and data.
+    pub instance: InstanceArgs,
+    /// The district instance's id.
+    pub instance_id: String,
 }
 
 /// `egret account …`: the same accounts as AccountService, for an operator at the shell
@@ -232,7 +272,80 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{}", manage_accounts(command).await?);
             Ok(())
         }
+        Command::Enrollment(command) => {
+            println!("{}", manage_enrollments(command).await?);
+            Ok(())
+        }
     }
+}
+
+/// Runs an `egret enrollment` subcommand and returns what to print.
+pub async fn manage_enrollments(command: EnrollmentCommand) -> anyhow::Result<String> {
+    use crate::enrollments::app::{EnrolledUnit, Enrollment, EnrollmentState, Enrollments};
+    let instance = match &command {
+        EnrollmentCommand::Create(args) => &args.instance,
+        EnrollmentCommand::List(args) => &args.instance,
+        EnrollmentCommand::Revoke(args) => &args.instance,
+    };
+    let config = load_config(instance, None)?;
+    let accounts = crate::open_accounts(&config.common, &config.gateway, "").await?;
+    let enrollments = Enrollments::new(accounts.clone());
+    let shown = |enrollment: &Enrollment| {
+        format!(
+            "enrollments/{} orgUnits/{} ({}) {}",
+            enrollment.instance_id,
+            enrollment.org_unit_id,
+            enrollment.display_name,
+            match enrollment.state {
+                EnrollmentState::Active => "active",
+                EnrollmentState::Revoked => "revoked",
+            }
+        )
+    };
+    let api = |error: egret_runtime::ApiError| anyhow::anyhow!("{error}");
+    let printed = match command {
+        EnrollmentCommand::Create(args) => {
+            let (instance_id, unit_id) = enrollments
+                .check_new(&args.instance_id, &args.org)
+                .map_err(api)?;
+            let registry = Registry::open(&config.common, &config.registry).await?;
+            let unit =
+                egret_registry::store::org::get_org_unit(registry.database().reader(), &unit_id)
+                    .await
+                    .map_err(api)?
+                    .with_context(|| format!("org unit {unit_id} does not exist on this instance"));
+            registry.database().close().await;
+            let unit = unit?;
+            let (enrollment, credential) = enrollments
+                .enroll(
+                    SHELL,
+                    &instance_id,
+                    EnrolledUnit {
+                        id: unit.id,
+                        path: unit.path,
+                        display_name: unit.display_name,
+                    },
+                )
+                .await
+                .map_err(api)?;
+            Ok(format!(
+                "{}\ncredential (shown once; the district sets it as instance.enrollment):\n{credential}",
+                shown(&enrollment)
+            ))
+        }
+        EnrollmentCommand::List(_) => enrollments
+            .list_all()
+            .await
+            .map(|all| all.iter().map(shown).collect::<Vec<_>>().join("\n"))
+            .map_err(api),
+        EnrollmentCommand::Revoke(args) => enrollments
+            .revoke_within(SHELL, args.instance_id.trim(), "/")
+            .await
+            .map(|enrollment| shown(&enrollment))
+            .map_err(api),
+    };
+    accounts.database().close().await;
+    printed
 }
 
 /// The shell's actor in change histories and the audit log.

@@ -13,9 +13,12 @@
 pub mod accounts;
 pub mod cli;
 pub mod config;
+pub mod enrollments;
 pub mod health;
 pub mod proxy;
 
+use egret_runtime::config::{InstanceSettings, InstanceTier};
+use egret_sync::upstream::LinkError;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -206,6 +209,7 @@ impl Gateway {
             .context("the gateway needs the registry among its upstreams")?;
         let accounts = open_accounts(common, settings, &registry).await?;
         accounts::grpc::add_services(&mut host, accounts.clone());
+        enrollments::grpc::add_services(&mut host, enrollments::Enrollments::new(accounts.clone()));
         let proxy = Proxy::new(
             upstreams.clone(),
             common.server.default_deadline,
@@ -244,6 +248,29 @@ impl Gateway {
     /// People's accounts.
     pub fn accounts(&self) -> &Accounts {
         &self.accounts
+    }
+}
+
+/// Checks, at a district's start, that the city still accepts its enrollment and that it
+/// names the unit this data directory holds. A city that cannot be reached is no reason
+/// not to start: a district works on its own and syncs when the link returns.
+async fn check_enrollment(instance: &InstanceSettings, root_id: &str) -> anyhow::Result<()> {
+    match egret_sync::upstream::exchange(instance).await {
+        Ok(grant) => {
+            let enrolled = grant.org_unit.name.trim_start_matches("orgUnits/");
+            anyhow::ensure!(
+                enrolled == root_id,
+                "instance.enrollment is for unit orgUnits/{enrolled}, but this data directory \
+                 holds the instance of orgUnits/{root_id}; use the data directory of that \
+                 enrollment or a new one"
+            );
+            Ok(())
+        }
+        Err(error @ LinkError::Unreachable { .. }) => {
+            tracing::warn!(%error, "starting without the upstream; sync resumes when it answers");
+            Ok(())
+        }
+        Err(error) => Err(anyhow::anyhow!("{error}")),
     }
 }
 
@@ -287,6 +314,9 @@ impl Instance {
             .ensure_root(&config.common.instance.root_name)
             .await
             .map_err(|error| anyhow::anyhow!("{error}"))?;
+        if config.common.instance.tier == InstanceTier::District {
+            check_enrollment(&config.common.instance, &root.id).await?;
+        }
         let first_admin_password = gateway
             .accounts()
             .ensure_first_admin(&root.id)

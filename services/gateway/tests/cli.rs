@@ -29,7 +29,7 @@ impl Drop for Running {
 /// Starts `egret up` on a free port and reads its banner, which ends with the line that
 /// tells how to get a token.
 fn start(data_dir: &std::path::Path) -> Running {
-    let mut child = Command::new(EGRET)
+    let child = Command::new(EGRET)
         .args(["up", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(data_dir)
         .env("EGRET__TELEMETRY__LOG_FILTER", "warn")
@@ -37,39 +37,48 @@ fn start(data_dir: &std::path::Path) -> Running {
         .stderr(Stdio::inherit())
         .spawn()
         .expect("egret starts");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    let mut address = String::new();
-    let mut root = String::new();
-    let mut first_password = None;
-    loop {
-        let line = lines.next().expect("a banner line").expect("utf-8");
-        if let Some(rest) = line.strip_prefix("egret listening on ") {
-            address = rest.trim().to_string();
+    Running::from_banner(child)
+}
+
+impl Running {
+    /// Reads the banner of a started `egret up`.
+    fn from_banner(mut child: Child) -> Running {
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let mut address = String::new();
+        let mut root = String::new();
+        let mut first_password = None;
+        loop {
+            let line = lines.next().expect("a banner line").expect("utf-8");
+            if let Some(rest) = line.strip_prefix("egret listening on ") {
+                address = rest.trim().to_string();
+            }
+            if let Some(rest) = line.strip_prefix("root org unit: ") {
+                root = rest
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or_default()
+                    .to_string();
+            }
+            if let Some(rest) =
+                line.strip_prefix("first sign-in: username admin, one-time password ")
+            {
+                first_password = rest.split_whitespace().next().map(str::to_string);
+            }
+            if line.starts_with("a token for the root: ") {
+                break;
+            }
         }
-        if let Some(rest) = line.strip_prefix("root org unit: ") {
-            root = rest
-                .split_whitespace()
-                .next()
-                .unwrap_or_default()
-                .to_string();
+        assert!(
+            !address.is_empty() && root.starts_with("orgUnits/"),
+            "banner: {address} {root}"
+        );
+        Running {
+            child,
+            address,
+            root,
+            first_password,
         }
-        if let Some(rest) = line.strip_prefix("first sign-in: username admin, one-time password ") {
-            first_password = rest.split_whitespace().next().map(str::to_string);
-        }
-        if line.starts_with("a token for the root: ") {
-            break;
-        }
-    }
-    assert!(
-        !address.is_empty() && root.starts_with("orgUnits/"),
-        "banner: {address} {root}"
-    );
-    Running {
-        child,
-        address,
-        root,
-        first_password,
     }
 }
 
@@ -542,4 +551,150 @@ fn accounts_are_managed_from_the_shell() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(stderr.contains(says), "{args:?}: {stderr}");
     }
+}
+
+/// The README's tiers walk-through: a city, a unit for the district, `egret enrollment
+/// create`, and a district `egret up` that takes the unit as its root; then revocation.
+#[tokio::test]
+async fn a_district_enrolls_from_the_shell() {
+    let city_dir = tempfile::tempdir().expect("tempdir");
+    let city = start(city_dir.path());
+    let channel = tonic::transport::Channel::from_shared(format!("http://{}", city.address))
+        .expect("uri")
+        .connect()
+        .await
+        .expect("connects");
+    let admin = token(city_dir.path(), "admin");
+    let mut request = tonic::Request::new(pb::CreateOrgUnitRequest {
+        parent: city.root.clone(),
+        org_unit: Some(pb::OrgUnit {
+            tier: pb::Tier::Team as i32,
+            display_name: "思明区妇联".to_string(),
+            level: pb::TeamLevel::District as i32,
+            ..Default::default()
+        }),
+        ..Default::default()
+    });
+    request.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {admin}").parse().expect("ascii"),
+    );
+    let unit = pb::org_unit_service_client::OrgUnitServiceClient::new(channel)
+        .create_org_unit(request)
+        .await
+        .expect("the district's unit")
+        .into_inner()
+        .org_unit
+        .expect("unit")
+        .name;
+
+    for (args, says) in [
+        (
+            vec!["--instance-id", "xm-siming", "--org", city.root.as_str()],
+            "root unit",
+        ),
+        (
+            vec!["--instance-id", "Siming", "--org", unit.as_str()],
+            "lowercase",
+        ),
+        (
+            vec!["--instance-id", "xm-siming", "--org", "orgUnits/nope"],
+            "does not exist",
+        ),
+    ] {
+        let mut full = vec!["enrollment", "create"];
+        full.extend(args);
+        let refused = egret(city_dir.path(), &full);
+        assert!(!refused.status.success(), "{full:?}");
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert!(stderr.contains(says), "{full:?}: {stderr}");
+    }
+    let created = egret(
+        city_dir.path(),
+        &[
+            "enrollment",
+            "create",
+            "--instance-id",
+            "xm-siming",
+            "--org",
+            &unit,
+        ],
+    );
+    let stdout = String::from_utf8_lossy(&created.stdout).to_string();
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    let credential = stdout
+        .lines()
+        .find(|line| line.starts_with("egret-enrollment."))
+        .expect("the credential")
+        .to_string();
+    let listed = egret(city_dir.path(), &["enrollment", "list"]);
+    assert!(String::from_utf8_lossy(&listed.stdout).contains("enrollments/xm-siming"));
+
+    let district_dir = tempfile::tempdir().expect("tempdir");
+    let district = Command::new(EGRET)
+        .args(["up", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(district_dir.path())
+        .env("EGRET__TELEMETRY__LOG_FILTER", "warn")
+        .env("EGRET__INSTANCE__ID", "xm-siming")
+        .env("EGRET__INSTANCE__TIER", "district")
+        .env(
+            "EGRET__INSTANCE__UPSTREAM",
+            format!("http://{}", city.address),
+        )
+        .env("EGRET__INSTANCE__ENROLLMENT", &credential)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("egret starts");
+    let mut district = Running::from_banner(district);
+    assert_eq!(
+        district.root, unit,
+        "the district's root is the enrolled unit"
+    );
+    let _ = district.child.kill();
+    let _ = district.child.wait();
+
+    let revoked = egret(city_dir.path(), &["enrollment", "revoke", "xm-siming"]);
+    assert!(String::from_utf8_lossy(&revoked.stdout).ends_with("revoked\n"));
+    let refused = Command::new(EGRET)
+        .args(["up", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(district_dir.path())
+        .env("EGRET__INSTANCE__ID", "xm-siming")
+        .env("EGRET__INSTANCE__TIER", "district")
+        .env(
+            "EGRET__INSTANCE__UPSTREAM",
+            format!("http://{}", city.address),
+        )
+        .env("EGRET__INSTANCE__ENROLLMENT", &credential)
+        .output()
+        .expect("egret runs");
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("refused the enrollment") && stderr.contains("revoked"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains(&credential),
+        "the credential is never printed"
+    );
+
+    // A district without its credential names the key.
+    let output = Command::new(EGRET)
+        .args(["up", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(district_dir.path())
+        .env("EGRET__INSTANCE__ID", "xm-siming")
+        .env("EGRET__INSTANCE__TIER", "district")
+        .env(
+            "EGRET__INSTANCE__UPSTREAM",
+            format!("http://{}", city.address),
+        )
+        .output()
+        .expect("egret runs");
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("instance.enrollment"));
 }

@@ -11,6 +11,7 @@ pub mod domain;
 pub mod grpc;
 pub mod store;
 
+use egret_runtime::config::InstanceTier;
 use std::net::SocketAddr;
 
 use anyhow::Context;
@@ -70,10 +71,20 @@ impl Registry {
             schemes,
             registry.list_probe_limit,
         );
-        registry
-            .ensure_root(&settings.instance.root_name)
-            .await
-            .map_err(|error| anyhow::anyhow!("creating the root org unit: {error}"))?;
+        match settings.instance.tier {
+            InstanceTier::City => {
+                registry
+                    .ensure_root(&settings.instance.root_name)
+                    .await
+                    .map_err(|error| anyhow::anyhow!("creating the root org unit: {error}"))?;
+            }
+            InstanceTier::District => {
+                registry
+                    .ensure_district_root(&settings.instance)
+                    .await
+                    .context("taking the enrolled unit as the root")?;
+            }
+        }
         Ok(registry)
     }
 }

@@ -538,19 +538,38 @@ impl Accounts {
     /// The path of `org_unit` (a bare id) as the registry shows it to `caller`: NOT_FOUND
     /// when the unit is outside the caller's subtree.
     async fn org_unit_path(&self, caller: &Caller, org_unit: &str) -> Result<String, ApiError> {
+        let unit = self.org_unit(caller, org_unit).await?;
+        Ok(path_of(&unit.ancestors))
+    }
+
+    /// `org_unit` (a bare id) as the registry shows it to `caller`: NOT_FOUND when the
+    /// unit is outside the caller's subtree.
+    pub(crate) async fn org_unit(
+        &self,
+        caller: &Caller,
+        org_unit: &str,
+    ) -> Result<registry::OrgUnit, ApiError> {
         let mut request = tonic::Request::new(registry::GetOrgUnitRequest {
             name: format!("orgUnits/{org_unit}"),
         });
         set_authorization(&mut request, &caller.authorization)?;
-        let unit =
-            registry::org_unit_service_client::OrgUnitServiceClient::new(self.registry.clone())
-                .get_org_unit(request)
-                .await
-                .map_err(|status| registry_error(status, &format!("orgUnits/{org_unit}")))?
-                .into_inner()
-                .org_unit
-                .ok_or_else(|| ApiError::NotFound(format!("orgUnits/{org_unit}")))?;
-        Ok(path_of(&unit.ancestors))
+        registry::org_unit_service_client::OrgUnitServiceClient::new(self.registry.clone())
+            .get_org_unit(request)
+            .await
+            .map_err(|status| registry_error(status, &format!("orgUnits/{org_unit}")))?
+            .into_inner()
+            .org_unit
+            .ok_or_else(|| ApiError::NotFound(format!("orgUnits/{org_unit}")))
+    }
+
+    /// The key this instance signs tokens with.
+    pub(crate) fn issuer(&self) -> &TokenIssuer {
+        &self.issuer
+    }
+
+    /// This instance's id.
+    pub(crate) fn instance_id(&self) -> &str {
+        &self.instance_id
     }
 
     async fn check_volunteer(&self, caller: &Caller, volunteer: &str) -> Result<(), ApiError> {

@@ -128,6 +128,65 @@ impl Registry {
         Ok(root)
     }
 
+    /// The root of a district instance: on first start the unit its enrollment names,
+    /// fetched from the upstream (the city), under the same id, as a read-only copy of the
+    /// city's record; after that the root it holds, without dialling.
+    pub async fn ensure_district_root(
+        &self,
+        instance: &egret_runtime::config::InstanceSettings,
+    ) -> Result<OrgUnit, anyhow::Error> {
+        if let Some(root) = store::org::get_root(self.database.reader()).await? {
+            return Ok(root);
+        }
+        let grant = egret_sync::upstream::exchange(instance).await?;
+        let unit = &grant.org_unit;
+        let id = unit
+            .name
+            .strip_prefix("orgUnits/")
+            .filter(|id| !id.is_empty())
+            .ok_or_else(|| anyhow::anyhow!("the upstream named no unit: {:?}", unit.name))?
+            .to_string();
+        let tier = crate::domain::Tier::from_number(i64::from(unit.tier))
+            .ok_or_else(|| anyhow::anyhow!("the upstream's unit has no tier"))?;
+        let metadata = unit.metadata.clone().unwrap_or_default();
+        let mut transaction = self
+            .database
+            .begin("egret", &grant.upstream_instance_id)
+            .await?;
+        let mut meta = transaction.new_meta();
+        meta.version = metadata.version.max(1);
+        let root = OrgUnit {
+            path: format!("/{id}/"),
+            id,
+            parent_id: None,
+            tier,
+            display_name: unit.display_name.clone(),
+            level: unit.level,
+            categories: unit.categories.clone(),
+            service_fields: unit.service_fields.clone(),
+            service_themes: unit.service_themes.clone(),
+            status: crate::domain::OrgStatus::Active,
+            merged_into: None,
+            meta,
+        };
+        store::org::insert_org_unit(transaction.conn(), &root).await?;
+        transaction.record_diff(
+            "egret.registry.v1.OrgUnit",
+            names::org_unit(&root.id),
+            Operation::Create,
+            None,
+            payload::org_unit(&root),
+            "enrolled",
+        )?;
+        transaction.commit().await?;
+        tracing::info!(
+            org_unit = %root.id,
+            upstream = %grant.upstream_instance_id,
+            "took the enrolled unit as this district instance's root"
+        );
+        Ok(root)
+    }
+
     /// The subtree the principal acts in. A principal whose unit no longer exists may do
     /// nothing.
     async fn scope(&self, principal: &Principal) -> Result<Scope, ApiError> {

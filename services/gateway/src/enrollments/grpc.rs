@@ -1,0 +1,100 @@
+//! `egret.gateway.v1.EnrollmentService`: wire ↔ use cases.
+
+use egret_proto::gateway::v1 as pb;
+use egret_proto::gateway::v1::enrollment_service_server::{
+    EnrollmentService, EnrollmentServiceServer,
+};
+use egret_runtime::wire::{metadata, timestamp};
+use egret_runtime::{PageRequest, ServiceHost};
+use tonic::server::NamedService;
+use tonic::{Request, Response, Status};
+
+use super::app::{Enrollment, EnrollmentState, Enrollments, enrollment_name};
+use crate::accounts::grpc::caller;
+
+/// Adds the service; the exchange of a credential needs no bearer token.
+pub fn add_services(host: &mut ServiceHost, enrollments: Enrollments) {
+    let service = <EnrollmentServiceServer<EnrollmentApi> as NamedService>::NAME;
+    host.allow_anonymous(format!("/{service}/IssueSyncToken"));
+    host.add_service(EnrollmentServiceServer::new(EnrollmentApi(enrollments)));
+}
+
+fn to_wire(enrollment: &Enrollment) -> pb::Enrollment {
+    pb::Enrollment {
+        name: enrollment_name(&enrollment.instance_id),
+        instance_id: enrollment.instance_id.clone(),
+        org_unit: format!("orgUnits/{}", enrollment.org_unit_id),
+        org_unit_display_name: enrollment.display_name.clone(),
+        state: match enrollment.state {
+            EnrollmentState::Active => pb::EnrollmentState::Active,
+            EnrollmentState::Revoked => pb::EnrollmentState::Revoked,
+        } as i32,
+        created_by: enrollment.created_by.clone(),
+        revoke_time: (enrollment.revoke_time > 0).then(|| timestamp(enrollment.revoke_time)),
+        metadata: Some(metadata(&enrollment.instance_id, &enrollment.meta)),
+    }
+}
+
+/// The service implementation.
+pub struct EnrollmentApi(pub Enrollments);
+
+#[tonic::async_trait]
+impl EnrollmentService for EnrollmentApi {
+    async fn create_enrollment(
+        &self,
+        request: Request<pb::CreateEnrollmentRequest>,
+    ) -> Result<Response<pb::CreateEnrollmentResponse>, Status> {
+        let caller = caller(&request)?;
+        let wanted = request.into_inner().enrollment.unwrap_or_default();
+        let (enrollment, credential) = self
+            .0
+            .create(&caller, &wanted.instance_id, &wanted.org_unit)
+            .await?;
+        Ok(Response::new(pb::CreateEnrollmentResponse {
+            enrollment: Some(to_wire(&enrollment)),
+            credential,
+        }))
+    }
+
+    async fn list_enrollments(
+        &self,
+        request: Request<pb::ListEnrollmentsRequest>,
+    ) -> Result<Response<pb::ListEnrollmentsResponse>, Status> {
+        let caller = caller(&request)?;
+        let message = request.get_ref();
+        let page = PageRequest::standard(message.page_size, &message.page_token, "")?;
+        let (enrollments, next_page_token) = self.0.list(&caller, &page).await?;
+        Ok(Response::new(pb::ListEnrollmentsResponse {
+            enrollments: enrollments.iter().map(to_wire).collect(),
+            next_page_token,
+        }))
+    }
+
+    async fn revoke_enrollment(
+        &self,
+        request: Request<pb::RevokeEnrollmentRequest>,
+    ) -> Result<Response<pb::RevokeEnrollmentResponse>, Status> {
+        let caller = caller(&request)?;
+        let enrollment = self.0.revoke(&caller, &request.get_ref().name).await?;
+        Ok(Response::new(pb::RevokeEnrollmentResponse {
+            enrollment: Some(to_wire(&enrollment)),
+        }))
+    }
+
+    async fn issue_sync_token(
+        &self,
+        request: Request<pb::IssueSyncTokenRequest>,
+    ) -> Result<Response<pb::IssueSyncTokenResponse>, Status> {
+        let grant = self
+            .0
+            .issue_sync_token(&request.get_ref().credential)
+            .await?;
+        Ok(Response::new(pb::IssueSyncTokenResponse {
+            access_token: grant.access_token,
+            expire_time: Some(timestamp(grant.expire_time)),
+            instance_id: grant.instance_id,
+            upstream_instance_id: grant.upstream_instance_id,
+            org_unit: Some(grant.org_unit),
+        }))
+    }
+}

@@ -5,6 +5,7 @@
 use egret_gateway::{EgretConfig, Instance};
 use egret_proto::gateway::v1 as gateway_pb;
 use egret_proto::registry::v1 as pb;
+use egret_proto::reporting::v1 as reporting_pb;
 use egret_proto::sync::v1 as sync_pb;
 use egret_runtime::Role;
 use egret_tests::{TestApp, both_backends, chinese_message, district_config, violated_fields};
@@ -15,7 +16,52 @@ both_backends!(
     a_district_takes_its_enrolled_unit_as_root,
     bad_enrollments_name_the_field,
     wrong_and_revoked_enrollments_are_refused_on_both_sides,
+    a_districts_units_reach_the_city_as_read_only_copies,
+    pushed_batches_are_checked,
 );
+
+/// Polls `check` until it answers Some, for at most 30 s (the district pushes every
+/// `gateway.push_interval`, 1 s by default).
+async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        if let Some(found) = check().await {
+            return found;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what} never happened"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+async fn unit_at(app: &TestApp, name: &str) -> Option<pb::OrgUnit> {
+    app.org_units(&app.admin())
+        .get_org_unit(pb::GetOrgUnitRequest {
+            name: name.to_string(),
+        })
+        .await
+        .ok()
+        .and_then(|response| response.into_inner().org_unit)
+}
+
+async fn teams(app: &TestApp, root: &str) -> i64 {
+    app.statistics(&app.admin())
+        .get_overview(reporting_pb::GetOverviewRequest {
+            org_unit: root.to_string(),
+            catch_up: true,
+            ..Default::default()
+        })
+        .await
+        .expect("statistics")
+        .into_inner()
+        .teams
+}
 
 /// The district federation of Siming, a team under the city's root.
 async fn siming(city: &TestApp) -> pb::OrgUnit {
@@ -356,5 +402,337 @@ async fn wrong_and_revoked_enrollments_are_refused_on_both_sides(city: TestApp) 
     // The unit may be enrolled anew once its enrollment is revoked.
     let again = city.enroll("xm-siming-2", &unit.name).await;
     assert!(again.starts_with("egret-enrollment.xm-siming-2."));
+    city.stop().await;
+}
+
+async fn a_districts_units_reach_the_city_as_read_only_copies(city: TestApp) {
+    let unit = siming(&city).await;
+    let credential = city.enroll("xm-siming", &unit.name).await;
+    let district = city
+        .spawn_district(
+            &format!("{}::district", module_path!()),
+            "xm-siming",
+            &credential,
+        )
+        .await
+        .expect("the city's backend is configured");
+    let street = district
+        .create_unit(
+            &district.admin(),
+            &district.root,
+            pb::Tier::SubTeam,
+            "莲前街道分队",
+        )
+        .await;
+
+    let copy = eventually("the district's sub-team at the city", || {
+        unit_at(&city, &street.name)
+    })
+    .await;
+    assert_eq!(copy.display_name, "莲前街道分队");
+    assert_eq!(
+        copy.ancestors,
+        vec![city.root.clone(), unit.name.clone(), street.name.clone()],
+        "nested under the enrolled unit in the city's tree"
+    );
+    assert_eq!(
+        copy.metadata
+            .as_ref()
+            .map(|meta| meta.origin_instance.as_str()),
+        Some("xm-siming")
+    );
+    let form = city
+        .org_units(&city.admin())
+        .get_registration_form(pb::GetRegistrationFormRequest {
+            name: format!("{}/registrationForm", street.name),
+            reveal_personal_data: false,
+        })
+        .await
+        .expect("its registration form came too")
+        .into_inner()
+        .registration_form
+        .expect("form");
+    assert!(form.archive_number.starts_with("XM-SIMING-"), "{form:?}");
+    assert_eq!(
+        form.metadata
+            .as_ref()
+            .map(|meta| meta.origin_instance.as_str()),
+        Some("xm-siming")
+    );
+
+    // The city counts it, as the district does.
+    let at_city = teams(&city, &unit.name).await;
+    assert_eq!(at_city, teams(&district, &district.root).await);
+    assert_eq!(at_city, 2, "the district's unit and its sub-team");
+
+    // Only the district changes it: the city's write names the owner.
+    let refused = city
+        .org_units(&city.admin())
+        .update_org_unit(pb::UpdateOrgUnitRequest {
+            org_unit: Some(pb::OrgUnit {
+                name: street.name.clone(),
+                display_name: "市里改名".to_string(),
+                ..Default::default()
+            }),
+            update_mask: Some(FieldMask {
+                paths: vec!["display_name".to_string()],
+            }),
+            ..Default::default()
+        })
+        .await
+        .expect_err("a district's record is read-only at the city");
+    assert_eq!(refused.code(), Code::FailedPrecondition, "{refused:?}");
+    assert!(refused.message().contains("xm-siming"), "{refused:?}");
+
+    // A change at the district follows.
+    district
+        .org_units(&district.admin())
+        .update_org_unit(pb::UpdateOrgUnitRequest {
+            org_unit: Some(pb::OrgUnit {
+                name: street.name.clone(),
+                display_name: "莲前街道巾帼志愿分队".to_string(),
+                ..Default::default()
+            }),
+            update_mask: Some(FieldMask {
+                paths: vec!["display_name".to_string()],
+            }),
+            ..Default::default()
+        })
+        .await
+        .expect("the district renames its own unit");
+    eventually("the new name at the city", || async {
+        unit_at(&city, &street.name)
+            .await
+            .filter(|copy| copy.display_name == "莲前街道巾帼志愿分队")
+    })
+    .await;
+    district.stop().await;
+    city.stop().await;
+}
+
+/// A change of an org unit as a district would push it.
+fn unit_change(sequence: i64, origin: &str, id: &str, path: &str, parent: &str) -> sync_pb::Change {
+    sync_pb::Change {
+        sequence,
+        resource_name: format!("orgUnits/{id}"),
+        resource_type: "egret.registry.v1.OrgUnit".to_string(),
+        operation: egret_proto::common::v1::ChangeOperation::Create as i32,
+        origin_instance: origin.to_string(),
+        record: Some(sync_pb::Record {
+            kind: Some(sync_pb::record::Kind::OrgUnit(sync_pb::OrgUnit {
+                id: id.to_string(),
+                parent_id: Some(parent.to_string()),
+                path: path.to_string(),
+                tier: "sub_team".to_string(),
+                status: "active".to_string(),
+                display_name: format!("分队 {sequence}"),
+                level: 4,
+                meta: Some(sync_pb::Meta {
+                    origin_instance: origin.to_string(),
+                    version: 1,
+                    create_time: 1,
+                    update_time: 1,
+                }),
+                ..Default::default()
+            })),
+        }),
+        ..Default::default()
+    }
+}
+
+struct PushCase {
+    name: &'static str,
+    token: String,
+    batch: sync_pb::PushChangesRequest,
+    code: Code,
+    message_has: &'static str,
+}
+
+async fn pushed_batches_are_checked(city: TestApp) {
+    let unit = siming(&city).await;
+    let other = city
+        .create_unit(&city.admin(), &city.root, pb::Tier::Team, "湖里区妇联")
+        .await;
+    let credential = city.enroll("xm-siming", &unit.name).await;
+    let token = city
+        .enrollments("")
+        .issue_sync_token(gateway_pb::IssueSyncTokenRequest { credential })
+        .await
+        .expect("a sync token")
+        .into_inner()
+        .access_token;
+    let district_id = unit.name.trim_start_matches("orgUnits/").to_string();
+    let other_id = other.name.trim_start_matches("orgUnits/").to_string();
+    let new_id = || egret_storage::new_id();
+    let push = |token: &str, batch: sync_pb::PushChangesRequest| {
+        let mut request = tonic::Request::new(batch);
+        request.metadata_mut().insert(
+            "authorization",
+            format!("Bearer {token}").parse().expect("ascii"),
+        );
+        request
+            .metadata_mut()
+            .insert("egret-service", "registry".parse().expect("ascii"));
+        let channel = city.channel.clone();
+        async move {
+            sync_pb::upward_service_client::UpwardServiceClient::new(channel)
+                .push_changes(request)
+                .await
+        }
+    };
+
+    // A good batch applies once; sent again, it is refused with where to go on.
+    let first = new_id();
+    let good = sync_pb::PushChangesRequest {
+        after_sequence: 0,
+        last_sequence: 3,
+        changes: vec![unit_change(
+            2,
+            "xm-siming",
+            &first,
+            &format!("/{district_id}/{first}/"),
+            &district_id,
+        )],
+        head_sequence: 3,
+    };
+    let answer = push(&token, good.clone())
+        .await
+        .expect("applies")
+        .into_inner();
+    assert_eq!(answer.acknowledged_sequence, 3);
+    let again = push(&token, good).await.expect_err("a duplicate");
+    assert_eq!(again.code(), Code::FailedPrecondition, "{again:?}");
+    assert_eq!(egret_runtime::error::expected_sequence(&again), Some(3));
+    let copy = unit_at(&city, &format!("orgUnits/{first}"))
+        .await
+        .expect("applied");
+    assert_eq!(copy.ancestors.len(), 3, "{copy:?}");
+
+    let batch = |changes: Vec<sync_pb::Change>| sync_pb::PushChangesRequest {
+        after_sequence: 3,
+        last_sequence: 10,
+        changes,
+        head_sequence: 10,
+    };
+    let x = new_id();
+    let cases = [
+        PushCase {
+            name: "a gap",
+            token: token.clone(),
+            batch: sync_pb::PushChangesRequest {
+                after_sequence: 7,
+                ..batch(vec![])
+            },
+            code: Code::FailedPrecondition,
+            message_has: "after sequence 3",
+        },
+        PushCase {
+            name: "another instance's record",
+            token: token.clone(),
+            batch: batch(vec![unit_change(
+                4,
+                "xm",
+                &x,
+                &format!("/{district_id}/{x}/"),
+                &district_id,
+            )]),
+            code: Code::PermissionDenied,
+            message_has: "pushes only its own records",
+        },
+        PushCase {
+            name: "a unit outside the district",
+            token: token.clone(),
+            batch: batch(vec![unit_change(
+                4,
+                "xm-siming",
+                &x,
+                &format!("/{other_id}/{x}/"),
+                &other_id,
+            )]),
+            code: Code::PermissionDenied,
+            message_has: "outside the subtree",
+        },
+        PushCase {
+            name: "the enrolled unit itself",
+            token: token.clone(),
+            batch: batch(vec![unit_change(
+                4,
+                "xm-siming",
+                &district_id,
+                &format!("/{district_id}/"),
+                &district_id,
+            )]),
+            code: Code::PermissionDenied,
+            message_has: "outside the subtree",
+        },
+        PushCase {
+            name: "out of order",
+            token: token.clone(),
+            batch: batch(vec![
+                unit_change(
+                    6,
+                    "xm-siming",
+                    &x,
+                    &format!("/{district_id}/{x}/"),
+                    &district_id,
+                ),
+                unit_change(
+                    5,
+                    "xm-siming",
+                    &new_id(),
+                    &format!("/{district_id}/{x}/"),
+                    &district_id,
+                ),
+            ]),
+            code: Code::InvalidArgument,
+            message_has: "changes",
+        },
+        PushCase {
+            name: "a kind the city does not take yet",
+            token: token.clone(),
+            batch: batch(vec![sync_pb::Change {
+                sequence: 4,
+                origin_instance: "xm-siming".to_string(),
+                resource_type: "egret.registry.v1.Volunteer".to_string(),
+                record: Some(sync_pb::Record {
+                    kind: Some(sync_pb::record::Kind::Volunteer(Default::default())),
+                }),
+                ..Default::default()
+            }]),
+            code: Code::Unimplemented,
+            message_has: "egret.registry.v1.Volunteer",
+        },
+        PushCase {
+            name: "the city's own sync token",
+            token: city.token("", &[Role::Sync]),
+            batch: batch(vec![]),
+            code: Code::PermissionDenied,
+            message_has: "enrolled district",
+        },
+        PushCase {
+            name: "an admin",
+            token: city.admin(),
+            batch: batch(vec![]),
+            code: Code::PermissionDenied,
+            message_has: "",
+        },
+    ];
+    for case in &cases {
+        let status = push(&case.token, case.batch.clone())
+            .await
+            .expect_err(case.name);
+        assert_eq!(status.code(), case.code, "{}: {status:?}", case.name);
+        assert!(
+            status.message().contains(case.message_has),
+            "{}: {status:?}",
+            case.name
+        );
+    }
+    // Nothing of the refused batches was applied, and the checkpoint did not move.
+    assert!(unit_at(&city, &format!("orgUnits/{x}")).await.is_none());
+    let after = push(&token, batch(vec![]))
+        .await
+        .expect("the checkpoint is still 3");
+    assert_eq!(after.into_inner().acknowledged_sequence, 10);
     city.stop().await;
 }

@@ -104,6 +104,14 @@ pub enum ApiError {
     /// The request's deadline passed.
     #[error("deadline exceeded: {0}")]
     DeadlineExceeded(String),
+    /// A batch of an upward sync link that does not follow what the upstream applied last
+    /// (FAILED_PRECONDITION, `google.rpc.ErrorInfo` reason `OUT_OF_SEQUENCE` with the
+    /// expected sequence): the sender resends from there.
+    #[error("out of sequence: the upstream expects the batch after sequence {expected}")]
+    OutOfSequence {
+        /// The sequence the next batch must follow.
+        expected: i64,
+    },
     /// A bug or an unexpected failure. Logged once where it becomes a status; the caller
     /// sees only a generic message.
     #[error("internal error: {0:#}")]
@@ -282,6 +290,20 @@ fn invalid_argument(violations: Vec<Violation>) -> Status {
     Status::with_error_details(Code::InvalidArgument, en, details)
 }
 
+/// The `google.rpc.ErrorInfo` reason of [`ApiError::OutOfSequence`].
+pub const OUT_OF_SEQUENCE: &str = "OUT_OF_SEQUENCE";
+/// The metadata key of the expected sequence in that `ErrorInfo`.
+pub const EXPECTED_SEQUENCE: &str = "expected_sequence";
+
+/// The sequence an upstream expects, when `status` is its OUT_OF_SEQUENCE refusal.
+pub fn expected_sequence(status: &Status) -> Option<i64> {
+    use tonic_types::StatusExt;
+    let info = status.get_error_details().error_info().cloned()?;
+    (info.reason == OUT_OF_SEQUENCE)
+        .then(|| info.metadata.get(EXPECTED_SEQUENCE)?.parse().ok())
+        .flatten()
+}
+
 impl From<ApiError> for Status {
     fn from(error: ApiError) -> Self {
         match error {
@@ -324,6 +346,23 @@ impl From<ApiError> for Status {
                 format!("deadline exceeded: {what}"),
                 "请求超时，请稍后重试".to_string(),
             ),
+            ApiError::OutOfSequence { expected } => {
+                let mut details = ErrorDetails::new();
+                details.set_error_info(
+                    OUT_OF_SEQUENCE,
+                    "egret.sync.v1",
+                    [(EXPECTED_SEQUENCE.to_string(), expected.to_string())],
+                );
+                details.set_localized_message(
+                    ZH_CN,
+                    format!("批次序号不连续，上级期望从序号 {expected} 之后继续发送"),
+                );
+                Status::with_error_details(
+                    Code::FailedPrecondition,
+                    format!("out of sequence: send the batch after sequence {expected}"),
+                    details,
+                )
+            }
             ApiError::Internal(error) => {
                 tracing::error!(error = format!("{error:#}"), "internal error");
                 status_with_zh(

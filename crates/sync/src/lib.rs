@@ -12,10 +12,12 @@
 pub mod enrollment;
 pub mod follower;
 pub mod history;
+pub mod push;
 pub mod record;
 pub mod replica;
 pub mod server;
 pub mod upstream;
+pub mod upward;
 pub mod wire;
 
 pub use follower::{ChangeSink, ChangeSource, FeedPage, Follower, FollowerStatus, ServiceLog};

@@ -1,5 +1,6 @@
-//! The change-log server: `egret.sync.v1.ChangeLogService`, once per host, reading the log
-//! of whichever service of the host the call names.
+//! The servers of the sync contract, once per host: `egret.sync.v1.ChangeLogService`
+//! reads the log of whichever service of the host the call names, and
+//! `egret.sync.v1.UpwardService` applies a district's batch to it.
 //!
 //! A host may serve several services (`egret up` serves all four on one listener), and a
 //! gRPC service name can be served only once per host, so the one server holds every
@@ -10,24 +11,33 @@ use std::sync::{Arc, RwLock};
 
 use egret_proto::sync::v1 as pb;
 use egret_proto::sync::v1::change_log_service_server::{ChangeLogService, ChangeLogServiceServer};
+use egret_proto::sync::v1::upward_service_server::UpwardServiceServer;
 use egret_runtime::{ApiError, Principal, Role, ServiceHost};
 use egret_storage::{Database, changelog};
 use tonic::{Request, Response, Status};
 
+use crate::upward::{RecordApplier, UpwardApi};
 use crate::wire;
 
 /// The request header naming the service whose log a call reads.
 pub const SERVICE_HEADER: &str = "egret-service";
 
+/// One service's log and what applies a district's records to it.
+#[derive(Clone)]
+pub(crate) struct ServedLog {
+    pub(crate) database: Database,
+    pub(crate) applier: Arc<dyn RecordApplier>,
+}
+
 /// The change logs served on one host, by service name.
 #[derive(Clone, Default)]
 pub struct ChangeLogs {
-    logs: Arc<RwLock<BTreeMap<&'static str, Database>>>,
+    logs: Arc<RwLock<BTreeMap<&'static str, ServedLog>>>,
 }
 
 impl ChangeLogs {
-    /// The database of the service a request names; with no name, the only one served.
-    fn pick<T>(&self, request: &Request<T>) -> Result<Database, ApiError> {
+    /// The log of the service a request names; with no name, the only one served.
+    pub(crate) fn pick<T>(&self, request: &Request<T>) -> Result<ServedLog, ApiError> {
         let logs = self
             .logs
             .read()
@@ -56,19 +66,43 @@ impl ChangeLogs {
     }
 }
 
-/// Serves `database`'s change log as `service`'s on `host`.
-pub fn serve_change_log(host: &mut ServiceHost, service: &'static str, database: Database) {
+/// Serves `database`'s change log as `service`'s on `host`, with `applier` applying the
+/// records districts push to it.
+pub fn serve_change_log(
+    host: &mut ServiceHost,
+    service: &'static str,
+    database: Database,
+    applier: impl RecordApplier,
+) {
     let logs = host.shared(|host| {
+        host.gate("egret.sync.v1", gate);
         let logs = ChangeLogs::default();
         host.add_service(ChangeLogServiceServer::new(ChangeLogApi {
             logs: logs.clone(),
         }));
+        host.add_service(UpwardServiceServer::new(UpwardApi::new(logs.clone())));
         logs
     });
     logs.logs
         .write()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .insert(service, database);
+        .insert(
+            service,
+            ServedLog {
+                database,
+                applier: Arc::new(applier),
+            },
+        );
+}
+
+/// Only the sync role reaches the sync contract; the servers check more (whose token it
+/// is) once they know which log is asked for.
+fn gate(_method: &str) -> Option<egret_runtime::Gate> {
+    Some(egret_runtime::Gate {
+        roles: &[Role::Sync],
+        volunteer_for_itself: false,
+        action: "syncing change logs",
+    })
 }
 
 struct ChangeLogApi {
@@ -83,16 +117,16 @@ impl ChangeLogService for ChangeLogApi {
     ) -> Result<Response<pb::ListChangesResponse>, Status> {
         let principal = Principal::of(&request)?;
         principal.require_any(&[Role::Sync], "reading the change log")?;
-        // A whole log is for the instance's own services, whose sync tokens name no unit;
-        // a district's sync token is for its own subtree.
-        if !principal.org_unit.is_empty() {
+        let database = self.logs.pick(&request)?.database;
+        // A whole log is for the instance's own services and operators, never a district's
+        // link, whose token is for its own subtree.
+        if crate::upward::district_of(&principal).is_some() {
             return Err(ApiError::permission_denied(
-                "a sync token for one unit's subtree cannot read a whole change log",
-                "仅限某一组织范围的同步令牌不能读取整个变更日志",
+                "a district's sync token cannot read a whole change log",
+                "区级实例的同步令牌不能读取整个变更日志",
             )
             .into());
         }
-        let database = self.logs.pick(&request)?;
         let message = request.get_ref();
         let page =
             changelog::read_page(database.reader(), message.after_sequence, message.page_size)

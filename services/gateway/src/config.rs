@@ -26,6 +26,10 @@ pub struct GatewaySettings {
     /// How often the gateway asks each service for its health.
     #[serde(with = "humantime_serde")]
     pub health_interval: Duration,
+    /// At a district: how often the gateway pushes its services' change logs to the city
+    /// once caught up (a failing link waits longer, up to a minute).
+    #[serde(with = "humantime_serde")]
+    pub push_interval: Duration,
     /// How long an access token from SignIn or RefreshToken stays valid.
     #[serde(with = "humantime_serde")]
     pub access_token_ttl: Duration,
@@ -43,6 +47,7 @@ impl Default for GatewaySettings {
             attempts: 3,
             connections_per_service: 2,
             health_interval: Duration::from_secs(2),
+            push_interval: Duration::from_secs(1),
             access_token_ttl: Duration::from_secs(15 * 60),
             refresh_token_ttl: Duration::from_secs(30 * 24 * 3600),
         }
@@ -84,6 +89,12 @@ impl Validate for GatewaySettings {
             return Err(ConfigError::invalid(
                 "gateway.health_interval",
                 "must be at least 50ms",
+            ));
+        }
+        if !(Duration::from_millis(50)..=Duration::from_secs(3600)).contains(&self.push_interval) {
+            return Err(ConfigError::invalid(
+                "gateway.push_interval",
+                "must be between 50ms and 1h",
             ));
         }
         if !(Duration::from_secs(60)..=Duration::from_secs(24 * 3600))

@@ -18,6 +18,8 @@ pub mod health;
 pub mod proxy;
 
 use egret_runtime::config::{InstanceSettings, InstanceTier};
+use egret_sync::ServiceLog;
+use egret_sync::push::{Grants, Pusher};
 use egret_sync::upstream::LinkError;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -136,8 +138,13 @@ pub struct Gateway {
     host: ServiceHost,
     upstreams: Vec<Arc<Upstream>>,
     settings: GatewaySettings,
+    instance: InstanceSettings,
     accounts: Accounts,
 }
+
+/// The services whose change logs a district pushes to the city: those whose records the
+/// city takes so far. The others' logs stay at the district until the city takes them.
+const PUSHED_SERVICES: [&str; 1] = ["registry"];
 
 /// The gateway's migrations, for both engines.
 pub fn migrations() -> Migrations {
@@ -221,6 +228,7 @@ impl Gateway {
             host,
             upstreams,
             settings: settings.clone(),
+            instance: common.instance.clone(),
             accounts,
         })
     }
@@ -239,10 +247,55 @@ impl Gateway {
             shutdown.clone(),
         )
         .await?;
+        let pushers = self.spawn_pushers(&shutdown)?;
         let served = self.host.serve(shutdown).await;
         let _ = watch.await;
+        for pusher in pushers {
+            let _ = pusher.await;
+        }
         self.accounts.database().close().await;
         served
+    }
+
+    /// At a district, one pusher per pushed service: it reads the service's log where the
+    /// gateway reaches the service, and pushes to the city.
+    fn spawn_pushers(
+        &self,
+        shutdown: &CancellationToken,
+    ) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>> {
+        if self.instance.tier != InstanceTier::District {
+            return Ok(Vec::new());
+        }
+        let city = egret_runtime::config::parse_service_address(
+            "instance.upstream",
+            &self.instance.upstream,
+        )?;
+        let city =
+            egret_runtime::links::endpoint(tonic::transport::Endpoint::from(city)).connect_lazy();
+        let grants = Grants::new(self.instance.clone());
+        let credentials =
+            egret_runtime::SyncCredentials::new(self.accounts.issuer().clone(), "egret-gateway");
+        let mut pushers = Vec::new();
+        for upstream in &self.upstreams {
+            let service = upstream.service().name;
+            if !PUSHED_SERVICES.contains(&service) {
+                continue;
+            }
+            let local = egret_runtime::config::service_channel(
+                "gateway.services",
+                &format!("http://{}", upstream.authority()),
+                self.host.local_addr(),
+            )?;
+            let pusher = Pusher::new(
+                service,
+                self.instance.id.clone(),
+                ServiceLog::new(service, local, credentials.clone()),
+                city.clone(),
+                grants.clone(),
+            );
+            pushers.push(pusher.spawn(self.settings.push_interval, shutdown.clone()));
+        }
+        Ok(pushers)
     }
 
     /// People's accounts.

@@ -157,7 +157,12 @@ impl Part for Recognition {
 
     fn add_to(&self, host: &mut ServiceHost) {
         grpc::add_services(host, self.clone());
-        egret_sync::serve_change_log(host, Self::NAME, self.database().clone());
+        egret_sync::serve_change_log(
+            host,
+            Self::NAME,
+            self.database().clone(),
+            egret_sync::upward::TakesNothing,
+        );
     }
 
     fn spawn_followers(

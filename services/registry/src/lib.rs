@@ -104,7 +104,12 @@ impl Part for Registry {
 
     fn add_to(&self, host: &mut ServiceHost) {
         grpc::add_services(host, self.clone());
-        egret_sync::serve_change_log(host, Self::NAME, self.database().clone());
+        egret_sync::serve_change_log(
+            host,
+            Self::NAME,
+            self.database().clone(),
+            app::upward::RegistryApplier,
+        );
     }
 
     async fn close(&self) {

@@ -376,7 +376,7 @@ impl Enrollments {
             ));
         }
         let principal = Principal {
-            subject: instance_id.to_string(),
+            subject: egret_sync::upward::district_subject(instance_id),
             org_unit: enrollment.org_unit_id.clone(),
             roles: [Role::Sync].into_iter().collect(),
             volunteer: None,

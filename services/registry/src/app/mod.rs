@@ -4,6 +4,7 @@
 mod members;
 mod org;
 mod records;
+pub mod upward;
 mod volunteers;
 
 use egret_runtime::keys::PersonalDataCipher;

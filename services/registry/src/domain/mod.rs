@@ -62,6 +62,17 @@ impl Tier {
         }
     }
 
+    /// From the stored name (`corps`, `team`, `sub_team`, `squad`).
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "corps" => Some(Tier::Corps),
+            "team" => Some(Tier::Team),
+            "sub_team" => Some(Tier::SubTeam),
+            "squad" => Some(Tier::Squad),
+            _ => None,
+        }
+    }
+
     /// The tier a parent of this tier must have; None for the root.
     pub fn parent_tier(self) -> Option<Tier> {
         match self {
@@ -100,6 +111,17 @@ impl OrgStatus {
             2 => Some(OrgStatus::Suspended),
             3 => Some(OrgStatus::Dissolved),
             4 => Some(OrgStatus::Merged),
+            _ => None,
+        }
+    }
+
+    /// From the stored name (`active`, `suspended`, `dissolved`, `merged`).
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "active" => Some(OrgStatus::Active),
+            "suspended" => Some(OrgStatus::Suspended),
+            "dissolved" => Some(OrgStatus::Dissolved),
+            "merged" => Some(OrgStatus::Merged),
             _ => None,
         }
     }

@@ -1,0 +1,245 @@
+//! The district's side of the upward link: each service's change log, pushed to the
+//! upstream's gateway batch by batch (`egret.sync.v1.UpwardService/PushChanges`).
+//!
+//! The pusher reads the local log after the sequence the upstream acknowledged, keeps the
+//! district's own records (copies of the upstream's never go back up) and pushes them
+//! with the range they cover. It remembers no checkpoint of its own: the upstream's is the
+//! truth, and a batch that does not follow it is refused with the sequence it expects, from
+//! which the pusher resends. Delivery is at least once; the upstream applies idempotently.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use egret_proto::sync::v1 as pb;
+use egret_proto::sync::v1::upward_service_client::UpwardServiceClient;
+use egret_runtime::config::InstanceSettings;
+use egret_runtime::error::expected_sequence;
+use egret_runtime::{ApiError, CancellationToken};
+use tonic::metadata::MetadataValue;
+use tonic::transport::Channel;
+
+use crate::follower::{ChangeSource, upstream_error};
+use crate::server::SERVICE_HEADER;
+use crate::upstream::{self, Grant, LinkError};
+
+/// Changes read from the local log per batch.
+const BATCH: i32 = 200;
+
+/// How long one push may take.
+const PUSH_DEADLINE: Duration = Duration::from_secs(30);
+
+/// A sync token is renewed when it has less than this left.
+const RENEW_BEFORE: i64 = 60;
+
+/// The district's sync tokens, shared by the pushers of all its services: renewed at the
+/// upstream before they expire.
+#[derive(Clone)]
+pub struct Grants {
+    instance: InstanceSettings,
+    current: Arc<tokio::sync::Mutex<Option<Grant>>>,
+}
+
+impl Grants {
+    /// Grants for the district `instance`.
+    pub fn new(instance: InstanceSettings) -> Self {
+        Self {
+            instance,
+            current: Arc::new(tokio::sync::Mutex::new(None)),
+        }
+    }
+
+    /// A token with at least a minute left.
+    pub async fn token(&self) -> Result<String, LinkError> {
+        let mut current = self.current.lock().await;
+        let now = egret_types::now_micros() / 1_000_000;
+        if let Some(grant) = current.as_ref()
+            && grant.expire_seconds - now > RENEW_BEFORE
+        {
+            return Ok(grant.access_token.clone());
+        }
+        let grant = upstream::exchange(&self.instance).await?;
+        let token = grant.access_token.clone();
+        *current = Some(grant);
+        Ok(token)
+    }
+}
+
+/// Where one service's link stands, as this process last saw it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PushStatus {
+    /// The service.
+    pub service: &'static str,
+    /// The last sequence the upstream acknowledged.
+    pub acknowledged_sequence: i64,
+    /// The local log's head at the last read.
+    pub head_sequence: i64,
+    /// The last error; empty after a successful push.
+    pub last_error: String,
+}
+
+/// The pusher of one service's log.
+#[derive(Clone)]
+pub struct Pusher {
+    service: &'static str,
+    instance_id: String,
+    local: Arc<dyn ChangeSource>,
+    upstream: UpwardServiceClient<Channel>,
+    grants: Grants,
+    status: Arc<std::sync::Mutex<PushStatus>>,
+}
+
+impl Pusher {
+    /// A pusher of `service`'s log, read from `local`, to the upstream at `upstream` (the
+    /// upstream's gateway), for the district `instance_id`.
+    pub fn new(
+        service: &'static str,
+        instance_id: impl Into<String>,
+        local: impl ChangeSource,
+        upstream: Channel,
+        grants: Grants,
+    ) -> Self {
+        Self {
+            service,
+            instance_id: instance_id.into(),
+            local: Arc::new(local),
+            upstream: UpwardServiceClient::new(upstream),
+            grants,
+            status: Arc::new(std::sync::Mutex::new(PushStatus {
+                service,
+                ..PushStatus::default()
+            })),
+        }
+    }
+
+    /// Where the link stands.
+    pub fn status(&self) -> PushStatus {
+        self.status
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    fn note(&self, update: impl FnOnce(&mut PushStatus)) {
+        update(
+            &mut self
+                .status
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+    }
+
+    /// Pushes until the upstream holds everything the local log had when called.
+    pub async fn push(&self) -> Result<(), ApiError> {
+        let result = self.push_all().await;
+        match &result {
+            Ok(()) => self.note(|status| status.last_error.clear()),
+            Err(error) => {
+                let error = error.to_string();
+                self.note(|status| status.last_error = error);
+            }
+        }
+        result
+    }
+
+    async fn push_all(&self) -> Result<(), ApiError> {
+        loop {
+            let after = self.status().acknowledged_sequence;
+            let page = self.local.read(after, BATCH, PUSH_DEADLINE).await?;
+            self.note(|status| status.head_sequence = page.head_sequence);
+            if page.last_sequence <= after && after > 0 {
+                return Ok(());
+            }
+            let changes: Vec<pb::Change> = page
+                .entries
+                .into_iter()
+                .filter(|change| change.origin_instance == self.instance_id)
+                .collect();
+            let token = self.grants.token().await.map_err(link_error)?;
+            let mut request = tonic::Request::new(pb::PushChangesRequest {
+                after_sequence: after,
+                last_sequence: page.last_sequence,
+                changes,
+                head_sequence: page.head_sequence,
+            });
+            request.set_timeout(PUSH_DEADLINE);
+            let metadata = request.metadata_mut();
+            metadata.insert(SERVICE_HEADER, MetadataValue::from_static(self.service));
+            metadata.insert(
+                "authorization",
+                format!("Bearer {token}")
+                    .parse()
+                    .map_err(|_| ApiError::Internal(anyhow::anyhow!("the token is not ASCII")))?,
+            );
+            match self.upstream.clone().push_changes(request).await {
+                Ok(answer) => {
+                    let acknowledged = answer.into_inner().acknowledged_sequence;
+                    self.note(|status| status.acknowledged_sequence = acknowledged);
+                    if acknowledged >= page.head_sequence {
+                        return Ok(());
+                    }
+                }
+                Err(status) => match expected_sequence(&status) {
+                    // The upstream holds another point of the log: go on from there.
+                    Some(expected) if expected != after => {
+                        self.note(|status| status.acknowledged_sequence = expected);
+                    }
+                    _ => return Err(push_error(self.service, &status)),
+                },
+            }
+        }
+    }
+
+    /// Pushes every `interval` until `shutdown`; after a failure, waits longer each time
+    /// (up to a minute).
+    pub fn spawn(
+        self,
+        interval: Duration,
+        shutdown: CancellationToken,
+    ) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(async move {
+            let mut wait = interval;
+            loop {
+                match self.push().await {
+                    Ok(()) => wait = interval,
+                    Err(error) => {
+                        tracing::warn!(service = self.service, %error, "pushing upward failed; retrying");
+                        wait = (wait * 2).min(Duration::from_secs(60)).max(interval);
+                    }
+                }
+                tokio::select! {
+                    () = shutdown.cancelled() => return,
+                    () = tokio::time::sleep(wait) => {}
+                }
+            }
+        })
+    }
+}
+
+fn link_error(error: LinkError) -> ApiError {
+    match error {
+        LinkError::Unreachable { .. } => ApiError::Unavailable(egret_runtime::Bilingual::new(
+            error.to_string(),
+            "暂时无法连接上级实例",
+        )),
+        other => ApiError::permission_denied(other.to_string(), "上级实例拒绝了本实例的接入凭据"),
+    }
+}
+
+fn push_error(service: &str, status: &tonic::Status) -> ApiError {
+    match status.code() {
+        tonic::Code::PermissionDenied
+        | tonic::Code::Unimplemented
+        | tonic::Code::InvalidArgument
+        | tonic::Code::FailedPrecondition => {
+            ApiError::FailedPrecondition(egret_runtime::Bilingual::new(
+                format!(
+                    "the upstream refused the {service} service's batch: {:?} {}",
+                    status.code(),
+                    status.message()
+                ),
+                format!("上级实例拒绝了 {service} 服务的同步批次"),
+            ))
+        }
+        _ => upstream_error(&format!("upstream's {service}"), status),
+    }
+}

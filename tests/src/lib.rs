@@ -132,7 +132,11 @@ pub fn district_config(
     instance.tier = egret_runtime::config::InstanceTier::District;
     instance.upstream = upstream.to_string();
     instance.enrollment = credential.to_string();
+    config.common.keys.federation_hash_key = TEST_FEDERATION_KEY.to_string();
 }
+
+/// The federation key every test district holds (the city holds none): 32 bytes, base64.
+pub const TEST_FEDERATION_KEY: &str = "ZmVkZXJhdGlvbi1rZXktb2YtdGhlLXRlc3QtZGlzdHI=";
 
 impl TestApp {
     /// Starts an instance, or returns None (saying so) when PostgreSQL is asked for but not

@@ -8,7 +8,9 @@ use egret_proto::registry::v1 as pb;
 use egret_proto::reporting::v1 as reporting_pb;
 use egret_proto::sync::v1 as sync_pb;
 use egret_runtime::Role;
-use egret_tests::{TestApp, both_backends, chinese_message, district_config, violated_fields};
+use egret_tests::{
+    TestApp, both_backends, chinese_message, district_config, violated_fields, volunteer_input,
+};
 use prost_types::FieldMask;
 use tonic::Code;
 
@@ -18,6 +20,7 @@ both_backends!(
     wrong_and_revoked_enrollments_are_refused_on_both_sides,
     a_districts_units_reach_the_city_as_read_only_copies,
     pushed_batches_are_checked,
+    a_districts_volunteers_reach_the_city_minimised,
 );
 
 /// Polls `check` until it answers Some, for at most 30 s (the district pushes every
@@ -594,6 +597,7 @@ async fn pushed_batches_are_checked(city: TestApp) {
             &district_id,
         )],
         head_sequence: 3,
+        projection: "minimal/v1".to_string(),
     };
     let answer = push(&token, good.clone())
         .await
@@ -613,6 +617,7 @@ async fn pushed_batches_are_checked(city: TestApp) {
         last_sequence: 10,
         changes,
         head_sequence: 10,
+        projection: "minimal/v1".to_string(),
     };
     let x = new_id();
     let cases = [
@@ -693,14 +698,42 @@ async fn pushed_batches_are_checked(city: TestApp) {
             batch: batch(vec![sync_pb::Change {
                 sequence: 4,
                 origin_instance: "xm-siming".to_string(),
-                resource_type: "egret.registry.v1.Volunteer".to_string(),
+                resource_type: "egret.activity.v1.Activity".to_string(),
                 record: Some(sync_pb::Record {
-                    kind: Some(sync_pb::record::Kind::Volunteer(Default::default())),
+                    kind: Some(sync_pb::record::Kind::Activity(Default::default())),
                 }),
                 ..Default::default()
             }]),
             code: Code::Unimplemented,
-            message_has: "egret.registry.v1.Volunteer",
+            message_has: "egret.activity.v1.Activity",
+        },
+        PushCase {
+            name: "a field outside the upward projection",
+            token: token.clone(),
+            batch: batch(vec![sync_pb::Change {
+                sequence: 4,
+                origin_instance: "xm-siming".to_string(),
+                resource_type: "egret.registry.v1.Volunteer".to_string(),
+                record: Some(sync_pb::Record {
+                    kind: Some(sync_pb::record::Kind::Volunteer(sync_pb::Volunteer {
+                        id_number_hash: "a district's own lookup hash".to_string(),
+                        ..Default::default()
+                    })),
+                }),
+                ..Default::default()
+            }]),
+            code: Code::InvalidArgument,
+            message_has: "outside the upward projection",
+        },
+        PushCase {
+            name: "another projection",
+            token: token.clone(),
+            batch: sync_pb::PushChangesRequest {
+                projection: "everything/v0".to_string(),
+                ..batch(vec![])
+            },
+            code: Code::InvalidArgument,
+            message_has: "projection",
         },
         PushCase {
             name: "the city's own sync token",
@@ -734,5 +767,147 @@ async fn pushed_batches_are_checked(city: TestApp) {
         .await
         .expect("the checkpoint is still 3");
     assert_eq!(after.into_inner().acknowledged_sequence, 10);
+    city.stop().await;
+}
+
+async fn volunteer_at(app: &TestApp, name: &str) -> Option<pb::Volunteer> {
+    app.volunteers(&app.admin())
+        .get_volunteer(pb::GetVolunteerRequest {
+            name: name.to_string(),
+            ..Default::default()
+        })
+        .await
+        .ok()
+        .and_then(|response| response.into_inner().volunteer)
+}
+
+async fn a_districts_volunteers_reach_the_city_minimised(city: TestApp) {
+    let siming_unit = siming(&city).await;
+    let huli_unit = city
+        .create_unit(&city.admin(), &city.root, pb::Tier::Team, "湖里区妇联")
+        .await;
+    let siming_credential = city.enroll("xm-siming", &siming_unit.name).await;
+    let huli_credential = city.enroll("xm-huli", &huli_unit.name).await;
+    let siming = city
+        .spawn_district(
+            &format!("{}::siming", module_path!()),
+            "xm-siming",
+            &siming_credential,
+        )
+        .await
+        .expect("the city's backend is configured");
+    let huli = city
+        .spawn_district(
+            &format!("{}::huli", module_path!()),
+            "xm-huli",
+            &huli_credential,
+        )
+        .await
+        .expect("the city's backend is configured");
+
+    // The same person registers in both districts; another only in one.
+    let both = volunteer_input(41);
+    let in_siming = siming.register(&siming.admin(), &siming.root, 41).await;
+    let in_huli = huli.register(&huli.admin(), &huli.root, 41).await;
+    let other = siming.register(&siming.admin(), &siming.root, 42).await;
+
+    for (name, district) in [
+        (&in_siming.name, "xm-siming"),
+        (&in_huli.name, "xm-huli"),
+        (&other.name, "xm-siming"),
+    ] {
+        let copy = eventually("the district's volunteer at the city", || {
+            volunteer_at(&city, name)
+        })
+        .await;
+        assert_eq!(
+            copy.metadata
+                .as_ref()
+                .map(|meta| meta.origin_instance.as_str()),
+            Some(district)
+        );
+        assert!(copy.id_number.contains('*'), "masked at the city: {copy:?}");
+    }
+    let copy = volunteer_at(&city, &in_siming.name).await.expect("held");
+    assert_eq!(copy.display_name, both.display_name);
+    assert!(!copy.phone.contains(&both.phone), "{copy:?}");
+
+    // The city holds no ID number to reveal, and says where it is.
+    let refused = city
+        .volunteers(&city.admin())
+        .get_volunteer(pb::GetVolunteerRequest {
+            name: in_siming.name.clone(),
+            reveal_personal_data: true,
+        })
+        .await
+        .expect_err("the number stayed in the district");
+    assert_eq!(refused.code(), Code::FailedPrecondition, "{refused:?}");
+    assert!(refused.message().contains("xm-siming"), "{refused:?}");
+
+    // The city's change log carries the federation hash, the same for the same person in
+    // both districts, and no lookup hash and no plaintext anywhere.
+    let log = city
+        .change_log("registry", &city.token(&city.root, &[Role::Sync]))
+        .list_changes(sync_pb::ListChangesRequest {
+            after_sequence: 0,
+            page_size: 1000,
+        })
+        .await
+        .expect("the city's registry log")
+        .into_inner()
+        .changes;
+    let federation_hash = |name: &str| {
+        log.iter()
+            .filter(|change| change.resource_name == name)
+            .find_map(|change| match change.record.as_ref()?.kind.as_ref()? {
+                sync_pb::record::Kind::Volunteer(volunteer) => Some(volunteer.clone()),
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("{name} in the city's log"))
+    };
+    let (a, b, c) = (
+        federation_hash(&in_siming.name),
+        federation_hash(&in_huli.name),
+        federation_hash(&other.name),
+    );
+    assert!(!a.id_number_federation_hash.is_empty());
+    assert_eq!(
+        a.id_number_federation_hash, b.id_number_federation_hash,
+        "one person"
+    );
+    assert_ne!(a.id_number_federation_hash, c.id_number_federation_hash);
+    for volunteer in [&a, &b, &c] {
+        assert!(volunteer.id_number_hash.is_empty(), "{volunteer:?}");
+    }
+    for change in &log {
+        let text = egret_tests::record_text(change);
+        for person in [volunteer_input(41), volunteer_input(42)] {
+            assert!(!text.contains(&person.id_number), "plaintext ID in {text}");
+            assert!(!text.contains(&person.phone), "plaintext phone in {text}");
+        }
+    }
+    // Nor in any file of the city's (SQLite keeps everything under the data directory).
+    if city.backend == egret_tests::Backend::Sqlite {
+        let mut files = vec![city.data_dir().to_path_buf()];
+        while let Some(path) = files.pop() {
+            if path.is_dir() {
+                files.extend(
+                    std::fs::read_dir(&path)
+                        .expect("dir")
+                        .map(|entry| entry.expect("entry").path()),
+                );
+                continue;
+            }
+            let bytes = std::fs::read(&path).expect("file");
+            for person in [volunteer_input(41), volunteer_input(42)] {
+                let found = bytes
+                    .windows(person.id_number.len())
+                    .any(|window| window == person.id_number.as_bytes());
+                assert!(!found, "plaintext ID in {}", path.display());
+            }
+        }
+    }
+    siming.stop().await;
+    huli.stop().await;
     city.stop().await;
 }

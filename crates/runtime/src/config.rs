@@ -122,7 +122,14 @@ impl Validate for Settings {
         self.server.validate()?;
         self.telemetry.validate()?;
         self.auth.validate()?;
-        self.keys.validate()
+        self.keys.validate()?;
+        if self.instance.tier == InstanceTier::City && !self.keys.federation_hash_key.is_empty() {
+            return Err(ConfigError::invalid(
+                "keys.federation_hash_key",
+                "is for districts only: the city receives the hashes, and an ID number can be enumerated, so the city must not hold the key that made them",
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -442,13 +449,31 @@ impl Validate for AuthSettings {
 
 /// Keys that protect personal data. Empty values are generated into
 /// `data_dir/keys` on first start; a production deployment sets them from its secret store.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Clone, Default, Deserialize)]
 #[serde(default)]
 pub struct KeySettings {
     /// AES-256-GCM key for ID numbers at rest, 32 bytes in base64.
     pub data_encryption_key: String,
     /// HMAC-SHA256 key for finding ID numbers by keyed hash, 32 bytes in base64.
     pub lookup_hash_key: String,
+    /// A district's copy of the federation key, 32 bytes in base64: the hash of an ID
+    /// number under it goes up to the city, which so recognises one person registered in
+    /// two districts. Never generated, and refused at the city: an ID number can be
+    /// enumerated, so whoever holds the key can reverse the hashes it receives.
+    pub federation_hash_key: String,
+}
+
+impl std::fmt::Debug for KeySettings {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Keys never reach a log.
+        let set = |key: &String| (!key.is_empty()).then_some("(set)");
+        formatter
+            .debug_struct("KeySettings")
+            .field("data_encryption_key", &set(&self.data_encryption_key))
+            .field("lookup_hash_key", &set(&self.lookup_hash_key))
+            .field("federation_hash_key", &set(&self.federation_hash_key))
+            .finish()
+    }
 }
 
 impl Validate for KeySettings {
@@ -456,6 +481,7 @@ impl Validate for KeySettings {
         for (key, value) in [
             ("keys.data_encryption_key", &self.data_encryption_key),
             ("keys.lookup_hash_key", &self.lookup_hash_key),
+            ("keys.federation_hash_key", &self.federation_hash_key),
         ] {
             if !value.is_empty() && crate::keys::decode_key(value).is_none() {
                 return Err(ConfigError::invalid(key, "must be 32 bytes in base64"));
@@ -554,6 +580,18 @@ mod tests {
         std::fs::write(&file, "[instance]\ntier = \"district\"\n").expect("write");
         let error = load::<Settings>(Some(&file), &[]).expect_err("refused");
         assert!(error.to_string().contains("instance.upstream"), "{error}");
+
+        std::fs::write(
+            &file,
+            "[keys]\nfederation_hash_key = \"ZmVkZXJhdGlvbi1rZXktb2YtdGhlLXRlc3QtZGlzdHI=\"\n",
+        )
+        .expect("write");
+        let error =
+            load::<Settings>(Some(&file), &[]).expect_err("the city holds no federation key");
+        assert!(
+            error.to_string().contains("keys.federation_hash_key"),
+            "{error}"
+        );
 
         for instance in [
             "tier = \"district\"\nupstream = \"http://city:50051\"\n",

@@ -110,12 +110,25 @@ pub fn verifying_key(data_dir: &Path, auth: &AuthSettings) -> anyhow::Result<Ver
     VerifyingKey::from_bytes(&bytes).context("auth.public_key is not an Ed25519 public key")
 }
 
+fn keyed_hash(key: &[u8], domain: &str, value: &str) -> String {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC accepts any key length");
+    mac.update(domain.as_bytes());
+    mac.update(&[0]);
+    mac.update(value.as_bytes());
+    mac.finalize()
+        .into_bytes()
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
 /// Encrypts personal data at rest (AES-256-GCM) and computes the keyed hash
 /// (HMAC-SHA256) by which it is found without decrypting anything.
 #[derive(Clone)]
 pub struct PersonalDataCipher {
     cipher: Aes256Gcm,
     lookup_key: Zeroizing<[u8; 32]>,
+    federation_key: Option<Zeroizing<[u8; 32]>>,
 }
 
 impl std::fmt::Debug for PersonalDataCipher {
@@ -130,7 +143,14 @@ impl PersonalDataCipher {
         Self {
             cipher: Aes256Gcm::new(encryption_key.into()),
             lookup_key: Zeroizing::new(*lookup_key),
+            federation_key: None,
         }
+    }
+
+    /// The same, also computing federation hashes with `key` (a district's).
+    pub fn with_federation_key(mut self, key: &[u8; 32]) -> Self {
+        self.federation_key = Some(Zeroizing::new(*key));
+        self
     }
 
     /// Loads keys from config, or from (or into) the data directory.
@@ -141,7 +161,12 @@ impl PersonalDataCipher {
                 .context("keys.data_encryption_key")?;
         let lookup = configured_or_file(&keys.lookup_hash_key, &dir.join("lookup-hash.key"))
             .context("keys.lookup_hash_key")?;
-        Ok(Self::new(&encryption, &lookup))
+        let cipher = Self::new(&encryption, &lookup);
+        // Never generated: the federation key is the federation's, given to districts.
+        match decode_key(&keys.federation_hash_key) {
+            Some(federation) => Ok(cipher.with_federation_key(&federation)),
+            None => Ok(cipher),
+        }
     }
 
     /// Encrypts: a random nonce followed by the ciphertext and tag.
@@ -174,16 +199,16 @@ impl PersonalDataCipher {
     /// The keyed hash of a value within a domain (for example the ID type), as lowercase
     /// hex. The same person gets the same hash on every instance that shares the key.
     pub fn lookup_hash(&self, domain: &str, value: &str) -> String {
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(self.lookup_key.as_ref())
-            .expect("HMAC accepts any key length");
-        mac.update(domain.as_bytes());
-        mac.update(&[0]);
-        mac.update(value.as_bytes());
-        mac.finalize()
-            .into_bytes()
-            .iter()
-            .map(|byte| format!("{byte:02x}"))
-            .collect()
+        keyed_hash(self.lookup_key.as_ref(), domain, value)
+    }
+
+    /// The hash of a value under the federation key, by which the city recognises one
+    /// person registered in two districts; None where no federation key is configured (the
+    /// city never holds one).
+    pub fn federation_hash(&self, domain: &str, value: &str) -> Option<String> {
+        self.federation_key
+            .as_ref()
+            .map(|key| keyed_hash(key.as_ref(), &format!("federation/{domain}"), value))
     }
 }
 

@@ -153,6 +153,7 @@ impl Pusher {
                 .entries
                 .into_iter()
                 .filter(|change| change.origin_instance == self.instance_id)
+                .map(project_upward)
                 .collect();
             let token = self.grants.token().await.map_err(link_error)?;
             let mut request = tonic::Request::new(pb::PushChangesRequest {
@@ -160,6 +161,7 @@ impl Pusher {
                 last_sequence: page.last_sequence,
                 changes,
                 head_sequence: page.head_sequence,
+                projection: UPWARD_PROJECTION.to_string(),
             });
             request.set_timeout(PUSH_DEADLINE);
             let metadata = request.metadata_mut();
@@ -213,6 +215,25 @@ impl Pusher {
             }
         })
     }
+}
+
+/// The projection of a district's records that goes up: its own records with personal data
+/// minimised. The change log already holds no plaintext ID number and only masked
+/// contacts; what it holds beyond that for the district's own use (the ID number's hash
+/// under the district's lookup key, which the city could match against nothing and should
+/// not hold) is dropped here.
+pub const UPWARD_PROJECTION: &str = "minimal/v1";
+
+/// A change as it goes up, in [`UPWARD_PROJECTION`].
+pub fn project_upward(mut change: pb::Change) -> pb::Change {
+    if let Some(pb::record::Kind::Volunteer(volunteer)) = change
+        .record
+        .as_mut()
+        .and_then(|record| record.kind.as_mut())
+    {
+        volunteer.id_number_hash.clear();
+    }
+    change
 }
 
 fn link_error(error: LinkError) -> ApiError {

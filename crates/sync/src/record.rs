@@ -15,6 +15,7 @@ use egret_runtime::ApiError;
 use prost::Message;
 use prost_reflect::{
     DescriptorPool, DeserializeOptions, DynamicMessage, FieldDescriptor, MessageDescriptor,
+    SerializeOptions,
 };
 
 const RECORD: &str = "egret.sync.v1.Record";
@@ -76,6 +77,31 @@ pub fn encode(resource_type: &str, record: &serde_json::Value) -> Result<Vec<u8>
     Ok(wrapper.encode_to_vec())
 }
 
+/// A record in its owner's serde form (the inverse of [`encode`]), for a service that
+/// writes another instance's record into its own tables.
+pub fn serde_form<T: serde::de::DeserializeOwned>(record: &Record) -> Result<T, ApiError> {
+    let corrupt =
+        |error: String| ApiError::Internal(anyhow::anyhow!("a record does not read back: {error}"));
+    let dynamic =
+        DynamicMessage::decode(CONTRACT.record.clone(), record.encode_to_vec().as_slice())
+            .map_err(|error| corrupt(error.to_string()))?;
+    let (_, value) = dynamic
+        .fields()
+        .next()
+        .ok_or_else(|| corrupt("it is empty".to_string()))?;
+    let message = value
+        .as_message()
+        .ok_or_else(|| corrupt("it is not a message".to_string()))?;
+    let options = SerializeOptions::new()
+        .use_proto_field_name(true)
+        .stringify_64_bit_integers(false)
+        .skip_default_fields(false);
+    let json = message
+        .serialize_with_options(serde_json::value::Serializer, &options)
+        .map_err(|error| corrupt(error.to_string()))?;
+    serde_json::from_value(json).map_err(|error| corrupt(error.to_string()))
+}
+
 /// Decodes an encoded record.
 pub fn decode(bytes: &[u8]) -> Result<Record, ApiError> {
     Record::decode(bytes).map_err(|error| {
@@ -119,6 +145,16 @@ mod tests {
         assert_eq!(decoded.parent_id, None, "null stays absent");
         assert_eq!(decoded.categories, vec![2]);
         assert_eq!(decoded.meta.map(|meta| meta.version), Some(3));
+    }
+
+    #[test]
+    fn a_record_reads_back_in_its_serde_form() {
+        let bytes = encode("egret.registry.v1.OrgUnit", &unit()).expect("encodes");
+        let back: serde_json::Value = serde_form(&decode(&bytes).expect("decodes")).expect("reads");
+        assert_eq!(back["id"], "u1");
+        assert_eq!(back["meta"]["version"], 3, "numbers stay numbers");
+        assert_eq!(back["categories"], json!([2]));
+        assert!(back.get("parent_id").is_none_or(serde_json::Value::is_null));
     }
 
     #[test]

@@ -154,6 +154,21 @@ async fn advance(
 }
 
 fn check_batch(batch: &pb::PushChangesRequest) -> Result<(), ApiError> {
+    if batch.projection != crate::push::UPWARD_PROJECTION {
+        return Err(ApiError::invalid(
+            "projection",
+            format!(
+                "{:?} is not a projection this instance takes; it takes {}",
+                batch.projection,
+                crate::push::UPWARD_PROJECTION
+            ),
+            format!(
+                "本实例不接收投影 {:?}，仅接收 {}",
+                batch.projection,
+                crate::push::UPWARD_PROJECTION
+            ),
+        ));
+    }
     if batch.changes.len() > MAX_BATCH {
         return Err(ApiError::invalid(
             "changes",
@@ -169,7 +184,19 @@ fn check_batch(batch: &pb::PushChangesRequest) -> Result<(), ApiError> {
         ));
     }
     let mut previous = batch.after_sequence;
-    for change in &batch.changes {
+    for (index, change) in batch.changes.iter().enumerate() {
+        if let Some(pb::record::Kind::Volunteer(volunteer)) = change
+            .record
+            .as_ref()
+            .and_then(|record| record.kind.as_ref())
+            && !volunteer.id_number_hash.is_empty()
+        {
+            return Err(ApiError::invalid(
+                format!("changes[{index}].record.volunteer.id_number_hash"),
+                "is outside the upward projection: a lookup hash under the district's own key never goes up",
+                "超出向上投影范围：区级实例自身密钥下的证件号哈希不得上传",
+            ));
+        }
         if change.sequence <= previous || change.sequence > batch.last_sequence {
             return Err(ApiError::invalid(
                 "changes",

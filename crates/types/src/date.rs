@@ -43,6 +43,14 @@ impl serde::Serialize for CivilDate {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for CivilDate {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        CivilDate::parse_iso(&text)
+            .ok_or_else(|| serde::de::Error::custom(format!("{text:?} is not a date")))
+    }
+}
+
 impl CivilDate {
     /// Returns None when the date does not exist (Feb 30, month 13, year outside 1..=9999), handling leap years.
     #[must_use]

@@ -8,7 +8,7 @@
 use std::fmt;
 
 /// Kind of identity document.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum IdType {
     /// Mainland resident identity card (居民身份证).
@@ -45,7 +45,7 @@ impl IdType {
 pub use crate::date::CivilDate;
 
 /// Gender.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Gender {
     /// Female (even 17th digit).

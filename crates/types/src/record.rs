@@ -1,9 +1,9 @@
 //! What every stored record carries, whatever the service.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Bookkeeping every record carries.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Meta {
     /// The instance where the record was made; only it may change the record.
     pub origin_instance: String,

@@ -3,10 +3,11 @@
 //! so that the city's lists, followers and statistics take them in like any change.
 //!
 //! A district's tree hangs under its enrolled unit: the district's paths start at that
-//! unit (`/D/…`), the city's at its own root (`/C/…/D/…`), so every path is rebased. Org
-//! units and registration forms are taken; the other registry records (volunteers,
-//! memberships, join applications) are refused for now, so the link waits for them rather
-//! than skipping past.
+//! unit (`/D/…`), the city's at its own root (`/C/…/D/…`), so every path is rebased.
+//!
+//! A volunteer comes up minimised: masked ID number, masked contacts, and the ID number's
+//! hash under the federation key; the city never holds the number, so its copy has no
+//! sealed number and cannot be revealed or looked up by number at the city.
 
 use egret_proto::sync::v1 as pb;
 use egret_proto::sync::v1::record::Kind;
@@ -18,7 +19,10 @@ use egret_sync::upward::{District, RecordApplier, not_taken, outside};
 use egret_types::{CivilDate, Meta};
 use futures::future::BoxFuture;
 
-use crate::domain::{KeyMember, OrgStatus, OrgUnit, RegistrationForm, Tier, names, payload};
+use crate::domain::{
+    JoinApplication, KeyMember, Membership, OrgStatus, OrgUnit, RegistrationForm, Tier, Volunteer,
+    names, payload,
+};
 use crate::store;
 
 /// Applies a district's org units and registration forms.
@@ -37,6 +41,9 @@ impl RecordApplier for RegistryApplier {
                 Kind::RegistrationForm(form) => {
                     apply_form(transaction, district, change, form).await
                 }
+                Kind::Volunteer(_) => apply_volunteer(transaction, district, change).await,
+                Kind::Membership(_) => apply_membership(transaction, district, change).await,
+                Kind::JoinApplication(_) => apply_application(transaction, district, change).await,
                 _ => Err(not_taken(change)),
             }
         })
@@ -203,4 +210,149 @@ async fn apply_form(
         payload::registration_form(&copy),
         &change.reason,
     )
+}
+
+/// Whether `unit_id` lies in the district's subtree here.
+async fn within(
+    transaction: &mut WriteTx,
+    district: &District,
+    unit_id: &str,
+) -> Result<bool, ApiError> {
+    let anchor = district_unit(transaction, district).await?;
+    Ok(store::org::get_org_unit(transaction.conn(), unit_id)
+        .await?
+        .is_some_and(|unit| unit.path.starts_with(&anchor.path)))
+}
+
+/// The serde form of a change's record, as the owning registry wrote it.
+fn serde_form<T: serde::de::DeserializeOwned>(change: &pb::Change) -> Result<T, ApiError> {
+    let record = change
+        .record
+        .as_ref()
+        .ok_or_else(|| corrupt(change, "it carries no record"))?;
+    egret_sync::record::serde_form(record).map_err(|error| corrupt(change, error))
+}
+
+/// Whether a copy held at `held` (origin, version) may be replaced by one at `version`
+/// from `district`: refused when the held record is someone else's, skipped (Ok(false))
+/// when it is as new.
+fn newer(
+    held: Option<&Meta>,
+    version: i64,
+    district: &District,
+    name: &str,
+) -> Result<bool, ApiError> {
+    match held {
+        Some(held) if held.origin_instance != district.instance_id => Err(outside(district, name)),
+        Some(held) => Ok(held.version < version),
+        None => Ok(true),
+    }
+}
+
+async fn apply_volunteer(
+    transaction: &mut WriteTx,
+    district: &District,
+    change: &pb::Change,
+) -> Result<(), ApiError> {
+    let copy: Volunteer = serde_form(change)?;
+    let name = names::volunteer(&copy.id);
+    if !within(transaction, district, &copy.registering_org_unit_id).await? {
+        return Err(outside(district, &name));
+    }
+    let held = store::volunteers::get(transaction.conn(), &copy.id).await?;
+    if !newer(
+        held.as_ref().map(|held| &held.meta),
+        copy.meta.version,
+        district,
+        &name,
+    )? {
+        return Ok(());
+    }
+    store::volunteers::put_copy(transaction.conn(), &copy).await?;
+    transaction.record_with_changes(
+        "egret.registry.v1.Volunteer",
+        name,
+        operation(held.is_some()),
+        payload::volunteer(&copy),
+        held.as_ref()
+            .map(|held| payload::volunteer_changes(held, &copy))
+            .unwrap_or_else(|| {
+                egret_sync::history::field_changes(None, &payload::volunteer(&copy))
+            }),
+        &change.reason,
+    )
+}
+
+async fn apply_membership(
+    transaction: &mut WriteTx,
+    district: &District,
+    change: &pb::Change,
+) -> Result<(), ApiError> {
+    let copy: Membership = serde_form(change)?;
+    let name = names::membership(&copy.org_unit_id, &copy.id);
+    let volunteer = store::volunteers::get(transaction.conn(), &copy.volunteer_id).await?;
+    if !within(transaction, district, &copy.org_unit_id).await?
+        || volunteer.is_none_or(|volunteer| volunteer.meta.origin_instance != district.instance_id)
+    {
+        return Err(outside(district, &name));
+    }
+    let held = store::members::get_membership(transaction.conn(), &copy.id).await?;
+    if !newer(
+        held.as_ref().map(|held| &held.meta),
+        copy.meta.version,
+        district,
+        &name,
+    )? {
+        return Ok(());
+    }
+    store::members::put_copy_membership(transaction.conn(), &copy).await?;
+    transaction.record_diff(
+        "egret.registry.v1.Membership",
+        name,
+        operation(held.is_some()),
+        held.as_ref().map(payload::plain).as_ref(),
+        payload::plain(&copy),
+        &change.reason,
+    )
+}
+
+async fn apply_application(
+    transaction: &mut WriteTx,
+    district: &District,
+    change: &pb::Change,
+) -> Result<(), ApiError> {
+    let copy: JoinApplication = serde_form(change)?;
+    let name = names::join_application(&copy.org_unit_id, &copy.id);
+    let volunteer = store::volunteers::get(transaction.conn(), &copy.volunteer_id).await?;
+    if !within(transaction, district, &copy.org_unit_id).await?
+        || volunteer.is_none_or(|volunteer| volunteer.meta.origin_instance != district.instance_id)
+    {
+        return Err(outside(district, &name));
+    }
+    let held = store::members::get_application(transaction.conn(), &copy.id).await?;
+    if !newer(
+        held.as_ref().map(|held| &held.meta),
+        copy.meta.version,
+        district,
+        &name,
+    )? {
+        return Ok(());
+    }
+    store::members::put_copy_application(transaction.conn(), &copy).await?;
+    transaction.record_diff(
+        "egret.registry.v1.JoinApplication",
+        name,
+        operation(held.is_some()),
+        held.as_ref().map(payload::plain).as_ref(),
+        payload::plain(&copy),
+        &change.reason,
+    )
+}
+
+fn operation(held: bool) -> Operation {
+    if held {
+        Operation::Update
+    } else {
+        Operation::Create
+    }
 }

@@ -158,6 +158,21 @@ impl Registry {
         if !reveal {
             return Ok(VolunteerView::masked(volunteer));
         }
+        if volunteer.meta.origin_instance != self.instance_id {
+            // A copy of another instance's volunteer: its personal data stayed there.
+            return Err(ApiError::failed_precondition(
+                format!(
+                    "{} belongs to instance {}, which alone holds the ID number and contacts; reveal them there",
+                    names::volunteer(id),
+                    volunteer.meta.origin_instance
+                ),
+                format!(
+                    "{} 属于实例 {}，证件号码与联系方式只保存在该实例，请在该实例查看",
+                    names::volunteer(id),
+                    volunteer.meta.origin_instance
+                ),
+            ));
+        }
         let sealed = store::volunteers::sealed_id_number(self.database.reader(), id).await?;
         let id_number = self.cipher.decrypt(&sealed).map_err(ApiError::Internal)?;
         self.audit(
@@ -277,7 +292,15 @@ impl Registry {
                 .cipher
                 .encrypt(&new_volunteer.document.number)
                 .map_err(ApiError::Internal)?;
+            let id_number_federation_hash = self
+                .cipher
+                .federation_hash(
+                    id_type_key(new_volunteer.document.id_type),
+                    &new_volunteer.document.number,
+                )
+                .unwrap_or_default();
             let volunteer = Volunteer {
+                id_number_federation_hash,
                 id: egret_storage::new_id(),
                 volunteer_number: rendered.number(last - count + 1 + offset as i64),
                 display_name: new_volunteer.display_name,

@@ -257,7 +257,7 @@ pub struct RegistrationForm {
 }
 
 /// 志愿者状态.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum VolunteerStatus {
     /// 正常.
@@ -290,7 +290,7 @@ impl VolunteerStatus {
 }
 
 /// 紧急联系人.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EmergencyContact {
     /// 姓名.
     pub name: String,
@@ -302,7 +302,7 @@ pub struct EmergencyContact {
 
 /// A registered volunteer, as stored: the ID number only masked here (the ciphertext stays
 /// in the store and is decrypted only for an audited reveal).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Volunteer {
     /// Globally unique id.
     pub id: String,
@@ -312,8 +312,10 @@ pub struct Volunteer {
     pub display_name: String,
     /// 证件类型.
     pub id_type: IdType,
-    /// Keyed hash of the normalized ID number.
+    /// Keyed hash of the normalized ID number (this instance's lookup key).
     pub id_number_hash: String,
+    /// Hash of the normalized ID number under the federation key; empty without one.
+    pub id_number_federation_hash: String,
     /// The masked ID number.
     pub id_number_masked: String,
     /// 出生日期.
@@ -370,7 +372,7 @@ pub struct NewVolunteer {
 }
 
 /// Membership state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MembershipState {
     /// A member.
@@ -391,7 +393,7 @@ impl MembershipState {
 }
 
 /// A volunteer's membership of an org unit.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Membership {
     /// Globally unique id.
     pub id: String,
@@ -415,7 +417,7 @@ pub struct Membership {
 }
 
 /// Join application state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum JoinState {
     /// Waiting.
@@ -452,7 +454,7 @@ impl JoinState {
 }
 
 /// 入队申请.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JoinApplication {
     /// Globally unique id.
     pub id: String,

@@ -349,3 +349,77 @@ where
     .map_err(sql_error("join applications"))?;
     rows.iter().map(application_from_row).collect()
 }
+
+/// Writes a copy of another instance's membership as it stands, unless a version as new
+/// is held already.
+pub async fn put_copy_membership<'e, E>(
+    executor: E,
+    membership: &Membership,
+) -> Result<(), ApiError>
+where
+    E: Executor<'e, Database = Any>,
+{
+    sqlx::query(
+        "INSERT INTO memberships (id, org_unit_id, volunteer_id, is_primary, state, joined_on, \
+         ended_on, origin_instance, version, create_time, update_time) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+         ON CONFLICT (id) DO UPDATE SET org_unit_id = excluded.org_unit_id, \
+         is_primary = excluded.is_primary, state = excluded.state, \
+         joined_on = excluded.joined_on, ended_on = excluded.ended_on, \
+         version = excluded.version, update_time = excluded.update_time \
+         WHERE memberships.version < excluded.version \
+         AND memberships.origin_instance = excluded.origin_instance",
+    )
+    .bind(&membership.id)
+    .bind(&membership.org_unit_id)
+    .bind(&membership.volunteer_id)
+    .bind(i64::from(membership.primary))
+    .bind(membership.state as i64)
+    .bind(membership.joined_on.to_iso())
+    .bind(date_text(membership.ended_on))
+    .bind(&membership.meta.origin_instance)
+    .bind(membership.meta.version)
+    .bind(membership.meta.create_time)
+    .bind(membership.meta.update_time)
+    .execute(executor)
+    .await
+    .map_err(sql_error("membership"))?;
+    Ok(())
+}
+
+/// Writes a copy of another instance's join application as it stands, unless a version
+/// as new is held already.
+pub async fn put_copy_application<'e, E>(
+    executor: E,
+    application: &JoinApplication,
+) -> Result<(), ApiError>
+where
+    E: Executor<'e, Database = Any>,
+{
+    sqlx::query(&format!(
+        "INSERT INTO join_applications ({APPLICATION_COLUMNS}) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+         ON CONFLICT (id) DO UPDATE SET message = excluded.message, state = excluded.state, \
+         decided_by = excluded.decided_by, decision_comment = excluded.decision_comment, \
+         membership_id = excluded.membership_id, version = excluded.version, \
+         update_time = excluded.update_time \
+         WHERE join_applications.version < excluded.version \
+         AND join_applications.origin_instance = excluded.origin_instance"
+    ))
+    .bind(&application.id)
+    .bind(&application.org_unit_id)
+    .bind(&application.volunteer_id)
+    .bind(&application.message)
+    .bind(application.state as i64)
+    .bind(&application.decided_by)
+    .bind(&application.decision_comment)
+    .bind(&application.membership_id)
+    .bind(&application.meta.origin_instance)
+    .bind(application.meta.version)
+    .bind(application.meta.create_time)
+    .bind(application.meta.update_time)
+    .execute(executor)
+    .await
+    .map_err(sql_error("join application"))?;
+    Ok(())
+}

@@ -9,6 +9,7 @@ use super::{column, json_column, meta_columns, sql_error, to_json};
 use crate::domain::{CivilDate, EmergencyContact, Gender, IdType, Volunteer, VolunteerStatus};
 
 const COLUMNS: &str = "v.id, v.volunteer_number, v.display_name, v.id_type, v.id_number_hash, \
+     v.id_number_federation_hash, \
      v.id_number_masked, v.birth_date, v.gender, v.phone, v.email, v.skills_json, \
      v.service_fields_json, v.service_themes_json, v.availability_json, v.emergency_name, \
      v.emergency_relationship, v.emergency_phone, v.status, v.registering_org_unit_id, \
@@ -65,6 +66,7 @@ fn from_row(row: &AnyRow) -> Result<Volunteer, ApiError> {
         id_type: id_type_from_number(id_type)
             .ok_or_else(|| super::corrupt(format!("id type {id_type}")))?,
         id_number_hash: column(row, "id_number_hash")?,
+        id_number_federation_hash: column(row, "id_number_federation_hash")?,
         id_number_masked: column(row, "id_number_masked")?,
         birth_date: CivilDate::parse_iso(&birth_date)
             .ok_or_else(|| super::corrupt(format!("birth date {birth_date:?}")))?,
@@ -102,8 +104,9 @@ pub async fn insert_many(
              id_number_encrypted, id_number_masked, birth_date, gender, phone, email, skills_json, \
              service_fields_json, service_themes_json, availability_json, emergency_name, \
              emergency_relationship, emergency_phone, status, registering_org_unit_id, \
-             origin_instance, version, create_time, update_time) VALUES {}",
-            value_rows(connection, chunk.len(), 24)
+             origin_instance, version, create_time, update_time, id_number_federation_hash) \
+             VALUES {}",
+            value_rows(connection, chunk.len(), 25)
         );
         let mut query = sqlx::query(&sql);
         for (volunteer, sealed_id_number) in chunk {
@@ -131,7 +134,8 @@ pub async fn insert_many(
                 .bind(volunteer.meta.origin_instance.as_str())
                 .bind(volunteer.meta.version)
                 .bind(volunteer.meta.create_time)
-                .bind(volunteer.meta.update_time);
+                .bind(volunteer.meta.update_time)
+                .bind(volunteer.id_number_federation_hash.as_str());
         }
         query
             .execute(&mut *connection)
@@ -384,4 +388,68 @@ where
         .await
         .map_err(sql_error("volunteers"))?;
     rows.iter().map(from_row).collect()
+}
+
+/// Writes a copy of another instance's volunteer (a district's, at the city) as it
+/// stands, unless a version as new is held already. The copy holds no ID number: its
+/// sealed number is empty, and its lookup hash a placeholder naming the record, so it never
+/// matches a real hash (the city cannot look a district's volunteer up by ID number).
+pub async fn put_copy(
+    connection: &mut AnyConnection,
+    volunteer: &Volunteer,
+) -> Result<(), ApiError> {
+    sqlx::query(
+        "INSERT INTO volunteers (id, volunteer_number, display_name, id_type, id_number_hash, \
+         id_number_encrypted, id_number_masked, birth_date, gender, phone, email, skills_json, \
+         service_fields_json, service_themes_json, availability_json, emergency_name, \
+         emergency_relationship, emergency_phone, status, registering_org_unit_id, \
+         origin_instance, version, create_time, update_time, id_number_federation_hash) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
+         $18, $19, $20, $21, $22, $23, $24, $25) \
+         ON CONFLICT (id) DO UPDATE SET display_name = excluded.display_name, \
+         id_number_masked = excluded.id_number_masked, birth_date = excluded.birth_date, \
+         gender = excluded.gender, phone = excluded.phone, email = excluded.email, \
+         skills_json = excluded.skills_json, service_fields_json = excluded.service_fields_json, \
+         service_themes_json = excluded.service_themes_json, \
+         availability_json = excluded.availability_json, emergency_name = excluded.emergency_name, \
+         emergency_relationship = excluded.emergency_relationship, \
+         emergency_phone = excluded.emergency_phone, status = excluded.status, \
+         registering_org_unit_id = excluded.registering_org_unit_id, version = excluded.version, \
+         update_time = excluded.update_time, \
+         id_number_federation_hash = excluded.id_number_federation_hash \
+         WHERE volunteers.version < excluded.version \
+         AND volunteers.origin_instance = excluded.origin_instance",
+    )
+    .bind(volunteer.id.as_str())
+    .bind(volunteer.volunteer_number.as_str())
+    .bind(volunteer.display_name.as_str())
+    .bind(id_type_number(volunteer.id_type))
+    .bind(format!(
+        "instances/{}/volunteers/{}",
+        volunteer.meta.origin_instance, volunteer.id
+    ))
+    .bind(Vec::<u8>::new())
+    .bind(volunteer.id_number_masked.as_str())
+    .bind(volunteer.birth_date.to_iso())
+    .bind(gender_number(volunteer.gender))
+    .bind(volunteer.phone.as_str())
+    .bind(volunteer.email.as_str())
+    .bind(to_json(&volunteer.skills))
+    .bind(to_json(&volunteer.service_fields))
+    .bind(to_json(&volunteer.service_themes))
+    .bind(to_json(&volunteer.availability))
+    .bind(volunteer.emergency_contact.name.as_str())
+    .bind(volunteer.emergency_contact.relationship.as_str())
+    .bind(volunteer.emergency_contact.phone.as_str())
+    .bind(volunteer.status as i64)
+    .bind(volunteer.registering_org_unit_id.as_str())
+    .bind(volunteer.meta.origin_instance.as_str())
+    .bind(volunteer.meta.version)
+    .bind(volunteer.meta.create_time)
+    .bind(volunteer.meta.update_time)
+    .bind(volunteer.id_number_federation_hash.as_str())
+    .execute(&mut *connection)
+    .await
+    .map_err(sql_error("volunteer"))?;
+    Ok(())
 }

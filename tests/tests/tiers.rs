@@ -53,6 +53,28 @@ async fn unit_at(app: &TestApp, name: &str) -> Option<pb::OrgUnit> {
         .and_then(|response| response.into_inner().org_unit)
 }
 
+/// The city's registry link from `origin`, as staff see it.
+async fn link_of(city: &TestApp, origin: &str) -> Option<sync_pb::UpstreamLink> {
+    let mut request = tonic::Request::new(sync_pb::ListUpstreamLinksRequest::default());
+    request.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {}", city.token(&city.root, &[Role::Viewer]))
+            .parse()
+            .expect("ascii"),
+    );
+    request
+        .metadata_mut()
+        .insert("egret-service", "registry".parse().expect("ascii"));
+    sync_pb::upward_service_client::UpwardServiceClient::new(city.channel.clone())
+        .list_upstream_links(request)
+        .await
+        .expect("staff read the links")
+        .into_inner()
+        .links
+        .into_iter()
+        .find(|link| link.origin_instance == origin)
+}
+
 async fn teams(app: &TestApp, root: &str) -> i64 {
     app.statistics(&app.admin())
         .get_overview(reporting_pb::GetOverviewRequest {
@@ -462,6 +484,17 @@ async fn a_districts_units_reach_the_city_as_read_only_copies(city: TestApp) {
             .map(|meta| meta.origin_instance.as_str()),
         Some("xm-siming")
     );
+
+    // The link proves it is caught up: the district's head is applied.
+    let link = eventually("the link caught up", || async {
+        link_of(&city, "xm-siming").await.filter(|link| {
+            link.state == sync_pb::LinkState::Ok as i32 && link.acknowledged_sequence > 0
+        })
+    })
+    .await;
+    assert_eq!(link.acknowledged_sequence, link.head_sequence, "{link:?}");
+    assert_eq!(link.service, "registry");
+    assert!(link.heartbeat_time.is_some());
 
     // The city counts it, as the district does.
     let at_city = teams(&city, &unit.name).await;

@@ -116,41 +116,148 @@ where
     Ok(row.map_or(0, |(last,)| last))
 }
 
-/// Moves `origin`'s checkpoint from `expected` to `last`; false when another batch moved
-/// it first.
+/// Moves `origin`'s checkpoint from `expected` to the batch's last sequence, with the
+/// batch's heartbeat; false when another batch moved it first.
 async fn advance(
     connection: &mut sqlx::AnyConnection,
     origin: &str,
     expected: i64,
-    last: i64,
+    batch: &pb::PushChangesRequest,
     now: i64,
 ) -> Result<bool, ApiError> {
-    let moved = if expected == 0 {
-        sqlx::query(
-            "INSERT INTO upstream_checkpoints (origin_instance, last_sequence, update_time) \
-             VALUES ($1, $2, $3) ON CONFLICT (origin_instance) DO UPDATE \
-             SET last_sequence = excluded.last_sequence, update_time = excluded.update_time \
-             WHERE upstream_checkpoints.last_sequence = 0",
-        )
-        .bind(origin)
-        .bind(last)
-        .bind(now)
-        .execute(&mut *connection)
-        .await
-    } else {
-        sqlx::query(
-            "UPDATE upstream_checkpoints SET last_sequence = $3, update_time = $4 \
-             WHERE origin_instance = $1 AND last_sequence = $2",
-        )
-        .bind(origin)
-        .bind(expected)
-        .bind(last)
-        .bind(now)
-        .execute(&mut *connection)
-        .await
-    }
+    let moved = sqlx::query(
+        "INSERT INTO upstream_checkpoints (origin_instance, last_sequence, update_time, \
+         head_sequence, heartbeat_time, applied_time, refusal, refusal_time) \
+         VALUES ($1, $2, $3, $4, $3, $3, '', 0) ON CONFLICT (origin_instance) DO UPDATE \
+         SET last_sequence = excluded.last_sequence, update_time = excluded.update_time, \
+         head_sequence = excluded.head_sequence, heartbeat_time = excluded.heartbeat_time, \
+         applied_time = CASE WHEN excluded.last_sequence > upstream_checkpoints.last_sequence \
+         THEN excluded.applied_time ELSE upstream_checkpoints.applied_time END, \
+         refusal = '', refusal_time = 0 \
+         WHERE upstream_checkpoints.last_sequence = $5",
+    )
+    .bind(origin)
+    .bind(batch.last_sequence)
+    .bind(now)
+    .bind(batch.head_sequence)
+    .bind(expected)
+    .execute(&mut *connection)
+    .await
     .map_err(sql_error("upstream checkpoint"))?;
     Ok(moved.rows_affected() == 1)
+}
+
+/// Notes a batch that was not applied: a heartbeat all the same, and why, unless it only
+/// came out of sequence (the district then resends at once).
+async fn note_refusal(
+    database: &egret_storage::Database,
+    origin: &str,
+    head: i64,
+    refusal: Option<&str>,
+) -> Result<(), ApiError> {
+    let mut transaction = database.begin(origin, origin).await?;
+    let now = transaction.now();
+    sqlx::query(
+        "INSERT INTO upstream_checkpoints (origin_instance, last_sequence, update_time, \
+         head_sequence, heartbeat_time, applied_time, refusal, refusal_time) \
+         VALUES ($1, 0, $2, $3, $2, 0, $4, $5) ON CONFLICT (origin_instance) DO UPDATE \
+         SET head_sequence = excluded.head_sequence, heartbeat_time = excluded.heartbeat_time, \
+         refusal = CASE WHEN excluded.refusal_time > 0 THEN excluded.refusal \
+         ELSE upstream_checkpoints.refusal END, \
+         refusal_time = CASE WHEN excluded.refusal_time > 0 THEN excluded.refusal_time \
+         ELSE upstream_checkpoints.refusal_time END",
+    )
+    .bind(origin)
+    .bind(now)
+    .bind(head)
+    .bind(refusal.unwrap_or_default())
+    .bind(if refusal.is_some() { now } else { 0 })
+    .execute(transaction.conn())
+    .await
+    .map_err(sql_error("upstream checkpoint"))?;
+    transaction.commit().await.map(drop)
+}
+
+/// How long a link may go without a heartbeat, or with changes waiting and none applied,
+/// before it counts as stalled.
+pub const STALL_AFTER: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// What the upstream knows of one link.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkFacts {
+    /// The district.
+    pub origin_instance: String,
+    /// The checkpoint.
+    pub acknowledged_sequence: i64,
+    /// The district's head at its last heartbeat.
+    pub head_sequence: i64,
+    /// Microseconds.
+    pub heartbeat_time: i64,
+    /// When the checkpoint last moved forward (microseconds).
+    pub applied_time: i64,
+    /// Why the last batch was refused; empty after an applied one.
+    pub refusal: String,
+}
+
+/// How a link keeps up, `now` (microseconds): refused, diverged and stalled are alarms.
+pub fn link_state(facts: &LinkFacts, now: i64) -> pb::LinkState {
+    let stall = STALL_AFTER.as_micros() as i64;
+    if !facts.refusal.is_empty() {
+        return pb::LinkState::Refused;
+    }
+    if facts.head_sequence < facts.acknowledged_sequence {
+        return pb::LinkState::Diverged;
+    }
+    if now - facts.heartbeat_time > stall {
+        return pb::LinkState::Stalled;
+    }
+    if facts.acknowledged_sequence < facts.head_sequence {
+        // A healthy link works a backlog off batch by batch, each moving the checkpoint.
+        if now - facts.applied_time > stall {
+            return pb::LinkState::Stalled;
+        }
+        return pb::LinkState::Behind;
+    }
+    pb::LinkState::Ok
+}
+
+/// The links known here, by district, after `after`.
+pub async fn links<'e, E>(executor: E, after: &str, limit: i64) -> Result<Vec<LinkFacts>, ApiError>
+where
+    E: Executor<'e, Database = Any>,
+{
+    let rows: Vec<(String, i64, i64, i64, i64, String)> = sqlx::query_as(
+        "SELECT origin_instance, last_sequence, head_sequence, heartbeat_time, applied_time, \
+         refusal FROM upstream_checkpoints WHERE origin_instance > $1 \
+         ORDER BY origin_instance LIMIT $2",
+    )
+    .bind(after)
+    .bind(limit)
+    .fetch_all(executor)
+    .await
+    .map_err(sql_error("upstream checkpoint"))?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(
+                origin_instance,
+                acknowledged_sequence,
+                head_sequence,
+                heartbeat_time,
+                applied_time,
+                refusal,
+            )| {
+                LinkFacts {
+                    origin_instance,
+                    acknowledged_sequence,
+                    head_sequence,
+                    heartbeat_time,
+                    applied_time,
+                    refusal,
+                }
+            },
+        )
+        .collect())
 }
 
 fn check_batch(batch: &pb::PushChangesRequest) -> Result<(), ApiError> {
@@ -209,6 +316,47 @@ fn check_batch(batch: &pb::PushChangesRequest) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// Applies `batch` from `district` with its checkpoint, all or nothing.
+async fn apply_batch(
+    served: &crate::server::ServedLog,
+    district: &District,
+    batch: &pb::PushChangesRequest,
+) -> Result<(), ApiError> {
+    let mut transaction = served
+        .database
+        .begin(&district.instance_id, &district.instance_id)
+        .await?;
+    let held = checkpoint(transaction.conn(), &district.instance_id).await?;
+    if held != batch.after_sequence {
+        return Err(ApiError::OutOfSequence { expected: held });
+    }
+    for change in &batch.changes {
+        if change.origin_instance != district.instance_id {
+            return Err(ApiError::permission_denied(
+                format!(
+                    "{} belongs to instance {:?}; instance {} pushes only its own records",
+                    change.resource_name, change.origin_instance, district.instance_id
+                ),
+                format!(
+                    "{} 属于实例 {:?}，实例 {} 只能推送自己的记录",
+                    change.resource_name, change.origin_instance, district.instance_id
+                ),
+            ));
+        }
+        served
+            .applier
+            .apply(&mut transaction, district, change)
+            .await?;
+    }
+    let now = transaction.now();
+    if !advance(transaction.conn(), &district.instance_id, held, batch, now).await? {
+        // Another batch of the same district won the race; it says where to go on.
+        let expected = checkpoint(served.database.reader(), &district.instance_id).await?;
+        return Err(ApiError::OutOfSequence { expected });
+    }
+    transaction.commit().await.map(drop)
+}
+
 /// The server of `egret.sync.v1.UpwardService`.
 pub(crate) struct UpwardApi {
     logs: ChangeLogs,
@@ -242,48 +390,34 @@ impl UpwardService for UpwardApi {
             instance_id: instance_id.to_string(),
             org_unit_id: principal.org_unit.clone(),
         };
-        let mut transaction = served
-            .database
-            .begin(&district.instance_id, &district.instance_id)
-            .await?;
-        let held = checkpoint(transaction.conn(), &district.instance_id).await?;
-        if held != batch.after_sequence {
-            return Err(ApiError::OutOfSequence { expected: held }.into());
-        }
-        for change in &batch.changes {
-            if change.origin_instance != district.instance_id {
-                return Err(ApiError::permission_denied(
-                    format!(
-                        "{} belongs to instance {:?}; instance {} pushes only its own records",
-                        change.resource_name, change.origin_instance, district.instance_id
-                    ),
-                    format!(
-                        "{} 属于实例 {:?}，实例 {} 只能推送自己的记录",
-                        change.resource_name, change.origin_instance, district.instance_id
-                    ),
-                )
-                .into());
+        let applied = apply_batch(&served, &district, &batch).await;
+        if let Err(error) = &applied {
+            let refusal = match error {
+                ApiError::OutOfSequence { .. } => None,
+                ApiError::Internal(_) => {
+                    Some("an internal error here (see this instance's log)".to_string())
+                }
+                other => Some(other.to_string()),
+            };
+            if let Some(refusal) = &refusal {
+                tracing::warn!(
+                    origin = %district.instance_id,
+                    %refusal,
+                    "refused a district's batch; its link waits"
+                );
             }
-            served
-                .applier
-                .apply(&mut transaction, &district, change)
-                .await?;
+            if let Err(noting) = note_refusal(
+                &served.database,
+                &district.instance_id,
+                batch.head_sequence,
+                refusal.as_deref(),
+            )
+            .await
+            {
+                tracing::warn!(error = %noting, "could not note a district's unapplied batch");
+            }
         }
-        let now = transaction.now();
-        if !advance(
-            transaction.conn(),
-            &district.instance_id,
-            held,
-            batch.last_sequence,
-            now,
-        )
-        .await?
-        {
-            // Another batch of the same district won the race; it says where to go on.
-            let expected = checkpoint(served.database.reader(), &district.instance_id).await?;
-            return Err(ApiError::OutOfSequence { expected }.into());
-        }
-        transaction.commit().await?;
+        applied?;
         tracing::debug!(
             origin = %district.instance_id,
             last_sequence = batch.last_sequence,
@@ -293,5 +427,117 @@ impl UpwardService for UpwardApi {
         Ok(Response::new(pb::PushChangesResponse {
             acknowledged_sequence: batch.last_sequence,
         }))
+    }
+
+    async fn list_upstream_links(
+        &self,
+        request: Request<pb::ListUpstreamLinksRequest>,
+    ) -> Result<Response<pb::ListUpstreamLinksResponse>, Status> {
+        let principal = Principal::of(&request)?;
+        principal.require_any(
+            &[Role::Admin, Role::Staff, Role::Viewer],
+            "reading the state of sync links",
+        )?;
+        let service = request
+            .metadata()
+            .get(crate::SERVICE_HEADER)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        let served = self.logs.pick(&request)?;
+        let message = request.get_ref();
+        let page =
+            egret_runtime::PageRequest::standard(message.page_size, &message.page_token, "")?;
+        let mut found = links(
+            served.database.reader(),
+            page.after.as_deref().unwrap_or_default(),
+            page.fetch_limit(),
+        )
+        .await?;
+        let next_page_token = page.finish(&mut found, |link| link.origin_instance.clone());
+        let now = egret_types::now_micros();
+        let links = found
+            .iter()
+            .map(|facts| {
+                let state = link_state(facts, now);
+                pb::UpstreamLink {
+                    origin_instance: facts.origin_instance.clone(),
+                    service: service.clone(),
+                    acknowledged_sequence: facts.acknowledged_sequence,
+                    head_sequence: facts.head_sequence,
+                    heartbeat_time: (facts.heartbeat_time > 0)
+                        .then(|| egret_runtime::wire::timestamp(facts.heartbeat_time)),
+                    applied_time: (facts.applied_time > 0)
+                        .then(|| egret_runtime::wire::timestamp(facts.applied_time)),
+                    state: state as i32,
+                    refusal: facts.refusal.clone(),
+                }
+            })
+            .collect();
+        Ok(Response::new(pb::ListUpstreamLinksResponse {
+            links,
+            next_page_token,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECOND: i64 = 1_000_000;
+
+    fn facts(acknowledged: i64, head: i64, heartbeat: i64, applied: i64) -> LinkFacts {
+        LinkFacts {
+            origin_instance: "xm-siming".to_string(),
+            acknowledged_sequence: acknowledged,
+            head_sequence: head,
+            heartbeat_time: heartbeat * SECOND,
+            applied_time: applied * SECOND,
+            refusal: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_link_is_ok_only_when_proven_caught_up_and_alive() {
+        let now = 1_000 * SECOND;
+        let cases = [
+            (
+                "caught up, heartbeat now",
+                facts(10, 10, 1_000, 900),
+                pb::LinkState::Ok,
+            ),
+            (
+                "changes waiting, progress now",
+                facts(5, 10, 1_000, 999),
+                pb::LinkState::Behind,
+            ),
+            (
+                "changes waiting, none applied for long",
+                facts(5, 10, 1_000, 500),
+                pb::LinkState::Stalled,
+            ),
+            (
+                "heartbeats stopped",
+                facts(10, 10, 800, 800),
+                pb::LinkState::Stalled,
+            ),
+            (
+                "the district's head went back",
+                facts(10, 4, 1_000, 900),
+                pb::LinkState::Diverged,
+            ),
+            (
+                "refused",
+                LinkFacts {
+                    refusal: "unimplemented".to_string(),
+                    ..facts(5, 10, 1_000, 999)
+                },
+                pb::LinkState::Refused,
+            ),
+        ];
+        for (name, facts, expected) in cases {
+            assert_eq!(link_state(&facts, now), expected, "{name}");
+        }
     }
 }

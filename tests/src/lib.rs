@@ -22,6 +22,7 @@ use tonic::transport::Channel;
 
 pub use egret_registry::domain::identity::gb11643_check_char;
 pub use processes::Processes;
+pub use tiers::{Egret, Fault, FaultyLink};
 
 /// A change's record as text, for checking what a change log lets out.
 pub fn record_text(change: &sync_pb::Change) -> String {
@@ -29,6 +30,7 @@ pub fn record_text(change: &sync_pb::Change) -> String {
 }
 
 mod processes;
+mod tiers;
 
 /// Which database a test runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,7 +94,7 @@ pub struct TestApp {
 
 /// A fresh place for an instance's data: a temporary data directory and, for PostgreSQL,
 /// a fresh database and its URL (empty for SQLite); None when PostgreSQL is not configured.
-async fn fresh_storage(
+pub async fn fresh_storage(
     backend: Backend,
     test_name: &str,
 ) -> Option<(Option<FreshPostgres>, tempfile::TempDir, String)> {

@@ -33,6 +33,16 @@ pub struct Processes {
 /// `cargo test --workspace` builds them first; `cargo test -p egret-tests` alone does not,
 /// so run `cargo build --bins` before it after changing a service.
 fn bin_dir() -> PathBuf {
+    bin_dir_of(
+        &PROCESSES
+            .map(|name| format!("egret-{name}"))
+            .each_ref()
+            .map(String::as_str),
+    )
+}
+
+/// The directory of the binaries `names`, checked to be there.
+pub(crate) fn bin_dir_of(names: &[&str]) -> PathBuf {
     let exe = std::env::current_exe().expect("the test's own path");
     let deps = exe.parent().expect("deps directory");
     let dir = if deps.ends_with("deps") {
@@ -40,8 +50,8 @@ fn bin_dir() -> PathBuf {
     } else {
         deps.to_path_buf()
     };
-    for name in PROCESSES {
-        let binary = dir.join(format!("egret-{name}"));
+    for name in names {
+        let binary = dir.join(name);
         assert!(
             binary.exists(),
             "{} is missing: `cargo test --workspace` builds it (or `cargo build --bins`)",
@@ -53,7 +63,7 @@ fn bin_dir() -> PathBuf {
 
 /// A free loopback port. The port is picked before the processes start because services
 /// name each other's addresses in their configuration.
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())
         .expect("a free port")

@@ -1,0 +1,274 @@
+//! Tiers as production runs them: a city and a district, each an `egret up` process that
+//! can be killed with SIGKILL and restarted on its own port and data, and a TCP proxy
+//! between them that drops, delays and replays the district's connections.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::processes::{bin_dir_of, free_port};
+
+/// One `egret up` process on a fixed port, restartable over the same data.
+pub struct Egret {
+    binary: PathBuf,
+    data_dir: PathBuf,
+    port: u16,
+    env: Vec<(String, String)>,
+    child: Option<Child>,
+    /// The root org unit's resource name, from the banner.
+    pub root: String,
+}
+
+impl Egret {
+    /// Starts `egret up` over `data_dir` on a free port with `env`; returns once it serves.
+    pub fn start(data_dir: &Path, env: Vec<(String, String)>) -> Self {
+        let mut egret = Self {
+            binary: bin_dir_of(&["egret"]).join("egret"),
+            data_dir: data_dir.to_path_buf(),
+            port: free_port(),
+            env,
+            child: None,
+            root: String::new(),
+        };
+        egret.launch();
+        egret
+    }
+
+    fn launch(&mut self) {
+        let mut child = Command::new(&self.binary)
+            .args(["up", "--listen"])
+            .arg(format!("127.0.0.1:{}", self.port))
+            .arg("--data-dir")
+            .arg(&self.data_dir)
+            .env("EGRET__TELEMETRY__LOG_FILTER", "error")
+            .env("EGRET__SERVER__DRAIN_TIMEOUT", "1s")
+            .envs(self.env.iter().map(|(key, value)| (key, value)))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("egret starts");
+        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+        loop {
+            let line = lines
+                .next()
+                .expect("egret printed its banner")
+                .expect("utf-8");
+            if let Some(rest) = line.strip_prefix("root org unit: ") {
+                self.root = rest
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or_default()
+                    .to_string();
+            }
+            if line.starts_with("a token for the root: ") {
+                break;
+            }
+        }
+        // The rest of its output is not read: drain it so that the process never blocks.
+        std::thread::spawn(move || for _ in lines {});
+        self.child = Some(child);
+    }
+
+    /// Where it listens.
+    pub fn address(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.port))
+    }
+
+    /// A channel to it.
+    pub fn channel(&self) -> tonic::transport::Channel {
+        tonic::transport::Channel::from_shared(format!("http://{}", self.address()))
+            .expect("uri")
+            .connect_lazy()
+    }
+
+    /// Kills it with SIGKILL: no drain, no flush.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts it again over the same data on the same port.
+    pub fn restart(&mut self) {
+        self.kill();
+        self.launch();
+    }
+}
+
+impl Drop for Egret {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// What the proxy does to the district's connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// Forwards faithfully.
+    Pass,
+    /// Closes each connection once it has carried this many bytes towards the city, so
+    /// that batches are cut mid-way.
+    CutAfter(usize),
+    /// Holds every chunk this long in each direction.
+    Delay(Duration),
+}
+
+struct ProxyState {
+    target: SocketAddr,
+    fault: Fault,
+    /// What the district sent on its connections that closed, in order.
+    recorded: Vec<Vec<u8>>,
+}
+
+/// A TCP proxy between a district and the city.
+#[derive(Clone)]
+pub struct FaultyLink {
+    address: SocketAddr,
+    state: Arc<Mutex<ProxyState>>,
+}
+
+impl FaultyLink {
+    /// Listens on a free port and forwards to `target`.
+    pub async fn start(target: SocketAddr) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("binds");
+        let link = Self {
+            address: listener.local_addr().expect("address"),
+            state: Arc::new(Mutex::new(ProxyState {
+                target,
+                fault: Fault::Pass,
+                recorded: Vec::new(),
+            })),
+        };
+        let accepting = link.clone();
+        tokio::spawn(async move {
+            while let Ok((district, _)) = listener.accept().await {
+                let link = accepting.clone();
+                tokio::spawn(async move { link.carry(district).await });
+            }
+        });
+        link
+    }
+
+    /// Where the district dials.
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// From now on, `fault`.
+    pub fn set(&self, fault: Fault) {
+        self.lock().fault = fault;
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, ProxyState> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    async fn carry(&self, district: TcpStream) {
+        let target = self.lock().target;
+        let Ok(city) = TcpStream::connect(target).await else {
+            return;
+        };
+        let _ = district.set_nodelay(true);
+        let _ = city.set_nodelay(true);
+        let (mut from_district, mut to_district) = district.into_split();
+        let (mut from_city, mut to_city) = city.into_split();
+        let upward = {
+            let link = self.clone();
+            async move {
+                let mut sent = Vec::new();
+                let mut buffer = vec![0u8; 16 * 1024];
+                loop {
+                    let read = match from_district.read(&mut buffer).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(read) => read,
+                    };
+                    let fault = link.lock().fault;
+                    if let Fault::Delay(delay) = fault {
+                        tokio::time::sleep(delay).await;
+                    }
+                    if let Fault::CutAfter(limit) = fault
+                        && sent.len() + read > limit
+                    {
+                        let keep = limit.saturating_sub(sent.len());
+                        let _ = to_city.write_all(&buffer[..keep]).await;
+                        sent.extend_from_slice(&buffer[..keep]);
+                        break;
+                    }
+                    if to_city.write_all(&buffer[..read]).await.is_err() {
+                        break;
+                    }
+                    sent.extend_from_slice(&buffer[..read]);
+                }
+                link.lock().recorded.push(sent);
+            }
+        };
+        let downward = {
+            let link = self.clone();
+            async move {
+                let mut buffer = vec![0u8; 16 * 1024];
+                loop {
+                    let read = match from_city.read(&mut buffer).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(read) => read,
+                    };
+                    let fault = link.lock().fault;
+                    if let Fault::Delay(delay) = fault {
+                        tokio::time::sleep(delay).await;
+                    }
+                    if to_district.write_all(&buffer[..read]).await.is_err() {
+                        break;
+                    }
+                }
+            }
+        };
+        // Either direction ending ends the connection, as a cut cable would.
+        tokio::select! {
+            () = upward => {}
+            () = downward => {}
+        }
+    }
+
+    /// Cuts every open connection now (they end when their next chunk passes).
+    pub fn cut_now(&self) {
+        self.set(Fault::CutAfter(0));
+    }
+
+    /// Sends the city again, on a new connection, everything the district sent on its
+    /// connections that closed since the last replay: the same HTTP/2 sessions, with the
+    /// same batches and tokens, delivered twice. Returns how many were replayed.
+    pub async fn replay_recorded(&self) -> usize {
+        let (target, recorded) = {
+            let mut state = self.lock();
+            (state.target, std::mem::take(&mut state.recorded))
+        };
+        let mut replayed = 0;
+        for bytes in recorded.into_iter().filter(|bytes| !bytes.is_empty()) {
+            let Ok(mut city) = TcpStream::connect(target).await else {
+                continue;
+            };
+            if city.write_all(&bytes).await.is_err() {
+                continue;
+            }
+            replayed += 1;
+            // Read the answers until the city closes or goes quiet.
+            let mut sink = vec![0u8; 16 * 1024];
+            while let Ok(Ok(read)) =
+                tokio::time::timeout(Duration::from_millis(300), city.read(&mut sink)).await
+            {
+                if read == 0 {
+                    break;
+                }
+            }
+        }
+        replayed
+    }
+}

@@ -1,0 +1,341 @@
+//! Faults between a district and the city, in the spirit of Jepsen: the district keeps
+//! writing while its link to the city is cut mid-batch, slowed down, replayed (every
+//! batch delivered twice), and while either process is killed with SIGKILL and restarted.
+//! After each fault, a set check: every write the district acknowledged is at the city
+//! exactly once, at its latest version, and nothing else is.
+//!
+//! Ten faults in the default run; `EGRET_FAULTS=100` runs a hundred.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use egret_proto::gateway::v1 as gateway_pb;
+use egret_proto::registry::v1 as pb;
+use egret_runtime::{Principal, Role, TokenIssuer, keys};
+use egret_tests::{Backend, Egret, Fault, FaultyLink, TEST_FEDERATION_KEY, fresh_storage};
+use prost_types::FieldMask;
+use tonic::transport::Channel;
+
+/// A bearer token of the instance whose keys are under `data_dir`.
+fn token(data_dir: &std::path::Path, instance: &str, org_unit: &str, role: Role) -> String {
+    TokenIssuer::new(
+        keys::signing_key(data_dir).expect("the instance's key"),
+        instance.to_string(),
+    )
+    .issue(
+        &Principal {
+            subject: "fault-test".to_string(),
+            org_unit: org_unit.trim_start_matches("orgUnits/").to_string(),
+            roles: [role].into_iter().collect(),
+            volunteer: None,
+        },
+        Duration::from_secs(3600),
+    )
+}
+
+fn authed<T>(message: T, token: &str) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    request.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {token}").parse().expect("ascii"),
+    );
+    request.set_timeout(Duration::from_secs(10));
+    request
+}
+
+/// The units under `root` (itself left out) by name: display name and version.
+async fn units(
+    channel: &Channel,
+    token: &str,
+    root: &str,
+) -> Option<BTreeMap<String, (String, i64)>> {
+    let mut client = pb::org_unit_service_client::OrgUnitServiceClient::new(channel.clone());
+    let mut found = BTreeMap::new();
+    let mut page_token = String::new();
+    loop {
+        let page = client
+            .list_org_units(authed(
+                pb::ListOrgUnitsRequest {
+                    ancestor: root.to_string(),
+                    page_size: 500,
+                    page_token: page_token.clone(),
+                    ..Default::default()
+                },
+                token,
+            ))
+            .await
+            .ok()?
+            .into_inner();
+        for unit in page.org_units {
+            if unit.name == root {
+                continue;
+            }
+            let version = unit.metadata.as_ref().map_or(0, |meta| meta.version);
+            // Exactly once: a name listed twice would be a double.
+            assert!(
+                found
+                    .insert(unit.name.clone(), (unit.display_name, version))
+                    .is_none(),
+                "{} listed twice",
+                unit.name
+            );
+        }
+        if page.next_page_token.is_empty() {
+            return Some(found);
+        }
+        page_token = page.next_page_token;
+    }
+}
+
+/// What the district writes in one round: a new sub-team, and a new name for an older one.
+async fn write_round(
+    district: &Channel,
+    token: &str,
+    root: &str,
+    round: usize,
+    written: &mut Vec<String>,
+) {
+    let mut client = pb::org_unit_service_client::OrgUnitServiceClient::new(district.clone());
+    let created = client
+        .create_org_unit(authed(
+            pb::CreateOrgUnitRequest {
+                parent: root.to_string(),
+                org_unit: Some(pb::OrgUnit {
+                    tier: pb::Tier::SubTeam as i32,
+                    level: pb::TeamLevel::District as i32,
+                    display_name: format!("第{round}分队 {}", written.len()),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+            token,
+        ))
+        .await
+        .expect("the district writes while its link is faulty")
+        .into_inner()
+        .org_unit
+        .expect("unit");
+    written.push(created.name);
+    let renamed = &written[round / 2];
+    client
+        .update_org_unit(authed(
+            pb::UpdateOrgUnitRequest {
+                org_unit: Some(pb::OrgUnit {
+                    name: renamed.clone(),
+                    display_name: format!("第{round}次改名的分队 {}", renamed.len()),
+                    ..Default::default()
+                }),
+                update_mask: Some(FieldMask {
+                    paths: vec!["display_name".to_string()],
+                }),
+                ..Default::default()
+            },
+            token,
+        ))
+        .await
+        .expect("the district renames its own unit");
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Injected {
+    CutMidBatch,
+    Slow,
+    Replayed,
+    DistrictKilled,
+    CityKilled,
+}
+
+const FAULTS: [Injected; 5] = [
+    Injected::CutMidBatch,
+    Injected::Slow,
+    Injected::Replayed,
+    Injected::DistrictKilled,
+    Injected::CityKilled,
+];
+
+async fn faults_lose_and_double_nothing(backend: Backend, name: &str) {
+    let Some((_city_db, city_dir, city_url)) =
+        fresh_storage(backend, &format!("{name}::city")).await
+    else {
+        return;
+    };
+    let Some((_district_db, district_dir, district_url)) =
+        fresh_storage(backend, &format!("{name}::district")).await
+    else {
+        return;
+    };
+    let rounds: usize = std::env::var("EGRET_FAULTS")
+        .ok()
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(10);
+
+    let mut city = Egret::start(
+        city_dir.path(),
+        vec![("EGRET__DATABASE__URL".into(), city_url.clone())],
+    );
+    let city_admin = token(city_dir.path(), "xm", &city.root, Role::Admin);
+    let unit = pb::org_unit_service_client::OrgUnitServiceClient::new(city.channel())
+        .create_org_unit(authed(
+            pb::CreateOrgUnitRequest {
+                parent: city.root.clone(),
+                org_unit: Some(pb::OrgUnit {
+                    tier: pb::Tier::Team as i32,
+                    display_name: "思明区妇联".to_string(),
+                    level: pb::TeamLevel::District as i32,
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+            &city_admin,
+        ))
+        .await
+        .expect("the district's unit")
+        .into_inner()
+        .org_unit
+        .expect("unit")
+        .name;
+    let credential =
+        gateway_pb::enrollment_service_client::EnrollmentServiceClient::new(city.channel())
+            .create_enrollment(authed(
+                gateway_pb::CreateEnrollmentRequest {
+                    enrollment: Some(gateway_pb::Enrollment {
+                        instance_id: "xm-siming".to_string(),
+                        org_unit: unit.clone(),
+                        ..Default::default()
+                    }),
+                },
+                &city_admin,
+            ))
+            .await
+            .expect("enrolls")
+            .into_inner()
+            .credential;
+
+    let link = FaultyLink::start(city.address()).await;
+    let mut district = Egret::start(
+        district_dir.path(),
+        vec![
+            ("EGRET__DATABASE__URL".into(), district_url.clone()),
+            ("EGRET__INSTANCE__ID".into(), "xm-siming".into()),
+            ("EGRET__INSTANCE__TIER".into(), "district".into()),
+            (
+                "EGRET__INSTANCE__UPSTREAM".into(),
+                format!("http://{}", link.address()),
+            ),
+            ("EGRET__INSTANCE__ENROLLMENT".into(), credential),
+            (
+                "EGRET__KEYS__FEDERATION_HASH_KEY".into(),
+                TEST_FEDERATION_KEY.into(),
+            ),
+            ("EGRET__GATEWAY__PUSH_INTERVAL".into(), "100ms".into()),
+        ],
+    );
+    assert_eq!(district.root, unit);
+    let district_admin = token(
+        district_dir.path(),
+        "xm-siming",
+        &district.root,
+        Role::Admin,
+    );
+
+    let mut written = Vec::new();
+    for round in 0..rounds {
+        let fault = FAULTS[round % FAULTS.len()];
+        write_round(
+            &district.channel(),
+            &district_admin,
+            &district.root,
+            round,
+            &mut written,
+        )
+        .await;
+        match fault {
+            Injected::CutMidBatch => {
+                // Cut the connections a few hundred bytes in, while the district writes on.
+                link.set(Fault::CutAfter(300));
+                write_round(
+                    &district.channel(),
+                    &district_admin,
+                    &district.root,
+                    round,
+                    &mut written,
+                )
+                .await;
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                link.set(Fault::Pass);
+            }
+            Injected::Slow => {
+                link.set(Fault::Delay(Duration::from_millis(150)));
+                write_round(
+                    &district.channel(),
+                    &district_admin,
+                    &district.root,
+                    round,
+                    &mut written,
+                )
+                .await;
+                tokio::time::sleep(Duration::from_millis(800)).await;
+                link.set(Fault::Pass);
+            }
+            Injected::Replayed => {
+                // Close the open connections, then deliver all they carried a second time.
+                link.cut_now();
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                link.set(Fault::Pass);
+                assert!(link.replay_recorded().await > 0, "something to replay");
+            }
+            Injected::DistrictKilled => {
+                write_round(
+                    &district.channel(),
+                    &district_admin,
+                    &district.root,
+                    round,
+                    &mut written,
+                )
+                .await;
+                district.kill();
+                district.restart();
+            }
+            Injected::CityKilled => {
+                write_round(
+                    &district.channel(),
+                    &district_admin,
+                    &district.root,
+                    round,
+                    &mut written,
+                )
+                .await;
+                city.kill();
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                city.restart();
+            }
+        }
+        // The set check, once the link has caught up.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let at_district = units(&district.channel(), &district_admin, &district.root)
+                .await
+                .expect("the district answers");
+            let at_city = units(&city.channel(), &city_admin, &unit).await;
+            if at_city.as_ref() == Some(&at_district) {
+                assert_eq!(at_district.len(), written.len(), "every acknowledged write");
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "after {fault:?} (round {round}) the city never matched the district:\ndistrict {at_district:#?}\ncity {at_city:#?}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn faults_lose_and_double_nothing_sqlite() {
+    faults_lose_and_double_nothing(Backend::Sqlite, "tier_faults::sqlite").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn faults_lose_and_double_nothing_postgres() {
+    faults_lose_and_double_nothing(Backend::Postgres, "tier_faults::postgres").await;
+}

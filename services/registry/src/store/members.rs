@@ -71,11 +71,31 @@ pub async fn insert_membership<'e, E>(executor: E, membership: &Membership) -> R
 where
     E: Executor<'e, Database = Any>,
 {
-    sqlx::query(
+    write_membership(executor, membership, "")
+        .await
+        .map_err(|error| match error {
+            ApiError::AlreadyExists { .. } => ApiError::failed_precondition(
+                "the volunteer is already a member of this unit",
+                "该志愿者已是本组织成员",
+            ),
+            other => other,
+        })
+}
+
+/// Inserts `membership`, with `on_conflict` (an `ON CONFLICT …` clause, or nothing) after.
+async fn write_membership<'e, E>(
+    executor: E,
+    membership: &Membership,
+    on_conflict: &str,
+) -> Result<(), ApiError>
+where
+    E: Executor<'e, Database = Any>,
+{
+    sqlx::query(&format!(
         "INSERT INTO memberships (id, org_unit_id, volunteer_id, is_primary, state, joined_on, \
          ended_on, origin_instance, version, create_time, update_time) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-    )
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) {on_conflict}"
+    ))
     .bind(&membership.id)
     .bind(&membership.org_unit_id)
     .bind(&membership.volunteer_id)
@@ -89,15 +109,7 @@ where
     .bind(membership.meta.update_time)
     .execute(executor)
     .await
-    .map_err(
-        |error| match egret_storage::convert_sqlx_err(error, "membership") {
-            ApiError::AlreadyExists { .. } => ApiError::failed_precondition(
-                "the volunteer is already a member of this unit",
-                "该志愿者已是本组织成员",
-            ),
-            other => other,
-        },
-    )?;
+    .map_err(sql_error("membership"))?;
     Ok(())
 }
 
@@ -248,9 +260,32 @@ pub async fn insert_application<'e, E>(
 where
     E: Executor<'e, Database = Any>,
 {
+    write_application(executor, application, "")
+        .await
+        .map_err(|error| match error {
+            ApiError::AlreadyExists { resource, .. } => ApiError::AlreadyExists {
+                resource,
+                reason: egret_runtime::Bilingual::new(
+                    "the volunteer already has a pending application to this unit",
+                    "该志愿者已有待审核的入队申请",
+                ),
+            },
+            other => other,
+        })
+}
+
+/// Inserts `application`, with `on_conflict` (an `ON CONFLICT …` clause, or nothing) after.
+async fn write_application<'e, E>(
+    executor: E,
+    application: &JoinApplication,
+    on_conflict: &str,
+) -> Result<(), ApiError>
+where
+    E: Executor<'e, Database = Any>,
+{
     sqlx::query(&format!(
         "INSERT INTO join_applications ({APPLICATION_COLUMNS}) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) {on_conflict}"
     ))
     .bind(&application.id)
     .bind(&application.org_unit_id)
@@ -266,18 +301,7 @@ where
     .bind(application.meta.update_time)
     .execute(executor)
     .await
-    .map_err(
-        |error| match egret_storage::convert_sqlx_err(error, "join application") {
-            ApiError::AlreadyExists { resource, .. } => ApiError::AlreadyExists {
-                resource,
-                reason: egret_runtime::Bilingual::new(
-                    "the volunteer already has a pending application to this unit",
-                    "该志愿者已有待审核的入队申请",
-                ),
-            },
-            other => other,
-        },
-    )?;
+    .map_err(sql_error("join application"))?;
     Ok(())
 }
 
@@ -359,32 +383,17 @@ pub async fn put_copy_membership<'e, E>(
 where
     E: Executor<'e, Database = Any>,
 {
-    sqlx::query(
-        "INSERT INTO memberships (id, org_unit_id, volunteer_id, is_primary, state, joined_on, \
-         ended_on, origin_instance, version, create_time, update_time) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
-         ON CONFLICT (id) DO UPDATE SET org_unit_id = excluded.org_unit_id, \
+    write_membership(
+        executor,
+        membership,
+        "ON CONFLICT (id) DO UPDATE SET org_unit_id = excluded.org_unit_id, \
          is_primary = excluded.is_primary, state = excluded.state, \
          joined_on = excluded.joined_on, ended_on = excluded.ended_on, \
          version = excluded.version, update_time = excluded.update_time \
          WHERE memberships.version < excluded.version \
          AND memberships.origin_instance = excluded.origin_instance",
     )
-    .bind(&membership.id)
-    .bind(&membership.org_unit_id)
-    .bind(&membership.volunteer_id)
-    .bind(i64::from(membership.primary))
-    .bind(membership.state as i64)
-    .bind(membership.joined_on.to_iso())
-    .bind(date_text(membership.ended_on))
-    .bind(&membership.meta.origin_instance)
-    .bind(membership.meta.version)
-    .bind(membership.meta.create_time)
-    .bind(membership.meta.update_time)
-    .execute(executor)
     .await
-    .map_err(sql_error("membership"))?;
-    Ok(())
 }
 
 /// Writes a copy of another instance's join application as it stands, unless a version
@@ -396,30 +405,15 @@ pub async fn put_copy_application<'e, E>(
 where
     E: Executor<'e, Database = Any>,
 {
-    sqlx::query(&format!(
-        "INSERT INTO join_applications ({APPLICATION_COLUMNS}) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
-         ON CONFLICT (id) DO UPDATE SET message = excluded.message, state = excluded.state, \
+    write_application(
+        executor,
+        application,
+        "ON CONFLICT (id) DO UPDATE SET message = excluded.message, state = excluded.state, \
          decided_by = excluded.decided_by, decision_comment = excluded.decision_comment, \
          membership_id = excluded.membership_id, version = excluded.version, \
          update_time = excluded.update_time \
          WHERE join_applications.version < excluded.version \
-         AND join_applications.origin_instance = excluded.origin_instance"
-    ))
-    .bind(&application.id)
-    .bind(&application.org_unit_id)
-    .bind(&application.volunteer_id)
-    .bind(&application.message)
-    .bind(application.state as i64)
-    .bind(&application.decided_by)
-    .bind(&application.decision_comment)
-    .bind(&application.membership_id)
-    .bind(&application.meta.origin_instance)
-    .bind(application.meta.version)
-    .bind(application.meta.create_time)
-    .bind(application.meta.update_time)
-    .execute(executor)
+         AND join_applications.origin_instance = excluded.origin_instance",
+    )
     .await
-    .map_err(sql_error("join application"))?;
-    Ok(())
 }

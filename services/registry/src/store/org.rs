@@ -37,9 +37,21 @@ pub async fn insert_org_unit<'e, E>(executor: E, unit: &OrgUnit) -> Result<(), A
 where
     E: Executor<'e, Database = Any>,
 {
+    write_org_unit(executor, unit, "").await
+}
+
+/// Inserts `unit`, with `on_conflict` (an `ON CONFLICT …` clause, or nothing) after.
+async fn write_org_unit<'e, E>(
+    executor: E,
+    unit: &OrgUnit,
+    on_conflict: &str,
+) -> Result<(), ApiError>
+where
+    E: Executor<'e, Database = Any>,
+{
     sqlx::query(&format!(
         "INSERT INTO org_units ({ORG_COLUMNS}) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) {on_conflict}"
     ))
     .bind(&unit.id)
     .bind(&unit.parent_id)
@@ -354,9 +366,22 @@ pub async fn insert_form<'e, E>(executor: E, form: &RegistrationForm) -> Result<
 where
     E: Executor<'e, Database = Any>,
 {
+    write_form(executor, form, "").await
+}
+
+/// Inserts `form`, with `on_conflict` (an `ON CONFLICT …` clause, or nothing) after.
+async fn write_form<'e, E>(
+    executor: E,
+    form: &RegistrationForm,
+    on_conflict: &str,
+) -> Result<(), ApiError>
+where
+    E: Executor<'e, Database = Any>,
+{
     sqlx::query(&format!(
         "INSERT INTO registration_forms ({FORM_COLUMNS}) VALUES \
-         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
+         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) \
+         {on_conflict}"
     ))
     .bind(&form.org_unit_id)
     .bind(&form.archive_number)
@@ -436,10 +461,10 @@ pub async fn put_copy<'e, E>(executor: E, unit: &OrgUnit) -> Result<(), ApiError
 where
     E: Executor<'e, Database = Any>,
 {
-    sqlx::query(&format!(
-        "INSERT INTO org_units ({ORG_COLUMNS}) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
-         ON CONFLICT (id) DO UPDATE SET parent_id = excluded.parent_id, path = excluded.path, \
+    write_org_unit(
+        executor,
+        unit,
+        "ON CONFLICT (id) DO UPDATE SET parent_id = excluded.parent_id, path = excluded.path, \
          tier = excluded.tier, display_name = excluded.display_name, level = excluded.level, \
          categories_json = excluded.categories_json, \
          service_fields_json = excluded.service_fields_json, \
@@ -447,27 +472,9 @@ where
          merged_into = excluded.merged_into, version = excluded.version, \
          update_time = excluded.update_time \
          WHERE org_units.version < excluded.version \
-         AND org_units.origin_instance = excluded.origin_instance"
-    ))
-    .bind(&unit.id)
-    .bind(&unit.parent_id)
-    .bind(&unit.path)
-    .bind(unit.tier as i64)
-    .bind(&unit.display_name)
-    .bind(i64::from(unit.level))
-    .bind(to_json(&unit.categories))
-    .bind(to_json(&unit.service_fields))
-    .bind(to_json(&unit.service_themes))
-    .bind(unit.status as i64)
-    .bind(&unit.merged_into)
-    .bind(&unit.meta.origin_instance)
-    .bind(unit.meta.version)
-    .bind(unit.meta.create_time)
-    .bind(unit.meta.update_time)
-    .execute(executor)
+         AND org_units.origin_instance = excluded.origin_instance",
+    )
     .await
-    .map_err(sql_error("org unit"))?;
-    Ok(())
 }
 
 /// Writes a copy of another instance's registration form as it stands, unless a version
@@ -476,10 +483,10 @@ pub async fn put_copy_form<'e, E>(executor: E, form: &RegistrationForm) -> Resul
 where
     E: Executor<'e, Database = Any>,
 {
-    sqlx::query(&format!(
-        "INSERT INTO registration_forms ({FORM_COLUMNS}) VALUES \
-         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) \
-         ON CONFLICT (org_unit_id) DO UPDATE SET archive_number = excluded.archive_number, \
+    write_form(
+        executor,
+        form,
+        "ON CONFLICT (org_unit_id) DO UPDATE SET archive_number = excluded.archive_number, \
          team_number = excluded.team_number, leader_name = excluded.leader_name, \
          host_unit = excluded.host_unit, declared_member_count = excluded.declared_member_count, \
          founded_on = excluded.founded_on, phone = excluded.phone, email = excluded.email, \
@@ -487,27 +494,7 @@ where
          service_features = excluded.service_features, awards = excluded.awards, \
          version = excluded.version, update_time = excluded.update_time \
          WHERE registration_forms.version < excluded.version \
-         AND registration_forms.origin_instance = excluded.origin_instance"
-    ))
-    .bind(&form.org_unit_id)
-    .bind(&form.archive_number)
-    .bind(&form.team_number)
-    .bind(&form.leader_name)
-    .bind(&form.host_unit)
-    .bind(form.declared_member_count)
-    .bind(date_text(form.founded_on))
-    .bind(&form.phone)
-    .bind(&form.email)
-    .bind(&form.address)
-    .bind(to_json(&form.key_members))
-    .bind(&form.service_features)
-    .bind(&form.awards)
-    .bind(&form.meta.origin_instance)
-    .bind(form.meta.version)
-    .bind(form.meta.create_time)
-    .bind(form.meta.update_time)
-    .execute(executor)
+         AND registration_forms.origin_instance = excluded.origin_instance",
+    )
     .await
-    .map_err(sql_error("registration form"))?;
-    Ok(())
 }

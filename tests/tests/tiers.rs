@@ -865,6 +865,43 @@ async fn a_districts_volunteers_reach_the_city_minimised(city: TestApp) {
     assert_eq!(copy.display_name, both.display_name);
     assert!(!copy.phone.contains(&both.phone), "{copy:?}");
 
+    // The city lists the person registered in both districts, masked, and no one else.
+    let shared = |token: String| {
+        let city = &city;
+        async move {
+            city.volunteers(&token)
+                .list_shared_volunteers(pb::ListSharedVolunteersRequest::default())
+                .await
+                .expect("lists")
+                .into_inner()
+                .people
+        }
+    };
+    let people = shared(city.admin()).await;
+    assert_eq!(people.len(), 1, "{people:?}");
+    let mut names: Vec<&str> = people[0]
+        .volunteers
+        .iter()
+        .map(|volunteer| volunteer.name.as_str())
+        .collect();
+    names.sort_unstable();
+    let mut expected = vec![in_siming.name.as_str(), in_huli.name.as_str()];
+    expected.sort_unstable();
+    assert_eq!(names, expected);
+    assert_eq!(people[0].person.len(), 16);
+    assert!(
+        people[0]
+            .volunteers
+            .iter()
+            .all(|volunteer| volunteer.id_number.contains('*'))
+    );
+    // Seen from one district's subtree, the person is registered once.
+    assert!(
+        shared(city.token(&siming_unit.name, &[Role::Viewer]))
+            .await
+            .is_empty()
+    );
+
     // The city holds no ID number to reveal, and says where it is.
     let refused = city
         .volunteers(&city.admin())

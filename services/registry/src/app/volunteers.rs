@@ -219,6 +219,35 @@ impl Registry {
         Ok((volunteers, next))
     }
 
+    /// The people registered at more than one instance, as seen from the caller's subtree:
+    /// each with its records, by the hash of its ID number under the federation key.
+    pub async fn list_shared_volunteers(
+        &self,
+        principal: &Principal,
+        page: &PageRequest,
+    ) -> Result<(Vec<(String, Vec<Volunteer>)>, String), ApiError> {
+        access::require(principal, Action::ReadVolunteers)?;
+        let root = self.scope(principal).await?.root;
+        let bounds = crate::domain::org::subtree_bounds(&root.path);
+        let bounds = (bounds.0.as_str(), bounds.1.as_str());
+        let mut hashes = store::volunteers::shared_federation_hashes(
+            self.database.reader(),
+            bounds,
+            page.after.as_deref().unwrap_or_default(),
+            page.fetch_limit(),
+        )
+        .await?;
+        let next = page.finish(&mut hashes, String::clone);
+        let mut people = Vec::with_capacity(hashes.len());
+        for hash in hashes {
+            let volunteers =
+                store::volunteers::by_federation_hash(self.database.reader(), bounds, &hash)
+                    .await?;
+            people.push((hash, volunteers));
+        }
+        Ok((people, next))
+    }
+
     /// Finds a volunteer by identity document, if visible.
     pub async fn lookup_volunteer(
         &self,

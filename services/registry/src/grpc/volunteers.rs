@@ -473,6 +473,26 @@ impl pb::volunteer_service_server::VolunteerService for VolunteerApi {
         }))
     }
 
+    async fn list_shared_volunteers(
+        &self,
+        request: Request<pb::ListSharedVolunteersRequest>,
+    ) -> Result<Response<pb::ListSharedVolunteersResponse>, Status> {
+        let principal = Principal::of(&request)?;
+        let message = request.get_ref();
+        let page = PageRequest::standard(message.page_size, &message.page_token, "shared")?;
+        let (people, next_page_token) = self.0.list_shared_volunteers(&principal, &page).await?;
+        Ok(Response::new(pb::ListSharedVolunteersResponse {
+            people: people
+                .into_iter()
+                .map(|(hash, volunteers)| pb::SharedVolunteer {
+                    person: hash.chars().take(16).collect(),
+                    volunteers: volunteers.into_iter().map(masked).collect(),
+                })
+                .collect(),
+            next_page_token,
+        }))
+    }
+
     async fn create_volunteer(
         &self,
         request: Request<pb::CreateVolunteerRequest>,

@@ -453,3 +453,53 @@ pub async fn put_copy(
     .map_err(sql_error("volunteer"))?;
     Ok(())
 }
+
+/// Federation hashes after `after` that volunteers of more than one instance visible in
+/// the subtree `[low, high)` share, in order, at most `limit`.
+pub async fn shared_federation_hashes<'e, E>(
+    executor: E,
+    (low, high): (&str, &str),
+    after: &str,
+    limit: i64,
+) -> Result<Vec<String>, ApiError>
+where
+    E: Executor<'e, Database = Any>,
+{
+    let rows: Vec<(String,)> = sqlx::query_as(&format!(
+        "SELECT v.id_number_federation_hash FROM volunteers v \
+         WHERE v.id_number_federation_hash > $3 AND {VISIBLE_IN_SUBTREE} \
+         GROUP BY v.id_number_federation_hash HAVING COUNT(DISTINCT v.origin_instance) > 1 \
+         ORDER BY v.id_number_federation_hash LIMIT $4"
+    ))
+    .bind(low)
+    .bind(high)
+    .bind(after)
+    .bind(limit)
+    .fetch_all(executor)
+    .await
+    .map_err(sql_error("volunteer"))?;
+    Ok(rows.into_iter().map(|(hash,)| hash).collect())
+}
+
+/// The volunteers with federation hash `hash` visible in the subtree `[low, high)`.
+pub async fn by_federation_hash<'e, E>(
+    executor: E,
+    (low, high): (&str, &str),
+    hash: &str,
+) -> Result<Vec<Volunteer>, ApiError>
+where
+    E: Executor<'e, Database = Any>,
+{
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM volunteers v \
+         WHERE v.id_number_federation_hash = $3 AND {VISIBLE_IN_SUBTREE} \
+         ORDER BY v.origin_instance, v.id"
+    ))
+    .bind(low)
+    .bind(high)
+    .bind(hash)
+    .fetch_all(executor)
+    .await
+    .map_err(sql_error("volunteer"))?;
+    rows.iter().map(from_row).collect()
+}

@@ -13,6 +13,7 @@ use egret_tests::{
 };
 use prost_types::FieldMask;
 use tonic::Code;
+use tonic_health::pb::health_check_response::ServingStatus;
 
 both_backends!(
     a_district_takes_its_enrolled_unit_as_root,
@@ -75,7 +76,7 @@ async fn link_of(city: &TestApp, origin: &str) -> Option<sync_pb::UpstreamLink> 
         .find(|link| link.origin_instance == origin)
 }
 
-async fn teams(app: &TestApp, root: &str) -> i64 {
+async fn overview(app: &TestApp, root: &str) -> reporting_pb::GetOverviewResponse {
     app.statistics(&app.admin())
         .get_overview(reporting_pb::GetOverviewRequest {
             org_unit: root.to_string(),
@@ -85,7 +86,10 @@ async fn teams(app: &TestApp, root: &str) -> i64 {
         .await
         .expect("statistics")
         .into_inner()
-        .teams
+}
+
+async fn teams(app: &TestApp, root: &str) -> i64 {
+    overview(app, root).await.teams
 }
 
 /// The district federation of Siming, a team under the city's root.
@@ -542,8 +546,29 @@ async fn a_districts_units_reach_the_city_as_read_only_copies(city: TestApp) {
             .filter(|copy| copy.display_name == "莲前街道巾帼志愿分队")
     })
     .await;
-    district.stop().await;
+
+    // The district's health says whether its link works: an alarm once the city is gone.
+    assert_eq!(
+        upstream_health(&district).await,
+        ServingStatus::Serving as i32
+    );
     city.stop().await;
+    eventually("the alarm at the district", || async {
+        (upstream_health(&district).await == ServingStatus::NotServing as i32).then_some(())
+    })
+    .await;
+    district.stop().await;
+}
+
+async fn upstream_health(district: &TestApp) -> i32 {
+    tonic_health::pb::health_client::HealthClient::new(district.channel.clone())
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: egret_gateway::UPSTREAM_HEALTH.to_string(),
+        })
+        .await
+        .expect("the district's health answers")
+        .into_inner()
+        .status
 }
 
 /// A change of an org unit as a district would push it.
@@ -864,6 +889,19 @@ async fn a_districts_volunteers_reach_the_city_minimised(city: TestApp) {
     let copy = volunteer_at(&city, &in_siming.name).await.expect("held");
     assert_eq!(copy.display_name, both.display_name);
     assert!(!copy.phone.contains(&both.phone), "{copy:?}");
+
+    // The city's figures for each district are the district's own.
+    for (unit, district) in [(&siming_unit, &siming), (&huli_unit, &huli)] {
+        let at_city = overview(&city, &unit.name).await;
+        let at_district = overview(district, &district.root).await;
+        assert_eq!(
+            (at_city.teams, at_city.volunteers),
+            (at_district.teams, at_district.volunteers),
+            "{}",
+            unit.display_name
+        );
+    }
+    assert_eq!(overview(&city, &siming_unit.name).await.volunteers, 2);
 
     // The city lists the person registered in both districts, masked, and no one else.
     let shared = |token: String| {

@@ -276,6 +276,7 @@ impl Gateway {
         let credentials =
             egret_runtime::SyncCredentials::new(self.accounts.issuer().clone(), "egret-gateway");
         let mut pushers = Vec::new();
+        let mut links = Vec::new();
         for upstream in &self.upstreams {
             let service = upstream.service().name;
             if !PUSHED_SERVICES.contains(&service) {
@@ -293,14 +294,58 @@ impl Gateway {
                 city.clone(),
                 grants.clone(),
             );
+            links.push(pusher.clone());
             pushers.push(pusher.spawn(self.settings.push_interval, shutdown.clone()));
         }
+        pushers.push(tokio::spawn(report_links(
+            links,
+            self.host.health_reporter(),
+            self.settings.push_interval,
+            shutdown.clone(),
+        )));
         Ok(pushers)
     }
 
     /// People's accounts.
     pub fn accounts(&self) -> &Accounts {
         &self.accounts
+    }
+}
+
+/// The health name of a district's links to the city: SERVING while every link's last
+/// push succeeded, NOT_SERVING (an alarm) while one fails.
+pub const UPSTREAM_HEALTH: &str = "upstream";
+
+/// Keeps [`UPSTREAM_HEALTH`] current with the pushers' state until `shutdown`.
+async fn report_links(
+    links: Vec<Pusher>,
+    reporter: tonic_health::server::HealthReporter,
+    interval: std::time::Duration,
+    shutdown: CancellationToken,
+) {
+    let mut failing = None;
+    loop {
+        let errors: Vec<String> = links
+            .iter()
+            .map(Pusher::status)
+            .filter(|status| !status.last_error.is_empty())
+            .map(|status| format!("{}: {}", status.service, status.last_error))
+            .collect();
+        let now_failing = !errors.is_empty();
+        if failing != Some(now_failing) {
+            let status = if now_failing {
+                tracing::warn!(errors = %errors.join("; "), "the link to the city fails");
+                tonic_health::ServingStatus::NotServing
+            } else {
+                tonic_health::ServingStatus::Serving
+            };
+            reporter.set_service_status(UPSTREAM_HEALTH, status).await;
+            failing = Some(now_failing);
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(interval) => {}
+        }
     }
 }
 

@@ -4,13 +4,16 @@
 //! After each fault, a set check: every write the district acknowledged is at the city
 //! exactly once, at its latest version, and nothing else is.
 //!
-//! Ten faults in the default run; `EGRET_FAULTS=100` runs a hundred.
+//! Ten faults in the default run; `EGRET_FAULTS=100` runs a hundred. A district offline
+//! for a week's worth of changes (`EGRET_OFFLINE_CHANGES`, 200,000 by default) catches
+//! up when its link returns.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use egret_proto::gateway::v1 as gateway_pb;
 use egret_proto::registry::v1 as pb;
+use egret_proto::sync::v1 as sync_pb;
 use egret_runtime::{Principal, Role, TokenIssuer, keys};
 use egret_tests::{Backend, Egret, Fault, FaultyLink, TEST_FEDERATION_KEY, fresh_storage};
 use prost_types::FieldMask;
@@ -154,12 +157,12 @@ const FAULTS: [Injected; 5] = [
 ];
 
 async fn faults_lose_and_double_nothing(backend: Backend, name: &str) {
-    let Some((_city_db, city_dir, city_url)) =
+    let Some((city_db, city_dir, city_url)) =
         fresh_storage(backend, &format!("{name}::city")).await
     else {
         return;
     };
-    let Some((_district_db, district_dir, district_url)) =
+    let Some((district_db, district_dir, district_url)) =
         fresh_storage(backend, &format!("{name}::district")).await
     else {
         return;
@@ -169,75 +172,21 @@ async fn faults_lose_and_double_nothing(backend: Backend, name: &str) {
         .and_then(|value| value.parse().ok())
         .unwrap_or(10);
 
-    let mut city = Egret::start(
-        city_dir.path(),
-        vec![("EGRET__DATABASE__URL".into(), city_url.clone())],
-    );
-    let city_admin = token(city_dir.path(), "xm", &city.root, Role::Admin);
-    let unit = pb::org_unit_service_client::OrgUnitServiceClient::new(city.channel())
-        .create_org_unit(authed(
-            pb::CreateOrgUnitRequest {
-                parent: city.root.clone(),
-                org_unit: Some(pb::OrgUnit {
-                    tier: pb::Tier::Team as i32,
-                    display_name: "思明区妇联".to_string(),
-                    level: pb::TeamLevel::District as i32,
-                    ..Default::default()
-                }),
-                ..Default::default()
-            },
-            &city_admin,
-        ))
-        .await
-        .expect("the district's unit")
-        .into_inner()
-        .org_unit
-        .expect("unit")
-        .name;
-    let credential =
-        gateway_pb::enrollment_service_client::EnrollmentServiceClient::new(city.channel())
-            .create_enrollment(authed(
-                gateway_pb::CreateEnrollmentRequest {
-                    enrollment: Some(gateway_pb::Enrollment {
-                        instance_id: "xm-siming".to_string(),
-                        org_unit: unit.clone(),
-                        ..Default::default()
-                    }),
-                },
-                &city_admin,
-            ))
-            .await
-            .expect("enrolls")
-            .into_inner()
-            .credential;
-
-    let link = FaultyLink::start(city.address()).await;
-    let mut district = Egret::start(
-        district_dir.path(),
-        vec![
-            ("EGRET__DATABASE__URL".into(), district_url.clone()),
-            ("EGRET__INSTANCE__ID".into(), "xm-siming".into()),
-            ("EGRET__INSTANCE__TIER".into(), "district".into()),
-            (
-                "EGRET__INSTANCE__UPSTREAM".into(),
-                format!("http://{}", link.address()),
-            ),
-            ("EGRET__INSTANCE__ENROLLMENT".into(), credential),
-            (
-                "EGRET__KEYS__FEDERATION_HASH_KEY".into(),
-                TEST_FEDERATION_KEY.into(),
-            ),
-            ("EGRET__GATEWAY__PUSH_INTERVAL".into(), "100ms".into()),
-        ],
-    );
-    assert_eq!(district.root, unit);
-    let district_admin = token(
-        district_dir.path(),
-        "xm-siming",
-        &district.root,
-        Role::Admin,
-    );
-
+    let Pair {
+        mut city,
+        mut district,
+        link,
+        unit,
+        city_admin,
+        district_admin,
+        // Kept to the end: dropping them removes the data.
+        _dirs,
+        _databases,
+    } = Pair::start(
+        (city_dir, city_url, city_db),
+        (district_dir, district_url, district_db),
+    )
+    .await;
     let mut written = Vec::new();
     for round in 0..rounds {
         let fault = FAULTS[round % FAULTS.len()];
@@ -328,6 +277,275 @@ async fn faults_lose_and_double_nothing(backend: Backend, name: &str) {
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
+}
+
+/// A distinct valid resident ID for every `seed` below ten million.
+fn resident_id(seed: u32) -> String {
+    let birth = egret_types::CivilDate::new(1950, 1, 1)
+        .expect("a date")
+        .add_days(i64::from(seed % 18_000));
+    let first17 = format!(
+        "350203{:04}{:02}{:02}{:03}",
+        birth.year,
+        birth.month,
+        birth.day,
+        seed / 18_000
+    );
+    let check = egret_tests::gb11643_check_char(&first17).expect("17 digits");
+    format!("{first17}{check}")
+}
+
+/// Sets up a city and an enrolled district as processes, the district dialling the city
+/// through a proxy; returns them with the district's unit, and both admins' tokens.
+struct Pair {
+    city: Egret,
+    district: Egret,
+    link: FaultyLink,
+    unit: String,
+    city_admin: String,
+    district_admin: String,
+    _dirs: Vec<tempfile::TempDir>,
+    _databases: Vec<Option<egret_storage::testing::FreshPostgres>>,
+}
+
+type Storage = (
+    tempfile::TempDir,
+    String,
+    Option<egret_storage::testing::FreshPostgres>,
+);
+
+impl Pair {
+    async fn start(city_storage: Storage, district_storage: Storage) -> Self {
+        let (city_dir, city_url, city_db) = city_storage;
+        let (district_dir, district_url, district_db) = district_storage;
+        let city = Egret::start(
+            city_dir.path(),
+            vec![("EGRET__DATABASE__URL".into(), city_url.clone())],
+        );
+        let city_admin = token(city_dir.path(), "xm", &city.root, Role::Admin);
+        let unit = pb::org_unit_service_client::OrgUnitServiceClient::new(city.channel())
+            .create_org_unit(authed(
+                pb::CreateOrgUnitRequest {
+                    parent: city.root.clone(),
+                    org_unit: Some(pb::OrgUnit {
+                        tier: pb::Tier::Team as i32,
+                        display_name: "思明区妇联".to_string(),
+                        level: pb::TeamLevel::District as i32,
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                },
+                &city_admin,
+            ))
+            .await
+            .expect("the district's unit")
+            .into_inner()
+            .org_unit
+            .expect("unit")
+            .name;
+        let credential =
+            gateway_pb::enrollment_service_client::EnrollmentServiceClient::new(city.channel())
+                .create_enrollment(authed(
+                    gateway_pb::CreateEnrollmentRequest {
+                        enrollment: Some(gateway_pb::Enrollment {
+                            instance_id: "xm-siming".to_string(),
+                            org_unit: unit.clone(),
+                            ..Default::default()
+                        }),
+                    },
+                    &city_admin,
+                ))
+                .await
+                .expect("enrolls")
+                .into_inner()
+                .credential;
+
+        let link = FaultyLink::start(city.address()).await;
+        let district = Egret::start(
+            district_dir.path(),
+            vec![
+                ("EGRET__DATABASE__URL".into(), district_url.clone()),
+                ("EGRET__INSTANCE__ID".into(), "xm-siming".into()),
+                ("EGRET__INSTANCE__TIER".into(), "district".into()),
+                (
+                    "EGRET__INSTANCE__UPSTREAM".into(),
+                    format!("http://{}", link.address()),
+                ),
+                ("EGRET__INSTANCE__ENROLLMENT".into(), credential),
+                (
+                    "EGRET__KEYS__FEDERATION_HASH_KEY".into(),
+                    TEST_FEDERATION_KEY.into(),
+                ),
+                ("EGRET__GATEWAY__PUSH_INTERVAL".into(), "100ms".into()),
+            ],
+        );
+        assert_eq!(district.root, unit);
+        let district_admin = token(
+            district_dir.path(),
+            "xm-siming",
+            &district.root,
+            Role::Admin,
+        );
+
+        Self {
+            city,
+            district,
+            link,
+            unit,
+            city_admin,
+            district_admin,
+            _dirs: vec![city_dir, district_dir],
+            _databases: vec![city_db, district_db],
+        }
+    }
+}
+
+async fn offline_catch_up(backend: Backend, name: &str) {
+    let Some((city_db, city_dir, city_url)) =
+        fresh_storage(backend, &format!("{name}::city")).await
+    else {
+        return;
+    };
+    let Some((district_db, district_dir, district_url)) =
+        fresh_storage(backend, &format!("{name}::district")).await
+    else {
+        return;
+    };
+    let changes: u32 = std::env::var("EGRET_OFFLINE_CHANGES")
+        .ok()
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(200_000);
+    let pair = Pair::start(
+        (city_dir, city_url, city_db),
+        (district_dir, district_url, district_db),
+    )
+    .await;
+    // Offline: every connection to the city is cut at once.
+    pair.link.set(Fault::CutAfter(0));
+    let registering = std::time::Instant::now();
+    let mut client =
+        pb::volunteer_service_client::VolunteerServiceClient::new(pair.district.channel());
+    // Each registration is two changes: the volunteer and its membership.
+    let volunteers = changes / 2;
+    let mut seed = 0;
+    while seed < volunteers {
+        let rows = (volunteers - seed).min(1000);
+        let requests = (seed..seed + rows)
+            .map(|seed| pb::CreateVolunteerRequest {
+                volunteer: Some(pb::Volunteer {
+                    display_name: format!("志愿者{seed}"),
+                    id_type: pb::IdType::ResidentId as i32,
+                    id_number: resident_id(seed),
+                    phone: format!("139{seed:08}"),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            })
+            .collect();
+        let mut request = authed(
+            pb::BatchCreateVolunteersRequest {
+                org_unit: pair.district.root.clone(),
+                requests,
+                request_id: String::new(),
+            },
+            &pair.district_admin,
+        );
+        request.set_timeout(Duration::from_secs(60));
+        client
+            .batch_create_volunteers(request)
+            .await
+            .expect("the district registers while offline");
+        seed += rows;
+    }
+    let registered = registering.elapsed();
+    // The link returns; the city catches up.
+    let returned = std::time::Instant::now();
+    pair.link.set(Fault::Pass);
+    let mut city_volunteers =
+        pb::volunteer_service_client::VolunteerServiceClient::new(pair.city.channel());
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(1800);
+    loop {
+        let page = city_volunteers
+            .list_volunteers(authed(
+                pb::ListVolunteersRequest {
+                    org_unit: pair.unit.clone(),
+                    page_size: 1,
+                    ..Default::default()
+                },
+                &pair.city_admin,
+            ))
+            .await;
+        let link = link_state(&pair).await;
+        if link
+            .is_some_and(|(acknowledged, head)| acknowledged == head && head >= i64::from(changes))
+        {
+            assert!(page.is_ok());
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never caught up: {link:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let caught_up = returned.elapsed();
+    println!(
+        "offline catch-up: {changes} changes registered in {registered:.1?}, applied at the city {caught_up:.1?} after the link returned ({:.0} changes/s)",
+        f64::from(changes) / caught_up.as_secs_f64()
+    );
+    // Every volunteer is at the city.
+    let count = count_at_city(&pair).await;
+    assert_eq!(count, u64::from(volunteers));
+}
+
+/// The registry link's (acknowledged, head) at the city.
+async fn link_state(pair: &Pair) -> Option<(i64, i64)> {
+    let mut request = authed(
+        sync_pb::ListUpstreamLinksRequest::default(),
+        &pair.city_admin,
+    );
+    request
+        .metadata_mut()
+        .insert("egret-service", "registry".parse().expect("ascii"));
+    let links = sync_pb::upward_service_client::UpwardServiceClient::new(pair.city.channel())
+        .list_upstream_links(request)
+        .await
+        .ok()?
+        .into_inner()
+        .links;
+    links
+        .first()
+        .map(|link| (link.acknowledged_sequence, link.head_sequence))
+}
+
+/// The district's volunteers at the city, counted by the city's statistics.
+async fn count_at_city(pair: &Pair) -> u64 {
+    let overview =
+        egret_proto::reporting::v1::statistics_service_client::StatisticsServiceClient::new(
+            pair.city.channel(),
+        )
+        .get_overview(authed(
+            egret_proto::reporting::v1::GetOverviewRequest {
+                org_unit: pair.unit.clone(),
+                catch_up: true,
+                ..Default::default()
+            },
+            &pair.city_admin,
+        ))
+        .await
+        .expect("the city's statistics")
+        .into_inner();
+    u64::try_from(overview.volunteers).unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_week_offline_catches_up_sqlite() {
+    offline_catch_up(Backend::Sqlite, "tier_faults::offline::sqlite").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_week_offline_catches_up_postgres() {
+    offline_catch_up(Backend::Postgres, "tier_faults::offline::postgres").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -31,6 +31,8 @@ pub struct District {
     pub instance_id: String,
     /// Its unit here: everything it pushes lies in that unit's subtree.
     pub org_unit_id: String,
+    /// That unit's path here (`/root/…/unit/`), read once per batch.
+    pub org_unit_path: String,
 }
 
 /// What writes a district's records into a service's own tables.
@@ -386,9 +388,24 @@ impl UpwardService for UpwardApi {
         let served = self.logs.pick(&request)?;
         let batch = request.into_inner();
         check_batch(&batch)?;
+        let unit = crate::replica::unit(served.database.reader(), &principal.org_unit)
+            .await?
+            .ok_or_else(|| {
+                ApiError::failed_precondition(
+                    format!(
+                        "orgUnits/{}, the unit of instance {instance_id}, is not held here",
+                        principal.org_unit
+                    ),
+                    format!(
+                        "本实例没有实例 {instance_id} 所属的组织 orgUnits/{}",
+                        principal.org_unit
+                    ),
+                )
+            })?;
         let district = District {
             instance_id: instance_id.to_string(),
-            org_unit_id: principal.org_unit.clone(),
+            org_unit_id: unit.id,
+            org_unit_path: unit.path,
         };
         let applied = apply_batch(&served, &district, &batch).await;
         if let Err(error) = &applied {

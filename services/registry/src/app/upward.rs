@@ -67,27 +67,6 @@ fn numbers(change: &pb::Change, values: Vec<i64>) -> Result<Vec<i32>, ApiError> 
         .collect()
 }
 
-/// The district's unit here, whose subtree the district's records belong in.
-async fn district_unit(
-    transaction: &mut WriteTx,
-    district: &District,
-) -> Result<OrgUnit, ApiError> {
-    store::org::get_org_unit(transaction.conn(), &district.org_unit_id)
-        .await?
-        .ok_or_else(|| {
-            ApiError::failed_precondition(
-                format!(
-                    "orgUnits/{}, the unit of instance {}, no longer exists here",
-                    district.org_unit_id, district.instance_id
-                ),
-                format!(
-                    "实例 {} 所属的组织 orgUnits/{} 已不存在",
-                    district.instance_id, district.org_unit_id
-                ),
-            )
-        })
-}
-
 async fn apply_unit(
     transaction: &mut WriteTx,
     district: &District,
@@ -95,7 +74,6 @@ async fn apply_unit(
     unit: pb::OrgUnit,
 ) -> Result<(), ApiError> {
     let name = names::org_unit(&unit.id);
-    let anchor = district_unit(transaction, district).await?;
     // The district's paths start at its unit: `/D/…/X/`.
     let below = unit
         .path
@@ -103,7 +81,7 @@ async fn apply_unit(
         .filter(|rest| !rest.is_empty() && unit.id != district.org_unit_id)
         .ok_or_else(|| outside(district, &name))?;
     let copy = OrgUnit {
-        path: format!("{}{below}", anchor.path),
+        path: format!("{}{below}", district.org_unit_path),
         tier: Tier::from_name(&unit.tier)
             .ok_or_else(|| corrupt(change, format!("tier {:?}", unit.tier)))?,
         status: OrgStatus::from_name(&unit.status)
@@ -218,10 +196,9 @@ async fn within(
     district: &District,
     unit_id: &str,
 ) -> Result<bool, ApiError> {
-    let anchor = district_unit(transaction, district).await?;
     Ok(store::org::get_org_unit(transaction.conn(), unit_id)
         .await?
-        .is_some_and(|unit| unit.path.starts_with(&anchor.path)))
+        .is_some_and(|unit| unit.path.starts_with(&district.org_unit_path)))
 }
 
 /// The serde form of a change's record, as the owning registry wrote it.

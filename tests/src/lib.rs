@@ -664,6 +664,46 @@ impl TestApp {
             .service_records
     }
 
+    /// Creates a draft activity of `org_unit` (as `leader`) starting `start_hours` from now,
+    /// three hours long, with one position of three places.
+    pub async fn create_activity(
+        &self,
+        leader: &str,
+        org_unit: &str,
+        display_name: &str,
+        start_hours: i64,
+    ) -> activity_pb::Activity {
+        self.activities(leader)
+            .create_activity(activity_pb::CreateActivityRequest {
+                activity: Some(activity_pb::Activity {
+                    org_unit: org_unit.to_string(),
+                    display_name: display_name.to_string(),
+                    service_theme: egret_proto::common::v1::ServiceTheme::Care as i32,
+                    site: Some(activity_pb::ServiceSite {
+                        display_name: "曾厝垵社区妇女之家".to_string(),
+                        address: "厦门市思明区曾厝垵".to_string(),
+                        kind: activity_pb::SiteKind::Community as i32,
+                        check_in_fence: None,
+                    }),
+                    start_time: in_hours(start_hours),
+                    end_time: in_hours(start_hours + 3),
+                    risk_level: activity_pb::RiskLevel::Low as i32,
+                    positions: vec![activity_pb::Position {
+                        role: "探访员".to_string(),
+                        headcount: 3,
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }),
+                request_id: String::new(),
+            })
+            .await
+            .expect("creates the activity")
+            .into_inner()
+            .activity
+            .expect("activity")
+    }
+
     /// Publishes `activity` (as `leader`) and signs `volunteer` up for its first position
     /// (as `own`, the volunteer's token), approved by `leader`.
     pub async fn publish_and_sign_up(

@@ -12,7 +12,7 @@ use egret_proto::recognition::v1 as recognition;
 use egret_proto::registry::v1 as registry;
 use egret_proto::reporting::v1 as reporting;
 use egret_runtime::Role;
-use egret_tests::{Backend, TestApp, in_hours};
+use egret_tests::{Backend, TestApp};
 use tonic::Code;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -85,35 +85,8 @@ async fn one_day_then_a_crash(mut app: TestApp) {
 
     // An activity in an hour, published, with the volunteer signed up and approved.
     let activity = app
-        .activities(&leader)
-        .create_activity(pb::CreateActivityRequest {
-            activity: Some(pb::Activity {
-                org_unit: team.name.clone(),
-                display_name: "社区敬老探访".to_string(),
-                service_theme: common::ServiceTheme::Care as i32,
-                site: Some(pb::ServiceSite {
-                    display_name: "曾厝垵社区妇女之家".to_string(),
-                    address: "厦门市思明区曾厝垵".to_string(),
-                    kind: pb::SiteKind::Community as i32,
-                    check_in_fence: None,
-                }),
-                start_time: in_hours(1),
-                end_time: in_hours(4),
-                risk_level: pb::RiskLevel::Low as i32,
-                positions: vec![pb::Position {
-                    role: "探访员".to_string(),
-                    headcount: 3,
-                    ..Default::default()
-                }],
-                ..Default::default()
-            }),
-            request_id: String::new(),
-        })
-        .await
-        .expect("creates the activity")
-        .into_inner()
-        .activity
-        .expect("activity");
+        .create_activity(&leader, &team.name, "社区敬老探访", 1)
+        .await;
     app.publish_and_sign_up(&leader, &own, &activity, &volunteer.name)
         .await;
 

@@ -3,7 +3,9 @@
 //! SQLite and PostgreSQL.
 
 use egret_gateway::{EgretConfig, Instance};
+use egret_proto::activity::v1 as activity_pb;
 use egret_proto::gateway::v1 as gateway_pb;
+use egret_proto::recognition::v1 as recognition_pb;
 use egret_proto::registry::v1 as pb;
 use egret_proto::reporting::v1 as reporting_pb;
 use egret_proto::sync::v1 as sync_pb;
@@ -22,6 +24,7 @@ both_backends!(
     a_districts_units_reach_the_city_as_read_only_copies,
     pushed_batches_are_checked,
     a_districts_volunteers_reach_the_city_minimised,
+    a_districts_activities_hours_and_certificates_reach_the_city,
 );
 
 /// Polls `check` until it answers Some, for at most 30 s (the district pushes every
@@ -1018,4 +1021,177 @@ async fn a_districts_volunteers_reach_the_city_minimised(city: TestApp) {
     siming.stop().await;
     huli.stop().await;
     city.stop().await;
+}
+
+/// The figures of an overview that the districts' records make up.
+fn figures(overview: &reporting_pb::GetOverviewResponse) -> [(&'static str, i64); 8] {
+    [
+        ("teams", overview.teams),
+        ("volunteers", overview.volunteers),
+        ("activities", overview.activities),
+        ("approved_minutes", overview.approved_minutes),
+        ("service_records", overview.service_records),
+        ("trained_volunteers", overview.trained_volunteers),
+        ("insured_volunteers", overview.insured_volunteers),
+        ("commendations", overview.commendations),
+    ]
+}
+
+async fn a_districts_activities_hours_and_certificates_reach_the_city(city: TestApp) {
+    let siming_unit = siming(&city).await;
+    let credential = city.enroll("xm-siming", &siming_unit.name).await;
+    let siming = city
+        .spawn_district(module_path!(), "xm-siming", &credential)
+        .await
+        .expect("the city's backend is configured");
+    let admin = siming.admin();
+    let team = siming
+        .create_unit(
+            &admin,
+            &siming.root,
+            pb::Tier::SubTeam,
+            "曾厝垵巾帼服务分队",
+        )
+        .await;
+    let volunteer = siming.register(&admin, &team.name, 51).await;
+    let leader = siming.token(&team.name, &[Role::TeamLeader]);
+    let own = siming.volunteer_token(&siming.root, &volunteer.name);
+    let activity = siming
+        .create_activity(&leader, &team.name, "社区敬老探访", 1)
+        .await;
+    let sign_up = siming
+        .publish_and_sign_up(&leader, &own, &activity, &volunteer.name)
+        .await;
+    let records = siming
+        .import_hours(&admin, &team.name, &volunteer.name, &[(3, 150), (2, 90)])
+        .await;
+
+    // The activity, the sign-up and the hours reach the city as the district's copies.
+    let copy = eventually("the district's activity at the city", || {
+        let city = &city;
+        let name = activity.name.clone();
+        async move {
+            city.activities(&city.admin())
+                .get_activity(activity_pb::GetActivityRequest { name })
+                .await
+                .ok()
+                .map(|response| response.into_inner().activity.expect("activity"))
+                .filter(|copy| copy.state == activity_pb::ActivityState::Published as i32)
+        }
+    })
+    .await;
+    assert_eq!(copy.display_name, "社区敬老探访");
+    assert_eq!(
+        copy.metadata
+            .as_ref()
+            .map(|meta| meta.origin_instance.as_str()),
+        Some("xm-siming")
+    );
+    let at_district =
+        eventually("the district's figures count the hours", || {
+            let siming = &siming;
+            async move {
+                Some(overview(siming, &siming.root).await).filter(|at| at.approved_minutes == 240)
+            }
+        })
+        .await;
+    let at_city = eventually("the city's figures equal the district's", || {
+        let (city, unit, expected) = (&city, &siming_unit.name, figures(&at_district));
+        async move {
+            let at_city = overview(city, unit).await;
+            (figures(&at_city) == expected).then_some(at_city)
+        }
+    })
+    .await;
+    assert_eq!(at_city.activities, 1);
+    assert_eq!(at_city.service_records, records.len() as i64);
+    let held = city
+        .sign_ups(&city.admin())
+        .get_sign_up(activity_pb::GetSignUpRequest {
+            name: sign_up.name.clone(),
+        })
+        .await
+        .expect("the sign-up's copy")
+        .into_inner()
+        .sign_up
+        .expect("sign-up");
+    assert_eq!(held.volunteer, volunteer.name);
+
+    // A certificate the district issues checks out at the city, under the district's
+    // signature, until the district revokes it.
+    let staff = siming.token(&team.name, &[Role::Staff]);
+    let day = |days_ago| {
+        let day = egret_tests::days_before(egret_runtime::wire::today(), days_ago);
+        Some(egret_runtime::wire::date_to_wire(day))
+    };
+    let certificate = siming
+        .certificates(&staff)
+        .issue_certificate(recognition_pb::IssueCertificateRequest {
+            volunteer: volunteer.name.clone(),
+            period_start: day(10),
+            period_end: day(0),
+            person_in_charge: "王主任".to_string(),
+            handler: "李经办".to_string(),
+            handler_contact: "0592-2033990".to_string(),
+            request_id: uuid::Uuid::new_v4().to_string(),
+            ..Default::default()
+        })
+        .await
+        .expect("the district issues a certificate")
+        .into_inner()
+        .certificate
+        .expect("certificate");
+    assert!(certificate.serial_number.starts_with("XM-SIMING-"));
+    let check_at_city = |signature: String| {
+        let (city, payload) = (&city, certificate.signed_payload.clone());
+        async move {
+            city.certificates("")
+                .verify_certificate(recognition_pb::VerifyCertificateRequest {
+                    signed_payload: payload,
+                    signature,
+                })
+                .await
+                .expect("verification needs no token")
+                .into_inner()
+        }
+    };
+    let checked = eventually("the certificate checks out at the city", || {
+        let check = check_at_city(certificate.signature.clone());
+        async move { Some(check.await).filter(|checked| checked.valid) }
+    })
+    .await;
+    assert_eq!(checked.serial_number, certificate.serial_number);
+    let mut forged = certificate.signature.clone().into_bytes();
+    forged[3] = if forged[3] == b'A' { b'B' } else { b'A' };
+    let forged = check_at_city(String::from_utf8(forged).expect("ascii")).await;
+    assert!(!forged.valid, "{forged:?}");
+    siming
+        .certificates(&staff)
+        .revoke_certificate(recognition_pb::RevokeCertificateRequest {
+            name: certificate.name.clone(),
+            reason: "开具有误".to_string(),
+        })
+        .await
+        .expect("the district revokes it");
+    let revoked = eventually("the revocation at the city", || {
+        let check = check_at_city(certificate.signature.clone());
+        async move {
+            Some(check.await)
+                .filter(|checked| checked.state == recognition_pb::CertificateState::Revoked as i32)
+        }
+    })
+    .await;
+    assert!(!revoked.valid);
+
+    // The copies are read-only at the city, which names their owner.
+    let refused = city
+        .activities(&city.admin())
+        .cancel_activity(activity_pb::CancelActivityRequest {
+            name: activity.name.clone(),
+            reason: "试图在市级实例取消".to_string(),
+        })
+        .await
+        .expect_err("the activity is the district's");
+    assert_eq!(refused.code(), Code::FailedPrecondition, "{refused:?}");
+    assert!(refused.message().contains("xm-siming"), "{refused:?}");
 }

@@ -93,3 +93,47 @@ pub fn value_rows(connection: &sqlx::AnyConnection, rows: usize, columns: usize)
     }
     text
 }
+
+/// The `ON CONFLICT` clause that writes a copy of another instance's record (at the city,
+/// a district's) over the one held under `key`: every column of `columns` (a
+/// comma-separated list, table prefixes allowed) but the key, the origin and the creation
+/// time, and only when the copy is newer and the held row has the same origin, so that a
+/// replayed or stale copy changes nothing and a row of another origin is never taken over.
+pub fn copy_conflict(table: &str, key: &str, columns: &str) -> String {
+    let keys: Vec<&str> = key.split(',').map(str::trim).collect();
+    let assignments: Vec<String> = columns
+        .split(',')
+        .map(|column| {
+            let column = column.trim();
+            column.rsplit('.').next().unwrap_or(column)
+        })
+        .filter(|column| {
+            !keys.contains(column) && !matches!(*column, "origin_instance" | "create_time")
+        })
+        .map(|column| format!("{column} = excluded.{column}"))
+        .collect();
+    format!(
+        "ON CONFLICT ({key}) DO UPDATE SET {} WHERE {table}.version < excluded.version \
+         AND {table}.origin_instance = excluded.origin_instance",
+        assignments.join(", ")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::copy_conflict;
+
+    #[test]
+    fn copy_conflict_sets_all_but_key_origin_and_creation() {
+        assert_eq!(
+            copy_conflict(
+                "things",
+                "id",
+                "t.id, t.name, t.origin_instance, t.version, t.create_time, t.update_time"
+            ),
+            "ON CONFLICT (id) DO UPDATE SET name = excluded.name, version = excluded.version, \
+             update_time = excluded.update_time WHERE things.version < excluded.version \
+             AND things.origin_instance = excluded.origin_instance"
+        );
+    }
+}

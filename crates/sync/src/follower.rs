@@ -60,6 +60,12 @@ pub trait ChangeSink: Send + Sync + 'static {
         transaction: &'a mut WriteTx,
         entry: &'a Change,
     ) -> BoxFuture<'a, Result<(), ApiError>>;
+
+    /// Runs first in each page's transaction, before any entry is applied: where sinks of
+    /// several feeds derive figures from each other's rows, this is where they serialize.
+    fn begin<'a>(&'a self, _transaction: &'a mut WriteTx) -> BoxFuture<'a, Result<(), ApiError>> {
+        Box::pin(async { Ok(()) })
+    }
 }
 
 /// Maps a failed call to the upstream service to what our caller sees.
@@ -244,6 +250,7 @@ impl Follower {
                 return Ok(());
             }
             let mut transaction = self.database.begin(self.actor, &self.origin).await?;
+            self.sink.begin(&mut transaction).await?;
             for entry in &page.entries {
                 self.sink.apply(&mut transaction, entry).await?;
             }

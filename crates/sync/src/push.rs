@@ -75,6 +75,20 @@ pub struct PushStatus {
     pub head_sequence: i64,
     /// The last error; empty after a successful push.
     pub last_error: String,
+    /// Since when pushes have failed without a success between; None after a success.
+    pub failing_since: Option<std::time::Instant>,
+}
+
+/// How long a link may fail before it is an alarm: a batch that refers to a unit still
+/// on its way up the registry's link fails for a moment and goes through on a retry.
+pub const ALARM_AFTER: Duration = Duration::from_secs(5);
+
+impl PushStatus {
+    /// Whether the link has failed for longer than [`ALARM_AFTER`].
+    pub fn alarm(&self) -> bool {
+        self.failing_since
+            .is_some_and(|since| since.elapsed() >= ALARM_AFTER)
+    }
 }
 
 /// The pusher of one service's log.
@@ -132,10 +146,18 @@ impl Pusher {
     pub async fn push(&self) -> Result<(), ApiError> {
         let result = self.push_all().await;
         match &result {
-            Ok(()) => self.note(|status| status.last_error.clear()),
+            Ok(()) => self.note(|status| {
+                status.last_error.clear();
+                status.failing_since = None;
+            }),
             Err(error) => {
                 let error = error.to_string();
-                self.note(|status| status.last_error = error);
+                self.note(|status| {
+                    status.last_error = error;
+                    status
+                        .failing_since
+                        .get_or_insert_with(std::time::Instant::now);
+                });
             }
         }
         result
@@ -152,7 +174,7 @@ impl Pusher {
                 .entries
                 .into_iter()
                 .filter(|change| change.origin_instance == self.instance_id)
-                .map(project_upward)
+                .filter_map(project_upward)
                 .collect();
             let token = self.grants.token().await.map_err(link_error)?;
             let mut request = tonic::Request::new(pb::PushChangesRequest {
@@ -220,19 +242,29 @@ impl Pusher {
 /// minimised. The change log already holds no plaintext ID number and only masked
 /// contacts; what it holds beyond that for the district's own use (the ID number's hash
 /// under the district's lookup key, which the city could match against nothing and should
-/// not hold) is dropped here.
+/// not hold) is dropped here. Two kinds of record stay at the district altogether: rule
+/// sets (those in force are the city's and come down, and a district's own would clash with
+/// the city's ids) and the points ledger (postings, benefits, redemptions: a district's own
+/// scheme, which no city figure counts).
 pub const UPWARD_PROJECTION: &str = "minimal/v1";
 
-/// A change as it goes up, in [`UPWARD_PROJECTION`].
-pub fn project_upward(mut change: pb::Change) -> pb::Change {
-    if let Some(pb::record::Kind::Volunteer(volunteer)) = change
+/// A change as it goes up, in [`UPWARD_PROJECTION`]; None for one that stays.
+pub fn project_upward(mut change: pb::Change) -> Option<pb::Change> {
+    match change
         .record
         .as_mut()
         .and_then(|record| record.kind.as_mut())
     {
-        volunteer.id_number_hash.clear();
+        Some(pb::record::Kind::Volunteer(volunteer)) => volunteer.id_number_hash.clear(),
+        Some(
+            pb::record::Kind::RuleSet(_)
+            | pb::record::Kind::Posting(_)
+            | pb::record::Kind::Benefit(_)
+            | pb::record::Kind::Redemption(_),
+        ) => return None,
+        _ => {}
     }
-    change
+    Some(change)
 }
 
 fn link_error(error: LinkError) -> ApiError {

@@ -19,6 +19,7 @@ use futures::future::BoxFuture;
 use sqlx::{Any, Executor};
 use tonic::{Request, Response, Status};
 
+use crate::RecordChanges;
 use crate::server::ChangeLogs;
 
 /// The most changes one batch may carry.
@@ -87,6 +88,206 @@ pub fn outside(district: &District, resource: &str) -> ApiError {
             "{resource} 不在实例 {} 所属组织 orgUnits/{} 的范围内",
             district.instance_id, district.org_unit_id
         ),
+    )
+}
+
+/// The serde form of a change's record, as the owning service wrote it.
+pub fn serde_form<T: serde::de::DeserializeOwned>(change: &pb::Change) -> Result<T, ApiError> {
+    let record = change
+        .record
+        .as_ref()
+        .ok_or_else(|| crate::follower::corrupt(change, "it carries no record"))?;
+    crate::record::serde_form(record).map_err(|error| crate::follower::corrupt(change, error))
+}
+
+/// Whether a copy held at `held` may be replaced by one at `version` from `district`:
+/// refused when the held record is someone else's, skipped (`Ok(false)`) when it is as
+/// new (a batch delivered twice).
+pub fn newer(
+    held: Option<&egret_types::Meta>,
+    version: i64,
+    district: &District,
+    name: &str,
+) -> Result<bool, ApiError> {
+    match held {
+        Some(held) if held.origin_instance != district.instance_id => Err(outside(district, name)),
+        Some(held) => Ok(held.version < version),
+        None => Ok(true),
+    }
+}
+
+/// The change-log operation of writing a copy: an update when one was held.
+pub fn operation(held: bool) -> egret_storage::Operation {
+    if held {
+        egret_storage::Operation::Update
+    } else {
+        egret_storage::Operation::Create
+    }
+}
+
+/// Refuses `resource` unless `unit_id` is held here (in this service's `org_units`) within
+/// the district's subtree. A unit not held yet is a wait, not a refusal: units come up the
+/// registry's link and reach this service through its registry feed, so a record of
+/// another service may arrive first; the district resends the batch.
+pub async fn require_within(
+    transaction: &mut WriteTx,
+    district: &District,
+    unit_id: &str,
+    resource: &str,
+) -> Result<(), ApiError> {
+    match crate::replica::unit(transaction.conn(), unit_id).await? {
+        Some(unit) if unit.path.starts_with(&district.org_unit_path) => Ok(()),
+        Some(_) => Err(outside(district, resource)),
+        None => Err(not_yet(resource, &format!("orgUnits/{unit_id}"))),
+    }
+}
+
+/// Refuses `resource` unless `referent`, which it refers to, is held here (`held`, its
+/// bookkeeping) and is the district's own; one not held yet is a wait (see [`not_yet`]).
+pub fn require_owned(
+    held: Option<&egret_types::Meta>,
+    district: &District,
+    resource: &str,
+    referent: &str,
+) -> Result<(), ApiError> {
+    match held {
+        Some(meta) if meta.origin_instance == district.instance_id => Ok(()),
+        Some(_) => Err(outside(district, referent)),
+        None => Err(not_yet(resource, referent)),
+    }
+}
+
+/// The wait for `missing`, which `resource` refers to and which has not reached this
+/// instance yet (it comes up another link, or later in this one).
+pub fn not_yet(resource: &str, missing: &str) -> ApiError {
+    ApiError::Unavailable(egret_runtime::Bilingual::new(
+        format!(
+            "{resource} refers to {missing}, which has not reached this instance yet; the batch is taken when it has"
+        ),
+        format!("{resource} 引用的 {missing} 尚未同步到本实例，待其到达后再接收本批"),
+    ))
+}
+
+/// A record a service takes from districts as a read-only copy, written by
+/// [`write_copy`]. Implement it with [`copied_record!`](crate::copied_record).
+pub trait CopiedRecord: serde::Serialize + serde::de::DeserializeOwned + Send + Sync {
+    /// Its resource type in the change log, `egret.<service>.v1.<Kind>`.
+    const RESOURCE_TYPE: &'static str;
+    /// Its resource name.
+    fn resource_name(&self) -> String;
+    /// Its bookkeeping.
+    fn meta(&self) -> &egret_types::Meta;
+    /// The record held here under the same key, if any.
+    fn held<'a>(
+        &'a self,
+        connection: &'a mut sqlx::AnyConnection,
+    ) -> BoxFuture<'a, Result<Option<Self>, ApiError>>
+    where
+        Self: Sized;
+    /// Writes it as it stands over a held copy (see `egret_storage::rows::copy_conflict`).
+    fn put_copy<'a>(
+        &'a self,
+        connection: &'a mut sqlx::AnyConnection,
+    ) -> BoxFuture<'a, Result<(), ApiError>>;
+}
+
+/// Implements [`CopiedRecord`] for a service's record type:
+///
+/// ```ignore
+/// egret_sync::copied_record! {
+///     Activity: "egret.activity.v1.Activity", |record| names::activity(&record.id),
+///     held: |connection, record| store::activities::get(connection, &record.id),
+///     put: store::activities::put_copy,
+/// }
+/// ```
+#[macro_export]
+macro_rules! copied_record {
+    ($($type:ty: $resource_type:expr, |$named:ident| $name:expr,
+        held: |$connection:ident, $record:ident| $held:expr,
+        put: $put:path $(,)?);+ $(;)?) => {$(
+        impl $crate::upward::CopiedRecord for $type {
+            const RESOURCE_TYPE: &'static str = $resource_type;
+
+            fn resource_name(&self) -> String {
+                let $named = self;
+                $name
+            }
+
+            fn meta(&self) -> &$crate::upward::reexport::Meta {
+                &self.meta
+            }
+
+            fn held<'a>(
+                &'a self,
+                connection: &'a mut $crate::upward::reexport::AnyConnection,
+            ) -> $crate::upward::reexport::BoxFuture<
+                'a,
+                Result<Option<Self>, $crate::upward::reexport::ApiError>,
+            > {
+                let $connection = connection;
+                let $record = self;
+                Box::pin($held)
+            }
+
+            fn put_copy<'a>(
+                &'a self,
+                connection: &'a mut $crate::upward::reexport::AnyConnection,
+            ) -> $crate::upward::reexport::BoxFuture<
+                'a,
+                Result<(), $crate::upward::reexport::ApiError>,
+            > {
+                Box::pin($put(connection, self))
+            }
+        }
+    )+};
+}
+
+#[doc(hidden)]
+pub mod reexport {
+    pub use egret_runtime::ApiError;
+    pub use egret_types::Meta;
+    pub use futures::future::BoxFuture;
+    pub use sqlx::AnyConnection;
+}
+
+/// Writes `copy`, a district's record, over the one held here, unless that is another
+/// origin's (refused) or as new (skipped: a batch delivered twice changes nothing), and
+/// records it in this service's change log as the district logged it.
+pub async fn write_copy<T: CopiedRecord>(
+    transaction: &mut WriteTx,
+    district: &District,
+    change: &pb::Change,
+    copy: T,
+) -> Result<(), ApiError> {
+    let name = copy.resource_name();
+    if name != change.resource_name {
+        return Err(crate::follower::corrupt(
+            change,
+            format!("its record is {name}"),
+        ));
+    }
+    let held = copy.held(transaction.conn()).await?;
+    if !newer(
+        held.as_ref().map(CopiedRecord::meta),
+        copy.meta().version,
+        district,
+        &name,
+    )? {
+        return Ok(());
+    }
+    copy.put_copy(transaction.conn()).await?;
+    let before = held
+        .as_ref()
+        .map(|held| serde_json::to_value(held).map_err(|error| ApiError::Internal(error.into())))
+        .transpose()?;
+    let after: serde_json::Value = serde_form(change)?;
+    transaction.record_diff(
+        T::RESOURCE_TYPE,
+        name,
+        operation(held.is_some()),
+        before.as_ref(),
+        after,
+        &change.reason,
     )
 }
 
@@ -390,16 +591,12 @@ impl UpwardService for UpwardApi {
         check_batch(&batch)?;
         let unit = crate::replica::unit(served.database.reader(), &principal.org_unit)
             .await?
+            // The unit reaches each service here through its registry feed, maybe after
+            // the district's first batch: a wait, which the district retries.
             .ok_or_else(|| {
-                ApiError::failed_precondition(
-                    format!(
-                        "orgUnits/{}, the unit of instance {instance_id}, is not held here",
-                        principal.org_unit
-                    ),
-                    format!(
-                        "本实例没有实例 {instance_id} 所属的组织 orgUnits/{}",
-                        principal.org_unit
-                    ),
+                not_yet(
+                    &format!("the link of instance {instance_id}"),
+                    &format!("orgUnits/{}", principal.org_unit),
                 )
             })?;
         let district = District {
@@ -410,7 +607,9 @@ impl UpwardService for UpwardApi {
         let applied = apply_batch(&served, &district, &batch).await;
         if let Err(error) = &applied {
             let refusal = match error {
-                ApiError::OutOfSequence { .. } => None,
+                // Neither is a refusal: the district resends from the sequence expected,
+                // or once what the batch refers to has arrived.
+                ApiError::OutOfSequence { .. } | ApiError::Unavailable(_) => None,
                 ApiError::Internal(_) => {
                     Some("an internal error here (see this instance's log)".to_string())
                 }

@@ -124,7 +124,7 @@ impl Part for Activity {
             host,
             Self::NAME,
             self.database().clone(),
-            egret_sync::upward::TakesNothing,
+            app::upward::ActivityApplier,
         );
     }
 

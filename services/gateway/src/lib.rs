@@ -144,7 +144,7 @@ pub struct Gateway {
 
 /// The services whose change logs a district pushes to the city: those whose records the
 /// city takes so far. The others' logs stay at the district until the city takes them.
-const PUSHED_SERVICES: [&str; 1] = ["registry"];
+const PUSHED_SERVICES: [&str; 3] = ["registry", "activity", "recognition"];
 
 /// The gateway's migrations, for both engines.
 pub fn migrations() -> Migrations {
@@ -328,7 +328,7 @@ async fn report_links(
         let errors: Vec<String> = links
             .iter()
             .map(Pusher::status)
-            .filter(|status| !status.last_error.is_empty())
+            .filter(egret_sync::push::PushStatus::alarm)
             .map(|status| format!("{}: {}", status.service, status.last_error))
             .collect();
         let now_failing = !errors.is_empty();

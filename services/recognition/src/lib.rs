@@ -161,7 +161,7 @@ impl Part for Recognition {
             host,
             Self::NAME,
             self.database().clone(),
-            egret_sync::upward::TakesNothing,
+            app::upward::RecognitionApplier,
         );
     }
 

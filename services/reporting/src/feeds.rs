@@ -36,6 +36,10 @@ fn day_of(micros: i64) -> String {
 pub struct RegistrySink;
 
 impl ChangeSink for RegistrySink {
+    fn begin<'a>(&'a self, transaction: &'a mut WriteTx) -> BoxFuture<'a, Result<(), ApiError>> {
+        Box::pin(tallies::lock(transaction.conn()))
+    }
+
     fn apply<'a>(
         &'a self,
         transaction: &'a mut WriteTx,
@@ -211,6 +215,10 @@ async fn apply_registration_form(
 pub struct ActivitySink;
 
 impl ChangeSink for ActivitySink {
+    fn begin<'a>(&'a self, transaction: &'a mut WriteTx) -> BoxFuture<'a, Result<(), ApiError>> {
+        Box::pin(tallies::lock(transaction.conn()))
+    }
+
     fn apply<'a>(
         &'a self,
         transaction: &'a mut WriteTx,
@@ -446,6 +454,10 @@ async fn apply_policy(
 pub struct RecognitionSink;
 
 impl ChangeSink for RecognitionSink {
+    fn begin<'a>(&'a self, transaction: &'a mut WriteTx) -> BoxFuture<'a, Result<(), ApiError>> {
+        Box::pin(tallies::lock(transaction.conn()))
+    }
+
     fn apply<'a>(
         &'a self,
         transaction: &'a mut WriteTx,

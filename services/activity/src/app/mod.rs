@@ -11,6 +11,7 @@ mod records;
 mod service_records;
 mod sign_ups;
 mod training;
+pub mod upward;
 
 use egret_runtime::keys::PersonalDataCipher;
 use egret_runtime::{ApiError, Principal};

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 pub const MAX_DURATION_MICROS: i64 = 31 * 24 * 3600 * 1_000_000;
 
 /// 活动状态.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ActivityState {
     /// 草稿.
@@ -180,7 +180,7 @@ pub struct ActivityFields {
 }
 
 /// 活动.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Activity {
     /// Globally unique id.
     pub id: String,

@@ -3,7 +3,7 @@
 
 use egret_runtime::ApiError;
 use egret_types::{CivilDate, Meta};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::activity::CheckInFence;
 
@@ -12,7 +12,7 @@ use super::activity::CheckInFence;
 pub const CODE_WINDOW_SECONDS: i64 = 60;
 
 /// 签到记录.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Attendance {
     /// Globally unique id.
     pub id: String,
@@ -35,7 +35,7 @@ pub struct Attendance {
 }
 
 /// 服务记录状态.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RecordState {
     /// 待审核.
@@ -70,7 +70,7 @@ impl RecordState {
 }
 
 /// Where a service record came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RecordKind {
     /// From attendance.
@@ -97,7 +97,7 @@ impl RecordKind {
 pub const MINUTES_PER_DAY: i64 = 24 * 60;
 
 /// 服务记录.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServiceRecord {
     /// Globally unique id.
     pub id: String,

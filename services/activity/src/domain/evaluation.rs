@@ -1,10 +1,10 @@
 //! Evaluations (评估反馈): ratings of completed activities.
 
 use egret_types::Meta;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// 评价.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Evaluation {
     /// Globally unique id.
     pub id: String,

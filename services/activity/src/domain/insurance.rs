@@ -1,10 +1,10 @@
 //! Insurance (保险): policies held by org units, covering named volunteers or a subtree.
 
 use egret_types::{CivilDate, Meta};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// 保单状态.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PolicyState {
     /// 有效.
@@ -46,7 +46,7 @@ pub struct PolicyFields {
 }
 
 /// 保单.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InsurancePolicy {
     /// Globally unique id.
     pub id: String,

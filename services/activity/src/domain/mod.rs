@@ -21,7 +21,7 @@ pub use egret_sync::replica::OrgUnit;
 pub use egret_types::tree::subtree_bounds;
 
 /// 项目状态.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ProjectStatus {
     /// 筹备.
@@ -148,7 +148,7 @@ pub struct ProjectFields {
 }
 
 /// 项目.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Project {
     /// Globally unique id.
     pub id: String,

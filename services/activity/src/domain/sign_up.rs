@@ -3,13 +3,13 @@
 use egret_runtime::ApiError;
 use egret_types::identity::age_on;
 use egret_types::{CivilDate, Meta, china_date};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::activity::{Activity, Position};
 use super::training::{Qualification, missing_qualifications};
 
 /// 报名状态.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SignUpState {
     /// 待审核: holds a place.
@@ -114,7 +114,7 @@ pub struct Volunteer {
 }
 
 /// 报名.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SignUp {
     /// Globally unique id.
     pub id: String,

@@ -1,10 +1,10 @@
 //! Training (教育培训): courses, sessions and the qualifications they grant.
 
 use egret_types::{CivilDate, Meta};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// 培训课程.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Course {
     /// Globally unique id.
     pub id: String,
@@ -25,7 +25,7 @@ pub struct Course {
 }
 
 /// 培训场次.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TrainingSession {
     /// Globally unique id.
     pub id: String,
@@ -42,7 +42,7 @@ pub struct TrainingSession {
 }
 
 /// 资质.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Qualification {
     /// Globally unique id.
     pub id: String,

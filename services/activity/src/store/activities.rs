@@ -1,7 +1,9 @@
 //! Activities.
 
 use egret_runtime::ApiError;
-use egret_storage::rows::{column, corrupt, json_column, meta_columns, sql_error, to_json};
+use egret_storage::rows::{
+    column, copy_conflict, corrupt, json_column, meta_columns, sql_error, to_json,
+};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Executor};
 
@@ -45,13 +47,31 @@ pub async fn insert<'e, E>(executor: E, activity: &Activity) -> Result<(), ApiEr
 where
     E: Executor<'e, Database = Any>,
 {
-    sqlx::query(
-        "INSERT INTO activities (id, org_unit_id, project_id, display_name, description, \
-         service_theme, service_field, target_groups_json, site_json, start_time, end_time, \
-         risk_level, positions_json, social_worker_leads_json, state, origin_instance, version, \
-         create_time, update_time) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, \
-         $13, $14, $15, $16, $17, $18, $19)",
+    write(executor, activity, "").await
+}
+
+/// Writes a copy of another instance's activity as it stands, unless one as new is held.
+pub async fn put_copy<'e, E>(executor: E, activity: &Activity) -> Result<(), ApiError>
+where
+    E: Executor<'e, Database = Any>,
+{
+    write(
+        executor,
+        activity,
+        &copy_conflict("activities", "id", COLUMNS),
     )
+    .await
+}
+
+async fn write<'e, E>(executor: E, activity: &Activity, on_conflict: &str) -> Result<(), ApiError>
+where
+    E: Executor<'e, Database = Any>,
+{
+    sqlx::query(&format!(
+        "INSERT INTO activities ({}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, \
+         $13, $14, $15, $16, $17, $18, $19) {on_conflict}",
+        COLUMNS.replace("a.", "")
+    ))
     .bind(&activity.id)
     .bind(&activity.org_unit_id)
     .bind(activity.project_id.as_deref().unwrap_or(""))

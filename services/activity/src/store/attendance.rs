@@ -1,7 +1,7 @@
 //! Attendances and service records.
 
 use egret_runtime::ApiError;
-use egret_storage::rows::{column, corrupt, date_column, meta_columns, sql_error};
+use egret_storage::rows::{column, copy_conflict, corrupt, date_column, meta_columns, sql_error};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Executor};
 
@@ -32,8 +32,35 @@ pub async fn insert_attendance<'e, E>(executor: E, attendance: &Attendance) -> R
 where
     E: Executor<'e, Database = Any>,
 {
+    write_insert_attendance(executor, attendance, "").await
+}
+
+/// Writes a copy of another instance's record as it stands, unless one as new is held.
+pub async fn put_copy_attendance<'e, E>(
+    executor: E,
+    attendance: &Attendance,
+) -> Result<(), ApiError>
+where
+    E: Executor<'e, Database = Any>,
+{
+    write_insert_attendance(
+        executor,
+        attendance,
+        &copy_conflict("attendances", "id", ATTENDANCE_COLUMNS),
+    )
+    .await
+}
+
+async fn write_insert_attendance<'e, E>(
+    executor: E,
+    attendance: &Attendance,
+    on_conflict: &str,
+) -> Result<(), ApiError>
+where
+    E: Executor<'e, Database = Any>,
+{
     sqlx::query(&format!(
-        "INSERT INTO attendances ({ATTENDANCE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+        "INSERT INTO attendances ({ATTENDANCE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) {on_conflict}"
     ))
     .bind(&attendance.id)
     .bind(&attendance.activity_id)
@@ -106,6 +133,21 @@ where
     .await
     .map_err(sql_error("attendances"))?;
     rows.iter().map(attendance_from_row).collect()
+}
+
+/// One attendance.
+pub async fn get_attendance<'e, E>(executor: E, id: &str) -> Result<Option<Attendance>, ApiError>
+where
+    E: Executor<'e, Database = Any>,
+{
+    let row = sqlx::query(&format!(
+        "SELECT {ATTENDANCE_COLUMNS} FROM attendances WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(executor)
+    .await
+    .map_err(sql_error("attendance"))?;
+    row.as_ref().map(attendance_from_row).transpose()
 }
 
 /// The volunteer's open attendance at an activity (checked in, not out), if any.
@@ -225,12 +267,36 @@ pub async fn insert_record<'e, E>(executor: E, record: &ServiceRecord) -> Result
 where
     E: Executor<'e, Database = Any>,
 {
-    sqlx::query(
+    write_insert_record(executor, record, "").await
+}
+
+/// Writes a copy of another instance's record as it stands, unless one as new is held.
+pub async fn put_copy_record<'e, E>(executor: E, record: &ServiceRecord) -> Result<(), ApiError>
+where
+    E: Executor<'e, Database = Any>,
+{
+    write_insert_record(
+        executor,
+        record,
+        &copy_conflict("service_records", "id", "id, volunteer_id, activity_id, org_unit_id, kind, description, reason, minutes, service_date, state, needs_review, reviewed_by, review_comment, platform_report_status, origin_instance, version, create_time, update_time"),
+    )
+    .await
+}
+
+async fn write_insert_record<'e, E>(
+    executor: E,
+    record: &ServiceRecord,
+    on_conflict: &str,
+) -> Result<(), ApiError>
+where
+    E: Executor<'e, Database = Any>,
+{
+    sqlx::query(&format!(
         "INSERT INTO service_records (id, volunteer_id, activity_id, org_unit_id, kind, description, reason, \
          minutes, service_date, state, needs_review, reviewed_by, review_comment, platform_report_status, \
          origin_instance, version, create_time, update_time) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, \
-         $10, $11, $12, $13, $14, $15, $16, $17, $18)",
-    )
+         $10, $11, $12, $13, $14, $15, $16, $17, $18) {on_conflict}"
+    ))
     .bind(&record.id)
     .bind(&record.volunteer_id)
     .bind(&record.activity_id)

@@ -1,7 +1,7 @@
 //! Evaluations and their averages.
 
 use egret_runtime::ApiError;
-use egret_storage::rows::{column, meta_columns, sql_error};
+use egret_storage::rows::{column, copy_conflict, meta_columns, sql_error};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Executor};
 
@@ -31,8 +31,32 @@ pub async fn insert<'e, E>(executor: E, evaluation: &Evaluation) -> Result<(), A
 where
     E: Executor<'e, Database = Any>,
 {
+    write_insert(executor, evaluation, "").await
+}
+
+/// Writes a copy of another instance's record as it stands, unless one as new is held.
+pub async fn put_copy<'e, E>(executor: E, evaluation: &Evaluation) -> Result<(), ApiError>
+where
+    E: Executor<'e, Database = Any>,
+{
+    write_insert(
+        executor,
+        evaluation,
+        &copy_conflict("evaluations", "id", COLUMNS),
+    )
+    .await
+}
+
+async fn write_insert<'e, E>(
+    executor: E,
+    evaluation: &Evaluation,
+    on_conflict: &str,
+) -> Result<(), ApiError>
+where
+    E: Executor<'e, Database = Any>,
+{
     sqlx::query(&format!(
-        "INSERT INTO evaluations ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+        "INSERT INTO evaluations ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) {on_conflict}"
     ))
     .bind(&evaluation.id)
     .bind(&evaluation.activity_id)

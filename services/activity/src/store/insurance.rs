@@ -1,7 +1,7 @@
 //! Insurance policies and coverage.
 
 use egret_runtime::ApiError;
-use egret_storage::rows::{column, corrupt, date_column, meta_columns, sql_error};
+use egret_storage::rows::{column, copy_conflict, corrupt, date_column, meta_columns, sql_error};
 use sqlx::any::AnyRow;
 use sqlx::{Any, AnyConnection, Executor};
 
@@ -37,8 +37,35 @@ pub async fn insert(
     connection: &mut AnyConnection,
     policy: &InsurancePolicy,
 ) -> Result<(), ApiError> {
+    write(connection, policy, "").await
+}
+
+/// Writes a copy of another instance's policy and the volunteers it names as they stand,
+/// unless one as new is held.
+pub async fn put_copy(
+    connection: &mut AnyConnection,
+    policy: &InsurancePolicy,
+) -> Result<(), ApiError> {
+    sqlx::query("DELETE FROM insured_volunteers WHERE policy_id = $1")
+        .bind(&policy.id)
+        .execute(&mut *connection)
+        .await
+        .map_err(sql_error("insured volunteers"))?;
+    write(
+        connection,
+        policy,
+        &copy_conflict("insurance_policies", "id", COLUMNS),
+    )
+    .await
+}
+
+async fn write(
+    connection: &mut AnyConnection,
+    policy: &InsurancePolicy,
+    on_conflict: &str,
+) -> Result<(), ApiError> {
     sqlx::query(&format!(
-        "INSERT INTO insurance_policies ({}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+        "INSERT INTO insurance_policies ({}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) {on_conflict}",
         COLUMNS.replace("p.", "")
     ))
     .bind(&policy.id)

@@ -2,7 +2,7 @@
 
 use egret_runtime::ApiError;
 use egret_storage::rows::{
-    column, corrupt, date_column, json_column, meta_columns, sql_error, to_json,
+    column, copy_conflict, corrupt, date_column, json_column, meta_columns, sql_error, to_json,
 };
 use sqlx::any::AnyRow;
 use sqlx::{Any, Executor};
@@ -42,12 +42,36 @@ pub async fn insert<'e, E>(executor: E, project: &Project) -> Result<(), ApiErro
 where
     E: Executor<'e, Database = Any>,
 {
-    sqlx::query(
+    write_insert(executor, project, "").await
+}
+
+/// Writes a copy of another instance's record as it stands, unless one as new is held.
+pub async fn put_copy<'e, E>(executor: E, project: &Project) -> Result<(), ApiError>
+where
+    E: Executor<'e, Database = Any>,
+{
+    write_insert(
+        executor,
+        project,
+        &copy_conflict("projects", "id", "id, org_unit_id, display_name, description, service_themes_json, service_fields_json, target_groups_json, start_date, end_date, funding_source, budget_fen, partner_json, status, origin_instance, version, create_time, update_time"),
+    )
+    .await
+}
+
+async fn write_insert<'e, E>(
+    executor: E,
+    project: &Project,
+    on_conflict: &str,
+) -> Result<(), ApiError>
+where
+    E: Executor<'e, Database = Any>,
+{
+    sqlx::query(&format!(
         "INSERT INTO projects (id, org_unit_id, display_name, description, service_themes_json, \
          service_fields_json, target_groups_json, start_date, end_date, funding_source, budget_fen, \
          partner_json, status, origin_instance, version, create_time, update_time) VALUES \
-         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
-    )
+         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) {on_conflict}"
+    ))
     .bind(&project.id)
     .bind(&project.org_unit_id)
     .bind(&project.display_name)

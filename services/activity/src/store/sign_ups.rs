@@ -1,7 +1,7 @@
 //! Sign-ups.
 
 use egret_runtime::ApiError;
-use egret_storage::rows::{column, corrupt, meta_columns, sql_error};
+use egret_storage::rows::{column, copy_conflict, corrupt, meta_columns, sql_error};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Executor};
 
@@ -38,11 +38,35 @@ pub async fn insert<'e, E>(executor: E, sign_up: &SignUp) -> Result<(), ApiError
 where
     E: Executor<'e, Database = Any>,
 {
-    sqlx::query(
+    write_insert(executor, sign_up, "").await
+}
+
+/// Writes a copy of another instance's record as it stands, unless one as new is held.
+pub async fn put_copy<'e, E>(executor: E, sign_up: &SignUp) -> Result<(), ApiError>
+where
+    E: Executor<'e, Database = Any>,
+{
+    write_insert(
+        executor,
+        sign_up,
+        &copy_conflict("sign_ups", "id", "id, activity_id, volunteer_id, position_id, state, decided_by, comment, origin_instance, version, create_time, update_time"),
+    )
+    .await
+}
+
+async fn write_insert<'e, E>(
+    executor: E,
+    sign_up: &SignUp,
+    on_conflict: &str,
+) -> Result<(), ApiError>
+where
+    E: Executor<'e, Database = Any>,
+{
+    sqlx::query(&format!(
         "INSERT INTO sign_ups (id, activity_id, volunteer_id, position_id, state, decided_by, \
          comment, origin_instance, version, create_time, update_time) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-    )
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) {on_conflict}"
+    ))
     .bind(&sign_up.id)
     .bind(&sign_up.activity_id)
     .bind(&sign_up.volunteer_id)

@@ -1,7 +1,9 @@
 //! Courses, sessions and qualifications.
 
 use egret_runtime::ApiError;
-use egret_storage::rows::{column, corrupt, date_column, date_text, meta_columns, sql_error};
+use egret_storage::rows::{
+    column, copy_conflict, corrupt, date_column, date_text, meta_columns, sql_error,
+};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Executor};
 
@@ -30,11 +32,35 @@ pub async fn insert_course<'e, E>(executor: E, course: &Course) -> Result<(), Ap
 where
     E: Executor<'e, Database = Any>,
 {
-    sqlx::query(
+    write_insert_course(executor, course, "").await
+}
+
+/// Writes a copy of another instance's record as it stands, unless one as new is held.
+pub async fn put_copy_course<'e, E>(executor: E, course: &Course) -> Result<(), ApiError>
+where
+    E: Executor<'e, Database = Any>,
+{
+    write_insert_course(
+        executor,
+        course,
+        &copy_conflict("courses", "id", "id, org_unit_id, display_name, kind, description, qualification, qualification_valid_days, origin_instance, version, create_time, update_time"),
+    )
+    .await
+}
+
+async fn write_insert_course<'e, E>(
+    executor: E,
+    course: &Course,
+    on_conflict: &str,
+) -> Result<(), ApiError>
+where
+    E: Executor<'e, Database = Any>,
+{
+    sqlx::query(&format!(
         "INSERT INTO courses (id, org_unit_id, display_name, kind, description, qualification, \
          qualification_valid_days, origin_instance, version, create_time, update_time) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-    )
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) {on_conflict}"
+    ))
     .bind(&course.id)
     .bind(&course.org_unit_id)
     .bind(&course.display_name)
@@ -107,10 +133,34 @@ pub async fn insert_session<'e, E>(executor: E, session: &TrainingSession) -> Re
 where
     E: Executor<'e, Database = Any>,
 {
-    sqlx::query(
-        "INSERT INTO training_sessions (id, course_id, start_time, end_time, location, origin_instance, \
-         version, create_time, update_time) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    write_insert_session(executor, session, "").await
+}
+
+/// Writes a copy of another instance's record as it stands, unless one as new is held.
+pub async fn put_copy_session<'e, E>(executor: E, session: &TrainingSession) -> Result<(), ApiError>
+where
+    E: Executor<'e, Database = Any>,
+{
+    write_insert_session(
+        executor,
+        session,
+        &copy_conflict("training_sessions", "id", "id, course_id, start_time, end_time, location, origin_instance, version, create_time, update_time"),
     )
+    .await
+}
+
+async fn write_insert_session<'e, E>(
+    executor: E,
+    session: &TrainingSession,
+    on_conflict: &str,
+) -> Result<(), ApiError>
+where
+    E: Executor<'e, Database = Any>,
+{
+    sqlx::query(&format!(
+        "INSERT INTO training_sessions (id, course_id, start_time, end_time, location, origin_instance, \
+         version, create_time, update_time) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) {on_conflict}"
+    ))
     .bind(&session.id)
     .bind(&session.course_id)
     .bind(session.start_time)
@@ -165,11 +215,45 @@ pub async fn grant<'e, E>(executor: E, qualification: &Qualification) -> Result<
 where
     E: Executor<'e, Database = Any>,
 {
-    let result = sqlx::query(
+    write_qualification(
+        executor,
+        qualification,
+        "ON CONFLICT (session_id, volunteer_id) DO NOTHING",
+    )
+    .await
+}
+
+/// Writes a copy of another instance's qualification as it stands, unless one as new is
+/// held.
+pub async fn put_copy_qualification<'e, E>(
+    executor: E,
+    qualification: &Qualification,
+) -> Result<(), ApiError>
+where
+    E: Executor<'e, Database = Any>,
+{
+    write_qualification(
+        executor,
+        qualification,
+        &copy_conflict("qualifications", "id", QUALIFICATION_COLUMNS),
+    )
+    .await?;
+    Ok(())
+}
+
+async fn write_qualification<'e, E>(
+    executor: E,
+    qualification: &Qualification,
+    on_conflict: &str,
+) -> Result<bool, ApiError>
+where
+    E: Executor<'e, Database = Any>,
+{
+    let result = sqlx::query(&format!(
         "INSERT INTO qualifications (id, volunteer_id, qualification, course_id, session_id, granted_date, \
          expire_date, origin_instance, version, create_time, update_time) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (session_id, volunteer_id) DO NOTHING",
-    )
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) {on_conflict}"
+    ))
     .bind(&qualification.id)
     .bind(&qualification.volunteer_id)
     .bind(&qualification.qualification)
@@ -185,6 +269,24 @@ where
     .await
     .map_err(sql_error("qualification"))?;
     Ok(result.rows_affected() == 1)
+}
+
+/// One qualification.
+pub async fn get_qualification<'e, E>(
+    executor: E,
+    id: &str,
+) -> Result<Option<Qualification>, ApiError>
+where
+    E: Executor<'e, Database = Any>,
+{
+    let row = sqlx::query(&format!(
+        "SELECT {QUALIFICATION_COLUMNS} FROM qualifications q WHERE q.id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(executor)
+    .await
+    .map_err(sql_error("qualification"))?;
+    row.as_ref().map(qualification_from_row).transpose()
 }
 
 /// Every qualification a volunteer holds (for eligibility).

@@ -460,7 +460,8 @@ impl Recognition {
             &self.certificate_key.verifying_key(),
             signed_payload,
             signature,
-        ) {
+        ) && !self.holds_district_copy(signed_payload, signature).await?
+        {
             return Ok(refuse(problem.describe()));
         }
         let Some(printed) = certificate::parse_payload(signed_payload) else {
@@ -496,6 +497,28 @@ impl Recognition {
             );
         }
         Ok(verification)
+    }
+
+    /// Whether this is a certificate a district issued under its own key, held here (at the
+    /// city) as the copy the district pushed over its enrolled link: the same text and the
+    /// same signature. The link vouches for the copy as the district's key would.
+    async fn holds_district_copy(
+        &self,
+        signed_payload: &str,
+        signature: &str,
+    ) -> Result<bool, ApiError> {
+        let Some(printed) = certificate::parse_payload(signed_payload) else {
+            return Ok(false);
+        };
+        Ok(
+            store::certificates::by_serial(self.database.reader(), &printed.serial_number)
+                .await?
+                .is_some_and(|found| {
+                    found.meta.origin_instance != self.instance_id
+                        && found.signed_payload == signed_payload
+                        && found.signature == signature
+                }),
+        )
     }
 
     /// The public key that checks this instance's certificates.

@@ -9,6 +9,7 @@ pub mod rewards;
 pub mod rules;
 pub mod stars;
 mod team_stars;
+pub mod upward;
 
 use std::sync::Arc;
 

@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 pub const PAYLOAD_FORMAT: &str = "egret.certificate.v1";
 
 /// The life of a certificate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CertificateState {
     /// 有效.
@@ -39,7 +39,7 @@ impl CertificateState {
 }
 
 /// A service certificate as stored: the printed fields, what it covers and its signature.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Certificate {
     /// Id.
     pub id: String,

@@ -6,7 +6,7 @@ use egret_types::{CivilDate, Meta};
 use serde::{Deserialize, Serialize};
 
 /// What an honour is awarded to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RecipientKind {
     /// `volunteers/…`.
@@ -42,7 +42,7 @@ impl RecipientKind {
 }
 
 /// The life of a commendation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CommendationState {
     /// 已推荐.
@@ -72,7 +72,7 @@ impl CommendationState {
 }
 
 /// An honour in the catalogue.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Honour {
     /// Id.
     pub id: String,
@@ -108,7 +108,7 @@ pub struct Objection {
 }
 
 /// One honour for one recipient.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Commendation {
     /// Id.
     pub id: String,

@@ -2,12 +2,12 @@
 
 use egret_runtime::ApiError;
 use egret_types::{CivilDate, Meta};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::OrgUnit;
 
 /// The life of a star rating.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StarState {
     /// 已推荐.
@@ -34,7 +34,7 @@ impl StarState {
 }
 
 /// A star nominated for, or awarded to, a volunteer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StarRating {
     /// Id.
     pub id: String,
@@ -141,7 +141,7 @@ mod tests {
 }
 
 /// 团队星级: a team's stars for a year, with the checks they rest on.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TeamStarRating {
     /// Id ('' for an evaluation not stored).
     pub id: String,

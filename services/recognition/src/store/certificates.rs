@@ -1,7 +1,7 @@
 //! Service certificates, the service records they cover, and their serial counters.
 
 use egret_runtime::ApiError;
-use egret_storage::rows::{column, corrupt, date_column, meta_columns, sql_error};
+use egret_storage::rows::{column, copy_conflict, corrupt, date_column, meta_columns, sql_error};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Executor};
 
@@ -76,7 +76,31 @@ pub async fn insert<'e, E>(executor: E, certificate: &Certificate) -> Result<(),
 where
     E: Executor<'e, Database = Any>,
 {
-    sqlx::query(
+    write_insert(executor, certificate, "").await
+}
+
+/// Writes a copy of another instance's record as it stands, unless one as new is held.
+pub async fn put_copy<'e, E>(executor: E, certificate: &Certificate) -> Result<(), ApiError>
+where
+    E: Executor<'e, Database = Any>,
+{
+    write_insert(
+        executor,
+        certificate,
+        &copy_conflict("certificates", "id", "id, serial_number, volunteer_id, activity_id, issuer_org_unit_id, period_start, period_end, service_minutes, state, revocation_reason, revoke_time, signed_payload, signature, key_id, volunteer_display_name, id_type, id_number_masked, volunteer_number, activity_display_name, service_content, issuer_display_name, person_in_charge, handler, handler_contact, issue_date, notes, origin_instance, version, create_time, update_time"),
+    )
+    .await
+}
+
+async fn write_insert<'e, E>(
+    executor: E,
+    certificate: &Certificate,
+    on_conflict: &str,
+) -> Result<(), ApiError>
+where
+    E: Executor<'e, Database = Any>,
+{
+    sqlx::query(&format!(
         "INSERT INTO certificates (id, serial_number, volunteer_id, activity_id, \
          issuer_org_unit_id, period_start, period_end, service_minutes, state, \
          revocation_reason, revoke_time, signed_payload, signature, key_id, \
@@ -84,8 +108,8 @@ where
          activity_display_name, service_content, issuer_display_name, person_in_charge, \
          handler, handler_contact, issue_date, notes, origin_instance, version, create_time, \
          update_time) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \
-         $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30)",
-    )
+         $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30) {on_conflict}"
+    ))
     .bind(&certificate.id)
     .bind(&certificate.serial_number)
     .bind(&certificate.volunteer_id)

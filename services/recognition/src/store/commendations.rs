@@ -2,7 +2,8 @@
 
 use egret_runtime::ApiError;
 use egret_storage::rows::{
-    column, corrupt, date_column, date_text, json_column, meta_columns, sql_error, to_json,
+    column, copy_conflict, corrupt, date_column, date_text, json_column, meta_columns, sql_error,
+    to_json,
 };
 use sqlx::any::AnyRow;
 use sqlx::{Any, Executor};
@@ -35,11 +36,35 @@ pub async fn insert_honour<'e, E>(executor: E, honour: &Honour) -> Result<(), Ap
 where
     E: Executor<'e, Database = Any>,
 {
-    sqlx::query(
+    write_insert_honour(executor, honour, "").await
+}
+
+/// Writes a copy of another instance's record as it stands, unless one as new is held.
+pub async fn put_copy_honour<'e, E>(executor: E, honour: &Honour) -> Result<(), ApiError>
+where
+    E: Executor<'e, Database = Any>,
+{
+    write_insert_honour(
+        executor,
+        honour,
+        &copy_conflict("honours", "id", "id, org_unit_id, display_name, category, level, recipient_kind, notice_days, description, active, origin_instance, version, create_time, update_time"),
+    )
+    .await
+}
+
+async fn write_insert_honour<'e, E>(
+    executor: E,
+    honour: &Honour,
+    on_conflict: &str,
+) -> Result<(), ApiError>
+where
+    E: Executor<'e, Database = Any>,
+{
+    sqlx::query(&format!(
         "INSERT INTO honours (id, org_unit_id, display_name, category, level, recipient_kind, \
          notice_days, description, active, origin_instance, version, create_time, update_time) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-    )
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) {on_conflict}"
+    ))
     .bind(&honour.id)
     .bind(&honour.org_unit_id)
     .bind(&honour.display_name)
@@ -135,13 +160,37 @@ pub async fn insert<'e, E>(executor: E, commendation: &Commendation) -> Result<(
 where
     E: Executor<'e, Database = Any>,
 {
-    sqlx::query(
+    write_insert(executor, commendation, "").await
+}
+
+/// Writes a copy of another instance's record as it stands, unless one as new is held.
+pub async fn put_copy<'e, E>(executor: E, commendation: &Commendation) -> Result<(), ApiError>
+where
+    E: Executor<'e, Database = Any>,
+{
+    write_insert(
+        executor,
+        commendation,
+        &copy_conflict("commendations", "id", "id, honour_id, recipient, recipient_display_name, year, citation, nominating_org_unit_id, state, notice_start_date, notice_end_date, objections_json, decided_by, decision_comment, award_time, origin_instance, version, create_time, update_time"),
+    )
+    .await
+}
+
+async fn write_insert<'e, E>(
+    executor: E,
+    commendation: &Commendation,
+    on_conflict: &str,
+) -> Result<(), ApiError>
+where
+    E: Executor<'e, Database = Any>,
+{
+    sqlx::query(&format!(
         "INSERT INTO commendations (id, honour_id, recipient, recipient_display_name, year, \
          citation, nominating_org_unit_id, state, notice_start_date, notice_end_date, \
          objections_json, decided_by, decision_comment, award_time, origin_instance, version, \
          create_time, update_time) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, \
-         $13, $14, $15, $16, $17, $18)",
-    )
+         $13, $14, $15, $16, $17, $18) {on_conflict}"
+    ))
     .bind(&commendation.id)
     .bind(&commendation.honour_id)
     .bind(&commendation.recipient)

@@ -1,7 +1,7 @@
 //! Star ratings.
 
 use egret_runtime::ApiError;
-use egret_storage::rows::{column, corrupt, date_column, meta_columns, sql_error};
+use egret_storage::rows::{column, copy_conflict, corrupt, date_column, meta_columns, sql_error};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Executor};
 
@@ -46,14 +46,38 @@ pub async fn insert<'e, E>(executor: E, rating: &StarRating) -> Result<(), ApiEr
 where
     E: Executor<'e, Database = Any>,
 {
-    sqlx::query(
+    write_insert(executor, rating, "").await
+}
+
+/// Writes a copy of another instance's record as it stands, unless one as new is held.
+pub async fn put_copy<'e, E>(executor: E, rating: &StarRating) -> Result<(), ApiError>
+where
+    E: Executor<'e, Database = Any>,
+{
+    write_insert(
+        executor,
+        rating,
+        &copy_conflict("star_ratings", "id", "id, volunteer_id, stars, period, rule_set_id, rule_set_revision, nominating_org_unit_id, approving_org_unit_id, state, evaluation_date, approved_minutes, registration_date, review_required, review_reason, decided_by, decision_comment, award_time, origin_instance, version, create_time, update_time"),
+    )
+    .await
+}
+
+async fn write_insert<'e, E>(
+    executor: E,
+    rating: &StarRating,
+    on_conflict: &str,
+) -> Result<(), ApiError>
+where
+    E: Executor<'e, Database = Any>,
+{
+    sqlx::query(&format!(
         "INSERT INTO star_ratings (id, volunteer_id, stars, period, rule_set_id, \
          rule_set_revision, nominating_org_unit_id, approving_org_unit_id, state, \
          evaluation_date, approved_minutes, registration_date, review_required, review_reason, \
          decided_by, decision_comment, award_time, origin_instance, version, create_time, \
          update_time) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \
-         $15, $16, $17, $18, $19, $20, $21)",
-    )
+         $15, $16, $17, $18, $19, $20, $21) {on_conflict}"
+    ))
     .bind(&rating.id)
     .bind(&rating.volunteer_id)
     .bind(i64::from(rating.stars))

@@ -1,7 +1,7 @@
 //! Team star ratings: one per team and year.
 
 use egret_runtime::ApiError;
-use egret_storage::rows::{column, json_column, meta_columns, sql_error, to_json};
+use egret_storage::rows::{column, copy_conflict, json_column, meta_columns, sql_error, to_json};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Executor};
 
@@ -110,6 +110,36 @@ where
     }
     .map_err(sql_error("team star rating"))?;
     Ok(result.rows_affected() == 1)
+}
+
+/// Writes a copy of another instance's rating as it stands, unless one as new is held.
+pub async fn put_copy<'e, E>(executor: E, rating: &TeamStarRating) -> Result<(), ApiError>
+where
+    E: Executor<'e, Database = Any>,
+{
+    const COPIED: &str = "id, org_unit_id, year, stars, rule_set_id, rule_set_revision, \
+         levels_json, rated_by, origin_instance, version, create_time, update_time";
+    sqlx::query(&format!(
+        "INSERT INTO team_star_ratings ({COPIED}) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) {}",
+        copy_conflict("team_star_ratings", "id", COPIED)
+    ))
+    .bind(&rating.id)
+    .bind(&rating.org_unit_id)
+    .bind(i64::from(rating.year))
+    .bind(i64::from(rating.stars))
+    .bind(&rating.rule_set_id)
+    .bind(rating.rule_set_revision)
+    .bind(to_json(&rating.levels))
+    .bind(&rating.rated_by)
+    .bind(&rating.meta.origin_instance)
+    .bind(rating.meta.version)
+    .bind(rating.meta.create_time)
+    .bind(rating.meta.update_time)
+    .execute(executor)
+    .await
+    .map_err(sql_error("team star rating"))?;
+    Ok(())
 }
 
 /// Ratings of teams in `[low, high)`, after `after` (by id), oldest first.

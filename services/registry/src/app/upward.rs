@@ -15,7 +15,9 @@ use egret_runtime::ApiError;
 use egret_storage::{Operation, WriteTx};
 use egret_sync::RecordChanges;
 use egret_sync::follower::{corrupt, record};
-use egret_sync::upward::{District, RecordApplier, not_taken, outside};
+use egret_sync::upward::{
+    District, RecordApplier, newer, not_taken, operation, outside, serde_form,
+};
 use egret_types::{CivilDate, Meta};
 use futures::future::BoxFuture;
 
@@ -201,31 +203,6 @@ async fn within(
         .is_some_and(|unit| unit.path.starts_with(&district.org_unit_path)))
 }
 
-/// The serde form of a change's record, as the owning registry wrote it.
-fn serde_form<T: serde::de::DeserializeOwned>(change: &pb::Change) -> Result<T, ApiError> {
-    let record = change
-        .record
-        .as_ref()
-        .ok_or_else(|| corrupt(change, "it carries no record"))?;
-    egret_sync::record::serde_form(record).map_err(|error| corrupt(change, error))
-}
-
-/// Whether a copy held at `held` (origin, version) may be replaced by one at `version`
-/// from `district`: refused when the held record is someone else's, skipped (Ok(false))
-/// when it is as new.
-fn newer(
-    held: Option<&Meta>,
-    version: i64,
-    district: &District,
-    name: &str,
-) -> Result<bool, ApiError> {
-    match held {
-        Some(held) if held.origin_instance != district.instance_id => Err(outside(district, name)),
-        Some(held) => Ok(held.version < version),
-        None => Ok(true),
-    }
-}
-
 async fn apply_volunteer(
     transaction: &mut WriteTx,
     district: &District,
@@ -324,12 +301,4 @@ async fn apply_application(
         payload::plain(&copy),
         &change.reason,
     )
-}
-
-fn operation(held: bool) -> Operation {
-    if held {
-        Operation::Update
-    } else {
-        Operation::Create
-    }
 }

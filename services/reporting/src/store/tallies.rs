@@ -343,6 +343,19 @@ pub async fn write(connection: &mut AnyConnection, deltas: Deltas) -> Result<(),
     Ok(())
 }
 
+/// Holds the tallies' lock until the transaction ends. A record's contribution is read
+/// from rows other feeds write (an activity counts under its unit's path), so two feeds
+/// applying at once on PostgreSQL, each blind to the other's uncommitted row (a unit, and
+/// an activity at it), would both count nothing; holding this row, they take turns, and
+/// the second reads what the first wrote. SQLite has a single writer already.
+pub async fn lock(connection: &mut AnyConnection) -> Result<(), ApiError> {
+    sqlx::query("UPDATE tally_state SET counted = counted")
+        .execute(&mut *connection)
+        .await
+        .map_err(sql_error("tallies"))?;
+    Ok(())
+}
+
 /// Counts the tallies from the replica if they have never been counted (a database that
 /// predates them), as `actor`. Returns whether it counted.
 pub async fn ensure_counted(database: &Database, actor: &str) -> Result<bool, ApiError> {

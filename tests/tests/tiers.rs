@@ -754,7 +754,7 @@ async fn pushed_batches_are_checked(city: TestApp) {
             message_has: "changes",
         },
         PushCase {
-            name: "a kind the city does not take yet",
+            name: "a kind the registry does not take (an activity in its log)",
             token: token.clone(),
             batch: batch(vec![sync_pb::Change {
                 sequence: 4,
@@ -1182,6 +1182,39 @@ async fn a_districts_activities_hours_and_certificates_reach_the_city(city: Test
     })
     .await;
     assert!(!revoked.valid);
+
+    // The district's annual report (its unit is a team of the city's corps) reaches the
+    // city as written.
+    let year = egret_runtime::wire::today().year - 1;
+    let report_name = format!("{}/annualReports/{year}", siming.root);
+    siming
+        .annual_reports(&siming.token(&siming.root, &[Role::TeamLeader]))
+        .update_annual_report(reporting_pb::UpdateAnnualReportRequest {
+            annual_report: Some(reporting_pb::AnnualReport {
+                name: report_name.clone(),
+                highlights: "全年开展助老服务".to_string(),
+                ..Default::default()
+            }),
+            update_mask: Some(FieldMask {
+                paths: vec!["highlights".to_string()],
+            }),
+            expected_version: 0,
+        })
+        .await
+        .expect("the team writes its report");
+    let report = eventually("the annual report at the city", || {
+        let (city, name) = (&city, report_name.clone());
+        async move {
+            city.annual_reports(&city.admin())
+                .get_annual_report(reporting_pb::GetAnnualReportRequest { name })
+                .await
+                .ok()
+                .and_then(|response| response.into_inner().annual_report)
+                .filter(|report| report.metadata.is_some())
+        }
+    })
+    .await;
+    assert_eq!(report.highlights, "全年开展助老服务");
 
     // The copies are read-only at the city, which names their owner.
     let refused = city

@@ -242,9 +242,9 @@ impl Pusher {
 /// minimised. The change log already holds no plaintext ID number and only masked
 /// contacts; what it holds beyond that for the district's own use (the ID number's hash
 /// under the district's lookup key, which the city could match against nothing and should
-/// not hold) is dropped here. Two kinds of record stay at the district altogether: rule
-/// sets (those in force are the city's and come down, and a district's own would clash with
-/// the city's ids) and the points ledger (postings, benefits, redemptions: a district's own
+/// not hold) is dropped here. Some records stay at the district altogether: rule sets,
+/// reporting years and targets (those in force are the city's and come down, and a
+/// district's own would clash with the city's keys) and the points ledger (postings, benefits, redemptions: a district's own
 /// scheme, which no city figure counts).
 pub const UPWARD_PROJECTION: &str = "minimal/v1";
 
@@ -260,7 +260,9 @@ pub fn project_upward(mut change: pb::Change) -> Option<pb::Change> {
             pb::record::Kind::RuleSet(_)
             | pb::record::Kind::Posting(_)
             | pb::record::Kind::Benefit(_)
-            | pb::record::Kind::Redemption(_),
+            | pb::record::Kind::Redemption(_)
+            | pb::record::Kind::ReportingYear(_)
+            | pb::record::Kind::Target(_),
         ) => return None,
         _ => {}
     }

@@ -49,29 +49,15 @@ pub trait RecordApplier: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<(), ApiError>>;
 }
 
-/// The applier of a service that takes no records from districts (yet).
-pub struct TakesNothing;
-
-impl RecordApplier for TakesNothing {
-    fn apply<'a>(
-        &'a self,
-        _transaction: &'a mut WriteTx,
-        _district: &'a District,
-        change: &'a pb::Change,
-    ) -> BoxFuture<'a, Result<(), ApiError>> {
-        Box::pin(async move { Err(not_taken(change)) })
-    }
-}
-
 /// The refusal of a record kind this instance does not take from districts.
 pub fn not_taken(change: &pb::Change) -> ApiError {
     ApiError::Unimplemented(egret_runtime::Bilingual::new(
         format!(
-            "this instance does not take {} records from districts yet; the link waits at sequence {}",
+            "this instance does not take {} records from districts; the link waits at sequence {}",
             change.resource_type, change.sequence
         ),
         format!(
-            "本实例暂不接收区级实例的 {} 记录，同步停在序号 {}",
+            "本实例不接收区级实例的 {} 记录，同步停在序号 {}",
             change.resource_type, change.sequence
         ),
     ))

@@ -142,10 +142,6 @@ pub struct Gateway {
     accounts: Accounts,
 }
 
-/// The services whose change logs a district pushes to the city: those whose records the
-/// city takes so far. The others' logs stay at the district until the city takes them.
-const PUSHED_SERVICES: [&str; 3] = ["registry", "activity", "recognition"];
-
 /// The gateway's migrations, for both engines.
 pub fn migrations() -> Migrations {
     Migrations {
@@ -279,9 +275,6 @@ impl Gateway {
         let mut links = Vec::new();
         for upstream in &self.upstreams {
             let service = upstream.service().name;
-            if !PUSHED_SERVICES.contains(&service) {
-                continue;
-            }
             let local = egret_runtime::config::service_channel(
                 "gateway.services",
                 &format!("http://{}", upstream.authority()),

@@ -177,7 +177,7 @@ impl Part for Reporting {
             host,
             Self::NAME,
             self.database().clone(),
-            egret_sync::upward::TakesNothing,
+            app::upward::ReportingApplier,
         );
     }
 

@@ -7,6 +7,7 @@ pub mod exports;
 mod records;
 pub mod statistics;
 pub mod targets;
+pub mod upward;
 
 use egret_runtime::{ApiError, Principal};
 use egret_storage::Database;

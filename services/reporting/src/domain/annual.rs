@@ -3,10 +3,10 @@
 
 use egret_runtime::ApiError;
 use egret_types::{CivilDate, Meta};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The life of a report.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ReportState {
     /// 草稿.
@@ -33,7 +33,7 @@ impl ReportState {
 }
 
 /// A reporting year.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReportingYear {
     /// The year.
     pub year: i32,
@@ -46,7 +46,7 @@ pub struct ReportingYear {
 }
 
 /// The figures of a team's year.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Figures {
     /// Unique volunteers at the year's end.
     pub members: i64,
@@ -74,7 +74,7 @@ impl std::ops::AddAssign for Figures {
 }
 
 /// A team's annual report.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AnnualReport {
     /// Id.
     pub id: String,

@@ -1,7 +1,7 @@
 //! Reporting years, annual reports, progress and dormant teams.
 
 use egret_runtime::ApiError;
-use egret_storage::rows::{column, corrupt, date_column, meta_columns, sql_error};
+use egret_storage::rows::{column, copy_conflict, corrupt, date_column, meta_columns, sql_error};
 use egret_types::CivilDate;
 use sqlx::any::AnyRow;
 use sqlx::{Any, Executor};
@@ -159,7 +159,6 @@ pub async fn put<'e, E>(
 where
     E: Executor<'e, Database = Any>,
 {
-    let figures = &report.figures;
     let sql = if expected_version == 0 {
         "INSERT INTO annual_reports (id, org_unit_id, year, state, members, activities, \
          approved_minutes, service_records, star_ratings, commendations, service_features, \
@@ -173,7 +172,57 @@ where
          review_comment = $14, reviewed_by = $15, submit_time = $16, origin_instance = $17, \
          version = $18, create_time = $19, update_time = $20 WHERE id = $1 AND version = $21"
     };
-    let mut query = sqlx::query(sql)
+    let mut query = bind_report(sqlx::query(sql), report);
+    if expected_version != 0 {
+        query = query.bind(expected_version);
+    }
+    let result = query
+        .execute(executor)
+        .await
+        .map_err(sql_error("annual report"))?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// One report by id.
+pub async fn report_by_id<'e, E>(executor: E, id: &str) -> Result<Option<AnnualReport>, ApiError>
+where
+    E: Executor<'e, Database = Any>,
+{
+    let row = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM annual_reports r WHERE r.id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(executor)
+    .await
+    .map_err(sql_error("annual report"))?;
+    row.as_ref().map(from_row).transpose()
+}
+
+/// Writes a copy of another instance's report as it stands, unless one as new is held.
+pub async fn put_copy<'e, E>(executor: E, report: &AnnualReport) -> Result<(), ApiError>
+where
+    E: Executor<'e, Database = Any>,
+{
+    let sql = format!(
+        "INSERT INTO annual_reports ({}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, \
+         $12, $13, $14, $15, $16, $17, $18, $19, $20) {}",
+        COLUMNS.replace("r.", ""),
+        copy_conflict("annual_reports", "id", COLUMNS)
+    );
+    bind_report(sqlx::query(&sql), report)
+        .execute(executor)
+        .await
+        .map_err(sql_error("annual report"))?;
+    Ok(())
+}
+
+/// Binds a report's columns in the order of [`COLUMNS`].
+fn bind_report<'q>(
+    query: sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>,
+    report: &'q AnnualReport,
+) -> sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>> {
+    let figures = &report.figures;
+    query
         .bind(&report.id)
         .bind(&report.org_unit_id)
         .bind(i64::from(report.year))
@@ -193,15 +242,7 @@ where
         .bind(&report.meta.origin_instance)
         .bind(report.meta.version)
         .bind(report.meta.create_time)
-        .bind(report.meta.update_time);
-    if expected_version != 0 {
-        query = query.bind(expected_version);
-    }
-    let result = query
-        .execute(executor)
-        .await
-        .map_err(sql_error("annual report"))?;
-    Ok(result.rows_affected() == 1)
+        .bind(report.meta.update_time)
 }
 
 /// Reports of a year of teams in `[low, high)`, after team `after`, by team id.

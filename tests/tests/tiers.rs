@@ -25,6 +25,7 @@ both_backends!(
     pushed_batches_are_checked,
     a_districts_volunteers_reach_the_city_minimised,
     a_districts_activities_hours_and_certificates_reach_the_city,
+    the_citys_figures_are_the_union_of_its_own_and_the_districts,
 );
 
 /// Polls `check` until it answers Some, for at most 30 s (the district pushes every
@@ -905,6 +906,11 @@ async fn a_districts_volunteers_reach_the_city_minimised(city: TestApp) {
         );
     }
     assert_eq!(overview(&city, &siming_unit.name).await.volunteers, 2);
+    // Over the whole tree the registrations are the districts' sum, and the person
+    // registered in both counts once among the people.
+    let whole = overview(&city, &city.root).await;
+    assert_eq!((whole.volunteers, whole.people), (3, 2), "{whole:?}");
+    assert_eq!(overview(&huli, &huli.root).await.people, 1);
 
     // The city lists the person registered in both districts, masked, and no one else.
     let shared = |token: String| {
@@ -1227,4 +1233,122 @@ async fn a_districts_activities_hours_and_certificates_reach_the_city(city: Test
         .expect_err("the activity is the district's");
     assert_eq!(refused.code(), Code::FailedPrecondition, "{refused:?}");
     assert!(refused.message().contains("xm-siming"), "{refused:?}");
+}
+
+/// Every figure of an overview, each bucket of each breakdown as its own figure.
+fn all_figures(
+    overview: &reporting_pb::GetOverviewResponse,
+) -> std::collections::BTreeMap<String, i64> {
+    let mut all: std::collections::BTreeMap<String, i64> = figures(overview)
+        .into_iter()
+        .map(|(name, value)| (name.to_string(), value))
+        .collect();
+    all.insert("people".to_string(), overview.people);
+    for (name, buckets) in [
+        ("teams_by_tier", &overview.teams_by_tier),
+        ("volunteers_by_gender", &overview.volunteers_by_gender),
+        ("volunteers_by_age_band", &overview.volunteers_by_age_band),
+        ("activities_by_theme", &overview.activities_by_theme),
+        ("star_ratings_by_stars", &overview.star_ratings_by_stars),
+    ] {
+        for bucket in buckets {
+            *all.entry(format!("{name}/{}", bucket.keys.join("/")))
+                .or_default() += bucket.value;
+        }
+    }
+    all
+}
+
+/// Some work at `app` under `unit`: a team of `tier`, two volunteers (seeds `seed` and
+/// `seed + 1`), a published activity, and hours.
+async fn some_work(app: &TestApp, unit: &str, tier: pb::Tier, seed: u32, minutes: i64) {
+    let admin = app.admin();
+    let team = app
+        .create_unit(&admin, unit, tier, &format!("服务队{seed}"))
+        .await;
+    let first = app.register(&admin, &team.name, seed).await;
+    app.register(&admin, &team.name, seed + 1).await;
+    let leader = app.token(&team.name, &[Role::TeamLeader]);
+    let activity = app
+        .create_activity(&leader, &team.name, "社区敬老探访", 2)
+        .await;
+    app.activities(&leader)
+        .publish_activity(activity_pb::PublishActivityRequest {
+            name: activity.name,
+        })
+        .await
+        .expect("publishes");
+    app.import_hours(&admin, &team.name, &first.name, &[(4, minutes), (2, 30)])
+        .await;
+}
+
+/// The overview of `unit` at `app` once it counts `minutes` approved minutes.
+async fn settled(app: &TestApp, unit: &str, minutes: i64) -> reporting_pb::GetOverviewResponse {
+    eventually("the part's own figures", || async move {
+        Some(overview(app, unit).await).filter(|at| at.approved_minutes == minutes)
+    })
+    .await
+}
+
+async fn the_citys_figures_are_the_union_of_its_own_and_the_districts(city: TestApp) {
+    let siming_unit = siming(&city).await;
+    let huli_unit = city
+        .create_unit(&city.admin(), &city.root, pb::Tier::Team, "湖里区妇联")
+        .await;
+    let own_unit = city
+        .create_unit(
+            &city.admin(),
+            &city.root,
+            pb::Tier::Team,
+            "市直机关巾帼服务队",
+        )
+        .await;
+    let siming_credential = city.enroll("xm-siming", &siming_unit.name).await;
+    let huli_credential = city.enroll("xm-huli", &huli_unit.name).await;
+    let siming = city
+        .spawn_district(
+            &format!("{}::siming", module_path!()),
+            "xm-siming",
+            &siming_credential,
+        )
+        .await
+        .expect("the city's backend is configured");
+    let huli = city
+        .spawn_district(
+            &format!("{}::huli", module_path!()),
+            "xm-huli",
+            &huli_credential,
+        )
+        .await
+        .expect("the city's backend is configured");
+    some_work(&city, &own_unit.name, pb::Tier::SubTeam, 61, 100).await;
+    some_work(&siming, &siming.root, pb::Tier::SubTeam, 63, 200).await;
+    some_work(&siming, &siming.root, pb::Tier::SubTeam, 65, 300).await;
+    some_work(&huli, &huli.root, pb::Tier::SubTeam, 67, 400).await;
+
+    // Each part's own figures, once its own reporting has counted them.
+    let parts = [
+        settled(&city, &own_unit.name, 130).await,
+        settled(&siming, &siming.root, 560).await,
+        settled(&huli, &huli.root, 430).await,
+    ];
+    let mut union = std::collections::BTreeMap::<String, i64>::new();
+    for part in &parts {
+        for (name, value) in all_figures(part) {
+            *union.entry(name).or_default() += value;
+        }
+    }
+    union.retain(|_, value| *value != 0);
+    let whole = eventually("the city's figures equal the union", || {
+        let (city, union) = (&city, &union);
+        async move {
+            let mut whole = all_figures(&overview(city, &city.root).await);
+            whole.retain(|_, value| *value != 0);
+            (whole == *union).then_some(whole)
+        }
+    })
+    .await;
+    assert_eq!(whole["approved_minutes"], 130 + 560 + 430);
+    assert_eq!(whole["activities"], 4);
+    assert_eq!(whole["people"], 8);
 }

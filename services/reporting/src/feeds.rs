@@ -145,14 +145,14 @@ async fn apply_volunteer(
         transaction.conn(),
         "volunteer",
         "INSERT INTO volunteers (id, status, registering_org_unit_id, registered_on, birth_date, \
-         gender, version, display_name, volunteer_number, id_type, id_number_masked) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (id) DO UPDATE SET \
+         gender, version, display_name, volunteer_number, id_type, id_number_masked, person) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (id) DO UPDATE SET \
          status = excluded.status, registering_org_unit_id = excluded.registering_org_unit_id, \
          registered_on = excluded.registered_on, birth_date = excluded.birth_date, \
          gender = excluded.gender, version = excluded.version, \
          display_name = excluded.display_name, volunteer_number = excluded.volunteer_number, \
-         id_type = excluded.id_type, id_number_masked = excluded.id_number_masked \
-         WHERE volunteers.version < excluded.version",
+         id_type = excluded.id_type, id_number_masked = excluded.id_number_masked, \
+         person = excluded.person WHERE volunteers.version < excluded.version",
         &[
             Bind::Text(&payload.id),
             Bind::Int(status),
@@ -165,6 +165,7 @@ async fn apply_volunteer(
             Bind::Text(&payload.volunteer_number),
             Bind::Text(&payload.id_type),
             Bind::Text(&payload.id_number_masked),
+            Bind::Text(&payload.id_number_federation_hash),
         ],
     )
     .await

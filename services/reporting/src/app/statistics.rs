@@ -50,6 +50,8 @@ pub struct Overview {
     pub star_ratings_by_stars: Vec<Row2>,
     /// Commendations awarded.
     pub commendations: i64,
+    /// Distinct people among `volunteers` (see `store::stats::people`).
+    pub people: i64,
 }
 
 impl Reporting {
@@ -64,6 +66,11 @@ impl Reporting {
             self.catch_up().await?;
         }
         Ok(unit)
+    }
+
+    async fn people(&self, unit: &OrgUnit, end: CivilDate) -> Result<i64, ApiError> {
+        let (low, high) = egret_types::tree::subtree_bounds(&unit.path);
+        stats::people(self.database.reader(), (&low, &high), &end.to_iso()).await
     }
 
     pub(crate) async fn run(
@@ -184,6 +191,7 @@ impl Reporting {
             (_, insured_volunteers),
             (star_ratings_by_stars, _),
             (_, commendations),
+            people,
         ) = futures::try_join!(
             self.run(&unit, &teams_query),
             self.run(&unit, &gender_query),
@@ -195,6 +203,7 @@ impl Reporting {
             self.run(&unit, &insured_query),
             self.run(&unit, &stars_query),
             self.run(&unit, &commendations_query),
+            self.people(&unit, end),
         )?;
         Ok((
             unit,
@@ -212,6 +221,7 @@ impl Reporting {
                 insured_volunteers,
                 star_ratings_by_stars,
                 commendations,
+                people,
             },
         ))
     }

@@ -241,6 +241,7 @@ impl pb::statistics_service_server::StatisticsService for StatisticsApi {
             insured_volunteers: overview.insured_volunteers,
             star_ratings_by_stars: buckets(&[Dimension::Stars], &overview.star_ratings_by_stars),
             commendations: overview.commendations,
+            people: overview.people,
             start_date: start.map(date_to_wire),
             end_date: Some(date_to_wire(end)),
         }))

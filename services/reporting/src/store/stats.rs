@@ -197,6 +197,29 @@ fn base(
     }
 }
 
+/// Distinct people among the active volunteers serving in `[low, high)` registered by
+/// `end`: volunteers carrying the same federation hash (one person registered in several
+/// districts) count once, every other volunteer once. Read from the replica at query time
+/// (a tally cannot tell whether the same person counts elsewhere in the subtree).
+pub async fn people<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
+    executor: E,
+    (low, high): (&str, &str),
+    end: &str,
+) -> Result<i64, ApiError> {
+    let (people,): (i64,) = sqlx::query_as(&format!(
+        "SELECT CAST(COUNT(DISTINCT CASE WHEN v.person = '' THEN v.id ELSE v.person END) AS BIGINT) \
+         FROM volunteers v WHERE v.status = 1 AND v.registered_on <= $3 AND ({})",
+        serves_in_subtree("$1", "$2")
+    ))
+    .bind(low)
+    .bind(high)
+    .bind(end)
+    .fetch_one(executor)
+    .await
+    .map_err(sql_error("people"))?;
+    Ok(people)
+}
+
 /// "The volunteer `v` serves in the subtree `[low, high)`": an active membership there, or
 /// registered by a unit there (the registry's own rule).
 pub(crate) fn serves_in_subtree(low: &str, high: &str) -> String {

@@ -12,6 +12,11 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
+use egret_proto::gateway::v1 as gateway_pb;
+use egret_proto::registry::v1 as pb;
+use egret_runtime::{Principal, Role, TokenIssuer, keys};
+
+use crate::TEST_FEDERATION_KEY;
 use crate::processes::{bin_dir_of, free_port};
 
 /// One `egret up` process on a fixed port, restartable over the same data.
@@ -270,5 +275,159 @@ impl FaultyLink {
             }
         }
         replayed
+    }
+}
+
+/// A bearer token of the instance whose keys are under `data_dir`, for `role` at `org_unit`.
+pub fn process_token(
+    data_dir: &std::path::Path,
+    instance: &str,
+    org_unit: &str,
+    role: Role,
+) -> String {
+    TokenIssuer::new(
+        keys::signing_key(data_dir).expect("the instance's key"),
+        instance.to_string(),
+    )
+    .issue(
+        &Principal {
+            subject: "tier-test".to_string(),
+            org_unit: org_unit.trim_start_matches("orgUnits/").to_string(),
+            roles: [role].into_iter().collect(),
+            volunteer: None,
+        },
+        Duration::from_secs(3600),
+    )
+}
+
+/// `message` with `token` as its bearer and a deadline of 10 s.
+pub fn authed<T>(message: T, token: &str) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    request.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {token}").parse().expect("ascii"),
+    );
+    request.set_timeout(Duration::from_secs(10));
+    request
+}
+
+/// A city and an enrolled district (`xm-siming`), each an `egret up` process, the district
+/// dialling the city through a [`FaultyLink`].
+pub struct CityAndDistrict {
+    /// The city.
+    pub city: Egret,
+    /// The district.
+    pub district: Egret,
+    /// The proxy the district dials the city through.
+    pub link: FaultyLink,
+    /// The district's unit (the district's root, a team of the city's corps).
+    pub unit: String,
+    /// An admin's token at the city's root.
+    pub city_admin: String,
+    /// An admin's token at the district's root.
+    pub district_admin: String,
+    /// The data directories, removed when dropped.
+    pub dirs: Vec<tempfile::TempDir>,
+    /// The PostgreSQL databases, dropped when dropped.
+    pub databases: Vec<Option<egret_storage::testing::FreshPostgres>>,
+}
+
+/// Where an instance keeps its data: a data directory, a database URL ('' for SQLite in
+/// the directory) and the PostgreSQL database to drop afterwards, if any.
+pub type Storage = (
+    tempfile::TempDir,
+    String,
+    Option<egret_storage::testing::FreshPostgres>,
+);
+
+impl CityAndDistrict {
+    /// Starts both over `city_storage` and `district_storage`, the district pushing every
+    /// `push_interval` (`gateway.push_interval`, such as `1s`), and enrolls the district.
+    pub async fn start(
+        city_storage: Storage,
+        district_storage: Storage,
+        push_interval: &str,
+    ) -> Self {
+        let (city_dir, city_url, city_db) = city_storage;
+        let (district_dir, district_url, district_db) = district_storage;
+        let city = Egret::start(
+            city_dir.path(),
+            vec![("EGRET__DATABASE__URL".into(), city_url.clone())],
+        );
+        let city_admin = process_token(city_dir.path(), "xm", &city.root, Role::Admin);
+        let unit = pb::org_unit_service_client::OrgUnitServiceClient::new(city.channel())
+            .create_org_unit(authed(
+                pb::CreateOrgUnitRequest {
+                    parent: city.root.clone(),
+                    org_unit: Some(pb::OrgUnit {
+                        tier: pb::Tier::Team as i32,
+                        display_name: "思明区妇联".to_string(),
+                        level: pb::TeamLevel::District as i32,
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                },
+                &city_admin,
+            ))
+            .await
+            .expect("the district's unit")
+            .into_inner()
+            .org_unit
+            .expect("unit")
+            .name;
+        let credential =
+            gateway_pb::enrollment_service_client::EnrollmentServiceClient::new(city.channel())
+                .create_enrollment(authed(
+                    gateway_pb::CreateEnrollmentRequest {
+                        enrollment: Some(gateway_pb::Enrollment {
+                            instance_id: "xm-siming".to_string(),
+                            org_unit: unit.clone(),
+                            ..Default::default()
+                        }),
+                    },
+                    &city_admin,
+                ))
+                .await
+                .expect("enrolls")
+                .into_inner()
+                .credential;
+
+        let link = FaultyLink::start(city.address()).await;
+        let district = Egret::start(
+            district_dir.path(),
+            vec![
+                ("EGRET__DATABASE__URL".into(), district_url.clone()),
+                ("EGRET__INSTANCE__ID".into(), "xm-siming".into()),
+                ("EGRET__INSTANCE__TIER".into(), "district".into()),
+                (
+                    "EGRET__INSTANCE__UPSTREAM".into(),
+                    format!("http://{}", link.address()),
+                ),
+                ("EGRET__INSTANCE__ENROLLMENT".into(), credential),
+                (
+                    "EGRET__KEYS__FEDERATION_HASH_KEY".into(),
+                    TEST_FEDERATION_KEY.into(),
+                ),
+                ("EGRET__GATEWAY__PUSH_INTERVAL".into(), push_interval.into()),
+            ],
+        );
+        assert_eq!(district.root, unit);
+        let district_admin = process_token(
+            district_dir.path(),
+            "xm-siming",
+            &district.root,
+            Role::Admin,
+        );
+
+        Self {
+            city,
+            district,
+            link,
+            unit,
+            city_admin,
+            district_admin,
+            dirs: vec![city_dir, district_dir],
+            databases: vec![city_db, district_db],
+        }
     }
 }

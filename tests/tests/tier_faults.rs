@@ -11,40 +11,11 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use egret_proto::gateway::v1 as gateway_pb;
 use egret_proto::registry::v1 as pb;
 use egret_proto::sync::v1 as sync_pb;
-use egret_runtime::{Principal, Role, TokenIssuer, keys};
-use egret_tests::{Backend, Egret, Fault, FaultyLink, TEST_FEDERATION_KEY, fresh_storage};
+use egret_tests::{Backend, CityAndDistrict, Fault, authed, fresh_storage};
 use prost_types::FieldMask;
 use tonic::transport::Channel;
-
-/// A bearer token of the instance whose keys are under `data_dir`.
-fn token(data_dir: &std::path::Path, instance: &str, org_unit: &str, role: Role) -> String {
-    TokenIssuer::new(
-        keys::signing_key(data_dir).expect("the instance's key"),
-        instance.to_string(),
-    )
-    .issue(
-        &Principal {
-            subject: "fault-test".to_string(),
-            org_unit: org_unit.trim_start_matches("orgUnits/").to_string(),
-            roles: [role].into_iter().collect(),
-            volunteer: None,
-        },
-        Duration::from_secs(3600),
-    )
-}
-
-fn authed<T>(message: T, token: &str) -> tonic::Request<T> {
-    let mut request = tonic::Request::new(message);
-    request.metadata_mut().insert(
-        "authorization",
-        format!("Bearer {token}").parse().expect("ascii"),
-    );
-    request.set_timeout(Duration::from_secs(10));
-    request
-}
 
 /// The units under `root` (itself left out) by name: display name and version.
 async fn units(
@@ -172,7 +143,7 @@ async fn faults_lose_and_double_nothing(backend: Backend, name: &str) {
         .and_then(|value| value.parse().ok())
         .unwrap_or(10);
 
-    let Pair {
+    let CityAndDistrict {
         mut city,
         mut district,
         link,
@@ -180,11 +151,12 @@ async fn faults_lose_and_double_nothing(backend: Backend, name: &str) {
         city_admin,
         district_admin,
         // Kept to the end: dropping them removes the data.
-        _dirs,
-        _databases,
-    } = Pair::start(
+        dirs: _dirs,
+        databases: _databases,
+    } = CityAndDistrict::start(
         (city_dir, city_url, city_db),
         (district_dir, district_url, district_db),
+        "100ms",
     )
     .await;
     let mut written = Vec::new();
@@ -295,111 +267,6 @@ fn resident_id(seed: u32) -> String {
     format!("{first17}{check}")
 }
 
-/// Sets up a city and an enrolled district as processes, the district dialling the city
-/// through a proxy; returns them with the district's unit, and both admins' tokens.
-struct Pair {
-    city: Egret,
-    district: Egret,
-    link: FaultyLink,
-    unit: String,
-    city_admin: String,
-    district_admin: String,
-    _dirs: Vec<tempfile::TempDir>,
-    _databases: Vec<Option<egret_storage::testing::FreshPostgres>>,
-}
-
-type Storage = (
-    tempfile::TempDir,
-    String,
-    Option<egret_storage::testing::FreshPostgres>,
-);
-
-impl Pair {
-    async fn start(city_storage: Storage, district_storage: Storage) -> Self {
-        let (city_dir, city_url, city_db) = city_storage;
-        let (district_dir, district_url, district_db) = district_storage;
-        let city = Egret::start(
-            city_dir.path(),
-            vec![("EGRET__DATABASE__URL".into(), city_url.clone())],
-        );
-        let city_admin = token(city_dir.path(), "xm", &city.root, Role::Admin);
-        let unit = pb::org_unit_service_client::OrgUnitServiceClient::new(city.channel())
-            .create_org_unit(authed(
-                pb::CreateOrgUnitRequest {
-                    parent: city.root.clone(),
-                    org_unit: Some(pb::OrgUnit {
-                        tier: pb::Tier::Team as i32,
-                        display_name: "思明区妇联".to_string(),
-                        level: pb::TeamLevel::District as i32,
-                        ..Default::default()
-                    }),
-                    ..Default::default()
-                },
-                &city_admin,
-            ))
-            .await
-            .expect("the district's unit")
-            .into_inner()
-            .org_unit
-            .expect("unit")
-            .name;
-        let credential =
-            gateway_pb::enrollment_service_client::EnrollmentServiceClient::new(city.channel())
-                .create_enrollment(authed(
-                    gateway_pb::CreateEnrollmentRequest {
-                        enrollment: Some(gateway_pb::Enrollment {
-                            instance_id: "xm-siming".to_string(),
-                            org_unit: unit.clone(),
-                            ..Default::default()
-                        }),
-                    },
-                    &city_admin,
-                ))
-                .await
-                .expect("enrolls")
-                .into_inner()
-                .credential;
-
-        let link = FaultyLink::start(city.address()).await;
-        let district = Egret::start(
-            district_dir.path(),
-            vec![
-                ("EGRET__DATABASE__URL".into(), district_url.clone()),
-                ("EGRET__INSTANCE__ID".into(), "xm-siming".into()),
-                ("EGRET__INSTANCE__TIER".into(), "district".into()),
-                (
-                    "EGRET__INSTANCE__UPSTREAM".into(),
-                    format!("http://{}", link.address()),
-                ),
-                ("EGRET__INSTANCE__ENROLLMENT".into(), credential),
-                (
-                    "EGRET__KEYS__FEDERATION_HASH_KEY".into(),
-                    TEST_FEDERATION_KEY.into(),
-                ),
-                ("EGRET__GATEWAY__PUSH_INTERVAL".into(), "100ms".into()),
-            ],
-        );
-        assert_eq!(district.root, unit);
-        let district_admin = token(
-            district_dir.path(),
-            "xm-siming",
-            &district.root,
-            Role::Admin,
-        );
-
-        Self {
-            city,
-            district,
-            link,
-            unit,
-            city_admin,
-            district_admin,
-            _dirs: vec![city_dir, district_dir],
-            _databases: vec![city_db, district_db],
-        }
-    }
-}
-
 async fn offline_catch_up(backend: Backend, name: &str) {
     let Some((city_db, city_dir, city_url)) =
         fresh_storage(backend, &format!("{name}::city")).await
@@ -415,9 +282,10 @@ async fn offline_catch_up(backend: Backend, name: &str) {
         .ok()
         .and_then(|value| value.parse().ok())
         .unwrap_or(200_000);
-    let pair = Pair::start(
+    let pair = CityAndDistrict::start(
         (city_dir, city_url, city_db),
         (district_dir, district_url, district_db),
+        "100ms",
     )
     .await;
     // Offline: every connection to the city is cut at once.
@@ -499,7 +367,7 @@ async fn offline_catch_up(backend: Backend, name: &str) {
 }
 
 /// The registry link's (acknowledged, head) at the city.
-async fn link_state(pair: &Pair) -> Option<(i64, i64)> {
+async fn link_state(pair: &CityAndDistrict) -> Option<(i64, i64)> {
     let mut request = authed(
         sync_pb::ListUpstreamLinksRequest::default(),
         &pair.city_admin,
@@ -519,7 +387,7 @@ async fn link_state(pair: &Pair) -> Option<(i64, i64)> {
 }
 
 /// The district's volunteers at the city, counted by the city's statistics.
-async fn count_at_city(pair: &Pair) -> u64 {
+async fn count_at_city(pair: &CityAndDistrict) -> u64 {
     let overview =
         egret_proto::reporting::v1::statistics_service_client::StatisticsServiceClient::new(
             pair.city.channel(),

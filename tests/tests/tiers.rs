@@ -551,17 +551,57 @@ async fn a_districts_units_reach_the_city_as_read_only_copies(city: TestApp) {
     })
     .await;
 
-    // The district's health says whether its link works: an alarm once the city is gone.
+    // The district's health and its status of each link say whether they work: an alarm
+    // once the city is gone.
     assert_eq!(
         upstream_health(&district).await,
         ServingStatus::Serving as i32
+    );
+    let links = eventually("every link caught up", || async {
+        Some(upstream_status(&district).await).filter(|links| {
+            links
+                .iter()
+                .all(|link| !link.alarm && link.acknowledged_sequence == link.head_sequence)
+        })
+    })
+    .await;
+    let mut services: Vec<&str> = links.iter().map(|link| link.service.as_str()).collect();
+    services.sort_unstable();
+    assert_eq!(
+        services,
+        ["activity", "recognition", "registry", "reporting"]
     );
     city.stop().await;
     eventually("the alarm at the district", || async {
         (upstream_health(&district).await == ServingStatus::NotServing as i32).then_some(())
     })
     .await;
+    let links = upstream_status(&district).await;
+    assert!(
+        links
+            .iter()
+            .all(|link| link.alarm && !link.last_error.is_empty() && link.failing_for.is_some()),
+        "{links:?}"
+    );
+    // Staff read it; a volunteer may not.
+    let refused = district
+        .enrollments(&district.volunteer_token(&district.root, "volunteers/someone"))
+        .get_upstream_status(gateway_pb::GetUpstreamStatusRequest {})
+        .await
+        .expect_err("volunteers do not read the links");
+    assert_eq!(refused.code(), Code::PermissionDenied, "{refused:?}");
     district.stop().await;
+}
+
+/// The district's links as its staff see them.
+async fn upstream_status(district: &TestApp) -> Vec<gateway_pb::ServiceLink> {
+    district
+        .enrollments(&district.token(&district.root, &[Role::Staff]))
+        .get_upstream_status(gateway_pb::GetUpstreamStatusRequest {})
+        .await
+        .expect("staff read the links")
+        .into_inner()
+        .links
 }
 
 async fn upstream_health(district: &TestApp) -> i32 {

@@ -410,6 +410,82 @@ pub fn link_state(facts: &LinkFacts, now: i64) -> pb::LinkState {
     pb::LinkState::Ok
 }
 
+/// How often [`spawn_link_watch`] looks at the links.
+pub const WATCH_INTERVAL: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Whether a link in `state` is an alarm.
+pub fn is_alarm(state: pb::LinkState) -> bool {
+    matches!(
+        state,
+        pb::LinkState::Stalled | pb::LinkState::Refused | pb::LinkState::Diverged
+    )
+}
+
+/// The links whose state, at `now`, turned into an alarm or out of one since `known` (the
+/// states last seen, by district; a district not seen counts as not alarmed), which it
+/// updates.
+pub fn alarm_changes(
+    known: &mut std::collections::HashMap<String, pb::LinkState>,
+    facts: &[LinkFacts],
+    now: i64,
+) -> Vec<(String, pb::LinkState)> {
+    let mut changed = Vec::new();
+    for link in facts {
+        let state = link_state(link, now);
+        let before = known
+            .insert(link.origin_instance.clone(), state)
+            .unwrap_or(pb::LinkState::Ok);
+        if is_alarm(state) != is_alarm(before) {
+            changed.push((link.origin_instance.clone(), state));
+        }
+    }
+    changed
+}
+
+/// Watches the districts' links of `service` held in `database` every [`WATCH_INTERVAL`]
+/// until `shutdown`: a link that turns stalled, refused or diverged is a warning in the
+/// log (a refusal is also logged when it happens), and its recovery a note. Nothing is
+/// held where no district pushes.
+pub fn spawn_link_watch(
+    service: &'static str,
+    database: egret_storage::Database,
+    shutdown: egret_runtime::CancellationToken,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut known = std::collections::HashMap::new();
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = tokio::time::sleep(WATCH_INTERVAL) => {}
+            }
+            let facts = match links(database.reader(), "", 1_000).await {
+                Ok(facts) => facts,
+                Err(error) => {
+                    tracing::debug!(service, %error, "reading the districts' links failed");
+                    continue;
+                }
+            };
+            for (origin, state) in alarm_changes(&mut known, &facts, egret_types::now_micros()) {
+                if is_alarm(state) {
+                    tracing::warn!(
+                        service,
+                        origin,
+                        state = state.as_str_name(),
+                        "a district's link is in alarm"
+                    );
+                } else {
+                    tracing::info!(
+                        service,
+                        origin,
+                        state = state.as_str_name(),
+                        "a district's link recovered"
+                    );
+                }
+            }
+        }
+    })
+}
+
 /// The links known here, by district, after `after`.
 pub async fn links<'e, E>(executor: E, after: &str, limit: i64) -> Result<Vec<LinkFacts>, ApiError>
 where
@@ -685,6 +761,32 @@ impl UpwardService for UpwardApi {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn alarms_are_reported_when_they_begin_and_end() {
+        let stall = super::STALL_AFTER.as_micros() as i64;
+        let now = 10 * stall;
+        let link = |origin: &str, heartbeat_time: i64| super::LinkFacts {
+            origin_instance: origin.to_string(),
+            acknowledged_sequence: 5,
+            head_sequence: 5,
+            heartbeat_time,
+            applied_time: heartbeat_time,
+            refusal: String::new(),
+        };
+        let mut known = std::collections::HashMap::new();
+        let stalled = [link("xm-siming", now - 2 * stall), link("xm-huli", now)];
+        assert_eq!(
+            super::alarm_changes(&mut known, &stalled, now),
+            [("xm-siming".to_string(), pb::LinkState::Stalled)]
+        );
+        assert!(super::alarm_changes(&mut known, &stalled, now).is_empty());
+        let recovered = [link("xm-siming", now), link("xm-huli", now)];
+        assert_eq!(
+            super::alarm_changes(&mut known, &recovered, now),
+            [("xm-siming".to_string(), pb::LinkState::Ok)]
+        );
+    }
+
     use super::*;
 
     const SECOND: i64 = 1_000_000;

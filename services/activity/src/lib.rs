@@ -137,6 +137,11 @@ impl Part for Activity {
             self.feed()
                 .clone()
                 .spawn(settings.registry_poll_interval, shutdown.clone()),
+            egret_sync::upward::spawn_link_watch(
+                Self::NAME,
+                self.database().clone(),
+                shutdown.clone(),
+            ),
         ]
     }
 

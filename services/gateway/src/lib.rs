@@ -138,8 +138,8 @@ pub struct Gateway {
     host: ServiceHost,
     upstreams: Vec<Arc<Upstream>>,
     settings: GatewaySettings,
-    instance: InstanceSettings,
     accounts: Accounts,
+    pushers: Vec<Pusher>,
 }
 
 /// The gateway's migrations, for both engines.
@@ -211,8 +211,16 @@ impl Gateway {
             .map(|upstream| format!("http://{}", upstream.authority()))
             .context("the gateway needs the registry among its upstreams")?;
         let accounts = open_accounts(common, settings, &registry).await?;
+        let pushers = pushers(&common.instance, &upstreams, &accounts, host.local_addr())?;
         accounts::grpc::add_services(&mut host, accounts.clone());
-        enrollments::grpc::add_services(&mut host, enrollments::Enrollments::new(accounts.clone()));
+        enrollments::grpc::add_services(
+            &mut host,
+            enrollments::Enrollments::new(accounts.clone()),
+            enrollments::grpc::Links {
+                upstream: common.instance.upstream.clone(),
+                pushers: pushers.clone(),
+            },
+        );
         let proxy = Proxy::new(
             upstreams.clone(),
             common.server.default_deadline,
@@ -224,8 +232,8 @@ impl Gateway {
             host,
             upstreams,
             settings: settings.clone(),
-            instance: common.instance.clone(),
             accounts,
+            pushers,
         })
     }
 
@@ -243,7 +251,7 @@ impl Gateway {
             shutdown.clone(),
         )
         .await?;
-        let pushers = self.spawn_pushers(&shutdown)?;
+        let pushers = self.spawn_pushers(&shutdown);
         let served = self.host.serve(shutdown).await;
         let _ = watch.await;
         for pusher in pushers {
@@ -253,56 +261,72 @@ impl Gateway {
         served
     }
 
-    /// At a district, one pusher per pushed service: it reads the service's log where the
-    /// gateway reaches the service, and pushes to the city.
-    fn spawn_pushers(
-        &self,
-        shutdown: &CancellationToken,
-    ) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>> {
-        if self.instance.tier != InstanceTier::District {
-            return Ok(Vec::new());
+    /// At a district, runs the pushers and keeps [`UPSTREAM_HEALTH`] current with them.
+    fn spawn_pushers(&self, shutdown: &CancellationToken) -> Vec<tokio::task::JoinHandle<()>> {
+        if self.pushers.is_empty() {
+            return Vec::new();
         }
-        let city = egret_runtime::config::parse_service_address(
-            "instance.upstream",
-            &self.instance.upstream,
-        )?;
-        let city =
-            egret_runtime::links::endpoint(tonic::transport::Endpoint::from(city)).connect_lazy();
-        let grants = Grants::new(self.instance.clone());
-        let credentials =
-            egret_runtime::SyncCredentials::new(self.accounts.issuer().clone(), "egret-gateway");
-        let mut pushers = Vec::new();
-        let mut links = Vec::new();
-        for upstream in &self.upstreams {
-            let service = upstream.service().name;
-            let local = egret_runtime::config::service_channel(
-                "gateway.services",
-                &format!("http://{}", upstream.authority()),
-                self.host.local_addr(),
-            )?;
-            let pusher = Pusher::new(
-                service,
-                self.instance.id.clone(),
-                ServiceLog::new(service, local, credentials.clone()),
-                city.clone(),
-                grants.clone(),
-            );
-            links.push(pusher.clone());
-            pushers.push(pusher.spawn(self.settings.push_interval, shutdown.clone()));
-        }
-        pushers.push(tokio::spawn(report_links(
-            links,
+        let mut handles: Vec<_> = self
+            .pushers
+            .iter()
+            .map(|pusher| {
+                pusher
+                    .clone()
+                    .spawn(self.settings.push_interval, shutdown.clone())
+            })
+            .collect();
+        handles.push(tokio::spawn(report_links(
+            self.pushers.clone(),
             self.host.health_reporter(),
             self.settings.push_interval,
             shutdown.clone(),
         )));
-        Ok(pushers)
+        handles
     }
 
     /// People's accounts.
     pub fn accounts(&self) -> &Accounts {
         &self.accounts
     }
+}
+
+/// At a district, one pusher per service: it reads the service's log where the gateway
+/// reaches the service (`local`, this gateway's own address when they share it), and
+/// pushes to the city. None at a city.
+fn pushers(
+    instance: &InstanceSettings,
+    upstreams: &[Arc<Upstream>],
+    accounts: &Accounts,
+    local: SocketAddr,
+) -> anyhow::Result<Vec<Pusher>> {
+    if instance.tier != InstanceTier::District {
+        return Ok(Vec::new());
+    }
+    let city =
+        egret_runtime::config::parse_service_address("instance.upstream", &instance.upstream)?;
+    let city =
+        egret_runtime::links::endpoint(tonic::transport::Endpoint::from(city)).connect_lazy();
+    let grants = Grants::new(instance.clone());
+    let credentials =
+        egret_runtime::SyncCredentials::new(accounts.issuer().clone(), "egret-gateway");
+    upstreams
+        .iter()
+        .map(|upstream| {
+            let service = upstream.service().name;
+            let channel = egret_runtime::config::service_channel(
+                "gateway.services",
+                &format!("http://{}", upstream.authority()),
+                local,
+            )?;
+            Ok(Pusher::new(
+                service,
+                instance.id.clone(),
+                ServiceLog::new(service, channel, credentials.clone()),
+                city.clone(),
+                grants.clone(),
+            ))
+        })
+        .collect()
 }
 
 /// The health name of a district's links to the city: SERVING while every link's last

@@ -170,7 +170,14 @@ impl Part for Recognition {
         settings: &RecognitionSettings,
         shutdown: &CancellationToken,
     ) -> Vec<tokio::task::JoinHandle<()>> {
-        Recognition::spawn_followers(self, settings.poll_interval, shutdown.clone())
+        let mut handles =
+            Recognition::spawn_followers(self, settings.poll_interval, shutdown.clone());
+        handles.push(egret_sync::upward::spawn_link_watch(
+            Self::NAME,
+            self.database().clone(),
+            shutdown.clone(),
+        ));
+        handles
     }
 
     async fn close(&self) {

@@ -11,6 +11,7 @@ pub mod domain;
 pub mod grpc;
 pub mod store;
 
+use egret_runtime::CancellationToken;
 use egret_runtime::config::InstanceTier;
 use std::net::SocketAddr;
 
@@ -110,6 +111,18 @@ impl Part for Registry {
             self.database().clone(),
             app::upward::RegistryApplier,
         );
+    }
+
+    fn spawn_followers(
+        &self,
+        _settings: &RegistrySettings,
+        shutdown: &CancellationToken,
+    ) -> Vec<tokio::task::JoinHandle<()>> {
+        vec![egret_sync::upward::spawn_link_watch(
+            Self::NAME,
+            self.database().clone(),
+            shutdown.clone(),
+        )]
     }
 
     async fn close(&self) {

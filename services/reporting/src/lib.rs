@@ -186,7 +186,14 @@ impl Part for Reporting {
         settings: &ReportingSettings,
         shutdown: &CancellationToken,
     ) -> Vec<tokio::task::JoinHandle<()>> {
-        Reporting::spawn_followers(self, settings.poll_interval, shutdown.clone())
+        let mut handles =
+            Reporting::spawn_followers(self, settings.poll_interval, shutdown.clone());
+        handles.push(egret_sync::upward::spawn_link_watch(
+            Self::NAME,
+            self.database().clone(),
+            shutdown.clone(),
+        ));
+        handles
     }
 
     async fn close(&self) {

@@ -12,11 +12,36 @@ use tonic::{Request, Response, Status};
 use super::app::{Enrollment, EnrollmentState, Enrollments, enrollment_name};
 use crate::accounts::grpc::caller;
 
+/// A district's links to the city, for GetUpstreamStatus.
+#[derive(Clone, Default)]
+pub struct Links {
+    /// `instance.upstream`.
+    pub upstream: String,
+    /// One per service; none at a city.
+    pub pushers: Vec<egret_sync::push::Pusher>,
+}
+
 /// Adds the service; the exchange of a credential needs no bearer token.
-pub fn add_services(host: &mut ServiceHost, enrollments: Enrollments) {
+pub fn add_services(host: &mut ServiceHost, enrollments: Enrollments, links: Links) {
     let service = <EnrollmentServiceServer<EnrollmentApi> as NamedService>::NAME;
     host.allow_anonymous(format!("/{service}/IssueSyncToken"));
-    host.add_service(EnrollmentServiceServer::new(EnrollmentApi(enrollments)));
+    host.add_service(EnrollmentServiceServer::new(EnrollmentApi(
+        enrollments,
+        links,
+    )));
+}
+
+fn link_to_wire(status: &egret_sync::push::PushStatus) -> pb::ServiceLink {
+    pb::ServiceLink {
+        service: status.service.to_string(),
+        acknowledged_sequence: status.acknowledged_sequence,
+        head_sequence: status.head_sequence,
+        alarm: status.alarm(),
+        last_error: status.last_error.clone(),
+        failing_for: status
+            .failing_since
+            .and_then(|since| prost_types::Duration::try_from(since.elapsed()).ok()),
+    }
 }
 
 fn to_wire(enrollment: &Enrollment) -> pb::Enrollment {
@@ -36,7 +61,7 @@ fn to_wire(enrollment: &Enrollment) -> pb::Enrollment {
 }
 
 /// The service implementation.
-pub struct EnrollmentApi(pub Enrollments);
+pub struct EnrollmentApi(pub Enrollments, pub Links);
 
 #[tonic::async_trait]
 impl EnrollmentService for EnrollmentApi {
@@ -95,6 +120,22 @@ impl EnrollmentService for EnrollmentApi {
             instance_id: grant.instance_id,
             upstream_instance_id: grant.upstream_instance_id,
             org_unit: Some(grant.org_unit),
+        }))
+    }
+
+    async fn get_upstream_status(
+        &self,
+        _request: Request<pb::GetUpstreamStatusRequest>,
+    ) -> Result<Response<pb::GetUpstreamStatusResponse>, Status> {
+        // The gate admitted admins, staff and viewers only.
+        Ok(Response::new(pb::GetUpstreamStatusResponse {
+            upstream: self.1.upstream.clone(),
+            links: self
+                .1
+                .pushers
+                .iter()
+                .map(|pusher| link_to_wire(&pusher.status()))
+                .collect(),
         }))
     }
 }

@@ -1,8 +1,9 @@
 //! Faults between a district and the city, in the spirit of Jepsen: the district keeps
 //! writing while its link to the city is cut mid-batch, slowed down, replayed (every
 //! batch delivered twice), and while either process is killed with SIGKILL and restarted.
-//! After each fault, a set check: every write the district acknowledged is at the city
-//! exactly once, at its latest version, and nothing else is.
+//! After each fault, a set check: every write the district acknowledged (units, volunteers
+//! and hours, over the registry's and the activity service's links) is at the city exactly
+//! once, at its latest version, and nothing else is.
 //!
 //! Ten faults in the default run; `EGRET_FAULTS=100` runs a hundred. A district offline
 //! for a week's worth of changes (`EGRET_OFFLINE_CHANGES`, 200,000 by default) catches
@@ -61,6 +62,82 @@ async fn units(
     }
 }
 
+/// The volunteers serving under `root` by name: display name and version.
+async fn volunteers(
+    channel: &Channel,
+    token: &str,
+    root: &str,
+) -> Option<BTreeMap<String, (String, i64)>> {
+    let mut client = pb::volunteer_service_client::VolunteerServiceClient::new(channel.clone());
+    let mut found = BTreeMap::new();
+    let mut page_token = String::new();
+    loop {
+        let page = client
+            .list_volunteers(authed(
+                pb::ListVolunteersRequest {
+                    org_unit: root.to_string(),
+                    page_size: 500,
+                    page_token: page_token.clone(),
+                    ..Default::default()
+                },
+                token,
+            ))
+            .await
+            .ok()?
+            .into_inner();
+        for volunteer in page.volunteers {
+            let version = volunteer.metadata.as_ref().map_or(0, |meta| meta.version);
+            assert!(
+                found
+                    .insert(volunteer.name.clone(), (volunteer.display_name, version))
+                    .is_none(),
+                "{} listed twice",
+                volunteer.name
+            );
+        }
+        if page.next_page_token.is_empty() {
+            return Some(found);
+        }
+        page_token = page.next_page_token;
+    }
+}
+
+/// The approved minutes and service records of `root`'s subtree, as `instance`'s
+/// statistics count them once caught up.
+async fn hours(channel: &Channel, token: &str, root: &str) -> Option<(i64, i64)> {
+    let overview =
+        egret_proto::reporting::v1::statistics_service_client::StatisticsServiceClient::new(
+            channel.clone(),
+        )
+        .get_overview(authed(
+            egret_proto::reporting::v1::GetOverviewRequest {
+                org_unit: root.to_string(),
+                catch_up: true,
+                ..Default::default()
+            },
+            token,
+        ))
+        .await
+        .ok()?
+        .into_inner();
+    Some((overview.approved_minutes, overview.service_records))
+}
+
+/// Everything the set check compares: units, volunteers, and hours.
+type Written = (
+    BTreeMap<String, (String, i64)>,
+    BTreeMap<String, (String, i64)>,
+    (i64, i64),
+);
+
+async fn everything(channel: &Channel, token: &str, root: &str) -> Option<Written> {
+    Some((
+        units(channel, token, root).await?,
+        volunteers(channel, token, root).await?,
+        hours(channel, token, root).await?,
+    ))
+}
+
 /// What the district writes in one round: a new sub-team, and a new name for an older one.
 async fn write_round(
     district: &Channel,
@@ -89,6 +166,48 @@ async fn write_round(
         .into_inner()
         .org_unit
         .expect("unit");
+    // A volunteer registered in it (the registry's log), with an hour of service (the
+    // activity service's log).
+    let seed = 100 + written.len() as u32;
+    let volunteer = pb::volunteer_service_client::VolunteerServiceClient::new(district.clone())
+        .create_volunteer(authed(
+            pb::CreateVolunteerRequest {
+                org_unit: created.name.clone(),
+                volunteer: Some(pb::Volunteer {
+                    display_name: format!("志愿者{seed}"),
+                    id_type: pb::IdType::ResidentId as i32,
+                    id_number: resident_id(seed),
+                    phone: format!("139{seed:08}"),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+            token,
+        ))
+        .await
+        .expect("the district registers while its link is faulty")
+        .into_inner()
+        .volunteer
+        .expect("volunteer");
+    let day = egret_tests::days_before(egret_runtime::wire::today(), 1);
+    egret_proto::activity::v1::service_record_service_client::ServiceRecordServiceClient::new(
+        district.clone(),
+    )
+    .import_service_records(authed(
+        egret_proto::activity::v1::ImportServiceRecordsRequest {
+            org_unit: created.name.clone(),
+            rows: vec![egret_proto::activity::v1::ImportServiceRecordRow {
+                volunteer: volunteer.name,
+                service_date: Some(egret_runtime::wire::date_to_wire(day)),
+                minutes: 60,
+                description: "一小时服务".to_string(),
+            }],
+            request_id: uuid::Uuid::new_v4().to_string(),
+        },
+        token,
+    ))
+    .await
+    .expect("the district imports hours while its link is faulty");
     written.push(created.name);
     let renamed = &written[round / 2];
     client
@@ -234,12 +353,24 @@ async fn faults_lose_and_double_nothing(backend: Backend, name: &str) {
         // The set check, once the link has caught up.
         let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
         loop {
-            let at_district = units(&district.channel(), &district_admin, &district.root)
+            let at_district = everything(&district.channel(), &district_admin, &district.root)
                 .await
                 .expect("the district answers");
-            let at_city = units(&city.channel(), &city_admin, &unit).await;
+            let at_city = everything(&city.channel(), &city_admin, &unit).await;
             if at_city.as_ref() == Some(&at_district) {
-                assert_eq!(at_district.len(), written.len(), "every acknowledged write");
+                let (units, volunteers, (minutes, records)) = &at_district;
+                let acknowledged = written.len();
+                assert_eq!(units.len(), acknowledged, "every acknowledged unit");
+                assert_eq!(
+                    volunteers.len(),
+                    acknowledged,
+                    "every acknowledged volunteer"
+                );
+                assert_eq!(
+                    (*minutes, *records),
+                    (60 * acknowledged as i64, acknowledged as i64),
+                    "every acknowledged hour"
+                );
                 break;
             }
             assert!(

@@ -141,6 +141,7 @@ async fn apply_volunteer(
     };
     let birth_date = date(entry, &payload.birth_date)?;
     let registered_on = day_of(payload.meta.as_ref().map_or(0, |meta| meta.create_time));
+    let held_person = rows::person_of(transaction.conn(), &payload.id).await?;
     rows::execute(
         transaction.conn(),
         "volunteer",
@@ -166,6 +167,23 @@ async fn apply_volunteer(
             Bind::Text(&payload.id_type),
             Bind::Text(&payload.id_number_masked),
             Bind::Text(&payload.id_number_federation_hash),
+        ],
+    )
+    .await?;
+    if payload.id_number_federation_hash.is_empty() && held_person.is_empty() {
+        return Ok(());
+    }
+    // A person is shared while a second volunteer carries the same hash: marked for the
+    // new hash, and for the old one when the ID number was corrected.
+    rows::execute(
+        transaction.conn(),
+        "volunteer",
+        "UPDATE volunteers SET shared = CASE WHEN (SELECT COUNT(*) FROM volunteers w \
+         WHERE w.person = volunteers.person) > 1 THEN 1 ELSE 0 END \
+         WHERE person IN ($1, $2) AND person <> ''",
+        &[
+            Bind::Text(&payload.id_number_federation_hash),
+            Bind::Text(&held_person),
         ],
     )
     .await

@@ -50,7 +50,7 @@ pub struct Overview {
     pub star_ratings_by_stars: Vec<Row2>,
     /// Commendations awarded.
     pub commendations: i64,
-    /// Distinct people among `volunteers` (see `store::stats::people`).
+    /// Distinct people among `volunteers` (see `store::stats::repeated_registrations`).
     pub people: i64,
 }
 
@@ -68,9 +68,13 @@ impl Reporting {
         Ok(unit)
     }
 
-    async fn people(&self, unit: &OrgUnit, end: CivilDate) -> Result<i64, ApiError> {
+    async fn repeated_registrations(
+        &self,
+        unit: &OrgUnit,
+        end: CivilDate,
+    ) -> Result<i64, ApiError> {
         let (low, high) = egret_types::tree::subtree_bounds(&unit.path);
-        stats::people(self.database.reader(), (&low, &high), &end.to_iso()).await
+        stats::repeated_registrations(self.database.reader(), (&low, &high), &end.to_iso()).await
     }
 
     pub(crate) async fn run(
@@ -191,7 +195,7 @@ impl Reporting {
             (_, insured_volunteers),
             (star_ratings_by_stars, _),
             (_, commendations),
-            people,
+            repeated_registrations,
         ) = futures::try_join!(
             self.run(&unit, &teams_query),
             self.run(&unit, &gender_query),
@@ -203,7 +207,7 @@ impl Reporting {
             self.run(&unit, &insured_query),
             self.run(&unit, &stars_query),
             self.run(&unit, &commendations_query),
-            self.people(&unit, end),
+            self.repeated_registrations(&unit, end),
         )?;
         Ok((
             unit,
@@ -221,7 +225,7 @@ impl Reporting {
                 insured_volunteers,
                 star_ratings_by_stars,
                 commendations,
-                people,
+                people: volunteers - repeated_registrations,
             },
         ))
     }

@@ -111,6 +111,16 @@ pub async fn execute(
     Ok(())
 }
 
+/// The federation hash the replica holds for volunteer `id` ('' for none, or no volunteer).
+pub async fn person_of(connection: &mut AnyConnection, id: &str) -> Result<String, ApiError> {
+    let row: Option<(String,)> = sqlx::query_as("SELECT person FROM volunteers WHERE id = $1")
+        .bind(id)
+        .fetch_optional(connection)
+        .await
+        .map_err(sql_error("volunteer"))?;
+    Ok(row.map(|(person,)| person).unwrap_or_default())
+}
+
 /// A value bound to a replica statement.
 #[derive(Debug, Clone, Copy)]
 pub enum Bind<'a> {

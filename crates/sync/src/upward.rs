@@ -128,6 +128,20 @@ pub async fn require_within(
     }
 }
 
+/// Takes a district's `change` of a record that hangs off a unit (`unit_of`): decoded,
+/// refused unless the unit lies in the district's subtree here, and written as a copy
+/// ([`write_copy`]).
+pub async fn write_copy_within<T: CopiedRecord>(
+    transaction: &mut WriteTx,
+    district: &District,
+    change: &pb::Change,
+    unit_of: fn(&T) -> &str,
+) -> Result<(), ApiError> {
+    let copy: T = serde_form(change)?;
+    require_within(transaction, district, unit_of(&copy), &change.resource_name).await?;
+    write_copy(transaction, district, change, copy).await
+}
+
 /// Refuses `resource` unless `referent`, which it refers to, is held here (`held`, its
 /// bookkeeping) and is the district's own; one not held yet is a wait (see [`not_yet`]).
 pub fn require_owned(

@@ -13,7 +13,7 @@ use egret_runtime::ApiError;
 use egret_storage::WriteTx;
 use egret_sync::follower::record;
 use egret_sync::upward::{
-    District, RecordApplier, not_taken, require_owned, require_within, serde_form, write_copy,
+    District, RecordApplier, not_taken, require_owned, serde_form, write_copy, write_copy_within,
 };
 use futures::future::BoxFuture;
 
@@ -79,29 +79,34 @@ impl RecordApplier for ActivityApplier {
             let name = &change.resource_name;
             match record(change)? {
                 Kind::Project(_) => {
-                    let copy: Project = serde_form(change)?;
-                    require_within(transaction, district, &copy.org_unit_id, name).await?;
-                    write_copy(transaction, district, change, copy).await
+                    write_copy_within(transaction, district, change, |copy: &Project| {
+                        &copy.org_unit_id
+                    })
+                    .await
                 }
                 Kind::Activity(_) => {
-                    let copy: Activity = serde_form(change)?;
-                    require_within(transaction, district, &copy.org_unit_id, name).await?;
-                    write_copy(transaction, district, change, copy).await
+                    write_copy_within(transaction, district, change, |copy: &Activity| {
+                        &copy.org_unit_id
+                    })
+                    .await
                 }
                 Kind::ServiceRecord(_) => {
-                    let copy: ServiceRecord = serde_form(change)?;
-                    require_within(transaction, district, &copy.org_unit_id, name).await?;
-                    write_copy(transaction, district, change, copy).await
+                    write_copy_within(transaction, district, change, |copy: &ServiceRecord| {
+                        &copy.org_unit_id
+                    })
+                    .await
                 }
                 Kind::InsurancePolicy(_) => {
-                    let copy: InsurancePolicy = serde_form(change)?;
-                    require_within(transaction, district, &copy.org_unit_id, name).await?;
-                    write_copy(transaction, district, change, copy).await
+                    write_copy_within(transaction, district, change, |copy: &InsurancePolicy| {
+                        &copy.org_unit_id
+                    })
+                    .await
                 }
                 Kind::Course(_) => {
-                    let copy: Course = serde_form(change)?;
-                    require_within(transaction, district, &copy.org_unit_id, name).await?;
-                    write_copy(transaction, district, change, copy).await
+                    write_copy_within(transaction, district, change, |copy: &Course| {
+                        &copy.org_unit_id
+                    })
+                    .await
                 }
                 Kind::SignUp(_) => {
                     let copy: SignUp = serde_form(change)?;

@@ -13,6 +13,7 @@ use egret_storage::WriteTx;
 use egret_sync::follower::record;
 use egret_sync::upward::{
     District, RecordApplier, not_taken, not_yet, require_within, serde_form, write_copy,
+    write_copy_within,
 };
 use futures::future::BoxFuture;
 
@@ -57,20 +58,22 @@ impl RecordApplier for RecognitionApplier {
             let name = &change.resource_name;
             match record(change)? {
                 Kind::StarRating(_) => {
-                    let copy: StarRating = serde_form(change)?;
-                    require_within(transaction, district, &copy.nominating_org_unit_id, name)
-                        .await?;
-                    write_copy(transaction, district, change, copy).await
+                    write_copy_within(transaction, district, change, |copy: &StarRating| {
+                        &copy.nominating_org_unit_id
+                    })
+                    .await
                 }
                 Kind::TeamStarRating(_) => {
-                    let copy: TeamStarRating = serde_form(change)?;
-                    require_within(transaction, district, &copy.org_unit_id, name).await?;
-                    write_copy(transaction, district, change, copy).await
+                    write_copy_within(transaction, district, change, |copy: &TeamStarRating| {
+                        &copy.org_unit_id
+                    })
+                    .await
                 }
                 Kind::Honour(_) => {
-                    let copy: Honour = serde_form(change)?;
-                    require_within(transaction, district, &copy.org_unit_id, name).await?;
-                    write_copy(transaction, district, change, copy).await
+                    write_copy_within(transaction, district, change, |copy: &Honour| {
+                        &copy.org_unit_id
+                    })
+                    .await
                 }
                 Kind::Commendation(_) => {
                     let copy: Commendation = serde_form(change)?;
@@ -86,9 +89,10 @@ impl RecordApplier for RecognitionApplier {
                     write_copy(transaction, district, change, copy).await
                 }
                 Kind::Certificate(_) => {
-                    let copy: Certificate = serde_form(change)?;
-                    require_within(transaction, district, &copy.issuer_org_unit_id, name).await?;
-                    write_copy(transaction, district, change, copy).await
+                    write_copy_within(transaction, district, change, |copy: &Certificate| {
+                        &copy.issuer_org_unit_id
+                    })
+                    .await
                 }
                 _ => Err(not_taken(change)),
             }

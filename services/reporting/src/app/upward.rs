@@ -9,9 +9,7 @@ use egret_proto::sync::v1::record::Kind;
 use egret_runtime::ApiError;
 use egret_storage::WriteTx;
 use egret_sync::follower::record;
-use egret_sync::upward::{
-    District, RecordApplier, not_taken, require_within, serde_form, write_copy,
-};
+use egret_sync::upward::{District, RecordApplier, not_taken, write_copy_within};
 use futures::future::BoxFuture;
 
 use crate::domain::annual::AnnualReport;
@@ -38,15 +36,10 @@ impl RecordApplier for ReportingApplier {
         Box::pin(async move {
             match record(change)? {
                 Kind::AnnualReport(_) => {
-                    let copy: AnnualReport = serde_form(change)?;
-                    require_within(
-                        transaction,
-                        district,
-                        &copy.org_unit_id,
-                        &change.resource_name,
-                    )
-                    .await?;
-                    write_copy(transaction, district, change, copy).await
+                    write_copy_within(transaction, district, change, |copy: &AnnualReport| {
+                        &copy.org_unit_id
+                    })
+                    .await
                 }
                 _ => Err(not_taken(change)),
             }

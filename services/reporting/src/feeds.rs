@@ -175,18 +175,15 @@ async fn apply_volunteer(
     }
     // A person is shared while a second volunteer carries the same hash: marked for the
     // new hash, and for the old one when the ID number was corrected.
-    rows::execute(
-        transaction.conn(),
-        "volunteer",
-        "UPDATE volunteers SET shared = CASE WHEN (SELECT COUNT(*) FROM volunteers w \
-         WHERE w.person = volunteers.person) > 1 THEN 1 ELSE 0 END \
-         WHERE person IN ($1, $2) AND person <> ''",
-        &[
-            Bind::Text(&payload.id_number_federation_hash),
-            Bind::Text(&held_person),
-        ],
-    )
-    .await
+    for person in [
+        payload.id_number_federation_hash.as_str(),
+        held_person.as_str(),
+    ] {
+        if !person.is_empty() {
+            rows::mark_shared(transaction.conn(), person).await?;
+        }
+    }
+    Ok(())
 }
 
 /// A registration form (登记表), contacts masked as the registry wrote them.

@@ -121,6 +121,29 @@ pub async fn person_of(connection: &mut AnyConnection, id: &str) -> Result<Strin
     Ok(row.map(|(person,)| person).unwrap_or_default())
 }
 
+/// Marks the volunteers carrying federation hash `person` shared when there are two or
+/// more of them. Both statements read the partial index on `person` (each names
+/// `person <> ''`, which a partial index needs to be chosen): a volunteer's change costs
+/// the few rows of one person, never a scan.
+pub async fn mark_shared(connection: &mut AnyConnection, person: &str) -> Result<(), ApiError> {
+    let (count,): (i64,) = sqlx::query_as(
+        "SELECT CAST(COUNT(*) AS BIGINT) FROM volunteers WHERE person = $1 AND person <> ''",
+    )
+    .bind(person)
+    .fetch_one(&mut *connection)
+    .await
+    .map_err(sql_error("volunteer"))?;
+    sqlx::query(
+        "UPDATE volunteers SET shared = $2 WHERE person = $1 AND person <> '' AND shared <> $2",
+    )
+    .bind(person)
+    .bind(i64::from(count > 1))
+    .execute(&mut *connection)
+    .await
+    .map_err(sql_error("volunteer"))?;
+    Ok(())
+}
+
 /// A value bound to a replica statement.
 #[derive(Debug, Clone, Copy)]
 pub enum Bind<'a> {

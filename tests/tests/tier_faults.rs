@@ -493,7 +493,7 @@ async fn offline_catch_up(backend: Backend, name: &str) {
         f64::from(changes) / caught_up.as_secs_f64()
     );
     // Every volunteer is at the city.
-    let count = count_at_city(&pair).await;
+    let count = count_at_city(&pair, u64::from(volunteers)).await;
     assert_eq!(count, u64::from(volunteers));
 }
 
@@ -517,24 +517,36 @@ async fn link_state(pair: &CityAndDistrict) -> Option<(i64, i64)> {
         .map(|link| (link.acknowledged_sequence, link.head_sequence))
 }
 
-/// The district's volunteers at the city, counted by the city's statistics.
-async fn count_at_city(pair: &CityAndDistrict) -> u64 {
-    let overview =
-        egret_proto::reporting::v1::statistics_service_client::StatisticsServiceClient::new(
-            pair.city.channel(),
-        )
-        .get_overview(authed(
-            egret_proto::reporting::v1::GetOverviewRequest {
-                org_unit: pair.unit.clone(),
-                catch_up: true,
-                ..Default::default()
-            },
-            &pair.city_admin,
-        ))
-        .await
-        .expect("the city's statistics")
-        .into_inner();
-    u64::try_from(overview.volunteers).unwrap_or_default()
+/// The district's volunteers at the city, counted by the city's statistics once they
+/// count `expected` (the city's reporting follows its registry's log on its own pace,
+/// which a backlog of 100,000 registrations keeps busy for a while), or after 20 minutes.
+async fn count_at_city(pair: &CityAndDistrict, expected: u64) -> u64 {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(1200);
+    loop {
+        let counted =
+            egret_proto::reporting::v1::statistics_service_client::StatisticsServiceClient::new(
+                pair.city.channel(),
+            )
+            .get_overview(authed(
+                egret_proto::reporting::v1::GetOverviewRequest {
+                    org_unit: pair.unit.clone(),
+                    ..Default::default()
+                },
+                &pair.city_admin,
+            ))
+            .await
+            .map(|overview| u64::try_from(overview.into_inner().volunteers).unwrap_or_default());
+        if let Ok(counted) = counted
+            && (counted == expected || tokio::time::Instant::now() >= deadline)
+        {
+            return counted;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the city's statistics never answered: {counted:?}"
+        );
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -22,7 +22,9 @@ use tonic::transport::Channel;
 
 pub use egret_registry::domain::identity::gb11643_check_char;
 pub use processes::Processes;
-pub use tiers::{CityAndDistrict, Egret, Fault, FaultyLink, Storage, authed, process_token};
+pub use tiers::{
+    CityAndDistrict, Egret, Fault, FaultyLink, Storage, authed, process_token, wide_resident_id,
+};
 
 /// A change's record as text, for checking what a change log lets out.
 pub fn record_text(change: &sync_pb::Change) -> String {

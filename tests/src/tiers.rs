@@ -431,3 +431,19 @@ impl CityAndDistrict {
         }
     }
 }
+
+/// A distinct valid resident ID for every `seed` below ten million.
+pub fn wide_resident_id(seed: u32) -> String {
+    let birth = egret_types::CivilDate::new(1950, 1, 1)
+        .expect("a date")
+        .add_days(i64::from(seed % 18_000));
+    let first17 = format!(
+        "350203{:04}{:02}{:02}{:03}",
+        birth.year,
+        birth.month,
+        birth.day,
+        seed / 18_000
+    );
+    let check = crate::gb11643_check_char(&first17).expect("17 digits");
+    format!("{first17}{check}")
+}

@@ -5,15 +5,13 @@
 //! and hours, over the registry's and the activity service's links) is at the city exactly
 //! once, at its latest version, and nothing else is.
 //!
-//! Ten faults in the default run; `EGRET_FAULTS=100` runs a hundred. A district offline
-//! for a week's worth of changes (`EGRET_OFFLINE_CHANGES`, 200,000 by default) catches
-//! up when its link returns.
+//! Ten faults in the default run; `EGRET_FAULTS=100` runs a hundred. The week offline is
+//! in `tier_offline.rs`, a binary of its own so that its load does not overlap these.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use egret_proto::registry::v1 as pb;
-use egret_proto::sync::v1 as sync_pb;
 use egret_tests::{Backend, CityAndDistrict, Fault, authed, fresh_storage};
 use prost_types::FieldMask;
 use tonic::transport::Channel;
@@ -103,7 +101,7 @@ async fn volunteers(
 }
 
 /// The approved minutes and service records of `root`'s subtree, as `instance`'s
-/// statistics count them once caught up.
+/// statistics count them now (the set check polls until they match).
 async fn hours(channel: &Channel, token: &str, root: &str) -> Option<(i64, i64)> {
     let overview =
         egret_proto::reporting::v1::statistics_service_client::StatisticsServiceClient::new(
@@ -112,7 +110,6 @@ async fn hours(channel: &Channel, token: &str, root: &str) -> Option<(i64, i64)>
         .get_overview(authed(
             egret_proto::reporting::v1::GetOverviewRequest {
                 org_unit: root.to_string(),
-                catch_up: true,
                 ..Default::default()
             },
             token,
@@ -176,7 +173,7 @@ async fn write_round(
                 volunteer: Some(pb::Volunteer {
                     display_name: format!("志愿者{seed}"),
                     id_type: pb::IdType::ResidentId as i32,
-                    id_number: resident_id(seed),
+                    id_number: egret_tests::wide_resident_id(seed),
                     phone: format!("139{seed:08}"),
                     ..Default::default()
                 }),
@@ -351,26 +348,24 @@ async fn faults_lose_and_double_nothing(backend: Backend, name: &str) {
             }
         }
         // The set check, once the link has caught up.
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        // A read that fails (a busy machine, a process restarting) is tried again.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(180);
         loop {
-            let at_district = everything(&district.channel(), &district_admin, &district.root)
-                .await
-                .expect("the district answers");
+            let at_district =
+                everything(&district.channel(), &district_admin, &district.root).await;
             let at_city = everything(&city.channel(), &city_admin, &unit).await;
-            if at_city.as_ref() == Some(&at_district) {
-                let (units, volunteers, (minutes, records)) = &at_district;
-                let acknowledged = written.len();
-                assert_eq!(units.len(), acknowledged, "every acknowledged unit");
-                assert_eq!(
-                    volunteers.len(),
-                    acknowledged,
-                    "every acknowledged volunteer"
-                );
-                assert_eq!(
-                    (*minutes, *records),
-                    (60 * acknowledged as i64, acknowledged as i64),
-                    "every acknowledged hour"
-                );
+            // Every acknowledged unit, volunteer and hour, at the district and the city
+            // alike (the statistics are read as they stand, so they are awaited too).
+            let acknowledged = written.len();
+            let complete = |(units, volunteers, hours): &Written| {
+                units.len() == acknowledged
+                    && volunteers.len() == acknowledged
+                    && *hours == (60 * acknowledged as i64, acknowledged as i64)
+            };
+            if let Some(at_district) = at_district.as_ref()
+                && complete(at_district)
+                && at_city.as_ref() == Some(at_district)
+            {
                 break;
             }
             assert!(
@@ -380,183 +375,6 @@ async fn faults_lose_and_double_nothing(backend: Backend, name: &str) {
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
-}
-
-/// A distinct valid resident ID for every `seed` below ten million.
-fn resident_id(seed: u32) -> String {
-    let birth = egret_types::CivilDate::new(1950, 1, 1)
-        .expect("a date")
-        .add_days(i64::from(seed % 18_000));
-    let first17 = format!(
-        "350203{:04}{:02}{:02}{:03}",
-        birth.year,
-        birth.month,
-        birth.day,
-        seed / 18_000
-    );
-    let check = egret_tests::gb11643_check_char(&first17).expect("17 digits");
-    format!("{first17}{check}")
-}
-
-async fn offline_catch_up(backend: Backend, name: &str) {
-    let Some((city_db, city_dir, city_url)) =
-        fresh_storage(backend, &format!("{name}::city")).await
-    else {
-        return;
-    };
-    let Some((district_db, district_dir, district_url)) =
-        fresh_storage(backend, &format!("{name}::district")).await
-    else {
-        return;
-    };
-    let changes: u32 = std::env::var("EGRET_OFFLINE_CHANGES")
-        .ok()
-        .and_then(|value| value.parse().ok())
-        .unwrap_or(200_000);
-    let pair = CityAndDistrict::start(
-        (city_dir, city_url, city_db),
-        (district_dir, district_url, district_db),
-        "100ms",
-    )
-    .await;
-    // Offline: every connection to the city is cut at once.
-    pair.link.set(Fault::CutAfter(0));
-    let registering = std::time::Instant::now();
-    let mut client =
-        pb::volunteer_service_client::VolunteerServiceClient::new(pair.district.channel());
-    // Each registration is two changes: the volunteer and its membership.
-    let volunteers = changes / 2;
-    let mut seed = 0;
-    while seed < volunteers {
-        let rows = (volunteers - seed).min(1000);
-        let requests = (seed..seed + rows)
-            .map(|seed| pb::CreateVolunteerRequest {
-                volunteer: Some(pb::Volunteer {
-                    display_name: format!("志愿者{seed}"),
-                    id_type: pb::IdType::ResidentId as i32,
-                    id_number: resident_id(seed),
-                    phone: format!("139{seed:08}"),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            })
-            .collect();
-        let mut request = authed(
-            pb::BatchCreateVolunteersRequest {
-                org_unit: pair.district.root.clone(),
-                requests,
-                request_id: String::new(),
-            },
-            &pair.district_admin,
-        );
-        request.set_timeout(Duration::from_secs(60));
-        client
-            .batch_create_volunteers(request)
-            .await
-            .expect("the district registers while offline");
-        seed += rows;
-    }
-    let registered = registering.elapsed();
-    // The link returns; the city catches up.
-    let returned = std::time::Instant::now();
-    pair.link.set(Fault::Pass);
-    let mut city_volunteers =
-        pb::volunteer_service_client::VolunteerServiceClient::new(pair.city.channel());
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(1800);
-    loop {
-        let page = city_volunteers
-            .list_volunteers(authed(
-                pb::ListVolunteersRequest {
-                    org_unit: pair.unit.clone(),
-                    page_size: 1,
-                    ..Default::default()
-                },
-                &pair.city_admin,
-            ))
-            .await;
-        let link = link_state(&pair).await;
-        if link
-            .is_some_and(|(acknowledged, head)| acknowledged == head && head >= i64::from(changes))
-        {
-            assert!(page.is_ok());
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "never caught up: {link:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-    let caught_up = returned.elapsed();
-    println!(
-        "offline catch-up: {changes} changes registered in {registered:.1?}, applied at the city {caught_up:.1?} after the link returned ({:.0} changes/s)",
-        f64::from(changes) / caught_up.as_secs_f64()
-    );
-    // Every volunteer is at the city.
-    let count = count_at_city(&pair, u64::from(volunteers)).await;
-    assert_eq!(count, u64::from(volunteers));
-}
-
-/// The registry link's (acknowledged, head) at the city.
-async fn link_state(pair: &CityAndDistrict) -> Option<(i64, i64)> {
-    let mut request = authed(
-        sync_pb::ListUpstreamLinksRequest::default(),
-        &pair.city_admin,
-    );
-    request
-        .metadata_mut()
-        .insert("egret-service", "registry".parse().expect("ascii"));
-    let links = sync_pb::upward_service_client::UpwardServiceClient::new(pair.city.channel())
-        .list_upstream_links(request)
-        .await
-        .ok()?
-        .into_inner()
-        .links;
-    links
-        .first()
-        .map(|link| (link.acknowledged_sequence, link.head_sequence))
-}
-
-/// The district's volunteers at the city, counted by the city's statistics once they
-/// count `expected` (the city's reporting follows its registry's log on its own pace,
-/// which a backlog of 100,000 registrations keeps busy for a while), or after 20 minutes.
-async fn count_at_city(pair: &CityAndDistrict, expected: u64) -> u64 {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(1200);
-    loop {
-        let counted =
-            egret_proto::reporting::v1::statistics_service_client::StatisticsServiceClient::new(
-                pair.city.channel(),
-            )
-            .get_overview(authed(
-                egret_proto::reporting::v1::GetOverviewRequest {
-                    org_unit: pair.unit.clone(),
-                    ..Default::default()
-                },
-                &pair.city_admin,
-            ))
-            .await
-            .map(|overview| u64::try_from(overview.into_inner().volunteers).unwrap_or_default());
-        if let Ok(counted) = counted
-            && (counted == expected || tokio::time::Instant::now() >= deadline)
-        {
-            return counted;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the city's statistics never answered: {counted:?}"
-        );
-        tokio::time::sleep(Duration::from_secs(1)).await;
-    }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_week_offline_catches_up_sqlite() {
-    offline_catch_up(Backend::Sqlite, "tier_faults::offline::sqlite").await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_week_offline_catches_up_postgres() {
-    offline_catch_up(Backend::Postgres, "tier_faults::offline::postgres").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -102,6 +102,28 @@ async fn siming(city: &TestApp) -> pb::OrgUnit {
         .await
 }
 
+/// A district federation: a team under the city's root named `display_name`, enrolled as
+/// `instance_id`, and its instance started.
+async fn enrolled_district(
+    city: &TestApp,
+    display_name: &str,
+    instance_id: &str,
+) -> (pb::OrgUnit, TestApp) {
+    let unit = city
+        .create_unit(&city.admin(), &city.root, pb::Tier::Team, display_name)
+        .await;
+    let credential = city.enroll(instance_id, &unit.name).await;
+    let district = city
+        .spawn_district(
+            &format!("{}::{instance_id}", module_path!()),
+            instance_id,
+            &credential,
+        )
+        .await
+        .expect("the city's backend is configured");
+    (unit, district)
+}
+
 /// A district configuration that is never started by `TestApp` (for starts that must
 /// fail): SQLite in a fresh directory.
 fn district(
@@ -884,28 +906,8 @@ async fn volunteer_at(app: &TestApp, name: &str) -> Option<pb::Volunteer> {
 }
 
 async fn a_districts_volunteers_reach_the_city_minimised(city: TestApp) {
-    let siming_unit = siming(&city).await;
-    let huli_unit = city
-        .create_unit(&city.admin(), &city.root, pb::Tier::Team, "湖里区妇联")
-        .await;
-    let siming_credential = city.enroll("xm-siming", &siming_unit.name).await;
-    let huli_credential = city.enroll("xm-huli", &huli_unit.name).await;
-    let siming = city
-        .spawn_district(
-            &format!("{}::siming", module_path!()),
-            "xm-siming",
-            &siming_credential,
-        )
-        .await
-        .expect("the city's backend is configured");
-    let huli = city
-        .spawn_district(
-            &format!("{}::huli", module_path!()),
-            "xm-huli",
-            &huli_credential,
-        )
-        .await
-        .expect("the city's backend is configured");
+    let (siming_unit, siming) = enrolled_district(&city, "思明区妇联", "xm-siming").await;
+    let (huli_unit, huli) = enrolled_district(&city, "湖里区妇联", "xm-huli").await;
 
     // The same person registers in both districts; another only in one.
     let both = volunteer_input(41);
@@ -1331,10 +1333,8 @@ async fn settled(app: &TestApp, unit: &str, minutes: i64) -> reporting_pb::GetOv
 }
 
 async fn the_citys_figures_are_the_union_of_its_own_and_the_districts(city: TestApp) {
-    let siming_unit = siming(&city).await;
-    let huli_unit = city
-        .create_unit(&city.admin(), &city.root, pb::Tier::Team, "湖里区妇联")
-        .await;
+    let (_, siming) = enrolled_district(&city, "思明区妇联", "xm-siming").await;
+    let (_, huli) = enrolled_district(&city, "湖里区妇联", "xm-huli").await;
     let own_unit = city
         .create_unit(
             &city.admin(),
@@ -1343,24 +1343,6 @@ async fn the_citys_figures_are_the_union_of_its_own_and_the_districts(city: Test
             "市直机关巾帼服务队",
         )
         .await;
-    let siming_credential = city.enroll("xm-siming", &siming_unit.name).await;
-    let huli_credential = city.enroll("xm-huli", &huli_unit.name).await;
-    let siming = city
-        .spawn_district(
-            &format!("{}::siming", module_path!()),
-            "xm-siming",
-            &siming_credential,
-        )
-        .await
-        .expect("the city's backend is configured");
-    let huli = city
-        .spawn_district(
-            &format!("{}::huli", module_path!()),
-            "xm-huli",
-            &huli_credential,
-        )
-        .await
-        .expect("the city's backend is configured");
     some_work(&city, &own_unit.name, pb::Tier::SubTeam, 61, 100).await;
     some_work(&siming, &siming.root, pb::Tier::SubTeam, 63, 200).await;
     some_work(&siming, &siming.root, pb::Tier::SubTeam, 65, 300).await;

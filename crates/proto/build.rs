@@ -36,6 +36,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "egret/sync/v1/records.proto",
         "egret/sync/v1/change_log.proto",
         "egret/sync/v1/upward.proto",
+        "egret/sync/v1/downward.proto",
     ];
     println!("cargo:rerun-if-changed={}", proto_root.display());
     let descriptor_set = protox::compile(files, [&proto_root])?;

@@ -26,6 +26,7 @@ both_backends!(
     a_districts_volunteers_reach_the_city_minimised,
     a_districts_activities_hours_and_certificates_reach_the_city,
     the_citys_figures_are_the_union_of_its_own_and_the_districts,
+    what_the_city_owns_comes_down_to_its_districts,
 );
 
 /// Polls `check` until it answers Some, for at most 30 s (the district pushes every
@@ -1373,4 +1374,333 @@ async fn the_citys_figures_are_the_union_of_its_own_and_the_districts(city: Test
     assert_eq!(whole["approved_minutes"], 130 + 560 + 430);
     assert_eq!(whole["activities"], 4);
     assert_eq!(whole["people"], 8);
+}
+
+/// A project of the city's `org_unit` over the next 90 days.
+async fn city_project(city: &TestApp, org_unit: &str, display_name: &str) -> activity_pb::Project {
+    let today = egret_runtime::wire::today();
+    city.projects(&city.admin())
+        .create_project(activity_pb::CreateProjectRequest {
+            project: Some(activity_pb::Project {
+                org_unit: org_unit.to_string(),
+                display_name: display_name.to_string(),
+                description: "巾帼志愿服务全市联动".to_string(),
+                service_themes: vec![egret_proto::common::v1::ServiceTheme::Care as i32],
+                service_fields: vec![egret_proto::common::v1::ServiceField::ElderlyCare as i32],
+                target_groups: vec![
+                    egret_proto::common::v1::TargetGroup::ElderlyLivingAlone as i32,
+                ],
+                funding_source: activity_pb::FundingSource::GovernmentPurchase as i32,
+                budget_fen: 5_000_000,
+                start_date: Some(egret_runtime::wire::date_to_wire(today)),
+                end_date: Some(egret_runtime::wire::date_to_wire(today.add_days(90))),
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .expect("the city creates a project")
+        .into_inner()
+        .project
+        .expect("project")
+}
+
+fn city_target(org_unit: &str, year: i32, teams: i64) -> reporting_pb::SetTargetRequest {
+    reporting_pb::SetTargetRequest {
+        target: Some(reporting_pb::Target {
+            org_unit: org_unit.to_string(),
+            year,
+            team_level: pb::TeamLevel::Municipal as i32,
+            teams,
+            volunteers: teams * 10,
+            ..Default::default()
+        }),
+    }
+}
+
+async fn targets_at(app: &TestApp, year: i32) -> Vec<reporting_pb::Target> {
+    app.targets(&app.admin())
+        .list_targets(reporting_pb::ListTargetsRequest {
+            year,
+            ..Default::default()
+        })
+        .await
+        .expect("lists targets")
+        .into_inner()
+        .targets
+}
+
+/// The rules in force, reporting years, the honours catalogue, targets and projects the
+/// city owns come down to a district as read-only copies; nothing of another district's
+/// does, and nothing goes back up.
+async fn what_the_city_owns_comes_down_to_its_districts(city: TestApp) {
+    let admin = city.admin();
+    let (siming_unit, siming) = enrolled_district(&city, "思明区妇联", "xm-siming").await;
+    let huli = city
+        .create_unit(&admin, &city.root, pb::Tier::Team, "湖里区妇联")
+        .await;
+    let today = egret_runtime::wire::today();
+    let year = today.year;
+
+    // At the city: a revision of the rules, a reporting year, an honour and a project of
+    // its root, a project of another district, and targets for both districts.
+    let xiamen = city
+        .rule_sets(&admin)
+        .get_rule_set(recognition_pb::GetRuleSetRequest {
+            name: "ruleSets/xiamen".to_string(),
+            revision: 0,
+        })
+        .await
+        .expect("xiamen")
+        .into_inner()
+        .rule_set
+        .expect("rule set");
+    let revised = city
+        .rule_sets(&admin)
+        .revise_rule_set(recognition_pb::ReviseRuleSetRequest {
+            rule_set: Some(recognition_pb::RuleSet {
+                display_name: "厦门市巾帼志愿者星级评定办法（修订）".to_string(),
+                effective_date: Some(egret_runtime::wire::date_to_wire(today)),
+                ..xiamen.clone()
+            }),
+            expected_revision: xiamen.revision,
+            request_id: uuid::Uuid::new_v4().to_string(),
+        })
+        .await
+        .expect("the city revises its rules")
+        .into_inner()
+        .rule_set
+        .expect("rule set");
+    city.annual_reports(&admin)
+        .open_reporting_year(reporting_pb::OpenReportingYearRequest {
+            year,
+            deadline: Some(egret_runtime::wire::date_to_wire(today.add_days(30))),
+        })
+        .await
+        .expect("the city opens the year");
+    let honour = city
+        .commendations(&admin)
+        .create_honour(recognition_pb::CreateHonourRequest {
+            honour: Some(recognition_pb::Honour {
+                display_name: "鹭岛巾帼志愿服务之星".to_string(),
+                category: recognition_pb::HonourCategory::OutstandingVolunteer as i32,
+                level: pb::TeamLevel::Municipal as i32,
+                recipient_kind: recognition_pb::RecipientKind::Volunteer as i32,
+                notice_days: Some(5),
+                ..Default::default()
+            }),
+            request_id: uuid::Uuid::new_v4().to_string(),
+        })
+        .await
+        .expect("the city creates an honour")
+        .into_inner()
+        .honour
+        .expect("honour");
+    let project = city_project(&city, &city.root, "巾帼暖鹭岛").await;
+    let huli_project = city_project(&city, &huli.name, "湖里巾帼助老").await;
+    for (unit, teams) in [(&huli.name, 7), (&siming_unit.name, 5)] {
+        city.targets(&admin)
+            .set_target(city_target(unit, year, teams))
+            .await
+            .expect("the city sets a target");
+    }
+
+    // At the district, in the city's order: Siming's target comes last.
+    let targets = eventually("the city's target at the district", || {
+        let siming = &siming;
+        async move { Some(targets_at(siming, year).await).filter(|targets| !targets.is_empty()) }
+    })
+    .await;
+    assert_eq!(
+        targets.len(),
+        1,
+        "only the district's own target: {targets:?}"
+    );
+    assert_eq!(targets[0].org_unit, siming.root);
+    assert_eq!(targets[0].teams, 5);
+    let in_force = siming
+        .rule_sets(&siming.admin())
+        .get_rules_in_force(recognition_pb::GetRulesInForceRequest { date: None })
+        .await
+        .expect("the rules in force")
+        .into_inner()
+        .rule_set
+        .expect("rule set");
+    assert_eq!(
+        (in_force.revision, in_force.display_name.as_str()),
+        (revised.revision, revised.display_name.as_str())
+    );
+    let years = siming
+        .annual_reports(&siming.admin())
+        .list_reporting_years(reporting_pb::ListReportingYearsRequest::default())
+        .await
+        .expect("lists years")
+        .into_inner()
+        .reporting_years;
+    assert!(years.iter().any(|listed| listed.year == year), "{years:?}");
+    let honours = siming
+        .commendations(&siming.admin())
+        .list_honours(recognition_pb::ListHonoursRequest::default())
+        .await
+        .expect("lists honours")
+        .into_inner()
+        .honours;
+    assert!(
+        honours.iter().any(|listed| listed.name == honour.name),
+        "{honours:?}"
+    );
+    let copy = siming
+        .projects(&siming.admin())
+        .get_project(activity_pb::GetProjectRequest {
+            name: project.name.clone(),
+        })
+        .await
+        .expect("the city's project at the district")
+        .into_inner()
+        .project
+        .expect("project");
+    // Held by the district's root, the nearest unit it holds, with the city's origin.
+    assert_eq!(copy.org_unit, siming.root);
+    let origin = copy
+        .metadata
+        .as_ref()
+        .map(|meta| meta.origin_instance.clone())
+        .unwrap_or_default();
+    assert_eq!(
+        origin,
+        project.metadata.as_ref().expect("metadata").origin_instance
+    );
+    let status = siming
+        .projects(&siming.admin())
+        .get_project(activity_pb::GetProjectRequest {
+            name: huli_project.name.clone(),
+        })
+        .await
+        .expect_err("another district's project stays away");
+    assert_eq!(status.code(), Code::NotFound);
+
+    // A team of the district files an activity under the city's project; it goes up.
+    let team = siming
+        .create_unit(
+            &siming.admin(),
+            &siming.root,
+            pb::Tier::SubTeam,
+            "鼓浪屿巾帼服务分队",
+        )
+        .await;
+    let leader = siming.token(&team.name, &[Role::TeamLeader]);
+    let mut activity = siming
+        .create_activity(&leader, &team.name, "全市联动敬老日", 1)
+        .await;
+    activity.project = project.name.clone();
+    let joined = siming
+        .activities(&leader)
+        .create_activity(activity_pb::CreateActivityRequest {
+            activity: Some(activity_pb::Activity {
+                name: String::new(),
+                ..activity
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .expect("a district team joins the city's project")
+        .into_inner()
+        .activity
+        .expect("activity");
+    eventually(
+        "the district's activity of the city's project at the city",
+        || {
+            let (city, name, project) = (&city, joined.name.clone(), &project.name);
+            async move {
+                city.activities(&city.admin())
+                    .get_activity(activity_pb::GetActivityRequest { name })
+                    .await
+                    .ok()
+                    .filter(|copy| {
+                        copy.get_ref()
+                            .activity
+                            .as_ref()
+                            .is_some_and(|copy| &copy.project == project)
+                    })
+            }
+        },
+    )
+    .await;
+
+    // Read-only at the district: each write names the owner.
+    let district_admin = siming.admin();
+    let refusals: Vec<(&str, Result<(), tonic::Status>)> = vec![
+        (
+            "update the city's project",
+            siming
+                .projects(&district_admin)
+                .update_project(activity_pb::UpdateProjectRequest {
+                    project: Some(activity_pb::Project {
+                        display_name: "改名".to_string(),
+                        ..copy.clone()
+                    }),
+                    update_mask: Some(FieldMask {
+                        paths: vec!["display_name".to_string()],
+                    }),
+                    expected_version: 0,
+                })
+                .await
+                .map(drop),
+        ),
+        (
+            "revise the rules",
+            siming
+                .rule_sets(&district_admin)
+                .revise_rule_set(recognition_pb::ReviseRuleSetRequest {
+                    rule_set: Some(in_force.clone()),
+                    expected_revision: in_force.revision,
+                    request_id: uuid::Uuid::new_v4().to_string(),
+                })
+                .await
+                .map(drop),
+        ),
+        (
+            "open a reporting year",
+            siming
+                .annual_reports(&district_admin)
+                .open_reporting_year(reporting_pb::OpenReportingYearRequest {
+                    year: year + 1,
+                    deadline: Some(egret_runtime::wire::date_to_wire(today.add_days(400))),
+                })
+                .await
+                .map(drop),
+        ),
+        (
+            "change the city's target",
+            siming
+                .targets(&district_admin)
+                .set_target(city_target(&siming.root, year, 9))
+                .await
+                .map(drop),
+        ),
+    ];
+    for (what, result) in refusals {
+        let status = result.expect_err(what);
+        assert_eq!(
+            status.code(),
+            Code::FailedPrecondition,
+            "{what}: {status:?}"
+        );
+        assert!(chinese_message(&status).is_some(), "{what}: {status:?}");
+    }
+
+    // Nothing that came down goes back up: every link of the district keeps up.
+    eventually("the district's links keep up", || {
+        let siming = &siming;
+        async move {
+            let links = upstream_status(siming).await;
+            links
+                .iter()
+                .all(|link| {
+                    link.last_error.is_empty() && link.acknowledged_sequence == link.head_sequence
+                })
+                .then_some(())
+        }
+    })
+    .await;
 }

@@ -304,6 +304,12 @@ impl WriteTx {
         &self.origin
     }
 
+    /// Makes the changes this transaction records carry `origin`: a copy of another
+    /// instance's record is logged as its owner logged it.
+    pub fn set_origin(&mut self, origin: &str) {
+        origin.clone_into(&mut self.origin);
+    }
+
     /// Records a change, appended to the change log on commit.
     pub fn record(&mut self, change: ChangeDraft) {
         self.changes.push(change);

@@ -8,8 +8,8 @@
 //! checkpoint's compare-and-set makes only one of them commit it.
 //!
 //! The checkpoint lives in the following service's `feed_checkpoints` table
-//! (`feed TEXT PRIMARY KEY, last_sequence BIGINT`), which its migrations create with one
-//! row per feed.
+//! (`feed TEXT PRIMARY KEY, last_sequence BIGINT`), which its migrations create; a feed
+//! without a row starts at 0.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -246,7 +246,9 @@ impl Follower {
             let after = checkpoint(self.database.reader(), self.feed).await?;
             let page = self.source.read(after, PAGE_SIZE, self.deadline).await?;
             self.note(|status| status.head_sequence = page.head_sequence);
-            if page.entries.is_empty() {
+            // A filtered source (the upstream's downward link) may send a page with no
+            // entries that still moves the checkpoint on.
+            if page.entries.is_empty() && page.last_sequence <= after {
                 return Ok(());
             }
             let mut transaction = self.database.begin(self.actor, &self.origin).await?;
@@ -297,13 +299,13 @@ pub async fn checkpoint<'e, E>(executor: E, feed: &str) -> Result<i64, ApiError>
 where
     E: Executor<'e, Database = Any>,
 {
-    let (last,): (i64,) =
+    let row: Option<(i64,)> =
         sqlx::query_as("SELECT last_sequence FROM feed_checkpoints WHERE feed = $1")
             .bind(feed)
-            .fetch_one(executor)
+            .fetch_optional(executor)
             .await
             .map_err(sql_error("feed checkpoint"))?;
-    Ok(last)
+    Ok(row.map_or(0, |(last,)| last))
 }
 
 /// Moves the checkpoint from `expected` to `last_sequence`; false when another reader had
@@ -317,8 +319,11 @@ async fn advance_checkpoint<'e, E>(
 where
     E: Executor<'e, Database = Any>,
 {
+    // A feed without a row yet (one a later release added) starts at 0.
     let result = sqlx::query(
-        "UPDATE feed_checkpoints SET last_sequence = $3 WHERE feed = $1 AND last_sequence = $2",
+        "INSERT INTO feed_checkpoints (feed, last_sequence) VALUES ($1, $3) \
+         ON CONFLICT (feed) DO UPDATE SET last_sequence = excluded.last_sequence \
+         WHERE feed_checkpoints.last_sequence = $2",
     )
     .bind(feed)
     .bind(expected)

@@ -9,6 +9,7 @@
 //! is written ([`record`]). Readers decode the generated types, so a field a follower relies
 //! on is a field of the contract, not a key in a JSON map.
 
+pub mod downward;
 pub mod enrollment;
 pub mod follower;
 pub mod history;

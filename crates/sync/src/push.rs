@@ -269,7 +269,7 @@ pub fn project_upward(mut change: pb::Change) -> Option<pb::Change> {
     Some(change)
 }
 
-fn link_error(error: LinkError) -> ApiError {
+pub(crate) fn link_error(error: LinkError) -> ApiError {
     match error {
         LinkError::Unreachable { .. } => ApiError::Unavailable(egret_runtime::Bilingual::new(
             error.to_string(),

@@ -1,6 +1,7 @@
 //! The servers of the sync contract, once per host: `egret.sync.v1.ChangeLogService`
 //! reads the log of whichever service of the host the call names, and
-//! `egret.sync.v1.UpwardService` applies a district's batch to it.
+//! `egret.sync.v1.UpwardService` applies a district's batch to it, and
+//! `egret.sync.v1.DownwardService` serves a district what comes down to it.
 //!
 //! A host may serve several services (`egret up` serves all four on one listener), and a
 //! gRPC service name can be served only once per host, so the one server holds every
@@ -11,11 +12,13 @@ use std::sync::{Arc, RwLock};
 
 use egret_proto::sync::v1 as pb;
 use egret_proto::sync::v1::change_log_service_server::{ChangeLogService, ChangeLogServiceServer};
+use egret_proto::sync::v1::downward_service_server::DownwardServiceServer;
 use egret_proto::sync::v1::upward_service_server::UpwardServiceServer;
 use egret_runtime::{ApiError, Principal, Role, ServiceHost};
 use egret_storage::{Database, changelog};
 use tonic::{Request, Response, Status};
 
+use crate::downward::DownwardApi;
 use crate::upward::{RecordApplier, UpwardApi};
 use crate::wire;
 
@@ -27,6 +30,8 @@ pub const SERVICE_HEADER: &str = "egret-service";
 pub(crate) struct ServedLog {
     pub(crate) database: Database,
     pub(crate) applier: Arc<dyn RecordApplier>,
+    /// This instance's id: the origin of its own records.
+    pub(crate) instance_id: String,
 }
 
 /// The change logs served on one host, by service name.
@@ -66,11 +71,13 @@ impl ChangeLogs {
     }
 }
 
-/// Serves `database`'s change log as `service`'s on `host`, with `applier` applying the
-/// records districts push to it.
+/// Serves `database`'s change log as `service`'s on `host` of the instance `instance_id`,
+/// with `applier` applying the records districts push to it, and the upstream's side of
+/// the downward link.
 pub fn serve_change_log(
     host: &mut ServiceHost,
     service: &'static str,
+    instance_id: &str,
     database: Database,
     applier: impl RecordApplier,
 ) {
@@ -81,6 +88,7 @@ pub fn serve_change_log(
             logs: logs.clone(),
         }));
         host.add_service(UpwardServiceServer::new(UpwardApi::new(logs.clone())));
+        host.add_service(DownwardServiceServer::new(DownwardApi::new(logs.clone())));
         logs
     });
     logs.logs
@@ -91,6 +99,7 @@ pub fn serve_change_log(
             ServedLog {
                 database,
                 applier: Arc::new(applier),
+                instance_id: instance_id.to_string(),
             },
         );
 }

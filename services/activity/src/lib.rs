@@ -83,13 +83,21 @@ impl Activity {
         );
         // Check-in codes are keyed hashes under the instance's lookup key.
         let cipher = keys::PersonalDataCipher::load(&settings.data_dir, &settings.keys)?;
+        let downward = egret_sync::downward::follower(
+            "activity",
+            &settings.instance,
+            database.clone(),
+            app::downward::ActivityDownward,
+            activity.registry_deadline,
+        )?;
         Ok(Activity::new(
             database,
             feed,
             settings.instance.id.clone(),
             cipher,
             activity.max_check_ins_per_day,
-        ))
+        )
+        .with_downward(downward))
     }
 }
 
@@ -123,6 +131,7 @@ impl Part for Activity {
         egret_sync::serve_change_log(
             host,
             Self::NAME,
+            self.instance_id(),
             self.database().clone(),
             app::upward::ActivityApplier,
         );
@@ -133,16 +142,19 @@ impl Part for Activity {
         settings: &ActivitySettings,
         shutdown: &CancellationToken,
     ) -> Vec<tokio::task::JoinHandle<()>> {
-        vec![
+        let mut handles = vec![
             self.feed()
                 .clone()
                 .spawn(settings.registry_poll_interval, shutdown.clone()),
-            egret_sync::upward::spawn_link_watch(
-                Self::NAME,
-                self.database().clone(),
-                shutdown.clone(),
-            ),
-        ]
+        ];
+        handles.extend(egret_sync::downward::spawn_tier_tasks(
+            Self::NAME,
+            self.database(),
+            self.downward(),
+            settings.registry_poll_interval,
+            shutdown,
+        ));
+        handles
     }
 
     async fn close(&self) {

@@ -112,13 +112,21 @@ impl Recognition {
             feeds::ReportingSink,
             recognition.upstream_deadline,
         );
+        let downward = egret_sync::downward::follower(
+            "recognition",
+            &settings.instance,
+            database.clone(),
+            app::downward::RecognitionDownward,
+            recognition.upstream_deadline,
+        )?;
         Ok(Recognition::new(
             database,
             [registry, activity, reporting],
             settings.instance.id.clone(),
             recognition.clone(),
             keys::certificate_signing_key(&settings.data_dir)?,
-        ))
+        )
+        .with_downward(downward))
     }
 
     /// Follows the registry and the activity service every `interval` until `shutdown`.
@@ -160,6 +168,7 @@ impl Part for Recognition {
         egret_sync::serve_change_log(
             host,
             Self::NAME,
+            self.instance_id(),
             self.database().clone(),
             app::upward::RecognitionApplier,
         );
@@ -172,10 +181,12 @@ impl Part for Recognition {
     ) -> Vec<tokio::task::JoinHandle<()>> {
         let mut handles =
             Recognition::spawn_followers(self, settings.poll_interval, shutdown.clone());
-        handles.push(egret_sync::upward::spawn_link_watch(
+        handles.extend(egret_sync::downward::spawn_tier_tasks(
             Self::NAME,
-            self.database().clone(),
-            shutdown.clone(),
+            self.database(),
+            self.downward(),
+            settings.poll_interval,
+            shutdown,
         ));
         handles
     }

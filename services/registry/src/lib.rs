@@ -108,6 +108,7 @@ impl Part for Registry {
         egret_sync::serve_change_log(
             host,
             Self::NAME,
+            self.instance_id(),
             self.database().clone(),
             app::upward::RegistryApplier,
         );
@@ -118,11 +119,14 @@ impl Part for Registry {
         _settings: &RegistrySettings,
         shutdown: &CancellationToken,
     ) -> Vec<tokio::task::JoinHandle<()>> {
-        vec![egret_sync::upward::spawn_link_watch(
+        // Nothing comes down to a district's registry: its root comes with the enrollment.
+        egret_sync::downward::spawn_tier_tasks(
             Self::NAME,
-            self.database().clone(),
-            shutdown.clone(),
-        )]
+            self.database(),
+            None,
+            std::time::Duration::from_secs(1),
+            shutdown,
+        )
     }
 
     async fn close(&self) {

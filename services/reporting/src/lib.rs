@@ -132,12 +132,20 @@ impl Reporting {
                 deadline,
             ),
         ];
+        let downward = egret_sync::downward::follower(
+            "reporting",
+            &settings.instance,
+            database.clone(),
+            app::downward::ReportingDownward,
+            deadline,
+        )?;
         Ok(Reporting::new(
             database,
             followers,
             settings.instance.id.clone(),
             reporting.clone(),
-        ))
+        )
+        .with_downward(downward))
     }
 }
 
@@ -176,6 +184,7 @@ impl Part for Reporting {
         egret_sync::serve_change_log(
             host,
             Self::NAME,
+            self.instance_id(),
             self.database().clone(),
             app::upward::ReportingApplier,
         );
@@ -188,10 +197,12 @@ impl Part for Reporting {
     ) -> Vec<tokio::task::JoinHandle<()>> {
         let mut handles =
             Reporting::spawn_followers(self, settings.poll_interval, shutdown.clone());
-        handles.push(egret_sync::upward::spawn_link_watch(
+        handles.extend(egret_sync::downward::spawn_tier_tasks(
             Self::NAME,
-            self.database().clone(),
-            shutdown.clone(),
+            self.database(),
+            self.downward(),
+            settings.poll_interval,
+            shutdown,
         ));
         handles
     }

@@ -196,7 +196,7 @@ impl Service {
         start_time: i64,
         end_time: i64,
     ) -> Result<(), ApiError> {
-        let project = self.visible_project(scope, project_id).await?;
+        let (project, owner) = self.project_to_join(scope, project_id).await?;
         let name = names::project(project_id);
         if project.status.is_final() {
             return Err(ApiError::failed_precondition(
@@ -207,7 +207,6 @@ impl Service {
                 format!("{name} 已{}，不能再添加活动", project.status.name_zh()),
             ));
         }
-        let owner = self.visible_unit(scope, &project.org_unit_id).await?;
         if !org_unit_path.starts_with(&owner.path) {
             return Err(ApiError::invalid(
                 "activity.project",

@@ -4,6 +4,7 @@
 
 mod activities;
 mod attendance;
+pub mod downward;
 mod evaluations;
 mod insurance;
 mod projects;
@@ -36,6 +37,7 @@ pub struct Activity {
     database: Database,
     feed: RegistryFeed,
     instance_id: String,
+    downward: Option<egret_sync::Follower>,
     cipher: PersonalDataCipher,
     max_check_ins_per_day: u32,
 }
@@ -72,6 +74,7 @@ impl Activity {
             database,
             feed,
             instance_id: instance_id.into(),
+            downward: None,
             cipher,
             max_check_ins_per_day,
         }
@@ -80,6 +83,22 @@ impl Activity {
     /// The database, for tests and tools.
     pub fn database(&self) -> &Database {
         &self.database
+    }
+
+    /// The instance this service runs in.
+    pub fn instance_id(&self) -> &str {
+        &self.instance_id
+    }
+
+    /// The service with `downward`, the feed from the upstream (a district's).
+    pub fn with_downward(mut self, downward: Option<egret_sync::Follower>) -> Self {
+        self.downward = downward;
+        self
+    }
+
+    /// The feed from the upstream, at a district.
+    pub fn downward(&self) -> Option<&egret_sync::Follower> {
+        self.downward.as_ref()
     }
 
     /// The registry feed.

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::{Activity, Scope};
 use crate::domain::access::{self, Action};
-use crate::domain::{Project, ProjectFields, ProjectStatus, names};
+use crate::domain::{OrgUnit, Project, ProjectFields, ProjectStatus, names};
 use crate::store::{self, projects::ProjectFilter};
 
 const PROJECT_TYPE: &str = "egret.activity.v1.Project";
@@ -108,6 +108,26 @@ impl Activity {
             .await
             .map_err(|_| not_found())?;
         Ok(project)
+    }
+
+    /// A project an activity of the caller's may join, with the unit that owns it: one of
+    /// a unit in the caller's subtree or above it.
+    pub(super) async fn project_to_join(
+        &self,
+        scope: &Scope,
+        id: &str,
+    ) -> Result<(Project, OrgUnit), ApiError> {
+        let not_found = || ApiError::not_found(names::project(id));
+        let project = store::projects::get(self.database.reader(), id)
+            .await?
+            .ok_or_else(not_found)?;
+        let owner = self
+            .feed
+            .unit(&project.org_unit_id)
+            .await?
+            .filter(|owner| scope.contains(owner) || scope.root.path.starts_with(&owner.path))
+            .ok_or_else(not_found)?;
+        Ok((project, owner))
     }
 
     /// Gets a project in the caller's subtree.

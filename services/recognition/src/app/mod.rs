@@ -4,6 +4,7 @@
 
 pub mod certificates;
 pub mod commendations;
+pub mod downward;
 mod records;
 pub mod rewards;
 pub mod rules;
@@ -34,6 +35,7 @@ pub struct Recognition {
     activity: Follower,
     reporting: Follower,
     instance_id: String,
+    downward: Option<egret_sync::Follower>,
     settings: Arc<RecognitionSettings>,
     certificate_key: Arc<SigningKey>,
 }
@@ -73,6 +75,7 @@ impl Recognition {
             activity,
             reporting,
             instance_id: instance_id.into(),
+            downward: None,
             settings: Arc::new(settings),
             certificate_key: Arc::new(certificate_key),
         }
@@ -81,6 +84,22 @@ impl Recognition {
     /// The database, for tests and tools.
     pub fn database(&self) -> &Database {
         &self.database
+    }
+
+    /// The instance this service runs in.
+    pub fn instance_id(&self) -> &str {
+        &self.instance_id
+    }
+
+    /// The service with `downward`, the feed from the upstream (a district's).
+    pub fn with_downward(mut self, downward: Option<egret_sync::Follower>) -> Self {
+        self.downward = downward;
+        self
+    }
+
+    /// The feed from the upstream, at a district.
+    pub fn downward(&self) -> Option<&egret_sync::Follower> {
+        self.downward.as_ref()
     }
 
     /// The followers of the registry, the activity service and the reporting service.

@@ -168,6 +168,12 @@ impl Recognition {
     /// Rules are the whole instance's: only an admin of a root unit changes them.
     async fn require_rule_admin(&self, principal: &Principal) -> Result<(), ApiError> {
         access::require(principal, Action::ManageRules)?;
+        if self.downward.is_some() {
+            return Err(ApiError::failed_precondition(
+                "a district's rule sets are the city's, and come down from it (instance.upstream); change them there",
+                "区级实例的评定规则由市级实例下发，请在市级实例修改",
+            ));
+        }
         let scope = self.scope(principal).await?;
         if scope.root.parent_id.is_some() {
             return Err(ApiError::permission_denied(

@@ -132,7 +132,7 @@ pub struct Rules {
 }
 
 /// One revision of a rule set.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RuleSet {
     /// `national`, `fujian`, `xiamen`, ….
     pub id: String,

@@ -54,6 +54,34 @@ where
     Ok(())
 }
 
+/// Writes a copy of another instance's revision; a revision held already stays as it is
+/// (revisions do not change once made).
+pub async fn put_copy<'e, E>(executor: E, rule_set: &RuleSet) -> Result<(), ApiError>
+where
+    E: Executor<'e, Database = Any>,
+{
+    sqlx::query(&format!(
+        "INSERT INTO rule_sets ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+         ON CONFLICT (id, revision) DO NOTHING"
+    ))
+    .bind(&rule_set.id)
+    .bind(rule_set.revision)
+    .bind(&rule_set.display_name)
+    .bind(&rule_set.jurisdiction)
+    .bind(rule_set.effective_date.to_iso())
+    .bind(to_json(&rule_set.rules))
+    .bind(i64::from(rule_set.built_in))
+    .bind(&rule_set.notes)
+    .bind(&rule_set.meta.origin_instance)
+    .bind(rule_set.meta.version)
+    .bind(rule_set.meta.create_time)
+    .bind(rule_set.meta.update_time)
+    .execute(executor)
+    .await
+    .map_err(sql_error("rule set"))?;
+    Ok(())
+}
+
 /// One revision.
 pub async fn get<'e, E>(executor: E, id: &str, revision: i64) -> Result<Option<RuleSet>, ApiError>
 where

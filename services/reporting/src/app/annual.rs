@@ -88,6 +88,12 @@ impl Reporting {
         deadline: CivilDate,
     ) -> Result<ReportingYear, ApiError> {
         access::require(principal, Action::OpenReportingYears)?;
+        if self.downward.is_some() {
+            return Err(ApiError::failed_precondition(
+                "a district's reporting years are the city's, and come down from it (instance.upstream); open them there",
+                "区级实例的年报年度由市级实例下发，请在市级实例开启",
+            ));
+        }
         let root = self.unit_in_scope(principal, None).await?;
         if root.parent_id.is_some() {
             return Err(ApiError::permission_denied(
@@ -105,6 +111,14 @@ impl Reporting {
         }
         let mut transaction = self.begin(principal).await?;
         let before = store::annual::year(transaction.conn(), year).await?;
+        if let Some(before) = &before {
+            // A year the city opened came down from it and is the city's to move.
+            egret_storage::ensure_origin(
+                &before.meta,
+                &self.instance_id,
+                &format!("reportingYears/{year}"),
+            )?;
+        }
         let now = transaction.now();
         let opened = ReportingYear {
             year,

@@ -3,6 +3,7 @@
 
 pub mod annual;
 pub mod charts;
+pub mod downward;
 pub mod exports;
 mod records;
 pub mod statistics;
@@ -22,6 +23,7 @@ pub struct Reporting {
     database: Database,
     followers: Vec<Follower>,
     instance_id: String,
+    downward: Option<egret_sync::Follower>,
     settings: std::sync::Arc<crate::config::ReportingSettings>,
 }
 
@@ -38,6 +40,7 @@ impl Reporting {
             database,
             followers,
             instance_id: instance_id.into(),
+            downward: None,
             settings: std::sync::Arc::new(settings),
         }
     }
@@ -51,6 +54,22 @@ impl Reporting {
     /// The database, for tests and tools.
     pub fn database(&self) -> &Database {
         &self.database
+    }
+
+    /// The instance this service runs in.
+    pub fn instance_id(&self) -> &str {
+        &self.instance_id
+    }
+
+    /// The service with `downward`, the feed from the upstream (a district's).
+    pub fn with_downward(mut self, downward: Option<egret_sync::Follower>) -> Self {
+        self.downward = downward;
+        self
+    }
+
+    /// The feed from the upstream, at a district.
+    pub fn downward(&self) -> Option<&egret_sync::Follower> {
+        self.downward.as_ref()
     }
 
     /// The followers of the registry, the activity and the recognition service.

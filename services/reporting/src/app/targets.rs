@@ -58,6 +58,10 @@ impl Reporting {
         let unit = self.unit_in_scope(principal, org_unit_id).await?;
         let mut transaction = self.begin(principal).await?;
         let before = store::targets::get(transaction.conn(), &unit.id, year, team_level).await?;
+        if let Some(before) = &before {
+            // A target that came down from the city is the city's to change.
+            egret_storage::ensure_origin(&before.meta, &self.instance_id, &target_name(before))?;
+        }
         let now = transaction.now();
         let target = Target {
             id: before

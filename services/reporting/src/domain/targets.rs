@@ -2,10 +2,10 @@
 //! unit and year.
 
 use egret_types::Meta;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A target.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Target {
     /// Id ('' for a configured default).
     pub id: String,

@@ -78,6 +78,30 @@ where
     Ok(result.rows_affected() == 1)
 }
 
+/// Writes a copy of another instance's reporting year over the one held (see
+/// `egret_storage::rows::copy_conflict`).
+pub async fn put_copy_year<'e, E>(executor: E, year: &ReportingYear) -> Result<(), ApiError>
+where
+    E: Executor<'e, Database = Any>,
+{
+    let sql = format!(
+        "INSERT INTO reporting_years ({YEAR_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7) {}",
+        copy_conflict("reporting_years", "year", YEAR_COLUMNS)
+    );
+    sqlx::query(&sql)
+        .bind(i64::from(year.year))
+        .bind(year.deadline.to_iso())
+        .bind(&year.opened_by)
+        .bind(&year.meta.origin_instance)
+        .bind(year.meta.version)
+        .bind(year.meta.create_time)
+        .bind(year.meta.update_time)
+        .execute(executor)
+        .await
+        .map_err(sql_error("reporting year"))?;
+    Ok(())
+}
+
 /// Reporting years before `before`, newest first.
 pub async fn list_years<'e, E>(
     executor: E,

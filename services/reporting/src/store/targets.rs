@@ -1,7 +1,7 @@
 //! Targets and what has been reached against them.
 
 use egret_runtime::ApiError;
-use egret_storage::rows::{column, meta_columns, sql_error};
+use egret_storage::rows::{column, copy_conflict, meta_columns, sql_error};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Executor};
 
@@ -88,6 +88,34 @@ where
     }
     .map_err(sql_error("target"))?;
     Ok(result.rows_affected() == 1)
+}
+
+/// Writes a copy of another instance's target over the one held (see
+/// `egret_storage::rows::copy_conflict`).
+pub async fn put_copy<'e, E>(executor: E, target: &Target) -> Result<(), ApiError>
+where
+    E: Executor<'e, Database = Any>,
+{
+    let sql = format!(
+        "INSERT INTO targets ({}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) {}",
+        COLUMNS.replace("t.", ""),
+        copy_conflict("targets", "org_unit_id, year, team_level", COLUMNS)
+    );
+    sqlx::query(&sql)
+        .bind(&target.id)
+        .bind(&target.org_unit_id)
+        .bind(i64::from(target.year))
+        .bind(i64::from(target.team_level))
+        .bind(target.teams)
+        .bind(target.volunteers)
+        .bind(&target.meta.origin_instance)
+        .bind(target.meta.version)
+        .bind(target.meta.create_time)
+        .bind(target.meta.update_time)
+        .execute(executor)
+        .await
+        .map_err(sql_error("target"))?;
+    Ok(())
 }
 
 /// Targets of a year of units in `[low, high)` after `after` (the id), by id.

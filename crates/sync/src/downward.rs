@@ -306,15 +306,19 @@ pub fn follower(
     if instance.tier != InstanceTier::District {
         return Ok(None);
     }
-    Ok(Some(Follower::new(
-        FEED,
-        "sync:upstream",
-        instance.id.clone(),
-        database,
-        UpstreamLog::new(service, instance)?,
-        DownwardSink { applier },
-        deadline,
-    )))
+    Ok(Some(
+        Follower::new(
+            FEED,
+            "sync:upstream",
+            instance.id.clone(),
+            database,
+            UpstreamLog::new(service, instance)?,
+            DownwardSink { applier },
+            deadline,
+        )
+        // A district may be cut off from the city for days.
+        .with_backoff(Duration::from_secs(60)),
+    ))
 }
 
 /// Writes `copy`, the upstream's record, over the one held here (see

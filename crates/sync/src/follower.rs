@@ -163,6 +163,8 @@ pub struct Follower {
     source: Arc<dyn ChangeSource>,
     sink: Arc<dyn ChangeSink>,
     deadline: Duration,
+    // After a failure the next try waits twice as long as the last, up to this.
+    max_wait: Duration,
     // One catch-up at a time in this process: concurrent ones would only race for the
     // checkpoint.
     running: Arc<tokio::sync::Mutex<()>>,
@@ -189,12 +191,21 @@ impl Follower {
             source: Arc::new(source),
             sink: Arc::new(sink),
             deadline,
+            max_wait: Duration::ZERO,
             running: Arc::new(tokio::sync::Mutex::new(())),
             status: Arc::new(std::sync::Mutex::new(FollowerStatus {
                 feed,
                 ..FollowerStatus::default()
             })),
         }
+    }
+
+    /// The follower, backing off after failures up to `max_wait` between tries (by default
+    /// it tries again every interval): for a source across a link that may be down for
+    /// days.
+    pub fn with_backoff(mut self, max_wait: Duration) -> Self {
+        self.max_wait = max_wait;
+        self
     }
 
     /// How far the follower has come: the checkpoint as stored, and what the last read saw.
@@ -281,13 +292,18 @@ impl Follower {
         shutdown: CancellationToken,
     ) -> tokio::task::JoinHandle<()> {
         tokio::spawn(async move {
+            let mut wait = interval;
             loop {
-                if let Err(error) = self.catch_up().await {
-                    tracing::warn!(feed = self.feed, %error, "following a change log failed; retrying");
+                match self.catch_up().await {
+                    Ok(()) => wait = interval,
+                    Err(error) => {
+                        tracing::warn!(feed = self.feed, %error, "following a change log failed; retrying");
+                        wait = (wait * 2).min(self.max_wait).max(interval);
+                    }
                 }
                 tokio::select! {
                     () = shutdown.cancelled() => return,
-                    () = tokio::time::sleep(interval) => {}
+                    () = tokio::time::sleep(wait) => {}
                 }
             }
         })

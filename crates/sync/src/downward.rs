@@ -29,7 +29,7 @@ use tonic::{Request, Response, Status};
 use crate::follower::{ChangeSink, ChangeSource, FeedPage, Follower, upstream_error};
 use crate::push::Grants;
 use crate::server::{ChangeLogs, SERVICE_HEADER};
-use crate::upward::{District, write_copy};
+use crate::upward::{District, RecordApplier, write_copy};
 
 /// The projection of the upstream's records that comes down: its own rule sets and
 /// reporting years, and its own honours, targets and projects of the district's unit, a
@@ -257,24 +257,11 @@ impl ChangeSource for UpstreamLog {
     }
 }
 
-/// What writes the upstream's records into a district service's own tables.
-pub trait DownwardApplier: Send + Sync + 'static {
-    /// Applies one change of the upstream's (`upstream`: its instance, and the district's
-    /// root here), inside `transaction`. A kind the service does not take is refused, not
-    /// skipped, so that the feed waits at it.
-    fn apply<'a>(
-        &'a self,
-        transaction: &'a mut WriteTx,
-        upstream: &'a District,
-        change: &'a pb::Change,
-    ) -> BoxFuture<'a, Result<(), ApiError>>;
-}
-
 struct DownwardSink<A> {
     applier: A,
 }
 
-impl<A: DownwardApplier> ChangeSink for DownwardSink<A> {
+impl<A: RecordApplier> ChangeSink for DownwardSink<A> {
     fn apply<'a>(
         &'a self,
         transaction: &'a mut WriteTx,
@@ -295,12 +282,13 @@ impl<A: DownwardApplier> ChangeSink for DownwardSink<A> {
 }
 
 /// The follower that takes `service`'s records from the upstream into `database`, with
-/// `applier`; None unless `instance` is a district.
+/// `applier` (given the upstream's instance as the `District` the records come from); None
+/// unless `instance` is a district.
 pub fn follower(
     service: &'static str,
     instance: &InstanceSettings,
     database: Database,
-    applier: impl DownwardApplier,
+    applier: impl RecordApplier,
     deadline: Duration,
 ) -> anyhow::Result<Option<Follower>> {
     if instance.tier != InstanceTier::District {

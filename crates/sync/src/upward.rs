@@ -36,7 +36,9 @@ pub struct District {
     pub org_unit_path: String,
 }
 
-/// What writes a district's records into a service's own tables.
+/// What writes another instance's records into a service's own tables: at the upstream,
+/// a district's, pushed up; at a district, the upstream's, pulled down
+/// (`crate::downward`), where the [`District`] given names the upstream's instance.
 pub trait RecordApplier: Send + Sync + 'static {
     /// Applies one change, made at `district` and owned by it, inside `transaction`
     /// (whose origin is the district). A record kind the service does not take from

@@ -6,8 +6,8 @@
 use egret_proto::sync::v1 as pb;
 use egret_runtime::ApiError;
 use egret_storage::WriteTx;
-use egret_sync::downward::{DownwardApplier, not_taken, write_downward};
-use egret_sync::upward::District;
+use egret_sync::downward::{not_taken, write_downward};
+use egret_sync::upward::{District, RecordApplier};
 use futures::future::BoxFuture;
 
 use crate::domain::Project;
@@ -15,7 +15,7 @@ use crate::domain::Project;
 /// Applies the upstream's projects.
 pub struct ActivityDownward;
 
-impl DownwardApplier for ActivityDownward {
+impl RecordApplier for ActivityDownward {
     fn apply<'a>(
         &'a self,
         transaction: &'a mut WriteTx,

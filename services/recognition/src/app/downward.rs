@@ -6,8 +6,8 @@
 use egret_proto::sync::v1 as pb;
 use egret_runtime::ApiError;
 use egret_storage::WriteTx;
-use egret_sync::downward::{DownwardApplier, not_taken, write_downward};
-use egret_sync::upward::{District, serde_form, write_copy};
+use egret_sync::downward::{not_taken, write_downward};
+use egret_sync::upward::{District, RecordApplier, serde_form, write_copy};
 use futures::future::BoxFuture;
 
 use crate::domain::commendation::Honour;
@@ -24,7 +24,7 @@ egret_sync::copied_record! {
 /// Applies the upstream's rule sets and honours.
 pub struct RecognitionDownward;
 
-impl DownwardApplier for RecognitionDownward {
+impl RecordApplier for RecognitionDownward {
     fn apply<'a>(
         &'a self,
         transaction: &'a mut WriteTx,

@@ -33,25 +33,9 @@ pub async fn insert<'e, E>(executor: E, rule_set: &RuleSet) -> Result<(), ApiErr
 where
     E: Executor<'e, Database = Any>,
 {
-    sqlx::query(&format!(
-        "INSERT INTO rule_sets ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
-    ))
-    .bind(&rule_set.id)
-    .bind(rule_set.revision)
-    .bind(&rule_set.display_name)
-    .bind(&rule_set.jurisdiction)
-    .bind(rule_set.effective_date.to_iso())
-    .bind(to_json(&rule_set.rules))
-    .bind(i64::from(rule_set.built_in))
-    .bind(&rule_set.notes)
-    .bind(&rule_set.meta.origin_instance)
-    .bind(rule_set.meta.version)
-    .bind(rule_set.meta.create_time)
-    .bind(rule_set.meta.update_time)
-    .execute(executor)
-    .await
-    .map_err(|error| egret_storage::convert_sqlx_err(error, &format!("ruleSets/{}", rule_set.id)))?;
-    Ok(())
+    write(executor, rule_set, "").await.map_err(|error| {
+        egret_storage::convert_sqlx_err(error, &format!("ruleSets/{}", rule_set.id))
+    })
 }
 
 /// Writes a copy of another instance's revision; a revision held already stays as it is
@@ -60,9 +44,18 @@ pub async fn put_copy<'e, E>(executor: E, rule_set: &RuleSet) -> Result<(), ApiE
 where
     E: Executor<'e, Database = Any>,
 {
+    write(executor, rule_set, "ON CONFLICT (id, revision) DO NOTHING")
+        .await
+        .map_err(sql_error("rule set"))
+}
+
+async fn write<'e, E>(executor: E, rule_set: &RuleSet, on_conflict: &str) -> Result<(), sqlx::Error>
+where
+    E: Executor<'e, Database = Any>,
+{
     sqlx::query(&format!(
         "INSERT INTO rule_sets ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
-         ON CONFLICT (id, revision) DO NOTHING"
+         {on_conflict}"
     ))
     .bind(&rule_set.id)
     .bind(rule_set.revision)
@@ -77,8 +70,7 @@ where
     .bind(rule_set.meta.create_time)
     .bind(rule_set.meta.update_time)
     .execute(executor)
-    .await
-    .map_err(sql_error("rule set"))?;
+    .await?;
     Ok(())
 }
 

@@ -5,8 +5,8 @@
 use egret_proto::sync::v1 as pb;
 use egret_runtime::ApiError;
 use egret_storage::WriteTx;
-use egret_sync::downward::{DownwardApplier, not_taken, write_downward};
-use egret_sync::upward::District;
+use egret_sync::downward::{not_taken, write_downward};
+use egret_sync::upward::{District, RecordApplier};
 use futures::future::BoxFuture;
 
 use crate::app::targets::target_name;
@@ -28,7 +28,7 @@ egret_sync::copied_record! {
 /// Applies the upstream's reporting years and targets.
 pub struct ReportingDownward;
 
-impl DownwardApplier for ReportingDownward {
+impl RecordApplier for ReportingDownward {
     fn apply<'a>(
         &'a self,
         transaction: &'a mut WriteTx,

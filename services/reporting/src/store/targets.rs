@@ -54,23 +54,11 @@ where
     E: Executor<'e, Database = Any>,
 {
     let result = if expected_version == 0 {
-        sqlx::query(
-            "INSERT INTO targets (id, org_unit_id, year, team_level, teams, volunteers, \
-             origin_instance, version, create_time, update_time) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
-             ON CONFLICT (org_unit_id, year, team_level) DO NOTHING",
+        insert(
+            executor,
+            target,
+            "ON CONFLICT (org_unit_id, year, team_level) DO NOTHING",
         )
-        .bind(&target.id)
-        .bind(&target.org_unit_id)
-        .bind(i64::from(target.year))
-        .bind(i64::from(target.team_level))
-        .bind(target.teams)
-        .bind(target.volunteers)
-        .bind(&target.meta.origin_instance)
-        .bind(target.meta.version)
-        .bind(target.meta.create_time)
-        .bind(target.meta.update_time)
-        .execute(executor)
         .await
     } else {
         sqlx::query(
@@ -96,26 +84,37 @@ pub async fn put_copy<'e, E>(executor: E, target: &Target) -> Result<(), ApiErro
 where
     E: Executor<'e, Database = Any>,
 {
-    let sql = format!(
-        "INSERT INTO targets ({}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) {}",
-        COLUMNS.replace("t.", ""),
-        copy_conflict("targets", "org_unit_id, year, team_level", COLUMNS)
-    );
-    sqlx::query(&sql)
-        .bind(&target.id)
-        .bind(&target.org_unit_id)
-        .bind(i64::from(target.year))
-        .bind(i64::from(target.team_level))
-        .bind(target.teams)
-        .bind(target.volunteers)
-        .bind(&target.meta.origin_instance)
-        .bind(target.meta.version)
-        .bind(target.meta.create_time)
-        .bind(target.meta.update_time)
-        .execute(executor)
+    let on_conflict = copy_conflict("targets", "org_unit_id, year, team_level", COLUMNS);
+    insert(executor, target, &on_conflict)
         .await
         .map_err(sql_error("target"))?;
     Ok(())
+}
+
+async fn insert<'e, E>(
+    executor: E,
+    target: &Target,
+    on_conflict: &str,
+) -> Result<sqlx::any::AnyQueryResult, sqlx::Error>
+where
+    E: Executor<'e, Database = Any>,
+{
+    sqlx::query(&format!(
+        "INSERT INTO targets ({}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) {on_conflict}",
+        COLUMNS.replace("t.", "")
+    ))
+    .bind(&target.id)
+    .bind(&target.org_unit_id)
+    .bind(i64::from(target.year))
+    .bind(i64::from(target.team_level))
+    .bind(target.teams)
+    .bind(target.volunteers)
+    .bind(&target.meta.origin_instance)
+    .bind(target.meta.version)
+    .bind(target.meta.create_time)
+    .bind(target.meta.update_time)
+    .execute(executor)
+    .await
 }
 
 /// Targets of a year of units in `[low, high)` after `after` (the id), by id.

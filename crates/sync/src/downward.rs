@@ -139,27 +139,13 @@ impl DownwardService for DownwardApi {
     ) -> Result<Response<pb::PullChangesResponse>, Status> {
         let principal = Principal::of(&request)?;
         principal.require_any(&[Role::Sync], "pulling changes downward")?;
-        let Some(instance_id) = crate::upward::district_of(&principal) else {
-            return Err(ApiError::permission_denied(
-                "only an enrolled district's sync token pulls changes downward",
-                "只有已接入区级实例的同步令牌可以向下拉取变更",
-            )
-            .into());
-        };
         let served = self.logs.pick(&request)?;
-        let unit = crate::replica::unit(served.database.reader(), &principal.org_unit)
-            .await?
-            .ok_or_else(|| {
-                crate::upward::not_yet(
-                    &format!("the link of instance {instance_id}"),
-                    &format!("orgUnits/{}", principal.org_unit),
-                )
-            })?;
-        let district = District {
-            instance_id: instance_id.to_string(),
-            org_unit_id: unit.id,
-            org_unit_path: unit.path,
-        };
+        let district = crate::upward::calling_district(
+            &principal,
+            &served,
+            ("pulls changes downward", "向下拉取变更"),
+        )
+        .await?;
         let message = request.get_ref();
         let page = changelog::read_page(
             served.database.reader(),

@@ -638,6 +638,37 @@ async fn apply_batch(
     transaction.commit().await.map(drop)
 }
 
+/// The district a sync call comes from, with its unit as `served` holds it; refused
+/// unless the caller holds an enrolled district's sync token (`doing`: what only such a
+/// token does, in English and Chinese).
+pub(crate) async fn calling_district(
+    principal: &Principal,
+    served: &crate::server::ServedLog,
+    (doing, doing_zh): (&str, &str),
+) -> Result<District, ApiError> {
+    let Some(instance_id) = district_of(principal) else {
+        return Err(ApiError::permission_denied(
+            format!("only an enrolled district's sync token {doing}"),
+            format!("只有已接入区级实例的同步令牌可以{doing_zh}"),
+        ));
+    };
+    let unit = crate::replica::unit(served.database.reader(), &principal.org_unit)
+        .await?
+        // The unit reaches each service here through its registry feed, maybe after the
+        // district's first call: a wait, which the district retries.
+        .ok_or_else(|| {
+            not_yet(
+                &format!("the link of instance {instance_id}"),
+                &format!("orgUnits/{}", principal.org_unit),
+            )
+        })?;
+    Ok(District {
+        instance_id: instance_id.to_string(),
+        org_unit_id: unit.id,
+        org_unit_path: unit.path,
+    })
+}
+
 /// The server of `egret.sync.v1.UpwardService`.
 pub(crate) struct UpwardApi {
     logs: ChangeLogs,
@@ -657,31 +688,15 @@ impl UpwardService for UpwardApi {
     ) -> Result<Response<pb::PushChangesResponse>, Status> {
         let principal = Principal::of(&request)?;
         principal.require_any(&[Role::Sync], "pushing changes upward")?;
-        let Some(instance_id) = district_of(&principal) else {
-            return Err(ApiError::permission_denied(
-                "only an enrolled district's sync token pushes changes upward",
-                "只有已接入区级实例的同步令牌可以向上推送变更",
-            )
-            .into());
-        };
         let served = self.logs.pick(&request)?;
+        let district = calling_district(
+            &principal,
+            &served,
+            ("pushes changes upward", "向上推送变更"),
+        )
+        .await?;
         let batch = request.into_inner();
         check_batch(&batch)?;
-        let unit = crate::replica::unit(served.database.reader(), &principal.org_unit)
-            .await?
-            // The unit reaches each service here through its registry feed, maybe after
-            // the district's first batch: a wait, which the district retries.
-            .ok_or_else(|| {
-                not_yet(
-                    &format!("the link of instance {instance_id}"),
-                    &format!("orgUnits/{}", principal.org_unit),
-                )
-            })?;
-        let district = District {
-            instance_id: instance_id.to_string(),
-            org_unit_id: unit.id,
-            org_unit_path: unit.path,
-        };
         let applied = apply_batch(&served, &district, &batch).await;
         if let Err(error) = &applied {
             let refusal = match error {

@@ -47,19 +47,7 @@ where
     E: Executor<'e, Database = Any>,
 {
     let result = if expected_version == 0 {
-        sqlx::query(&format!(
-            "INSERT INTO reporting_years ({YEAR_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7) \
-             ON CONFLICT (year) DO NOTHING"
-        ))
-        .bind(i64::from(year.year))
-        .bind(year.deadline.to_iso())
-        .bind(&year.opened_by)
-        .bind(&year.meta.origin_instance)
-        .bind(year.meta.version)
-        .bind(year.meta.create_time)
-        .bind(year.meta.update_time)
-        .execute(executor)
-        .await
+        insert_year(executor, year, "ON CONFLICT (year) DO NOTHING").await
     } else {
         sqlx::query(
             "UPDATE reporting_years SET deadline = $2, opened_by = $3, version = $4, \
@@ -84,22 +72,34 @@ pub async fn put_copy_year<'e, E>(executor: E, year: &ReportingYear) -> Result<(
 where
     E: Executor<'e, Database = Any>,
 {
-    let sql = format!(
-        "INSERT INTO reporting_years ({YEAR_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7) {}",
-        copy_conflict("reporting_years", "year", YEAR_COLUMNS)
-    );
-    sqlx::query(&sql)
-        .bind(i64::from(year.year))
-        .bind(year.deadline.to_iso())
-        .bind(&year.opened_by)
-        .bind(&year.meta.origin_instance)
-        .bind(year.meta.version)
-        .bind(year.meta.create_time)
-        .bind(year.meta.update_time)
-        .execute(executor)
+    let on_conflict = copy_conflict("reporting_years", "year", YEAR_COLUMNS);
+    insert_year(executor, year, &on_conflict)
         .await
         .map_err(sql_error("reporting year"))?;
     Ok(())
+}
+
+async fn insert_year<'e, E>(
+    executor: E,
+    year: &ReportingYear,
+    on_conflict: &str,
+) -> Result<sqlx::any::AnyQueryResult, sqlx::Error>
+where
+    E: Executor<'e, Database = Any>,
+{
+    sqlx::query(&format!(
+        "INSERT INTO reporting_years ({YEAR_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+         {on_conflict}"
+    ))
+    .bind(i64::from(year.year))
+    .bind(year.deadline.to_iso())
+    .bind(&year.opened_by)
+    .bind(&year.meta.origin_instance)
+    .bind(year.meta.version)
+    .bind(year.meta.create_time)
+    .bind(year.meta.update_time)
+    .execute(executor)
+    .await
 }
 
 /// Reporting years before `before`, newest first.

@@ -1496,8 +1496,9 @@ async fn what_the_city_owns_comes_down_to_its_districts(city: TestApp) {
         .into_inner()
         .honour
         .expect("honour");
-    let project = city_project(&city, &city.root, "巾帼暖鹭岛").await;
+    // Another district's project first: once the root's arrives, it would have too.
     let huli_project = city_project(&city, &huli.name, "湖里巾帼助老").await;
+    let project = city_project(&city, &city.root, "巾帼暖鹭岛").await;
     for (unit, teams) in [(&huli.name, 7), (&siming_unit.name, 5)] {
         city.targets(&admin)
             .set_target(city_target(unit, year, teams))
@@ -1505,7 +1506,8 @@ async fn what_the_city_owns_comes_down_to_its_districts(city: TestApp) {
             .expect("the city sets a target");
     }
 
-    // At the district, in the city's order: Siming's target comes last.
+    // At the district, each service's feed in the city's order of that service: Siming's
+    // target, the honour and the root's project come last in theirs.
     let targets = eventually("the city's target at the district", || {
         let siming = &siming;
         async move { Some(targets_at(siming, year).await).filter(|targets| !targets.is_empty()) }
@@ -1518,6 +1520,24 @@ async fn what_the_city_owns_comes_down_to_its_districts(city: TestApp) {
     );
     assert_eq!(targets[0].org_unit, siming.root);
     assert_eq!(targets[0].teams, 5);
+    eventually("the city's honour at the district", || {
+        let (siming, honour) = (&siming, &honour.name);
+        async move {
+            siming
+                .commendations(&siming.admin())
+                .list_honours(recognition_pb::ListHonoursRequest::default())
+                .await
+                .ok()
+                .filter(|listed| {
+                    listed
+                        .get_ref()
+                        .honours
+                        .iter()
+                        .any(|listed| &listed.name == honour)
+                })
+        }
+    })
+    .await;
     let in_force = siming
         .rule_sets(&siming.admin())
         .get_rules_in_force(recognition_pb::GetRulesInForceRequest { date: None })
@@ -1549,16 +1569,18 @@ async fn what_the_city_owns_comes_down_to_its_districts(city: TestApp) {
         honours.iter().any(|listed| listed.name == honour.name),
         "{honours:?}"
     );
-    let copy = siming
-        .projects(&siming.admin())
-        .get_project(activity_pb::GetProjectRequest {
-            name: project.name.clone(),
-        })
-        .await
-        .expect("the city's project at the district")
-        .into_inner()
-        .project
-        .expect("project");
+    let copy = eventually("the city's project at the district", || {
+        let (siming, name) = (&siming, project.name.clone());
+        async move {
+            siming
+                .projects(&siming.admin())
+                .get_project(activity_pb::GetProjectRequest { name })
+                .await
+                .ok()
+                .and_then(|response| response.into_inner().project)
+        }
+    })
+    .await;
     // Held by the district's root, the nearest unit it holds, with the city's origin.
     assert_eq!(copy.org_unit, siming.root);
     let origin = copy

@@ -137,6 +137,8 @@ pub fn district_config(
     instance.upstream = upstream.to_string();
     instance.enrollment = credential.to_string();
     config.common.keys.federation_hash_key = TEST_FEDERATION_KEY.to_string();
+    // Tests see a tally compared within seconds.
+    config.gateway.tally_interval = Duration::from_secs(1);
 }
 
 /// The federation key every test district holds (the city holds none): 32 bytes, base64.

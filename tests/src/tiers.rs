@@ -409,6 +409,7 @@ impl CityAndDistrict {
                     TEST_FEDERATION_KEY.into(),
                 ),
                 ("EGRET__GATEWAY__PUSH_INTERVAL".into(), push_interval.into()),
+                ("EGRET__GATEWAY__TALLY_INTERVAL".into(), "1s".into()),
             ],
         );
         assert_eq!(district.root, unit);

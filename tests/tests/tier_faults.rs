@@ -3,7 +3,8 @@
 //! batch delivered twice), and while either process is killed with SIGKILL and restarted.
 //! After each fault, a set check: every write the district acknowledged (units, volunteers
 //! and hours, over the registry's and the activity service's links) is at the city exactly
-//! once, at its latest version, and nothing else is.
+//! once, at its latest version, and nothing else is; and at the end every service's link
+//! is proven by a tally of all its kinds of record at the district's head.
 //!
 //! Ten faults in the default run; `EGRET_FAULTS=100` runs a hundred. The week offline is
 //! in `tier_offline.rs`, a binary of its own so that its load does not overlap these.
@@ -12,6 +13,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use egret_proto::registry::v1 as pb;
+use egret_proto::sync::v1 as sync_pb;
 use egret_tests::{Backend, CityAndDistrict, Fault, authed, fresh_storage};
 use prost_types::FieldMask;
 use tonic::transport::Channel;
@@ -371,6 +373,34 @@ async fn faults_lose_and_double_nothing(backend: Backend, name: &str) {
             assert!(
                 tokio::time::Instant::now() < deadline,
                 "after {fault:?} (round {round}) the city never matched the district:\ndistrict {at_district:#?}\ncity {at_city:#?}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+    // And every kind of record of every service, by the links' own tallies: each link is
+    // proven at the district's head, its copies agreeing in number and versions.
+    for service in ["registry", "activity", "recognition", "reporting"] {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let mut request = authed(sync_pb::ListUpstreamLinksRequest::default(), &city_admin);
+            request
+                .metadata_mut()
+                .insert("egret-service", service.parse().expect("ascii"));
+            let link = sync_pb::upward_service_client::UpwardServiceClient::new(city.channel())
+                .list_upstream_links(request)
+                .await
+                .ok()
+                .and_then(|links| links.into_inner().links.into_iter().next());
+            if let Some(link) = &link
+                && link.verified_sequence == link.head_sequence
+                && link.acknowledged_sequence == link.head_sequence
+            {
+                assert!(link.mismatch.is_empty(), "{service}: {link:?}");
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the {service} link was never proven by a tally: {link:?}"
             );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }

@@ -27,6 +27,7 @@ both_backends!(
     a_districts_activities_hours_and_certificates_reach_the_city,
     the_citys_figures_are_the_union_of_its_own_and_the_districts,
     what_the_city_owns_comes_down_to_its_districts,
+    a_tally_proves_each_link_and_a_stray_copy_is_an_alarm,
 );
 
 /// Polls `check` until it answers Some, for at most 30 s (the district pushes every
@@ -61,6 +62,15 @@ async fn unit_at(app: &TestApp, name: &str) -> Option<pb::OrgUnit> {
 
 /// The city's registry link from `origin`, as staff see it.
 async fn link_of(city: &TestApp, origin: &str) -> Option<sync_pb::UpstreamLink> {
+    service_link_of(city, "registry", origin).await
+}
+
+/// The city's link of `service` from `origin`, as staff see it.
+async fn service_link_of(
+    city: &TestApp,
+    service: &'static str,
+    origin: &str,
+) -> Option<sync_pb::UpstreamLink> {
     let mut request = tonic::Request::new(sync_pb::ListUpstreamLinksRequest::default());
     request.metadata_mut().insert(
         "authorization",
@@ -70,7 +80,7 @@ async fn link_of(city: &TestApp, origin: &str) -> Option<sync_pb::UpstreamLink> 
     );
     request
         .metadata_mut()
-        .insert("egret-service", "registry".parse().expect("ascii"));
+        .insert("egret-service", service.parse().expect("ascii"));
     sync_pb::upward_service_client::UpwardServiceClient::new(city.channel.clone())
         .list_upstream_links(request)
         .await
@@ -723,6 +733,7 @@ async fn pushed_batches_are_checked(city: TestApp) {
         )],
         head_sequence: 3,
         projection: "minimal/v1".to_string(),
+        tally: None,
     };
     let answer = push(&token, good.clone())
         .await
@@ -743,6 +754,7 @@ async fn pushed_batches_are_checked(city: TestApp) {
         changes,
         head_sequence: 10,
         projection: "minimal/v1".to_string(),
+        tally: None,
     };
     let x = new_id();
     let cases = [
@@ -816,6 +828,36 @@ async fn pushed_batches_are_checked(city: TestApp) {
             ]),
             code: Code::InvalidArgument,
             message_has: "changes",
+        },
+        PushCase {
+            name: "a tally past the batch",
+            token: token.clone(),
+            batch: sync_pb::PushChangesRequest {
+                tally: Some(sync_pb::RecordTally {
+                    sequence: 11,
+                    kinds: vec![],
+                }),
+                ..batch(vec![])
+            },
+            code: Code::InvalidArgument,
+            message_has: "tally",
+        },
+        PushCase {
+            name: "a tally with a negative count",
+            token: token.clone(),
+            batch: sync_pb::PushChangesRequest {
+                tally: Some(sync_pb::RecordTally {
+                    sequence: 10,
+                    kinds: vec![sync_pb::KindTally {
+                        resource_type: "egret.registry.v1.OrgUnit".to_string(),
+                        records: -1,
+                        version_sum: 0,
+                    }],
+                }),
+                ..batch(vec![])
+            },
+            code: Code::InvalidArgument,
+            message_has: "tally",
         },
         PushCase {
             name: "a kind the registry does not take (an activity in its log)",
@@ -1725,4 +1767,103 @@ async fn what_the_city_owns_comes_down_to_its_districts(city: TestApp) {
         }
     })
     .await;
+}
+
+/// Runs `statement` on the city's own registry database, as a fault would.
+async fn tamper(city: &TestApp, statement: &str) {
+    let config = city.config();
+    let database = egret_storage::Database::open(
+        &config.common.database,
+        &config.common.data_dir,
+        "registry",
+        egret_registry::migrations(),
+    )
+    .await
+    .expect("opening the city's registry database");
+    let mut transaction = database.begin("test", "test").await.expect("begins");
+    sqlx::query(statement)
+        .execute(transaction.conn())
+        .await
+        .expect("tampers");
+    transaction.commit().await.expect("commits");
+    database.close().await;
+}
+
+async fn a_tally_proves_each_link_and_a_stray_copy_is_an_alarm(city: TestApp) {
+    let (_, siming) = enrolled_district(&city, "思明区妇联", "xm-siming").await;
+    let admin = siming.admin();
+    let team = siming
+        .create_unit(&admin, &siming.root, pb::Tier::SubTeam, "鼓浪屿巾帼分队")
+        .await;
+    siming.register(&admin, &team.name, 61).await;
+    siming.register(&admin, &team.name, 62).await;
+
+    // Every service's link is proven by a tally at the district's head, not assumed.
+    for service in ["registry", "activity", "recognition", "reporting"] {
+        let link = eventually("a tally that agrees at the district's head", || async {
+            service_link_of(&city, service, "xm-siming")
+                .await
+                .filter(|link| {
+                    link.tally_time.is_some()
+                        && link.verified_sequence == link.head_sequence
+                        && link.acknowledged_sequence == link.head_sequence
+                })
+        })
+        .await;
+        assert_eq!(
+            (link.state(), link.mismatch.as_str()),
+            (sync_pb::LinkState::Ok, ""),
+            "{service}: {link:?}"
+        );
+    }
+
+    // A copy at the city that is not what the district holds (here one volunteer's
+    // version, as a lost or doubled write would leave it) is an alarm on both sides.
+    tamper(
+        &city,
+        "UPDATE volunteers SET version = version + 1 WHERE id IN \
+         (SELECT MIN(id) FROM volunteers WHERE origin_instance = 'xm-siming')",
+    )
+    .await;
+    let link = eventually("the mismatch at the city", || async {
+        link_of(&city, "xm-siming")
+            .await
+            .filter(|link| link.state() == sync_pb::LinkState::Mismatched)
+    })
+    .await;
+    assert_eq!(
+        link.mismatch,
+        "egret.registry.v1.Volunteer: the district has 2 (versions 2), here 2 (versions 3)"
+    );
+    let at_district = eventually("the mismatch at the district", || async {
+        upstream_status(&siming)
+            .await
+            .into_iter()
+            .find(|link| link.service == "registry" && link.alarm)
+    })
+    .await;
+    assert_eq!(at_district.mismatch, link.mismatch);
+    eventually("the district's upstream health in alarm", || async {
+        (upstream_health(&siming).await == ServingStatus::NotServing as i32).then_some(())
+    })
+    .await;
+
+    // Put right, the next tally clears the alarm.
+    tamper(
+        &city,
+        "UPDATE volunteers SET version = version - 1 WHERE id IN \
+         (SELECT MIN(id) FROM volunteers WHERE origin_instance = 'xm-siming')",
+    )
+    .await;
+    eventually("the link proven again", || async {
+        link_of(&city, "xm-siming")
+            .await
+            .filter(|link| link.state() == sync_pb::LinkState::Ok && link.mismatch.is_empty())
+    })
+    .await;
+    eventually("the district's upstream health back", || async {
+        (upstream_health(&siming).await == ServingStatus::Serving as i32).then_some(())
+    })
+    .await;
+    siming.stop().await;
 }

@@ -50,6 +50,15 @@ pub trait ChangeSource: Send + Sync + 'static {
         page_size: i32,
         deadline: Duration,
     ) -> BoxFuture<'_, Result<FeedPage, ApiError>>;
+
+    /// The tally of the records the source's owner holds of its own making
+    /// (`TallyRecords`), within `deadline`; None from a source that cannot count.
+    fn tally(
+        &self,
+        _deadline: Duration,
+    ) -> BoxFuture<'_, Result<Option<egret_proto::sync::v1::RecordTally>, ApiError>> {
+        Box::pin(async { Ok(None) })
+    }
 }
 
 /// What a feed does with each entry, inside the transaction that moves its checkpoint.
@@ -134,6 +143,27 @@ impl ChangeSource for ServiceLog {
                 last_sequence: page.last_sequence,
                 head_sequence: page.head_sequence,
             })
+        })
+    }
+
+    fn tally(
+        &self,
+        deadline: Duration,
+    ) -> BoxFuture<'_, Result<Option<egret_proto::sync::v1::RecordTally>, ApiError>> {
+        Box::pin(async move {
+            let mut request = tonic::Request::new(egret_proto::sync::v1::TallyRecordsRequest {});
+            request.metadata_mut().insert(
+                SERVICE_HEADER,
+                tonic::metadata::MetadataValue::from_static(self.service),
+            );
+            request.set_timeout(egret_runtime::server::outgoing_deadline(deadline));
+            let answer = self
+                .client
+                .clone()
+                .tally_records(request)
+                .await
+                .map_err(|status| upstream_error(self.service, &status))?;
+            Ok(answer.into_inner().tally)
         })
     }
 }

@@ -17,6 +17,7 @@ pub mod push;
 pub mod record;
 pub mod replica;
 pub mod server;
+pub mod tally;
 pub mod upstream;
 pub mod upward;
 pub mod wire;

@@ -77,6 +77,11 @@ pub struct PushStatus {
     pub last_error: String,
     /// Since when pushes have failed without a success between; None after a success.
     pub failing_since: Option<std::time::Instant>,
+    /// The sequence up to which the upstream last found its copies to agree with this
+    /// instance's records ([`crate::tally`]).
+    pub verified_sequence: i64,
+    /// How they disagreed at the last tally; empty when they agreed.
+    pub mismatch: String,
 }
 
 /// How long a link may fail before it is an alarm: a batch that refers to a unit still
@@ -84,10 +89,13 @@ pub struct PushStatus {
 pub const ALARM_AFTER: Duration = Duration::from_secs(5);
 
 impl PushStatus {
-    /// Whether the link has failed for longer than [`ALARM_AFTER`].
+    /// Whether the link has failed for longer than [`ALARM_AFTER`], or the upstream's
+    /// copies disagreed with this instance's records at the last tally.
     pub fn alarm(&self) -> bool {
-        self.failing_since
-            .is_some_and(|since| since.elapsed() >= ALARM_AFTER)
+        !self.mismatch.is_empty()
+            || self
+                .failing_since
+                .is_some_and(|since| since.elapsed() >= ALARM_AFTER)
     }
 }
 
@@ -100,7 +108,12 @@ pub struct Pusher {
     upstream: UpwardServiceClient<Channel>,
     grants: Grants,
     status: Arc<std::sync::Mutex<PushStatus>>,
+    tally_interval: Duration,
+    last_tally: Arc<std::sync::Mutex<Option<std::time::Instant>>>,
 }
+
+/// How often a caught-up pusher sends a tally of its records by default.
+pub const TALLY_INTERVAL: Duration = Duration::from_secs(60);
 
 impl Pusher {
     /// A pusher of `service`'s log, read from `local`, to the upstream at `upstream` (the
@@ -122,6 +135,44 @@ impl Pusher {
                 service,
                 ..PushStatus::default()
             })),
+            tally_interval: TALLY_INTERVAL,
+            last_tally: Arc::default(),
+        }
+    }
+
+    /// The pusher, sending a tally of the service's records at most every `interval`
+    /// while it is caught up (by default [`TALLY_INTERVAL`]).
+    pub fn with_tally_interval(mut self, interval: Duration) -> Self {
+        self.tally_interval = interval;
+        self
+    }
+
+    /// A tally of the local records, when the link was caught up at the last push and the
+    /// last tally is `tally_interval` old. A failure only postpones it.
+    async fn due_tally(&self) -> Option<pb::RecordTally> {
+        let status = self.status();
+        if status.acknowledged_sequence < status.head_sequence {
+            return None;
+        }
+        {
+            let mut last = self
+                .last_tally
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if last.is_some_and(|last| last.elapsed() < self.tally_interval) {
+                return None;
+            }
+            *last = Some(std::time::Instant::now());
+        }
+        match self.local.tally(PUSH_DEADLINE).await {
+            Ok(tally) => {
+                tracing::debug!(service = self.service, sequence = ?tally.as_ref().map(|tally| tally.sequence), "took a tally");
+                tally
+            }
+            Err(error) => {
+                tracing::debug!(service = self.service, %error, "no tally this time");
+                None
+            }
         }
     }
 
@@ -164,6 +215,7 @@ impl Pusher {
     }
 
     async fn push_all(&self) -> Result<(), ApiError> {
+        let mut tally = self.due_tally().await;
         loop {
             let after = self.status().acknowledged_sequence;
             let page = self.local.read(after, BATCH, PUSH_DEADLINE).await?;
@@ -177,12 +229,18 @@ impl Pusher {
                 .filter_map(project_upward)
                 .collect();
             let token = self.grants.token().await.map_err(link_error)?;
+            // The upstream compares a tally only with its checkpoint at the same sequence:
+            // it goes with the batch that ends there, or not at all.
+            let tally = tally
+                .take_if(|tally| tally.sequence <= page.last_sequence)
+                .filter(|tally| tally.sequence == page.last_sequence);
             let mut request = tonic::Request::new(pb::PushChangesRequest {
                 after_sequence: after,
                 last_sequence: page.last_sequence,
                 changes,
                 head_sequence: page.head_sequence,
                 projection: UPWARD_PROJECTION.to_string(),
+                tally,
             });
             request.set_timeout(PUSH_DEADLINE);
             let metadata = request.metadata_mut();
@@ -195,8 +253,13 @@ impl Pusher {
             );
             match self.upstream.clone().push_changes(request).await {
                 Ok(answer) => {
-                    let acknowledged = answer.into_inner().acknowledged_sequence;
-                    self.note(|status| status.acknowledged_sequence = acknowledged);
+                    let answer = answer.into_inner();
+                    let acknowledged = answer.acknowledged_sequence;
+                    self.note(|status| {
+                        status.acknowledged_sequence = acknowledged;
+                        status.verified_sequence = answer.verified_sequence;
+                        status.mismatch = answer.mismatch;
+                    });
                     if acknowledged >= page.head_sequence {
                         return Ok(());
                     }

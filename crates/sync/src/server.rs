@@ -32,6 +32,7 @@ pub(crate) struct ServedLog {
     pub(crate) applier: Arc<dyn RecordApplier>,
     /// This instance's id: the origin of its own records.
     pub(crate) instance_id: String,
+    pub(crate) tallies: crate::tally::TallyCache,
 }
 
 /// The change logs served on one host, by service name.
@@ -100,6 +101,7 @@ pub fn serve_change_log(
                 database,
                 applier: Arc::new(applier),
                 instance_id: instance_id.to_string(),
+                tallies: crate::tally::TallyCache::default(),
             },
         );
 }
@@ -157,6 +159,43 @@ impl ChangeLogService for ChangeLogApi {
             changes,
             last_sequence: page.last_sequence,
             head_sequence: page.head_sequence,
+        }))
+    }
+
+    async fn tally_records(
+        &self,
+        request: Request<pb::TallyRecordsRequest>,
+    ) -> Result<Response<pb::TallyRecordsResponse>, Status> {
+        let principal = Principal::of(&request)?;
+        principal.require_any(&[Role::Sync], "counting records")?;
+        if crate::upward::district_of(&principal).is_some() {
+            return Err(ApiError::permission_denied(
+                "a district's sync token cannot count an instance's records",
+                "区级实例的同步令牌不能统计本实例的记录",
+            )
+            .into());
+        }
+        let served = self.logs.pick(&request)?;
+        if let Some(tally) = served.tallies.fresh() {
+            return Ok(Response::new(pb::TallyRecordsResponse {
+                tally: Some(tally),
+            }));
+        }
+        let tally = crate::tally::own_tally(
+            &served.database,
+            served.applier.tallied(),
+            &served.instance_id,
+        )
+        .await?
+        .ok_or_else(|| {
+            ApiError::Unavailable(egret_runtime::Bilingual::new(
+                "writes kept moving the log's head while counting; try again",
+                "统计期间日志持续写入，请稍后重试",
+            ))
+        })?;
+        served.tallies.keep(&tally);
+        Ok(Response::new(pb::TallyRecordsResponse {
+            tally: Some(tally),
         }))
     }
 }

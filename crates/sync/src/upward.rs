@@ -49,6 +49,13 @@ pub trait RecordApplier: Send + Sync + 'static {
         district: &'a District,
         change: &'a pb::Change,
     ) -> BoxFuture<'a, Result<(), ApiError>>;
+
+    /// The kinds of record the service takes from districts, each with its table: what a
+    /// district's tally counts, and the upstream's copies of them ([`crate::tally`]). None
+    /// where nothing is tallied (what comes down).
+    fn tallied(&self) -> crate::tally::Tallied {
+        &[]
+    }
 }
 
 /// The refusal of a record kind this instance does not take from districts.
@@ -402,6 +409,12 @@ pub struct LinkFacts {
     pub applied_time: i64,
     /// Why the last batch was refused; empty after an applied one.
     pub refusal: String,
+    /// The sequence at which the district's last tally agreed with the copies here.
+    pub verified_sequence: i64,
+    /// When a tally was last compared (microseconds), 0 before.
+    pub tally_time: i64,
+    /// How the last tally disagreed; empty when it agreed.
+    pub mismatch: String,
 }
 
 /// How a link keeps up, `now` (microseconds): refused, diverged and stalled are alarms.
@@ -409,6 +422,9 @@ pub fn link_state(facts: &LinkFacts, now: i64) -> pb::LinkState {
     let stall = STALL_AFTER.as_micros() as i64;
     if !facts.refusal.is_empty() {
         return pb::LinkState::Refused;
+    }
+    if !facts.mismatch.is_empty() {
+        return pb::LinkState::Mismatched;
     }
     if facts.head_sequence < facts.acknowledged_sequence {
         return pb::LinkState::Diverged;
@@ -433,7 +449,10 @@ pub const WATCH_INTERVAL: std::time::Duration = std::time::Duration::from_secs(3
 pub fn is_alarm(state: pb::LinkState) -> bool {
     matches!(
         state,
-        pb::LinkState::Stalled | pb::LinkState::Refused | pb::LinkState::Diverged
+        pb::LinkState::Stalled
+            | pb::LinkState::Refused
+            | pb::LinkState::Diverged
+            | pb::LinkState::Mismatched
     )
 }
 
@@ -459,7 +478,7 @@ pub fn alarm_changes(
 }
 
 /// Watches the districts' links of `service` held in `database` every [`WATCH_INTERVAL`]
-/// until `shutdown`: a link that turns stalled, refused or diverged is a warning in the
+/// until `shutdown`: a link that turns stalled, refused, diverged or mismatched is a warning in the
 /// log (a refusal is also logged when it happens), and its recovery a note. Nothing is
 /// held where no district pushes.
 pub fn spawn_link_watch(
@@ -507,38 +526,32 @@ pub async fn links<'e, E>(executor: E, after: &str, limit: i64) -> Result<Vec<Li
 where
     E: Executor<'e, Database = Any>,
 {
-    let rows: Vec<(String, i64, i64, i64, i64, String)> = sqlx::query_as(
+    let rows = sqlx::query(
         "SELECT origin_instance, last_sequence, head_sequence, heartbeat_time, applied_time, \
-         refusal FROM upstream_checkpoints WHERE origin_instance > $1 \
-         ORDER BY origin_instance LIMIT $2",
+         refusal, verified_sequence, tally_time, mismatch FROM upstream_checkpoints \
+         WHERE origin_instance > $1 ORDER BY origin_instance LIMIT $2",
     )
     .bind(after)
     .bind(limit)
     .fetch_all(executor)
     .await
     .map_err(sql_error("upstream checkpoint"))?;
-    Ok(rows
-        .into_iter()
-        .map(
-            |(
-                origin_instance,
-                acknowledged_sequence,
-                head_sequence,
-                heartbeat_time,
-                applied_time,
-                refusal,
-            )| {
-                LinkFacts {
-                    origin_instance,
-                    acknowledged_sequence,
-                    head_sequence,
-                    heartbeat_time,
-                    applied_time,
-                    refusal,
-                }
-            },
-        )
-        .collect())
+    rows.iter()
+        .map(|row| {
+            use egret_storage::rows::column;
+            Ok(LinkFacts {
+                origin_instance: column(row, "origin_instance")?,
+                acknowledged_sequence: column(row, "last_sequence")?,
+                head_sequence: column(row, "head_sequence")?,
+                heartbeat_time: column(row, "heartbeat_time")?,
+                applied_time: column(row, "applied_time")?,
+                refusal: column(row, "refusal")?,
+                verified_sequence: column(row, "verified_sequence")?,
+                tally_time: column(row, "tally_time")?,
+                mismatch: column(row, "mismatch")?,
+            })
+        })
+        .collect()
 }
 
 fn check_batch(batch: &pb::PushChangesRequest) -> Result<(), ApiError> {
@@ -594,15 +607,36 @@ fn check_batch(batch: &pb::PushChangesRequest) -> Result<(), ApiError> {
         }
         previous = change.sequence;
     }
+    if let Some(tally) = &batch.tally {
+        let bounded = tally.kinds.len() <= crate::tally::MAX_KINDS
+            && tally.kinds.iter().all(|kind| {
+                kind.resource_type.len() <= 100 && kind.records >= 0 && kind.version_sum >= 0
+            });
+        if !bounded || tally.sequence < 0 || tally.sequence > batch.last_sequence {
+            return Err(ApiError::invalid(
+                "tally",
+                format!(
+                    "must be at a sequence up to last_sequence, with at most {} kinds of names up to 100 bytes and no negative counts",
+                    crate::tally::MAX_KINDS
+                ),
+                format!(
+                    "tally 的序号不能超过 last_sequence，至多 {} 类、类名不超过 100 字节，计数不能为负",
+                    crate::tally::MAX_KINDS
+                ),
+            ));
+        }
+    }
     Ok(())
 }
 
-/// Applies `batch` from `district` with its checkpoint, all or nothing.
+/// Applies `batch` from `district` with its checkpoint, all or nothing; with a tally at
+/// the batch's last sequence, compares it with the copies held here. Answers how far the
+/// copies were last proven to agree, and how they disagreed.
 async fn apply_batch(
     served: &crate::server::ServedLog,
     district: &District,
     batch: &pb::PushChangesRequest,
-) -> Result<(), ApiError> {
+) -> Result<(i64, String), ApiError> {
     let mut transaction = served
         .database
         .begin(&district.instance_id, &district.instance_id)
@@ -635,7 +669,67 @@ async fn apply_batch(
         let expected = checkpoint(served.database.reader(), &district.instance_id).await?;
         return Err(ApiError::OutOfSequence { expected });
     }
-    transaction.commit().await.map(drop)
+    if let Some(tally) = batch
+        .tally
+        .as_ref()
+        .filter(|tally| tally.sequence == batch.last_sequence)
+    {
+        compare_tally(&mut transaction, served, district, tally).await?;
+    }
+    let verdict: (i64, String) = sqlx::query_as(
+        "SELECT verified_sequence, mismatch FROM upstream_checkpoints WHERE origin_instance = $1",
+    )
+    .bind(&district.instance_id)
+    .fetch_one(transaction.conn())
+    .await
+    .map_err(sql_error("upstream checkpoint"))?;
+    transaction.commit().await?;
+    Ok(verdict)
+}
+
+/// Counts the copies of `district`'s records held here, inside the transaction that
+/// leaves its checkpoint at `tally`'s sequence, and notes whether they agree with it.
+async fn compare_tally(
+    transaction: &mut WriteTx,
+    served: &crate::server::ServedLog,
+    district: &District,
+    tally: &pb::RecordTally,
+) -> Result<(), ApiError> {
+    let ours = crate::tally::count(
+        transaction.conn(),
+        served.applier.tallied(),
+        &district.instance_id,
+    )
+    .await?;
+    let mismatch = crate::tally::mismatch(&tally.kinds, &ours);
+    tracing::debug!(
+        origin = %district.instance_id,
+        sequence = tally.sequence,
+        agrees = mismatch.is_empty(),
+        "compared a district's tally"
+    );
+    if !mismatch.is_empty() {
+        tracing::warn!(
+            origin = %district.instance_id,
+            sequence = tally.sequence,
+            %mismatch,
+            "a district's records and their copies here disagree"
+        );
+    }
+    let now = transaction.now();
+    sqlx::query(
+        "UPDATE upstream_checkpoints SET tally_sequence = $2, tally_time = $3, mismatch = $4, \
+         verified_sequence = CASE WHEN $4 = '' THEN $2 ELSE verified_sequence END \
+         WHERE origin_instance = $1",
+    )
+    .bind(&district.instance_id)
+    .bind(tally.sequence)
+    .bind(now)
+    .bind(&mismatch)
+    .execute(transaction.conn())
+    .await
+    .map_err(sql_error("upstream checkpoint"))?;
+    Ok(())
 }
 
 /// The district a sync call comes from, with its unit as `served` holds it; refused
@@ -726,7 +820,7 @@ impl UpwardService for UpwardApi {
                 tracing::warn!(error = %noting, "could not note a district's unapplied batch");
             }
         }
-        applied?;
+        let (verified_sequence, mismatch) = applied?;
         tracing::debug!(
             origin = %district.instance_id,
             last_sequence = batch.last_sequence,
@@ -735,6 +829,8 @@ impl UpwardService for UpwardApi {
         );
         Ok(Response::new(pb::PushChangesResponse {
             acknowledged_sequence: batch.last_sequence,
+            verified_sequence,
+            mismatch,
         }))
     }
 
@@ -780,6 +876,10 @@ impl UpwardService for UpwardApi {
                         .then(|| egret_runtime::wire::timestamp(facts.applied_time)),
                     state: state as i32,
                     refusal: facts.refusal.clone(),
+                    verified_sequence: facts.verified_sequence,
+                    tally_time: (facts.tally_time > 0)
+                        .then(|| egret_runtime::wire::timestamp(facts.tally_time)),
+                    mismatch: facts.mismatch.clone(),
                 }
             })
             .collect();
@@ -803,6 +903,9 @@ mod tests {
             heartbeat_time,
             applied_time: heartbeat_time,
             refusal: String::new(),
+            verified_sequence: 0,
+            tally_time: 0,
+            mismatch: String::new(),
         };
         let mut known = std::collections::HashMap::new();
         let stalled = [link("xm-siming", now - 2 * stall), link("xm-huli", now)];
@@ -830,6 +933,9 @@ mod tests {
             heartbeat_time: heartbeat * SECOND,
             applied_time: applied * SECOND,
             refusal: String::new(),
+            verified_sequence: 0,
+            tally_time: 0,
+            mismatch: String::new(),
         }
     }
 
@@ -869,6 +975,14 @@ mod tests {
                     ..facts(5, 10, 1_000, 999)
                 },
                 pb::LinkState::Refused,
+            ),
+            (
+                "caught up, but the copies disagree with the district's tally",
+                LinkFacts {
+                    mismatch: "egret.registry.v1.Volunteer: …".to_string(),
+                    ..facts(10, 10, 1_000, 900)
+                },
+                pb::LinkState::Mismatched,
             ),
         ];
         for (name, facts, expected) in cases {

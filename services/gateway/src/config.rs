@@ -30,6 +30,10 @@ pub struct GatewaySettings {
     /// once caught up (a failing link waits longer, up to a minute).
     #[serde(with = "humantime_serde")]
     pub push_interval: Duration,
+    /// At a district: how often, while caught up, the gateway sends the city a tally of
+    /// each service's records, which the city compares with its copies.
+    #[serde(with = "humantime_serde")]
+    pub tally_interval: Duration,
     /// How long an access token from SignIn or RefreshToken stays valid.
     #[serde(with = "humantime_serde")]
     pub access_token_ttl: Duration,
@@ -48,6 +52,7 @@ impl Default for GatewaySettings {
             connections_per_service: 2,
             health_interval: Duration::from_secs(2),
             push_interval: Duration::from_secs(1),
+            tally_interval: egret_sync::push::TALLY_INTERVAL,
             access_token_ttl: Duration::from_secs(15 * 60),
             refresh_token_ttl: Duration::from_secs(30 * 24 * 3600),
         }
@@ -95,6 +100,13 @@ impl Validate for GatewaySettings {
             return Err(ConfigError::invalid(
                 "gateway.push_interval",
                 "must be between 50ms and 1h",
+            ));
+        }
+        if !(Duration::from_secs(1)..=Duration::from_secs(24 * 3600)).contains(&self.tally_interval)
+        {
+            return Err(ConfigError::invalid(
+                "gateway.tally_interval",
+                "must be between 1s and 24h",
             ));
         }
         if !(Duration::from_secs(60)..=Duration::from_secs(24 * 3600))

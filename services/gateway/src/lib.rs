@@ -211,7 +211,13 @@ impl Gateway {
             .map(|upstream| format!("http://{}", upstream.authority()))
             .context("the gateway needs the registry among its upstreams")?;
         let accounts = open_accounts(common, settings, &registry).await?;
-        let pushers = pushers(&common.instance, &upstreams, &accounts, host.local_addr())?;
+        let pushers = pushers(
+            &common.instance,
+            settings.tally_interval,
+            &upstreams,
+            &accounts,
+            host.local_addr(),
+        )?;
         accounts::grpc::add_services(&mut host, accounts.clone());
         enrollments::grpc::add_services(
             &mut host,
@@ -295,6 +301,7 @@ impl Gateway {
 /// pushes to the city. None at a city.
 fn pushers(
     instance: &InstanceSettings,
+    tally_interval: std::time::Duration,
     upstreams: &[Arc<Upstream>],
     accounts: &Accounts,
     local: SocketAddr,
@@ -324,7 +331,8 @@ fn pushers(
                 ServiceLog::new(service, channel, credentials.clone()),
                 city.clone(),
                 grants.clone(),
-            ))
+            )
+            .with_tally_interval(tally_interval))
         })
         .collect()
 }

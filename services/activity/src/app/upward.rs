@@ -69,6 +69,21 @@ egret_sync::copied_record! {
 pub struct ActivityApplier;
 
 impl RecordApplier for ActivityApplier {
+    fn tallied(&self) -> egret_sync::tally::Tallied {
+        &[
+            ("egret.activity.v1.Project", "projects"),
+            ("egret.activity.v1.Activity", "activities"),
+            ("egret.activity.v1.ServiceRecord", "service_records"),
+            ("egret.activity.v1.InsurancePolicy", "insurance_policies"),
+            ("egret.activity.v1.Course", "courses"),
+            ("egret.activity.v1.SignUp", "sign_ups"),
+            ("egret.activity.v1.Attendance", "attendances"),
+            ("egret.activity.v1.Evaluation", "evaluations"),
+            ("egret.activity.v1.TrainingSession", "training_sessions"),
+            ("egret.activity.v1.Qualification", "qualifications"),
+        ]
+    }
+
     fn apply<'a>(
         &'a self,
         transaction: &'a mut WriteTx,

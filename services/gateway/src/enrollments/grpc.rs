@@ -41,6 +41,8 @@ fn link_to_wire(status: &egret_sync::push::PushStatus) -> pb::ServiceLink {
         failing_for: status
             .failing_since
             .and_then(|since| prost_types::Duration::try_from(since.elapsed()).ok()),
+        verified_sequence: status.verified_sequence,
+        mismatch: status.mismatch.clone(),
     }
 }
 

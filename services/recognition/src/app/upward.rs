@@ -48,6 +48,16 @@ egret_sync::copied_record! {
 pub struct RecognitionApplier;
 
 impl RecordApplier for RecognitionApplier {
+    fn tallied(&self) -> egret_sync::tally::Tallied {
+        &[
+            ("egret.recognition.v1.StarRating", "star_ratings"),
+            ("egret.recognition.v1.TeamStarRating", "team_star_ratings"),
+            ("egret.recognition.v1.Honour", "honours"),
+            ("egret.recognition.v1.Commendation", "commendations"),
+            ("egret.recognition.v1.Certificate", "certificates"),
+        ]
+    }
+
     fn apply<'a>(
         &'a self,
         transaction: &'a mut WriteTx,

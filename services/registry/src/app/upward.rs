@@ -31,6 +31,16 @@ use crate::store;
 pub struct RegistryApplier;
 
 impl RecordApplier for RegistryApplier {
+    fn tallied(&self) -> egret_sync::tally::Tallied {
+        &[
+            ("egret.registry.v1.OrgUnit", "org_units"),
+            ("egret.registry.v1.RegistrationForm", "registration_forms"),
+            ("egret.registry.v1.Volunteer", "volunteers"),
+            ("egret.registry.v1.Membership", "memberships"),
+            ("egret.registry.v1.JoinApplication", "join_applications"),
+        ]
+    }
+
     fn apply<'a>(
         &'a self,
         transaction: &'a mut WriteTx,

@@ -27,6 +27,10 @@ egret_sync::copied_record! {
 pub struct ReportingApplier;
 
 impl RecordApplier for ReportingApplier {
+    fn tallied(&self) -> egret_sync::tally::Tallied {
+        &[("egret.reporting.v1.AnnualReport", "annual_reports")]
+    }
+
     fn apply<'a>(
         &'a self,
         transaction: &'a mut WriteTx,

@@ -609,11 +609,28 @@ async fn a_districts_units_reach_the_city_as_read_only_copies(city: TestApp) {
         (upstream_health(&district).await == ServingStatus::NotServing as i32).then_some(())
     })
     .await;
-    let links = upstream_status(&district).await;
-    assert!(
+    // (The first alarm may be a pull's; each push's follows.)
+    eventually("every push in alarm", || async {
+        let links = upstream_status(&district).await;
         links
             .iter()
-            .all(|link| link.alarm && !link.last_error.is_empty() && link.failing_for.is_some()),
+            .all(|link| link.alarm && !link.last_error.is_empty() && link.failing_for.is_some())
+            .then_some(())
+    })
+    .await;
+    // What comes down fails too, and says so.
+    let links = eventually("the downward alarm at the district", || async {
+        let links = upstream_status(&district).await;
+        links
+            .iter()
+            .filter_map(|link| link.downward.as_ref())
+            .all(|pull| pull.alarm && !pull.last_error.is_empty() && pull.failing_for.is_some())
+            .then_some(links)
+    })
+    .await;
+    assert_eq!(
+        links.iter().filter(|link| link.downward.is_some()).count(),
+        3,
         "{links:?}"
     );
     // Staff read it; a volunteer may not.
@@ -1767,6 +1784,38 @@ async fn what_the_city_owns_comes_down_to_its_districts(city: TestApp) {
         }
     })
     .await;
+    // And the district's staff see each service's feed from the city caught up; the
+    // registry takes nothing from it.
+    let links = eventually("every feed from the city caught up", || {
+        let siming = &siming;
+        async move {
+            let links = upstream_status(siming).await;
+            links
+                .iter()
+                .filter_map(|link| link.downward.as_ref())
+                .all(|pull| {
+                    pull.last_error.is_empty()
+                        && pull.caught_up_time.is_some()
+                        && pull.applied_sequence == pull.head_sequence
+                })
+                .then_some(links)
+        }
+    })
+    .await;
+    let mut pulling: Vec<&str> = links
+        .iter()
+        .filter(|link| link.downward.is_some())
+        .map(|link| link.service.as_str())
+        .collect();
+    pulling.sort_unstable();
+    assert_eq!(pulling, ["activity", "recognition", "reporting"]);
+    assert!(
+        links
+            .iter()
+            .filter_map(|link| link.downward.as_ref())
+            .all(|pull| pull.applied_sequence > 0 && !pull.alarm),
+        "{links:?}"
+    );
 }
 
 /// Runs `statement` on the city's own registry database, as a fault would.

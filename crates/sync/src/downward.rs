@@ -173,6 +173,90 @@ impl DownwardService for DownwardApi {
             projection: DOWNWARD_PROJECTION.to_string(),
         }))
     }
+
+    async fn get_pull_status(
+        &self,
+        request: Request<pb::GetPullStatusRequest>,
+    ) -> Result<Response<pb::GetPullStatusResponse>, Status> {
+        let principal = Principal::of(&request)?;
+        principal.require_any(
+            &[Role::Admin, Role::Staff, Role::Viewer, Role::Sync],
+            "reading the state of sync links",
+        )?;
+        let served = self.logs.pick(&request)?;
+        let Some(follower) = served.downward else {
+            // At a city, or the registry, of which nothing comes down.
+            return Err(ApiError::not_found("a feed from an upstream").into());
+        };
+        let status = follower.status().await?;
+        Ok(Response::new(pb::GetPullStatusResponse {
+            status: Some(pull_status(&status, egret_types::now_micros())),
+        }))
+    }
+}
+
+/// How long pulls may fail before it is an alarm, as for the push.
+const ALARM_AFTER_MICROS: i64 = crate::push::ALARM_AFTER.as_micros() as i64;
+
+/// The wire form of a downward feed's `status` at `now` (microseconds).
+fn pull_status(status: &crate::FollowerStatus, now: i64) -> pb::PullStatus {
+    let failing_for = (status.failing_since_micros > 0)
+        .then(|| now.saturating_sub(status.failing_since_micros).max(0));
+    pb::PullStatus {
+        applied_sequence: status.applied_sequence,
+        head_sequence: status.head_sequence,
+        caught_up_time: (status.last_caught_up_micros > 0)
+            .then(|| egret_runtime::wire::timestamp(status.last_caught_up_micros)),
+        last_error: status.last_error.clone(),
+        failing_for: failing_for.map(|micros| prost_types::Duration {
+            seconds: micros / 1_000_000,
+            nanos: ((micros % 1_000_000) * 1_000) as i32,
+        }),
+        alarm: failing_for.is_some_and(|micros| micros >= ALARM_AFTER_MICROS),
+    }
+}
+
+/// The state of a district service's downward feed, read from the service over
+/// `DownwardService/GetPullStatus` with the sync role: what the district's gateway shows.
+#[derive(Clone)]
+pub struct PullWatch {
+    service: &'static str,
+    client: DownwardServiceClient<
+        tonic::service::interceptor::InterceptedService<Channel, egret_runtime::SyncCredentials>,
+    >,
+}
+
+impl PullWatch {
+    /// The downward feed of `service` at the other end of `channel`.
+    pub fn new(
+        service: &'static str,
+        channel: Channel,
+        credentials: egret_runtime::SyncCredentials,
+    ) -> Self {
+        Self {
+            service,
+            client: DownwardServiceClient::with_interceptor(channel, credentials),
+        }
+    }
+
+    /// The service.
+    pub fn service(&self) -> &'static str {
+        self.service
+    }
+
+    /// The feed's state; None where the service pulls nothing.
+    pub async fn status(&self) -> Result<Option<pb::PullStatus>, ApiError> {
+        let mut request = Request::new(pb::GetPullStatusRequest {});
+        request
+            .metadata_mut()
+            .insert(SERVICE_HEADER, MetadataValue::from_static(self.service));
+        request.set_timeout(Duration::from_secs(5));
+        match self.client.clone().get_pull_status(request).await {
+            Ok(answer) => Ok(answer.into_inner().status),
+            Err(status) if status.code() == tonic::Code::NotFound => Ok(None),
+            Err(status) => Err(upstream_error(self.service, &status)),
+        }
+    }
 }
 
 /// The upstream's log of one service, read at its gateway with the district's sync token:

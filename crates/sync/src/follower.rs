@@ -181,6 +181,9 @@ pub struct FollowerStatus {
     pub last_caught_up_micros: i64,
     /// The last error; empty after a successful read.
     pub last_error: String,
+    /// Since when catching up has failed without a success between (microseconds); 0
+    /// after a success.
+    pub failing_since_micros: i64,
 }
 
 /// A follower of one feed.
@@ -272,10 +275,16 @@ impl Follower {
             Ok(()) => self.note(|status| {
                 status.last_error.clear();
                 status.last_caught_up_micros = egret_storage::now_micros();
+                status.failing_since_micros = 0;
             }),
             Err(error) => {
                 let error = error.to_string();
-                self.note(|status| status.last_error = error);
+                self.note(|status| {
+                    status.last_error = error;
+                    if status.failing_since_micros == 0 {
+                        status.failing_since_micros = egret_storage::now_micros();
+                    }
+                });
             }
         }
         result
@@ -328,7 +337,19 @@ impl Follower {
                     Ok(()) => wait = interval,
                     Err(error) => {
                         tracing::warn!(feed = self.feed, %error, "following a change log failed; retrying");
-                        wait = (wait * 2).min(self.max_wait).max(interval);
+                        // A wait for a record on its way (a unit not yet at the upstream)
+                        // passes in a moment: the backoff starts only once the failures
+                        // have lasted long enough to be an alarm.
+                        let failing_since = self
+                            .status
+                            .lock()
+                            .map_or(0, |status| status.failing_since_micros);
+                        let failing_for = egret_storage::now_micros() - failing_since;
+                        wait = if failing_for < crate::push::ALARM_AFTER.as_micros() as i64 {
+                            interval
+                        } else {
+                            (wait * 2).min(self.max_wait).max(interval)
+                        };
                     }
                 }
                 tokio::select! {

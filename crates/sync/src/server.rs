@@ -33,6 +33,8 @@ pub(crate) struct ServedLog {
     /// This instance's id: the origin of its own records.
     pub(crate) instance_id: String,
     pub(crate) tallies: crate::tally::TallyCache,
+    /// At a district, the feed of what comes down from the upstream.
+    pub(crate) downward: Option<crate::Follower>,
 }
 
 /// The change logs served on one host, by service name.
@@ -74,13 +76,15 @@ impl ChangeLogs {
 
 /// Serves `database`'s change log as `service`'s on `host` of the instance `instance_id`,
 /// with `applier` applying the records districts push to it, and the upstream's side of
-/// the downward link.
+/// the downward link; at a district, `downward` is the service's feed from the upstream,
+/// whose state `DownwardService/GetPullStatus` reports.
 pub fn serve_change_log(
     host: &mut ServiceHost,
     service: &'static str,
     instance_id: &str,
     database: Database,
     applier: impl RecordApplier,
+    downward: Option<crate::Follower>,
 ) {
     let logs = host.shared(|host| {
         host.gate("egret.sync.v1", gate);
@@ -102,6 +106,7 @@ pub fn serve_change_log(
                 applier: Arc::new(applier),
                 instance_id: instance_id.to_string(),
                 tallies: crate::tally::TallyCache::default(),
+                downward,
             },
         );
 }
@@ -110,6 +115,13 @@ pub fn serve_change_log(
 /// staff read; the servers check more (whose token it is) once they know which log is
 /// asked for.
 fn gate(method: &str) -> Option<egret_runtime::Gate> {
+    if method == "DownwardService/GetPullStatus" {
+        return Some(egret_runtime::Gate {
+            roles: &[Role::Admin, Role::Staff, Role::Viewer, Role::Sync],
+            volunteer_for_itself: false,
+            action: "reading the state of sync links",
+        });
+    }
     if method == "UpwardService/ListUpstreamLinks" {
         return Some(egret_runtime::Gate {
             roles: &[Role::Admin, Role::Staff, Role::Viewer],

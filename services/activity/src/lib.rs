@@ -134,6 +134,7 @@ impl Part for Activity {
             self.instance_id(),
             self.database().clone(),
             app::upward::ActivityApplier,
+            self.downward().cloned(),
         );
     }
 

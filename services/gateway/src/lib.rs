@@ -19,6 +19,7 @@ pub mod proxy;
 
 use egret_runtime::config::{InstanceSettings, InstanceTier};
 use egret_sync::ServiceLog;
+use egret_sync::downward::PullWatch;
 use egret_sync::push::{Grants, Pusher};
 use egret_sync::upstream::LinkError;
 use std::net::SocketAddr;
@@ -139,7 +140,7 @@ pub struct Gateway {
     upstreams: Vec<Arc<Upstream>>,
     settings: GatewaySettings,
     accounts: Accounts,
-    pushers: Vec<Pusher>,
+    links: enrollments::grpc::Links,
 }
 
 /// The gateway's migrations, for both engines.
@@ -211,7 +212,7 @@ impl Gateway {
             .map(|upstream| format!("http://{}", upstream.authority()))
             .context("the gateway needs the registry among its upstreams")?;
         let accounts = open_accounts(common, settings, &registry).await?;
-        let pushers = pushers(
+        let links = links(
             &common.instance,
             settings.tally_interval,
             &upstreams,
@@ -222,10 +223,7 @@ impl Gateway {
         enrollments::grpc::add_services(
             &mut host,
             enrollments::Enrollments::new(accounts.clone()),
-            enrollments::grpc::Links {
-                upstream: common.instance.upstream.clone(),
-                pushers: pushers.clone(),
-            },
+            links.clone(),
         );
         let proxy = Proxy::new(
             upstreams.clone(),
@@ -239,7 +237,7 @@ impl Gateway {
             upstreams,
             settings: settings.clone(),
             accounts,
-            pushers,
+            links,
         })
     }
 
@@ -269,10 +267,11 @@ impl Gateway {
 
     /// At a district, runs the pushers and keeps [`UPSTREAM_HEALTH`] current with them.
     fn spawn_pushers(&self, shutdown: &CancellationToken) -> Vec<tokio::task::JoinHandle<()>> {
-        if self.pushers.is_empty() {
+        if self.links.pushers.is_empty() {
             return Vec::new();
         }
         let mut handles: Vec<_> = self
+            .links
             .pushers
             .iter()
             .map(|pusher| {
@@ -282,7 +281,7 @@ impl Gateway {
             })
             .collect();
         handles.push(tokio::spawn(report_links(
-            self.pushers.clone(),
+            self.links.clone(),
             self.host.health_reporter(),
             self.settings.push_interval,
             shutdown.clone(),
@@ -298,16 +297,21 @@ impl Gateway {
 
 /// At a district, one pusher per service: it reads the service's log where the gateway
 /// reaches the service (`local`, this gateway's own address when they share it), and
-/// pushes to the city. None at a city.
-fn pushers(
+/// pushes to the city; and the watch of each service's feed from the city. None at a
+/// city.
+fn links(
     instance: &InstanceSettings,
     tally_interval: std::time::Duration,
     upstreams: &[Arc<Upstream>],
     accounts: &Accounts,
     local: SocketAddr,
-) -> anyhow::Result<Vec<Pusher>> {
+) -> anyhow::Result<enrollments::grpc::Links> {
+    let mut links = enrollments::grpc::Links {
+        upstream: instance.upstream.clone(),
+        ..Default::default()
+    };
     if instance.tier != InstanceTier::District {
-        return Ok(Vec::new());
+        return Ok(links);
     }
     let city =
         egret_runtime::config::parse_service_address("instance.upstream", &instance.upstream)?;
@@ -316,34 +320,38 @@ fn pushers(
     let grants = Grants::new(instance.clone());
     let credentials =
         egret_runtime::SyncCredentials::new(accounts.issuer().clone(), "egret-gateway");
-    upstreams
-        .iter()
-        .map(|upstream| {
-            let service = upstream.service().name;
-            let channel = egret_runtime::config::service_channel(
-                "gateway.services",
-                &format!("http://{}", upstream.authority()),
-                local,
-            )?;
-            Ok(Pusher::new(
+    for upstream in upstreams {
+        let service = upstream.service().name;
+        let channel = egret_runtime::config::service_channel(
+            "gateway.services",
+            &format!("http://{}", upstream.authority()),
+            local,
+        )?;
+        links.pushers.push(
+            Pusher::new(
                 service,
                 instance.id.clone(),
-                ServiceLog::new(service, channel, credentials.clone()),
+                ServiceLog::new(service, channel.clone(), credentials.clone()),
                 city.clone(),
                 grants.clone(),
             )
-            .with_tally_interval(tally_interval))
-        })
-        .collect()
+            .with_tally_interval(tally_interval),
+        );
+        links
+            .pulls
+            .push(PullWatch::new(service, channel, credentials.clone()));
+    }
+    Ok(links)
 }
 
-/// The health name of a district's links to the city: SERVING while every link's last
-/// push succeeded, NOT_SERVING (an alarm) while one fails.
+/// The health name of a district's links to the city: SERVING while every link works
+/// both ways, NOT_SERVING (an alarm) while a push or a pull fails, or the city's copies
+/// disagree with the district's tally.
 pub const UPSTREAM_HEALTH: &str = "upstream";
 
-/// Keeps [`UPSTREAM_HEALTH`] current with the pushers' state until `shutdown`.
+/// Keeps [`UPSTREAM_HEALTH`] current with the links' state until `shutdown`.
 async fn report_links(
-    links: Vec<Pusher>,
+    links: enrollments::grpc::Links,
     reporter: tonic_health::server::HealthReporter,
     interval: std::time::Duration,
     shutdown: CancellationToken,
@@ -351,10 +359,26 @@ async fn report_links(
     let mut failing = None;
     loop {
         let errors: Vec<String> = links
+            .statuses()
+            .await
             .iter()
-            .map(Pusher::status)
-            .filter(egret_sync::push::PushStatus::alarm)
-            .map(|status| format!("{}: {}", status.service, status.last_error))
+            .filter(|link| enrollments::grpc::is_alarm(link))
+            .map(|link| {
+                let pull = link.downward.as_ref().filter(|pull| pull.alarm);
+                format!(
+                    "{}: {}",
+                    link.service,
+                    [
+                        link.last_error.as_str(),
+                        link.mismatch.as_str(),
+                        pull.map_or("", |pull| pull.last_error.as_str()),
+                    ]
+                    .into_iter()
+                    .filter(|error| !error.is_empty())
+                    .collect::<Vec<_>>()
+                    .join("; ")
+                )
+            })
             .collect();
         let now_failing = !errors.is_empty();
         if failing != Some(now_failing) {

@@ -171,6 +171,7 @@ impl Part for Recognition {
             self.instance_id(),
             self.database().clone(),
             app::upward::RecognitionApplier,
+            self.downward().cloned(),
         );
     }
 

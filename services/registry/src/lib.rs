@@ -111,6 +111,7 @@ impl Part for Registry {
             self.instance_id(),
             self.database().clone(),
             app::upward::RegistryApplier,
+            None,
         );
     }
 

@@ -187,6 +187,7 @@ impl Part for Reporting {
             self.instance_id(),
             self.database().clone(),
             app::upward::ReportingApplier,
+            self.downward().cloned(),
         );
     }
 

@@ -19,6 +19,45 @@ pub struct Links {
     pub upstream: String,
     /// One per service; none at a city.
     pub pushers: Vec<egret_sync::push::Pusher>,
+    /// Each service's feed from the city, by the same order; none at a city.
+    pub pulls: Vec<egret_sync::downward::PullWatch>,
+}
+
+impl Links {
+    /// Each service's link, both ways, as it stands.
+    pub async fn statuses(&self) -> Vec<pb::ServiceLink> {
+        let pulls = futures::future::join_all(self.pulls.iter().map(|pull| async move {
+            let status = match pull.status().await {
+                Ok(status) => status,
+                // The service's own health says it is down; this says what is unknown.
+                Err(error) => Some(egret_proto::sync::v1::PullStatus {
+                    last_error: format!("the state of the feed is unknown: {error}"),
+                    ..Default::default()
+                }),
+            };
+            (pull.service(), status)
+        }))
+        .await;
+        self.pushers
+            .iter()
+            .map(|pusher| {
+                let status = pusher.status();
+                let downward = pulls
+                    .iter()
+                    .find(|(service, _)| *service == status.service)
+                    .and_then(|(_, pull)| pull.clone());
+                pb::ServiceLink {
+                    downward,
+                    ..link_to_wire(&status)
+                }
+            })
+            .collect()
+    }
+}
+
+/// Whether a link is an alarm, either way.
+pub fn is_alarm(link: &pb::ServiceLink) -> bool {
+    link.alarm || link.downward.as_ref().is_some_and(|pull| pull.alarm)
 }
 
 /// Adds the service; the exchange of a credential needs no bearer token.
@@ -43,6 +82,7 @@ fn link_to_wire(status: &egret_sync::push::PushStatus) -> pb::ServiceLink {
             .and_then(|since| prost_types::Duration::try_from(since.elapsed()).ok()),
         verified_sequence: status.verified_sequence,
         mismatch: status.mismatch.clone(),
+        downward: None,
     }
 }
 
@@ -132,12 +172,7 @@ impl EnrollmentService for EnrollmentApi {
         // The gate admitted admins, staff and viewers only.
         Ok(Response::new(pb::GetUpstreamStatusResponse {
             upstream: self.1.upstream.clone(),
-            links: self
-                .1
-                .pushers
-                .iter()
-                .map(|pusher| link_to_wire(&pusher.status()))
-                .collect(),
+            links: self.1.statuses().await,
         }))
     }
 }

@@ -24,6 +24,7 @@ pub struct Egret {
     binary: PathBuf,
     data_dir: PathBuf,
     port: u16,
+    metrics_port: u16,
     env: Vec<(String, String)>,
     child: Option<Child>,
     /// The root org unit's resource name, from the banner.
@@ -37,6 +38,7 @@ impl Egret {
             binary: bin_dir_of(&["egret"]).join("egret"),
             data_dir: data_dir.to_path_buf(),
             port: free_port(),
+            metrics_port: free_port(),
             env,
             child: None,
             root: String::new(),
@@ -53,6 +55,10 @@ impl Egret {
             .arg(&self.data_dir)
             .env("EGRET__TELEMETRY__LOG_FILTER", "error")
             .env("EGRET__SERVER__DRAIN_TIMEOUT", "1s")
+            .env(
+                "EGRET__METRICS__ADDRESS",
+                format!("127.0.0.1:{}", self.metrics_port),
+            )
             .envs(self.env.iter().map(|(key, value)| (key, value)))
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -90,6 +96,30 @@ impl Egret {
         tonic::transport::Channel::from_shared(format!("http://{}", self.address()))
             .expect("uri")
             .connect_lazy()
+    }
+
+    /// The value of the metric `name` whose labels include `labels`, as its metrics
+    /// endpoint serves it now; None when it is not served (yet).
+    pub async fn metric(&self, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.metrics_port))
+            .await
+            .ok()?;
+        stream
+            .write_all(b"GET /metrics HTTP/1.0\r\nHost: egret\r\n\r\n")
+            .await
+            .ok()?;
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).await.ok()?;
+        answer.lines().find_map(|line| {
+            let (series, value) = line.rsplit_once(' ')?;
+            let (metric, rest) = series.split_once('{').unwrap_or((series, ""));
+            (metric == name
+                && labels
+                    .iter()
+                    .all(|(label, value)| rest.contains(&format!("{label}=\"{value}\""))))
+            .then(|| value.parse().ok())
+            .flatten()
+        })
     }
 
     /// Kills it with SIGKILL: no drain, no flush.

@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use egret_proto::registry::v1 as pb;
 use egret_proto::sync::v1 as sync_pb;
-use egret_tests::{Backend, CityAndDistrict, Fault, authed, fresh_storage, wide_resident_id};
+use egret_tests::{
+    Backend, CityAndDistrict, Egret, Fault, authed, fresh_storage, wide_resident_id,
+};
 
 async fn offline_catch_up(backend: Backend, name: &str) {
     let Some((city_db, city_dir, city_url)) =
@@ -67,6 +69,8 @@ async fn offline_catch_up(backend: Backend, name: &str) {
         seed += rows;
     }
     let registered = registering.elapsed();
+    // Cut off, the district's push is an alarm, also in its metrics.
+    eventually_metric(&pair.district, "egret_sync_push_alarm", REGISTRY_PUSH, 1.0).await;
     // The link returns; the city catches up.
     let returned = std::time::Instant::now();
     pair.link.set(Fault::Pass);
@@ -105,6 +109,29 @@ async fn offline_catch_up(backend: Backend, name: &str) {
     // Every volunteer is at the city.
     let count = count_at_city(&pair, u64::from(volunteers)).await;
     assert_eq!(count, u64::from(volunteers));
+    // And the metrics say so on both sides.
+    eventually_metric(&pair.district, "egret_sync_push_alarm", REGISTRY_PUSH, 0.0).await;
+    let link = [("service", "registry"), ("origin", "xm-siming")];
+    eventually_metric(&pair.city, "egret_sync_link_behind_changes", &link, 0.0).await;
+    eventually_metric(&pair.city, "egret_sync_link_alarm", &link, 0.0).await;
+}
+
+const REGISTRY_PUSH: &[(&str, &str)] = &[("service", "registry")];
+
+/// Waits (at most a minute) for `egret`'s metric `name` with `labels` to read `expected`.
+async fn eventually_metric(egret: &Egret, name: &str, labels: &[(&str, &str)], expected: f64) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let value = egret.metric(name, labels).await;
+        if value == Some(expected) {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{name} {labels:?} is {value:?}, not {expected}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 /// The registry link's (acknowledged, head) at the city.

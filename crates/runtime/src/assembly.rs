@@ -159,7 +159,16 @@ pub async fn serve_alone<P: Part>(
 ) -> anyhow::Result<()> {
     let _telemetry = crate::telemetry::init(&common.telemetry)?;
     let mut assembly = Assembly::bind(common).await?;
+    let metrics = crate::metrics::Endpoint::bind(&common.metrics).await?;
     assembly.add_alone::<P>(settings).await?;
     println!("egret-{} listening on {}", P::NAME, assembly.local_addr());
-    assembly.run_until_stopped(shutdown).await
+    let metrics = metrics.map(|metrics| {
+        println!("metrics at http://{}/metrics", metrics.local_addr());
+        metrics.spawn(shutdown.clone())
+    });
+    let served = assembly.run_until_stopped(shutdown).await;
+    if let Some(metrics) = metrics {
+        let _ = metrics.await;
+    }
+    served
 }

@@ -95,6 +95,8 @@ pub struct Settings {
     pub auth: AuthSettings,
     /// Keys for personal data.
     pub keys: KeySettings,
+    /// Prometheus metrics.
+    pub metrics: MetricsSettings,
 }
 
 impl Default for Settings {
@@ -108,6 +110,7 @@ impl Default for Settings {
             telemetry: TelemetrySettings::default(),
             auth: AuthSettings::default(),
             keys: KeySettings::default(),
+            metrics: MetricsSettings::default(),
         }
     }
 }
@@ -123,6 +126,7 @@ impl Validate for Settings {
         self.telemetry.validate()?;
         self.auth.validate()?;
         self.keys.validate()?;
+        self.metrics.address()?;
         if self.instance.tier == InstanceTier::City && !self.keys.federation_hash_key.is_empty() {
             return Err(ConfigError::invalid(
                 "keys.federation_hash_key",
@@ -130,6 +134,32 @@ impl Validate for Settings {
             ));
         }
         Ok(())
+    }
+}
+
+/// `[metrics]`: where the process serves its Prometheus metrics.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct MetricsSettings {
+    /// `host:port` of `GET /metrics`, apart from the gRPC address so that metrics and
+    /// personal data never share a port with the public; empty serves none. Each process
+    /// serves its own (`egret up` one for the whole instance).
+    pub address: String,
+}
+
+impl MetricsSettings {
+    /// The address to serve on; None when metrics are off.
+    pub fn address(&self) -> Result<Option<SocketAddr>, ConfigError> {
+        let address = self.address.trim();
+        if address.is_empty() {
+            return Ok(None);
+        }
+        address.parse().map(Some).map_err(|_| {
+            ConfigError::invalid(
+                "metrics.address",
+                format!("{address:?} is not host:port, such as 127.0.0.1:9464"),
+            )
+        })
     }
 }
 

@@ -7,6 +7,7 @@ pub mod config;
 pub mod error;
 pub mod keys;
 pub mod links;
+pub mod metrics;
 pub mod pagination;
 pub mod server;
 pub mod telemetry;

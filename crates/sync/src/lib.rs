@@ -13,6 +13,7 @@ pub mod downward;
 pub mod enrollment;
 pub mod follower;
 pub mod history;
+pub mod metrics;
 pub mod push;
 pub mod record;
 pub mod replica;

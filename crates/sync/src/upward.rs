@@ -443,7 +443,7 @@ pub fn link_state(facts: &LinkFacts, now: i64) -> pb::LinkState {
 }
 
 /// How often [`spawn_link_watch`] looks at the links.
-pub const WATCH_INTERVAL: std::time::Duration = std::time::Duration::from_secs(30);
+pub const WATCH_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Whether a link in `state` is an alarm.
 pub fn is_alarm(state: pb::LinkState) -> bool {
@@ -478,9 +478,10 @@ pub fn alarm_changes(
 }
 
 /// Watches the districts' links of `service` held in `database` every [`WATCH_INTERVAL`]
-/// until `shutdown`: a link that turns stalled, refused, diverged or mismatched is a warning in the
-/// log (a refusal is also logged when it happens), and its recovery a note. Nothing is
-/// held where no district pushes.
+/// until `shutdown`: a link that turns stalled, refused, diverged or mismatched is a
+/// warning in the log (a refusal is also logged when it happens), and its recovery a
+/// note; each link's state is a metric ([`crate::metrics`]). Nothing is held where no
+/// district pushes.
 pub fn spawn_link_watch(
     service: &'static str,
     database: egret_storage::Database,
@@ -500,7 +501,11 @@ pub fn spawn_link_watch(
                     continue;
                 }
             };
-            for (origin, state) in alarm_changes(&mut known, &facts, egret_types::now_micros()) {
+            let now = egret_types::now_micros();
+            for link in &facts {
+                crate::metrics::note_link(service, link, now);
+            }
+            for (origin, state) in alarm_changes(&mut known, &facts, now) {
                 if is_alarm(state) {
                     tracing::warn!(
                         service,

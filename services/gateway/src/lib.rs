@@ -141,6 +141,7 @@ pub struct Gateway {
     settings: GatewaySettings,
     accounts: Accounts,
     links: enrollments::grpc::Links,
+    metrics: Option<egret_runtime::metrics::Endpoint>,
 }
 
 /// The gateway's migrations, for both engines.
@@ -206,6 +207,7 @@ impl Gateway {
             common.instance.id.clone(),
         );
         let mut host = ServiceHost::bind(common.listen, common.server.clone(), verifier).await?;
+        let metrics = egret_runtime::metrics::Endpoint::bind(&common.metrics).await?;
         let registry = upstreams
             .iter()
             .find(|upstream| upstream.service().name == "registry")
@@ -238,6 +240,7 @@ impl Gateway {
             settings: settings.clone(),
             accounts,
             links,
+            metrics,
         })
     }
 
@@ -246,8 +249,19 @@ impl Gateway {
         self.host.local_addr()
     }
 
+    /// The address of the process's Prometheus metrics (`metrics.address`), if served.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics
+            .as_ref()
+            .map(egret_runtime::metrics::Endpoint::local_addr)
+    }
+
     /// Serves until `shutdown`, keeping the services' health current meanwhile.
-    pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+    pub async fn run_until_stopped(mut self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let metrics = self
+            .metrics
+            .take()
+            .map(|metrics| metrics.spawn(shutdown.clone()));
         let watch = health::spawn_watch(
             &self.upstreams,
             self.host.health_reporter(),
@@ -258,6 +272,9 @@ impl Gateway {
         let pushers = self.spawn_pushers(&shutdown);
         let served = self.host.serve(shutdown).await;
         let _ = watch.await;
+        if let Some(metrics) = metrics {
+            let _ = metrics.await;
+        }
         for pusher in pushers {
             let _ = pusher.await;
         }
@@ -358,9 +375,22 @@ async fn report_links(
 ) {
     let mut failing = None;
     loop {
-        let errors: Vec<String> = links
-            .statuses()
-            .await
+        let statuses = links.statuses().await;
+        for link in &statuses {
+            egret_sync::metrics::note_push(
+                &link.service,
+                link.alarm,
+                link.head_sequence - link.acknowledged_sequence,
+            );
+            if let Some(pull) = &link.downward {
+                egret_sync::metrics::note_pull(
+                    &link.service,
+                    pull.alarm,
+                    pull.head_sequence - pull.applied_sequence,
+                );
+            }
+        }
+        let errors: Vec<String> = statuses
             .iter()
             .filter(|link| enrollments::grpc::is_alarm(link))
             .map(|link| {
@@ -487,6 +517,11 @@ impl Instance {
         self.first_admin_password.as_deref()
     }
 
+    /// The address of the instance's Prometheus metrics (`metrics.address`), if served.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.gateway.metrics_addr()
+    }
+
     /// People's accounts.
     pub fn accounts(&self) -> &Accounts {
         self.gateway.accounts()
@@ -548,8 +583,11 @@ impl Instance {
             "egret listening on {address}\n\
              services behind the gateway: {services}\n\
              instance: {instance} ({tier:?}), data directory: {data_dir}\n\
-             root org unit: orgUnits/{root_id} {root_name}{first_admin}\n\
+             root org unit: orgUnits/{root_id} {root_name}{first_admin}{metrics}\n\
              a token for the root: egret token --data-dir {data_dir} --role admin",
+            metrics = self.metrics_addr().map_or(String::new(), |metrics| format!(
+                "\nmetrics at http://{metrics}/metrics"
+            )),
             address = self.local_addr(),
             services = self.services_addr(),
             instance = self.config.common.instance.id,
@@ -569,6 +607,9 @@ pub async fn serve_alone(
     let _telemetry = egret_runtime::telemetry::init(&config.common.telemetry)?;
     let gateway = Gateway::bind(&config.common, &config.gateway, &config.gateway.services).await?;
     println!("egret-gateway listening on {}", gateway.local_addr());
+    if let Some(metrics) = gateway.metrics_addr() {
+        println!("metrics at http://{metrics}/metrics");
+    }
     let first_admin = tokio::spawn(first_admin_when_ready(
         gateway.accounts().clone(),
         shutdown.clone(),

@@ -110,6 +110,18 @@ impl ServiceLog {
             service,
         }
     }
+
+    /// A call to the service's log: named by the header, with what is left of the
+    /// caller's own deadline, at most `deadline`.
+    fn request<T>(&self, message: T, deadline: Duration) -> tonic::Request<T> {
+        let mut request = tonic::Request::new(message);
+        request.metadata_mut().insert(
+            SERVICE_HEADER,
+            tonic::metadata::MetadataValue::from_static(self.service),
+        );
+        request.set_timeout(egret_runtime::server::outgoing_deadline(deadline));
+        request
+    }
 }
 
 impl ChangeSource for ServiceLog {
@@ -120,17 +132,13 @@ impl ChangeSource for ServiceLog {
         deadline: Duration,
     ) -> BoxFuture<'_, Result<FeedPage, ApiError>> {
         Box::pin(async move {
-            let mut request = tonic::Request::new(ListChangesRequest {
-                after_sequence: after,
-                page_size,
-            });
-            request.metadata_mut().insert(
-                SERVICE_HEADER,
-                tonic::metadata::MetadataValue::from_static(self.service),
+            let request = self.request(
+                ListChangesRequest {
+                    after_sequence: after,
+                    page_size,
+                },
+                deadline,
             );
-            // The upstream gets what is left of the caller's own deadline, at most the
-            // feed's.
-            request.set_timeout(egret_runtime::server::outgoing_deadline(deadline));
             let page = self
                 .client
                 .clone()
@@ -151,12 +159,7 @@ impl ChangeSource for ServiceLog {
         deadline: Duration,
     ) -> BoxFuture<'_, Result<Option<egret_proto::sync::v1::RecordTally>, ApiError>> {
         Box::pin(async move {
-            let mut request = tonic::Request::new(egret_proto::sync::v1::TallyRecordsRequest {});
-            request.metadata_mut().insert(
-                SERVICE_HEADER,
-                tonic::metadata::MetadataValue::from_static(self.service),
-            );
-            request.set_timeout(egret_runtime::server::outgoing_deadline(deadline));
+            let request = self.request(egret_proto::sync::v1::TallyRecordsRequest {}, deadline);
             let answer = self
                 .client
                 .clone()

@@ -10,65 +10,39 @@ use std::sync::LazyLock;
 
 use prometheus::{IntGaugeVec, register_int_gauge_vec};
 
-fn gauges(name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
-    register_int_gauge_vec!(name, help, labels).expect("each metric registers once")
+/// Declares gauge families, each registered in the default registry on first use.
+macro_rules! gauges {
+    ($($family:ident: $name:literal, $help:literal, [$($label:literal),+];)+) => {$(
+        static $family: LazyLock<IntGaugeVec> = LazyLock::new(|| {
+            register_int_gauge_vec!($name, $help, &[$($label),+])
+                .expect("each metric registers once")
+        });
+    )+};
 }
 
-static LINK_ALARM: LazyLock<IntGaugeVec> = LazyLock::new(|| {
-    gauges(
-        "egret_sync_link_alarm",
+gauges! {
+    LINK_ALARM: "egret_sync_link_alarm",
         "At the upstream: 1 while a district's link is stalled, refused, diverged or mismatched",
-        &["service", "origin"],
-    )
-});
-
-static LINK_BEHIND: LazyLock<IntGaugeVec> = LazyLock::new(|| {
-    gauges(
-        "egret_sync_link_behind_changes",
+        ["service", "origin"];
+    LINK_BEHIND: "egret_sync_link_behind_changes",
         "At the upstream: sequences of a district's log its last heartbeat reported and not yet applied",
-        &["service", "origin"],
-    )
-});
-
-static LINK_HEARTBEAT_AGE: LazyLock<IntGaugeVec> = LazyLock::new(|| {
-    gauges(
-        "egret_sync_link_heartbeat_age_seconds",
+        ["service", "origin"];
+    LINK_HEARTBEAT_AGE: "egret_sync_link_heartbeat_age_seconds",
         "At the upstream: seconds since a district's last heartbeat",
-        &["service", "origin"],
-    )
-});
-
-static PUSH_ALARM: LazyLock<IntGaugeVec> = LazyLock::new(|| {
-    gauges(
-        "egret_sync_push_alarm",
+        ["service", "origin"];
+    PUSH_ALARM: "egret_sync_push_alarm",
         "At a district: 1 while pushing a service's log upward fails, or the upstream's copies disagree with its tally",
-        &["service"],
-    )
-});
-
-static PUSH_BEHIND: LazyLock<IntGaugeVec> = LazyLock::new(|| {
-    gauges(
-        "egret_sync_push_behind_changes",
+        ["service"];
+    PUSH_BEHIND: "egret_sync_push_behind_changes",
         "At a district: sequences of a service's log the upstream has not acknowledged",
-        &["service"],
-    )
-});
-
-static PULL_ALARM: LazyLock<IntGaugeVec> = LazyLock::new(|| {
-    gauges(
-        "egret_sync_pull_alarm",
+        ["service"];
+    PULL_ALARM: "egret_sync_pull_alarm",
         "At a district: 1 while pulling what comes down from the upstream fails",
-        &["service"],
-    )
-});
-
-static PULL_BEHIND: LazyLock<IntGaugeVec> = LazyLock::new(|| {
-    gauges(
-        "egret_sync_pull_behind_changes",
+        ["service"];
+    PULL_BEHIND: "egret_sync_pull_behind_changes",
         "At a district: sequences of the upstream's log read and not yet applied",
-        &["service"],
-    )
-});
+        ["service"];
+}
 
 /// Notes a district's link of `service` as the upstream sees it at `now` (microseconds).
 pub fn note_link(service: &str, facts: &crate::upward::LinkFacts, now: i64) {

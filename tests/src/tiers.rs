@@ -463,6 +463,67 @@ impl CityAndDistrict {
     }
 }
 
+impl CityAndDistrict {
+    /// Registers `volunteers` volunteers at the district's root, 1,000 a call (two changes
+    /// each in the registry's log: the volunteer and the membership).
+    pub async fn register_volunteers(&self, volunteers: u32) {
+        let mut client =
+            pb::volunteer_service_client::VolunteerServiceClient::new(self.district.channel());
+        let mut seed = 0;
+        while seed < volunteers {
+            let rows = (volunteers - seed).min(1000);
+            let requests = (seed..seed + rows)
+                .map(|seed| pb::CreateVolunteerRequest {
+                    volunteer: Some(pb::Volunteer {
+                        display_name: format!("志愿者{seed}"),
+                        id_type: pb::IdType::ResidentId as i32,
+                        id_number: wide_resident_id(seed),
+                        phone: format!("139{seed:08}"),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                })
+                .collect();
+            let mut request = authed(
+                pb::BatchCreateVolunteersRequest {
+                    org_unit: self.district.root.clone(),
+                    requests,
+                    request_id: String::new(),
+                },
+                &self.district_admin,
+            );
+            request.set_timeout(Duration::from_secs(60));
+            client
+                .batch_create_volunteers(request)
+                .await
+                .expect("the district registers");
+            seed += rows;
+        }
+    }
+
+    /// The registry link's (acknowledged, head) at the city, once it has one.
+    pub async fn registry_link(&self) -> Option<(i64, i64)> {
+        let mut request = authed(
+            egret_proto::sync::v1::ListUpstreamLinksRequest::default(),
+            &self.city_admin,
+        );
+        request
+            .metadata_mut()
+            .insert("egret-service", "registry".parse().expect("ascii"));
+        let links = egret_proto::sync::v1::upward_service_client::UpwardServiceClient::new(
+            self.city.channel(),
+        )
+        .list_upstream_links(request)
+        .await
+        .ok()?
+        .into_inner()
+        .links;
+        links
+            .first()
+            .map(|link| (link.acknowledged_sequence, link.head_sequence))
+    }
+}
+
 /// A distinct valid resident ID for every `seed` below ten million.
 pub fn wide_resident_id(seed: u32) -> String {
     let birth = egret_types::CivilDate::new(1950, 1, 1)

@@ -5,10 +5,7 @@
 use std::time::Duration;
 
 use egret_proto::registry::v1 as pb;
-use egret_proto::sync::v1 as sync_pb;
-use egret_tests::{
-    Backend, CityAndDistrict, Egret, Fault, authed, fresh_storage, wide_resident_id,
-};
+use egret_tests::{Backend, CityAndDistrict, Egret, Fault, authed, fresh_storage};
 
 async fn offline_catch_up(backend: Backend, name: &str) {
     let Some((city_db, city_dir, city_url)) =
@@ -34,40 +31,9 @@ async fn offline_catch_up(backend: Backend, name: &str) {
     // Offline: every connection to the city is cut at once.
     pair.link.set(Fault::CutAfter(0));
     let registering = std::time::Instant::now();
-    let mut client =
-        pb::volunteer_service_client::VolunteerServiceClient::new(pair.district.channel());
     // Each registration is two changes: the volunteer and its membership.
     let volunteers = changes / 2;
-    let mut seed = 0;
-    while seed < volunteers {
-        let rows = (volunteers - seed).min(1000);
-        let requests = (seed..seed + rows)
-            .map(|seed| pb::CreateVolunteerRequest {
-                volunteer: Some(pb::Volunteer {
-                    display_name: format!("志愿者{seed}"),
-                    id_type: pb::IdType::ResidentId as i32,
-                    id_number: wide_resident_id(seed),
-                    phone: format!("139{seed:08}"),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            })
-            .collect();
-        let mut request = authed(
-            pb::BatchCreateVolunteersRequest {
-                org_unit: pair.district.root.clone(),
-                requests,
-                request_id: String::new(),
-            },
-            &pair.district_admin,
-        );
-        request.set_timeout(Duration::from_secs(60));
-        client
-            .batch_create_volunteers(request)
-            .await
-            .expect("the district registers while offline");
-        seed += rows;
-    }
+    pair.register_volunteers(volunteers).await;
     let registered = registering.elapsed();
     // Cut off, the district's push is an alarm, also in its metrics.
     eventually_metric(&pair.district, "egret_sync_push_alarm", REGISTRY_PUSH, 1.0).await;
@@ -88,7 +54,7 @@ async fn offline_catch_up(backend: Backend, name: &str) {
                 &pair.city_admin,
             ))
             .await;
-        let link = link_state(&pair).await;
+        let link = pair.registry_link().await;
         if link
             .is_some_and(|(acknowledged, head)| acknowledged == head && head >= i64::from(changes))
         {
@@ -132,26 +98,6 @@ async fn eventually_metric(egret: &Egret, name: &str, labels: &[(&str, &str)], e
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-}
-
-/// The registry link's (acknowledged, head) at the city.
-async fn link_state(pair: &CityAndDistrict) -> Option<(i64, i64)> {
-    let mut request = authed(
-        sync_pb::ListUpstreamLinksRequest::default(),
-        &pair.city_admin,
-    );
-    request
-        .metadata_mut()
-        .insert("egret-service", "registry".parse().expect("ascii"));
-    let links = sync_pb::upward_service_client::UpwardServiceClient::new(pair.city.channel())
-        .list_upstream_links(request)
-        .await
-        .ok()?
-        .into_inner()
-        .links;
-    links
-        .first()
-        .map(|link| (link.acknowledged_sequence, link.head_sequence))
 }
 
 /// The district's volunteers at the city, counted by the city's statistics once they

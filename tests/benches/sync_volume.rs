@@ -70,9 +70,8 @@ async fn measure() -> anyhow::Result<()> {
         "sync volume: {volunteers} registrations ({changes} changes) at the district on SQLite in {:.1?}",
         registering.elapsed()
     );
-    let Some((_, head)) = pair.registry_link().await else {
-        anyhow::bail!("the registry link never reached the city");
-    };
+    // Before the district's first push the city knows no head of its log.
+    let head = pair.registry_link().await.map_or(0, |(_, head)| head);
 
     let returned = Instant::now();
     pair.link.set(Fault::Pass);

@@ -21,9 +21,8 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use egret_proto::activity::v1 as activity_pb;
-use egret_proto::registry::v1 as pb;
 use egret_proto::reporting::v1 as reporting_pb;
-use egret_tests::{Backend, CityAndDistrict, Egret, authed, fresh_storage, resident_id};
+use egret_tests::{Backend, CityAndDistrict, Egret, authed, fresh_storage};
 
 const BATCH: u32 = 20;
 
@@ -65,34 +64,6 @@ async fn approved_minutes(instance: &Egret, token: &str, unit: &str) -> i64 {
         .unwrap_or(-1)
 }
 
-async fn register(tiers: &CityAndDistrict, seeds: std::ops::Range<u32>) -> Vec<pb::Volunteer> {
-    let requests = seeds
-        .map(|seed| pb::CreateVolunteerRequest {
-            volunteer: Some(pb::Volunteer {
-                display_name: format!("志愿者{seed}"),
-                id_type: pb::IdType::ResidentId as i32,
-                id_number: resident_id(seed),
-                phone: format!("139{seed:08}"),
-                ..Default::default()
-            }),
-            ..Default::default()
-        })
-        .collect();
-    pb::volunteer_service_client::VolunteerServiceClient::new(tiers.district.channel())
-        .batch_create_volunteers(authed(
-            pb::BatchCreateVolunteersRequest {
-                org_unit: tiers.district.root.clone(),
-                requests,
-                request_id: String::new(),
-            },
-            &tiers.district_admin,
-        ))
-        .await
-        .expect("the district registers")
-        .into_inner()
-        .volunteers
-}
-
 async fn measure(city_backend: Backend) {
     let Some((city_db, city_dir, city_url)) =
         fresh_storage(city_backend, "bench::tiers::city").await
@@ -113,7 +84,7 @@ async fn measure(city_backend: Backend) {
     );
     let probes = env_number("EGRET_BENCH_PROBES", 20);
     let writers = env_number("EGRET_BENCH_WRITERS", 4);
-    let probe = register(&tiers, 0..1).await.remove(0);
+    let probe = tiers.register(0..1).await.remove(0);
 
     let stop = Arc::new(AtomicBool::new(false));
     let next_seed = Arc::new(AtomicU32::new(1_000));
@@ -125,7 +96,7 @@ async fn measure(city_backend: Backend) {
                 let mut written = 0u64;
                 while !stop.load(Ordering::Relaxed) {
                     let first = next_seed.fetch_add(BATCH, Ordering::Relaxed);
-                    written += register(&tiers, first..first + BATCH).await.len() as u64;
+                    written += tiers.register(first..first + BATCH).await.len() as u64;
                 }
                 written
             })

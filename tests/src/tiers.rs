@@ -464,39 +464,44 @@ impl CityAndDistrict {
 }
 
 impl CityAndDistrict {
+    /// Registers a volunteer at the district's root for each of `seeds`, in one call.
+    pub async fn register(&self, seeds: std::ops::Range<u32>) -> Vec<pb::Volunteer> {
+        let requests = seeds
+            .map(|seed| pb::CreateVolunteerRequest {
+                volunteer: Some(pb::Volunteer {
+                    display_name: format!("志愿者{seed}"),
+                    id_type: pb::IdType::ResidentId as i32,
+                    id_number: wide_resident_id(seed),
+                    phone: format!("139{seed:08}"),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            })
+            .collect();
+        let mut request = authed(
+            pb::BatchCreateVolunteersRequest {
+                org_unit: self.district.root.clone(),
+                requests,
+                request_id: String::new(),
+            },
+            &self.district_admin,
+        );
+        request.set_timeout(Duration::from_secs(60));
+        pb::volunteer_service_client::VolunteerServiceClient::new(self.district.channel())
+            .batch_create_volunteers(request)
+            .await
+            .expect("the district registers")
+            .into_inner()
+            .volunteers
+    }
+
     /// Registers `volunteers` volunteers at the district's root, 1,000 a call (two changes
     /// each in the registry's log: the volunteer and the membership).
     pub async fn register_volunteers(&self, volunteers: u32) {
-        let mut client =
-            pb::volunteer_service_client::VolunteerServiceClient::new(self.district.channel());
         let mut seed = 0;
         while seed < volunteers {
             let rows = (volunteers - seed).min(1000);
-            let requests = (seed..seed + rows)
-                .map(|seed| pb::CreateVolunteerRequest {
-                    volunteer: Some(pb::Volunteer {
-                        display_name: format!("志愿者{seed}"),
-                        id_type: pb::IdType::ResidentId as i32,
-                        id_number: wide_resident_id(seed),
-                        phone: format!("139{seed:08}"),
-                        ..Default::default()
-                    }),
-                    ..Default::default()
-                })
-                .collect();
-            let mut request = authed(
-                pb::BatchCreateVolunteersRequest {
-                    org_unit: self.district.root.clone(),
-                    requests,
-                    request_id: String::new(),
-                },
-                &self.district_admin,
-            );
-            request.set_timeout(Duration::from_secs(60));
-            client
-                .batch_create_volunteers(request)
-                .await
-                .expect("the district registers");
+            self.register(seed..seed + rows).await;
             seed += rows;
         }
     }

@@ -224,6 +224,9 @@ pub struct PullWatch {
     client: DownwardServiceClient<
         tonic::service::interceptor::InterceptedService<Channel, egret_runtime::SyncCredentials>,
     >,
+    // Set once the service answered that it pulls nothing (the registry): it is not asked
+    // again, since that holds for the life of the process.
+    pulls_nothing: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl PullWatch {
@@ -236,6 +239,7 @@ impl PullWatch {
         Self {
             service,
             client: DownwardServiceClient::with_interceptor(channel, credentials),
+            pulls_nothing: std::sync::Arc::default(),
         }
     }
 
@@ -246,6 +250,10 @@ impl PullWatch {
 
     /// The feed's state; None where the service pulls nothing.
     pub async fn status(&self) -> Result<Option<pb::PullStatus>, ApiError> {
+        use std::sync::atomic::Ordering;
+        if self.pulls_nothing.load(Ordering::Relaxed) {
+            return Ok(None);
+        }
         let mut request = Request::new(pb::GetPullStatusRequest {});
         request
             .metadata_mut()
@@ -253,7 +261,10 @@ impl PullWatch {
         request.set_timeout(Duration::from_secs(5));
         match self.client.clone().get_pull_status(request).await {
             Ok(answer) => Ok(answer.into_inner().status),
-            Err(status) if status.code() == tonic::Code::NotFound => Ok(None),
+            Err(status) if status.code() == tonic::Code::NotFound => {
+                self.pulls_nothing.store(true, Ordering::Relaxed);
+                Ok(None)
+            }
             Err(status) => Err(upstream_error(self.service, &status)),
         }
     }

@@ -348,9 +348,23 @@ impl TestApp {
         instance_id: &str,
         credential: &str,
     ) -> Option<TestApp> {
+        self.spawn_district_with(test_name, instance_id, credential, |_| {})
+            .await
+    }
+
+    /// As [`TestApp::spawn_district`], after `adjust` has changed the district's
+    /// configuration.
+    pub async fn spawn_district_with(
+        &self,
+        test_name: &str,
+        instance_id: &str,
+        credential: &str,
+        adjust: impl FnOnce(&mut EgretConfig),
+    ) -> Option<TestApp> {
         let address = format!("http://{}", self.address);
         Self::spawn_with(self.backend, test_name, |config| {
             district_config(config, instance_id, &address, credential);
+            adjust(config);
         })
         .await
     }

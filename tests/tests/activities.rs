@@ -401,6 +401,7 @@ async fn log_head(app: &TestApp) -> i64 {
         .list_changes(sync_pb::ListChangesRequest {
             after_sequence: 0,
             page_size: 1,
+            ..Default::default()
         })
         .await
         .expect("reads the change log")
@@ -2474,6 +2475,7 @@ async fn change_log_lists_projects_and_activities(app: TestApp) {
             .list_changes(sync_pb::ListChangesRequest {
                 after_sequence: after,
                 page_size: 3,
+                ..Default::default()
             })
             .await
             .expect("reads the change log")
@@ -2545,6 +2547,7 @@ async fn change_log_lists_projects_and_activities(app: TestApp) {
         .list_changes(sync_pb::ListChangesRequest {
             after_sequence: head,
             page_size: 0,
+            ..Default::default()
         })
         .await
         .expect("reads at the head")
@@ -2560,6 +2563,7 @@ async fn change_log_lists_projects_and_activities(app: TestApp) {
             .list_changes(sync_pb::ListChangesRequest {
                 after_sequence: 0,
                 page_size: 10,
+                ..Default::default()
             })
             .await
             .expect_err("not the sync role");

@@ -253,6 +253,7 @@ async fn read_change_log(
             .list_changes(sync_pb::ListChangesRequest {
                 after_sequence,
                 page_size,
+                ..Default::default()
             })
             .await
             .unwrap_or_else(|status| panic!("change log after {after_sequence}: {status:?}"))
@@ -1360,6 +1361,7 @@ async fn change_log_is_complete_ordered_and_minimised(app: TestApp) {
         .list_changes(sync_pb::ListChangesRequest {
             after_sequence: head,
             page_size: 7,
+            ..Default::default()
         })
         .await
         .expect("reading at the head")
@@ -1373,6 +1375,7 @@ async fn change_log_is_complete_ordered_and_minimised(app: TestApp) {
         .list_changes(sync_pb::ListChangesRequest {
             after_sequence: 0,
             page_size: 0,
+            ..Default::default()
         })
         .await
         .expect("default page size")
@@ -1532,6 +1535,7 @@ async fn change_log_under_concurrent_writers(app: TestApp) {
                         .list_changes(sync_pb::ListChangesRequest {
                             after_sequence,
                             page_size,
+                            ..Default::default()
                         })
                         .await
                         .expect("polling the change log")
@@ -1677,6 +1681,7 @@ async fn change_log_access_and_bounds(app: TestApp) {
     let request = |after_sequence, page_size| sync_pb::ListChangesRequest {
         after_sequence,
         page_size,
+        ..Default::default()
     };
 
     // Only the sync role reads the change log.

@@ -355,6 +355,7 @@ async fn change_log(app: &TestApp) -> Vec<sync_pb::Change> {
             .list_changes(sync_pb::ListChangesRequest {
                 after_sequence: after,
                 page_size: 1000,
+                ..Default::default()
             })
             .await
             .expect("reads the change log")
@@ -374,6 +375,7 @@ async fn log_head(app: &TestApp) -> i64 {
         .list_changes(sync_pb::ListChangesRequest {
             after_sequence: 0,
             page_size: 1,
+            ..Default::default()
         })
         .await
         .expect("reads the change log")
@@ -2321,6 +2323,7 @@ async fn roles_limit_what_callers_may_do(app: TestApp) {
                 .list_changes(sync_pb::ListChangesRequest {
                     after_sequence: 0,
                     page_size: 10,
+                    ..Default::default()
                 })
                 .await,
             Code::PermissionDenied,
@@ -2643,6 +2646,7 @@ async fn change_log_is_contiguous_and_masked(app: TestApp) {
         .list_changes(sync_pb::ListChangesRequest {
             after_sequence: 2,
             page_size: 2,
+            ..Default::default()
         })
         .await
         .expect("reads a page")
@@ -2662,6 +2666,7 @@ async fn change_log_is_contiguous_and_masked(app: TestApp) {
         .list_changes(sync_pb::ListChangesRequest {
             after_sequence: 11,
             page_size: 0,
+            ..Default::default()
         })
         .await
         .expect("reads past the end")
@@ -2673,6 +2678,7 @@ async fn change_log_is_contiguous_and_masked(app: TestApp) {
             .list_changes(sync_pb::ListChangesRequest {
                 after_sequence: 0,
                 page_size: 1001,
+                ..Default::default()
             })
             .await,
         &["page_size"],
@@ -2683,6 +2689,7 @@ async fn change_log_is_contiguous_and_masked(app: TestApp) {
             .list_changes(sync_pb::ListChangesRequest {
                 after_sequence: -1,
                 page_size: 10,
+                ..Default::default()
             })
             .await,
         &["after_sequence"],

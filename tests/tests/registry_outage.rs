@@ -76,6 +76,7 @@ async fn a_silent_registry_times_out_and_nothing_is_written() {
         .list_changes(sync_pb::ListChangesRequest {
             after_sequence: 0,
             page_size: 10,
+            ..Default::default()
         })
         .await
         .expect("reads")

@@ -24,20 +24,21 @@ both_backends!(
     a_districts_units_reach_the_city_as_read_only_copies,
     pushed_batches_are_checked,
     a_districts_volunteers_reach_the_city_minimised,
+    a_district_with_a_legal_basis_sends_full_records,
     a_districts_activities_hours_and_certificates_reach_the_city,
     the_citys_figures_are_the_union_of_its_own_and_the_districts,
     what_the_city_owns_comes_down_to_its_districts,
     a_tally_proves_each_link_and_a_stray_copy_is_an_alarm,
 );
 
-/// Polls `check` until it answers Some, for at most 30 s (the district pushes every
+/// Polls `check` until it answers Some, for at most 60 s (the district pushes every
 /// `gateway.push_interval`, 1 s by default).
 async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,
 {
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
     loop {
         if let Some(found) = check().await {
             return found;
@@ -655,14 +656,17 @@ async fn upstream_status(district: &TestApp) -> Vec<gateway_pb::ServiceLink> {
 }
 
 async fn upstream_health(district: &TestApp) -> i32 {
-    tonic_health::pb::health_client::HealthClient::new(district.channel.clone())
+    health(district, egret_gateway::UPSTREAM_HEALTH).await
+}
+
+/// The health status of `name` at `app`; UNKNOWN (0) before it is reported.
+async fn health(app: &TestApp, name: &str) -> i32 {
+    tonic_health::pb::health_client::HealthClient::new(app.channel.clone())
         .check(tonic_health::pb::HealthCheckRequest {
-            service: egret_gateway::UPSTREAM_HEALTH.to_string(),
+            service: name.to_string(),
         })
         .await
-        .expect("the district's health answers")
-        .into_inner()
-        .status
+        .map_or(0, |answer| answer.into_inner().status)
 }
 
 /// A change of an org unit as a district would push it.
@@ -690,6 +694,23 @@ fn unit_change(sequence: i64, origin: &str, id: &str, path: &str, parent: &str) 
                 }),
                 ..Default::default()
             })),
+        }),
+        ..Default::default()
+    }
+}
+
+/// A district's legal basis for sending full records.
+const LEGAL_BASIS: &str =
+    "《个人信息保护法》第十三条第一款第一项：志愿者登记时书面同意其信息报送市妇联";
+
+/// A volunteer change at sequence 4 of xm-siming's registry log.
+fn volunteer_change(volunteer: sync_pb::Volunteer) -> sync_pb::Change {
+    sync_pb::Change {
+        sequence: 4,
+        origin_instance: "xm-siming".to_string(),
+        resource_type: "egret.registry.v1.Volunteer".to_string(),
+        record: Some(sync_pb::Record {
+            kind: Some(sync_pb::record::Kind::Volunteer(volunteer)),
         }),
         ..Default::default()
     }
@@ -750,7 +771,7 @@ async fn pushed_batches_are_checked(city: TestApp) {
         )],
         head_sequence: 3,
         projection: "minimal/v1".to_string(),
-        tally: None,
+        ..Default::default()
     };
     let answer = push(&token, good.clone())
         .await
@@ -771,7 +792,7 @@ async fn pushed_batches_are_checked(city: TestApp) {
         changes,
         head_sequence: 10,
         projection: "minimal/v1".to_string(),
-        tally: None,
+        ..Default::default()
     };
     let x = new_id();
     let cases = [
@@ -910,6 +931,82 @@ async fn pushed_batches_are_checked(city: TestApp) {
             message_has: "outside the upward projection",
         },
         PushCase {
+            name: "a plaintext ID number in minimal/v1",
+            token: token.clone(),
+            batch: batch(vec![volunteer_change(sync_pb::Volunteer {
+                id_number: volunteer_input(61).id_number,
+                ..Default::default()
+            })]),
+            code: Code::InvalidArgument,
+            message_has: "changes[0].record.volunteer.id_number",
+        },
+        PushCase {
+            name: "an unmasked phone in minimal/v1",
+            token: token.clone(),
+            batch: batch(vec![volunteer_change(sync_pb::Volunteer {
+                phone: volunteer_input(61).phone,
+                ..Default::default()
+            })]),
+            code: Code::InvalidArgument,
+            message_has: "changes[0].record.volunteer.phone",
+        },
+        PushCase {
+            name: "a key member's unmasked phone in minimal/v1",
+            token: token.clone(),
+            batch: batch(vec![sync_pb::Change {
+                sequence: 4,
+                origin_instance: "xm-siming".to_string(),
+                resource_type: "egret.registry.v1.RegistrationForm".to_string(),
+                record: Some(sync_pb::Record {
+                    kind: Some(sync_pb::record::Kind::RegistrationForm(
+                        sync_pb::RegistrationForm {
+                            phone: "138****8000".to_string(),
+                            key_members: vec![sync_pb::registration_form::KeyMember {
+                                phone: "13800138000".to_string(),
+                                ..Default::default()
+                            }],
+                            ..Default::default()
+                        },
+                    )),
+                }),
+                ..Default::default()
+            }]),
+            code: Code::InvalidArgument,
+            message_has: "changes[0].record.registration_form.key_members[0].phone",
+        },
+        PushCase {
+            name: "full records without a legal basis",
+            token: token.clone(),
+            batch: sync_pb::PushChangesRequest {
+                projection: "full/v1".to_string(),
+                legal_basis: "  ".to_string(),
+                ..batch(vec![])
+            },
+            code: Code::InvalidArgument,
+            message_has: "legal_basis",
+        },
+        PushCase {
+            name: "a legal basis over 500 characters",
+            token: token.clone(),
+            batch: sync_pb::PushChangesRequest {
+                projection: "full/v1".to_string(),
+                legal_basis: "依".repeat(501),
+                ..batch(vec![])
+            },
+            code: Code::InvalidArgument,
+            message_has: "legal_basis",
+        },
+        PushCase {
+            name: "a legal basis with minimal records",
+            token: token.clone(),
+            batch: sync_pb::PushChangesRequest {
+                legal_basis: LEGAL_BASIS.to_string(),
+                ..batch(vec![])
+            },
+            code: Code::InvalidArgument,
+            message_has: "legal_basis",
+        },
+        PushCase {
             name: "another projection",
             token: token.clone(),
             batch: sync_pb::PushChangesRequest {
@@ -947,10 +1044,25 @@ async fn pushed_batches_are_checked(city: TestApp) {
     }
     // Nothing of the refused batches was applied, and the checkpoint did not move.
     assert!(unit_at(&city, &format!("orgUnits/{x}")).await.is_none());
-    let after = push(&token, batch(vec![]))
-        .await
-        .expect("the checkpoint is still 3");
+    let link = link_of(&city, "xm-siming").await.expect("the link");
+    assert_eq!(link.projection, "minimal/v1", "{link:?}");
+    let after = push(
+        &token,
+        sync_pb::PushChangesRequest {
+            projection: "full/v1".to_string(),
+            legal_basis: LEGAL_BASIS.to_string(),
+            ..batch(vec![])
+        },
+    )
+    .await
+    .expect("the checkpoint is still 3");
     assert_eq!(after.into_inner().acknowledged_sequence, 10);
+    // The city records what the district sends, and on what basis.
+    let link = link_of(&city, "xm-siming").await.expect("the link");
+    assert_eq!(
+        (link.projection.as_str(), link.legal_basis.as_str()),
+        ("full/v1", LEGAL_BASIS)
+    );
     city.stop().await;
 }
 
@@ -1051,6 +1163,28 @@ async fn a_districts_volunteers_reach_the_city_minimised(city: TestApp) {
             .is_empty()
     );
 
+    // A district not configured for full records reads its own log only as logged.
+    let sync = siming.token(&siming.root, &[Role::Sync]);
+    for (projection, code) in [
+        ("full/v1", Code::FailedPrecondition),
+        ("everything/v0", Code::InvalidArgument),
+    ] {
+        let refused = siming
+            .change_log("registry", &sync)
+            .list_changes(sync_pb::ListChangesRequest {
+                projection: projection.to_string(),
+                ..Default::default()
+            })
+            .await
+            .expect_err(projection);
+        assert_eq!(refused.code(), code, "{projection}: {refused:?}");
+    }
+    let link = link_of(&city, "xm-siming").await.expect("the link");
+    assert_eq!(
+        (link.projection.as_str(), link.legal_basis.as_str()),
+        ("minimal/v1", "")
+    );
+
     // The city holds no ID number to reveal, and says where it is.
     let refused = city
         .volunteers(&city.admin())
@@ -1070,6 +1204,7 @@ async fn a_districts_volunteers_reach_the_city_minimised(city: TestApp) {
         .list_changes(sync_pb::ListChangesRequest {
             after_sequence: 0,
             page_size: 1000,
+            ..Default::default()
         })
         .await
         .expect("the city's registry log")
@@ -1128,6 +1263,106 @@ async fn a_districts_volunteers_reach_the_city_minimised(city: TestApp) {
     }
     siming.stop().await;
     huli.stop().await;
+    city.stop().await;
+}
+
+/// The unmasked reads of `resource` at `app`, as its root admin sees them.
+async fn audit_entries(app: &TestApp, resource: &str) -> Vec<pb::AuditEntry> {
+    app.records(&app.admin())
+        .list_audit_entries(pb::ListAuditEntriesRequest {
+            resource: resource.to_string(),
+            ..Default::default()
+        })
+        .await
+        .expect("the admin reads the audit log")
+        .into_inner()
+        .audit_entries
+}
+
+async fn a_district_with_a_legal_basis_sends_full_records(city: TestApp) {
+    let unit = city
+        .create_unit(&city.admin(), &city.root, pb::Tier::Team, "集美区妇联")
+        .await;
+    let credential = city.enroll("xm-jimei", &unit.name).await;
+    let jimei = city
+        .spawn_district_with(
+            &format!("{}::xm-jimei", module_path!()),
+            "xm-jimei",
+            &credential,
+            |config| {
+                config.common.instance.upward_projection =
+                    egret_runtime::config::UpwardProjection::Full;
+                config.common.instance.legal_basis = LEGAL_BASIS.to_string();
+            },
+        )
+        .await
+        .expect("the city's backend is configured");
+    let person = volunteer_input(71);
+    let volunteer = jimei.register(&jimei.admin(), &jimei.root, 71).await;
+
+    // The copy at the city is masked for anyone who looks, as any record is.
+    let copy = eventually("the district's volunteer at the city", || {
+        volunteer_at(&city, &volunteer.name)
+    })
+    .await;
+    assert!(copy.id_number.contains('*'), "{copy:?}");
+    assert!(!copy.phone.contains(&person.phone), "{copy:?}");
+    // The city recorded the choice and its basis.
+    let link = link_of(&city, "xm-jimei").await.expect("the link");
+    assert_eq!(
+        (link.projection.as_str(), link.legal_basis.as_str()),
+        ("full/v1", LEGAL_BASIS)
+    );
+    // City staff with the right reveal the number and contacts, audited at the city.
+    let revealed = city
+        .volunteers(&city.admin())
+        .get_volunteer(pb::GetVolunteerRequest {
+            name: volunteer.name.clone(),
+            reveal_personal_data: true,
+        })
+        .await
+        .expect("a full copy is revealed at the city")
+        .into_inner()
+        .volunteer
+        .expect("the volunteer");
+    assert_eq!(
+        (revealed.id_number.as_str(), revealed.phone.as_str()),
+        (person.id_number.as_str(), person.phone.as_str())
+    );
+    let at_city = audit_entries(&city, &volunteer.name).await;
+    assert!(
+        at_city.iter().any(|entry| entry.method == "GetVolunteer"),
+        "{at_city:?}"
+    );
+    // The district audited the read of its link that sent them up.
+    let at_district = audit_entries(&jimei, &volunteer.name).await;
+    let sent = at_district
+        .iter()
+        .find(|entry| entry.method.contains("full/v1"))
+        .unwrap_or_else(|| panic!("the upward read is audited: {at_district:?}"));
+    assert!(
+        sent.fields.iter().any(|field| field == "id_number"),
+        "{sent:?}"
+    );
+
+    // Still, no plaintext goes into the city's own change log, which its services and
+    // other readers follow.
+    let log = city
+        .change_log("registry", &city.token(&city.root, &[Role::Sync]))
+        .list_changes(sync_pb::ListChangesRequest {
+            page_size: 1000,
+            ..Default::default()
+        })
+        .await
+        .expect("the city's registry log")
+        .into_inner()
+        .changes;
+    for change in &log {
+        let text = egret_tests::record_text(change);
+        assert!(!text.contains(&person.id_number), "plaintext ID in {text}");
+        assert!(!text.contains(&person.phone), "plaintext phone in {text}");
+    }
+    jimei.stop().await;
     city.stop().await;
 }
 
@@ -1839,6 +2074,12 @@ async fn tamper(city: &TestApp, statement: &str) {
 }
 
 async fn a_tally_proves_each_link_and_a_stray_copy_is_an_alarm(city: TestApp) {
+    // No district, no alarm.
+    eventually("the city's health of the districts' links", || async {
+        (health(&city, egret_sync::upward::DISTRICTS_HEALTH).await == ServingStatus::Serving as i32)
+            .then_some(())
+    })
+    .await;
     let (_, siming) = enrolled_district(&city, "思明区妇联", "xm-siming").await;
     let admin = siming.admin();
     let team = siming
@@ -1896,6 +2137,15 @@ async fn a_tally_proves_each_link_and_a_stray_copy_is_an_alarm(city: TestApp) {
         (upstream_health(&siming).await == ServingStatus::NotServing as i32).then_some(())
     })
     .await;
+    eventually(
+        "the city's health of the districts' links in alarm",
+        || async {
+            (health(&city, egret_sync::upward::DISTRICTS_HEALTH).await
+                == ServingStatus::NotServing as i32)
+                .then_some(())
+        },
+    )
+    .await;
 
     // Put right, the next tally clears the alarm.
     tamper(
@@ -1912,6 +2162,11 @@ async fn a_tally_proves_each_link_and_a_stray_copy_is_an_alarm(city: TestApp) {
     .await;
     eventually("the district's upstream health back", || async {
         (upstream_health(&siming).await == ServingStatus::Serving as i32).then_some(())
+    })
+    .await;
+    eventually("the city's health of the districts' links back", || async {
+        (health(&city, egret_sync::upward::DISTRICTS_HEALTH).await == ServingStatus::Serving as i32)
+            .then_some(())
     })
     .await;
     siming.stop().await;

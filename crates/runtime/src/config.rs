@@ -173,6 +173,41 @@ pub enum InstanceTier {
     District,
 }
 
+/// What a district sends upward of the personal data its records hold: a versioned
+/// contract that the city checks every batch against.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+pub enum UpwardProjection {
+    /// `minimal/v1`, the default: no plaintext ID number, contacts masked, the ID number
+    /// only as its hash under the federation key.
+    #[default]
+    #[serde(rename = "minimal/v1")]
+    Minimal,
+    /// `full/v1`: besides, volunteers' ID numbers and unmasked contacts, and registration
+    /// forms' unmasked contacts; only with a legal basis, which the city records.
+    #[serde(rename = "full/v1")]
+    Full,
+}
+
+impl UpwardProjection {
+    /// Its name on the wire and in the configuration.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UpwardProjection::Minimal => "minimal/v1",
+            UpwardProjection::Full => "full/v1",
+        }
+    }
+
+    /// The projection named `name`.
+    pub fn parse(name: &str) -> Option<Self> {
+        [UpwardProjection::Minimal, UpwardProjection::Full]
+            .into_iter()
+            .find(|projection| projection.as_str() == name)
+    }
+}
+
+/// The longest legal basis a district may give for sending full records, in characters.
+pub const MAX_LEGAL_BASIS_CHARS: usize = 500;
+
 /// Which instance this process belongs to.
 #[derive(Clone, Deserialize)]
 #[serde(default)]
@@ -190,6 +225,12 @@ pub struct InstanceSettings {
     /// A district's enrollment credential, issued by the city (`egret enrollment
     /// create`); a secret, never logged.
     pub enrollment: String,
+    /// What a district sends upward of personal data (PIPL Art. 6, 51): `minimal/v1` by
+    /// default, `full/v1` only with `legal_basis`.
+    pub upward_projection: UpwardProjection,
+    /// Why a district configured with `full/v1` may send full records (the law, agreement
+    /// or consent it relies on), at most 500 characters; recorded at the city.
+    pub legal_basis: String,
 }
 
 impl std::fmt::Debug for InstanceSettings {
@@ -204,6 +245,8 @@ impl std::fmt::Debug for InstanceSettings {
                 "enrollment",
                 &(!self.enrollment.is_empty()).then_some("(set)"),
             )
+            .field("upward_projection", &self.upward_projection)
+            .field("legal_basis", &self.legal_basis)
             .finish()
     }
 }
@@ -216,6 +259,8 @@ impl Default for InstanceSettings {
             upstream: String::new(),
             root_name: "厦门市巾帼志愿服务总队".to_string(),
             enrollment: String::new(),
+            upward_projection: UpwardProjection::Minimal,
+            legal_basis: String::new(),
         }
     }
 }
@@ -263,7 +308,36 @@ impl Validate for InstanceSettings {
                 "must not be empty",
             ));
         }
-        Ok(())
+        self.validate_projection()
+    }
+}
+
+impl InstanceSettings {
+    fn validate_projection(&self) -> Result<(), ConfigError> {
+        let basis = self.legal_basis.trim();
+        match self.upward_projection {
+            UpwardProjection::Full if self.tier != InstanceTier::District => {
+                Err(ConfigError::invalid(
+                    "instance.upward_projection",
+                    "full/v1 is only for a district instance, which sends its records upward",
+                ))
+            }
+            UpwardProjection::Full if basis.is_empty() => Err(ConfigError::invalid(
+                "instance.legal_basis",
+                "full/v1 sends ID numbers and contacts to the city: name the legal basis for it (the law, agreement or consent relied on)",
+            )),
+            UpwardProjection::Full if basis.chars().count() > MAX_LEGAL_BASIS_CHARS => {
+                Err(ConfigError::invalid(
+                    "instance.legal_basis",
+                    format!("must be at most {MAX_LEGAL_BASIS_CHARS} characters"),
+                ))
+            }
+            UpwardProjection::Minimal if !basis.is_empty() => Err(ConfigError::invalid(
+                "instance.legal_basis",
+                "is only read with instance.upward_projection = \"full/v1\"",
+            )),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -636,5 +710,67 @@ mod tests {
         std::fs::write(&file, "[server]\nconcurrency_limit = \"many\"\n").expect("write");
         let error = load::<Settings>(Some(&file), &[]).expect_err("refused");
         assert!(error.to_string().contains("concurrency_limit"), "{error}");
+    }
+
+    #[test]
+    fn full_records_need_a_district_and_a_legal_basis() {
+        struct TestCase {
+            instance: &'static str,
+            refused_for: Option<&'static str>,
+        }
+        let district = "id = \"xm-siming\"\ntier = \"district\"\nupstream = \"http://city:50051\"\nenrollment = \"egret-enrollment.xm-siming.x\"\n";
+        let long_basis = "法".repeat(MAX_LEGAL_BASIS_CHARS + 1);
+        let cases = [
+            TestCase {
+                instance: "upward_projection = \"minimal/v1\"\n",
+                refused_for: None,
+            },
+            TestCase {
+                instance: "upward_projection = \"full/v1\"\nlegal_basis = \"《个人信息保护法》第十三条第一款第一项：志愿者本人书面同意\"\n",
+                refused_for: None,
+            },
+            TestCase {
+                instance: "upward_projection = \"full/v1\"\n",
+                refused_for: Some("instance.legal_basis"),
+            },
+            TestCase {
+                instance: "upward_projection = \"full/v1\"\nlegal_basis = \"  \"\n",
+                refused_for: Some("instance.legal_basis"),
+            },
+            TestCase {
+                instance: "legal_basis = \"同意\"\n",
+                refused_for: Some("instance.legal_basis"),
+            },
+            TestCase {
+                instance: "upward_projection = \"everything\"\n",
+                refused_for: Some("upward_projection"),
+            },
+        ];
+        #[track_caller]
+        fn check(file: &std::path::Path, text: &str, refused_for: Option<&str>) {
+            std::fs::write(file, text).expect("write");
+            let result = load::<Settings>(Some(file), &[]);
+            match (result, refused_for) {
+                (Ok(_), None) => {}
+                (Err(error), Some(key)) => assert!(error.to_string().contains(key), "{error}"),
+                (Ok(_), Some(key)) => panic!("{text:?} loads; expected a refusal naming {key}"),
+                (Err(error), None) => panic!("{text:?} is refused: {error}"),
+            }
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("egret.toml");
+        for case in &cases {
+            check(
+                &file,
+                &format!("[instance]\n{district}{}", case.instance),
+                case.refused_for,
+            );
+        }
+        let too_long = format!(
+            "[instance]\n{district}upward_projection = \"full/v1\"\nlegal_basis = \"{long_basis}\"\n"
+        );
+        check(&file, &too_long, Some("instance.legal_basis"));
+        let at_the_city = "[instance]\nupward_projection = \"full/v1\"\nlegal_basis = \"同意\"\n";
+        check(&file, at_the_city, Some("instance.upward_projection"));
     }
 }

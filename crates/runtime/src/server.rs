@@ -64,7 +64,12 @@ pub struct ServiceHost {
     grpc_web: bool,
     permits: Arc<Semaphore>,
     shared: http::Extensions,
+    companions: Vec<Companion>,
 }
+
+/// A task that runs beside a host's server: started when it serves, given the shutdown
+/// token, and awaited once the server has drained.
+type Companion = Box<dyn FnOnce(CancellationToken) -> tokio::task::JoinHandle<()> + Send>;
 
 impl ServiceHost {
     /// Binds the listener (port 0 picks a free port) before any service is added, so a
@@ -105,6 +110,7 @@ impl ServiceHost {
             fallback: None,
             grpc_web: false,
             shared: http::Extensions::new(),
+            companions: Vec::new(),
         })
     }
 
@@ -120,6 +126,16 @@ impl ServiceHost {
         let value = init(self);
         self.shared.insert(value.clone());
         value
+    }
+
+    /// Runs the task `start` spawns beside the server while it serves: started with the
+    /// shutdown token when serving begins, awaited once the server has drained (a watch
+    /// that reports into this host's health, say).
+    pub fn spawn_while_serving(
+        &mut self,
+        start: impl FnOnce(CancellationToken) -> tokio::task::JoinHandle<()> + Send + 'static,
+    ) {
+        self.companions.push(Box::new(start));
     }
 
     /// The bound address (with the real port when port 0 was asked for).
@@ -221,7 +237,19 @@ impl ServiceHost {
 
     /// Serves until `shutdown` is cancelled, then reports NOT_SERVING, stops accepting,
     /// and waits up to the drain limit for requests in flight.
-    pub async fn serve(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+    pub async fn serve(mut self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let companions: Vec<_> = std::mem::take(&mut self.companions)
+            .into_iter()
+            .map(|start| start(shutdown.clone()))
+            .collect();
+        let served = self.serve_routes(shutdown).await;
+        for companion in companions {
+            let _ = companion.await;
+        }
+        served
+    }
+
+    async fn serve_routes(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let address = self.local_addr();
         for name in &self.served_names {
             self.health

@@ -415,25 +415,17 @@ pub fn not_taken(change: &pb::Change) -> ApiError {
     ))
 }
 
-/// Starts what each service runs for the tiers until `shutdown`: the watch over the
-/// districts' upward links held in `database` (at an upstream), and `downward`, the feed
-/// from the upstream (at a district), every `interval`.
+/// Starts `downward`, a service's feed from the upstream (at a district), every
+/// `interval` until `shutdown`; nothing at an upstream, where the districts' links are
+/// watched by the host that serves their logs.
 pub fn spawn_tier_tasks(
-    service: &'static str,
-    database: &Database,
     downward: Option<&Follower>,
     interval: Duration,
     shutdown: &egret_runtime::CancellationToken,
 ) -> Vec<tokio::task::JoinHandle<()>> {
-    let mut handles = vec![crate::upward::spawn_link_watch(
-        service,
-        database.clone(),
-        shutdown.clone(),
-    )];
-    handles.extend(
-        downward
-            .cloned()
-            .map(|follower| follower.spawn(interval, shutdown.clone())),
-    );
-    handles
+    downward
+        .cloned()
+        .map(|follower| follower.spawn(interval, shutdown.clone()))
+        .into_iter()
+        .collect()
 }

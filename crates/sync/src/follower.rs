@@ -100,6 +100,7 @@ pub fn upstream_error(service: &str, status: &tonic::Status) -> ApiError {
 pub struct ServiceLog {
     client: ChangeLogServiceClient<InterceptedService<Channel, SyncCredentials>>,
     service: &'static str,
+    projection: &'static str,
 }
 
 impl ServiceLog {
@@ -108,7 +109,15 @@ impl ServiceLog {
         Self {
             client: ChangeLogServiceClient::with_interceptor(channel, credentials),
             service,
+            projection: "",
         }
+    }
+
+    /// The log read in `projection` (`ListChangesRequest.projection`): a district's upward
+    /// link sending full records reads `full/v1`.
+    pub fn with_projection(mut self, projection: &'static str) -> Self {
+        self.projection = projection;
+        self
     }
 
     /// A call to the service's log: named by the header, with what is left of the
@@ -136,6 +145,7 @@ impl ChangeSource for ServiceLog {
                 ListChangesRequest {
                     after_sequence: after,
                     page_size,
+                    projection: self.projection.to_string(),
                 },
                 deadline,
             );

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use egret_proto::sync::v1 as pb;
 use egret_proto::sync::v1::upward_service_client::UpwardServiceClient;
-use egret_runtime::config::InstanceSettings;
+use egret_runtime::config::{InstanceSettings, UpwardProjection};
 use egret_runtime::error::expected_sequence;
 use egret_runtime::{ApiError, CancellationToken};
 use tonic::metadata::MetadataValue;
@@ -110,6 +110,8 @@ pub struct Pusher {
     status: Arc<std::sync::Mutex<PushStatus>>,
     tally_interval: Duration,
     last_tally: Arc<std::sync::Mutex<Option<std::time::Instant>>>,
+    projection: UpwardProjection,
+    legal_basis: String,
 }
 
 /// How often a caught-up pusher sends a tally of its records by default.
@@ -137,7 +139,21 @@ impl Pusher {
             })),
             tally_interval: TALLY_INTERVAL,
             last_tally: Arc::default(),
+            projection: UpwardProjection::Minimal,
+            legal_basis: String::new(),
         }
+    }
+
+    /// The pusher, sending its records in `projection` (by default `minimal/v1`); with
+    /// `full/v1`, `local` must read the log in the same projection
+    /// ([`crate::ServiceLog::with_projection`]), and `legal_basis` goes with every batch.
+    pub fn with_projection(mut self, projection: UpwardProjection, legal_basis: &str) -> Self {
+        self.projection = projection;
+        self.legal_basis = match projection {
+            UpwardProjection::Full => legal_basis.trim().to_string(),
+            UpwardProjection::Minimal => String::new(),
+        };
+        self
     }
 
     /// The pusher, sending a tally of the service's records at most every `interval`
@@ -239,8 +255,9 @@ impl Pusher {
                 last_sequence: page.last_sequence,
                 changes,
                 head_sequence: page.head_sequence,
-                projection: UPWARD_PROJECTION.to_string(),
+                projection: self.projection.as_str().to_string(),
                 tally,
+                legal_basis: self.legal_basis.clone(),
             });
             request.set_timeout(PUSH_DEADLINE);
             let metadata = request.metadata_mut();
@@ -301,17 +318,17 @@ impl Pusher {
     }
 }
 
-/// The projection of a district's records that goes up: its own records with personal data
-/// minimised. The change log already holds no plaintext ID number and only masked
-/// contacts; what it holds beyond that for the district's own use (the ID number's hash
-/// under the district's lookup key, which the city could match against nothing and should
-/// not hold) is dropped here. Some records stay at the district altogether: rule sets,
-/// reporting years and targets (those in force are the city's and come down, and a
-/// district's own would clash with the city's keys) and the points ledger (postings, benefits, redemptions: a district's own
-/// scheme, which no city figure counts).
-pub const UPWARD_PROJECTION: &str = "minimal/v1";
-
-/// A change as it goes up, in [`UPWARD_PROJECTION`]; None for one that stays.
+/// What of a district's records goes up, in either projection
+/// ([`UpwardProjection`]): its own records. The change log already holds no plaintext ID
+/// number and only masked contacts; what it holds beyond that for the district's own use
+/// (the ID number's hash under the district's lookup key, which the city could match
+/// against nothing and should not hold) is dropped here. Some records stay at the district
+/// altogether: rule sets, reporting years and targets (those in force are the city's and
+/// come down, and a district's own would clash with the city's keys) and the points
+/// ledger (postings, benefits, redemptions: a district's own scheme, which no city figure
+/// counts). With `full/v1` the service reading its log has filled in the personal data
+/// (`ListChangesRequest.projection`).
+/// A change as it goes up; None for one that stays.
 pub fn project_upward(mut change: pb::Change) -> Option<pb::Change> {
     match change
         .record

@@ -14,6 +14,7 @@ use egret_proto::sync::v1 as pb;
 use egret_proto::sync::v1::change_log_service_server::{ChangeLogService, ChangeLogServiceServer};
 use egret_proto::sync::v1::downward_service_server::DownwardServiceServer;
 use egret_proto::sync::v1::upward_service_server::UpwardServiceServer;
+use egret_runtime::config::UpwardProjection;
 use egret_runtime::{ApiError, Principal, Role, ServiceHost};
 use egret_storage::{Database, changelog};
 use tonic::{Request, Response, Status};
@@ -44,6 +45,16 @@ pub struct ChangeLogs {
 }
 
 impl ChangeLogs {
+    /// Each served service's database, by name.
+    pub(crate) fn databases(&self) -> Vec<(&'static str, Database)> {
+        self.logs
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .map(|(service, served)| (*service, served.database.clone()))
+            .collect()
+    }
+
     /// The log of the service a request names; with no name, the only one served.
     pub(crate) fn pick<T>(&self, request: &Request<T>) -> Result<ServedLog, ApiError> {
         let logs = self
@@ -94,6 +105,11 @@ pub fn serve_change_log(
         }));
         host.add_service(UpwardServiceServer::new(UpwardApi::new(logs.clone())));
         host.add_service(DownwardServiceServer::new(DownwardApi::new(logs.clone())));
+        let watched = logs.clone();
+        let health = host.health_reporter();
+        host.spawn_while_serving(move |shutdown| {
+            crate::upward::spawn_link_watch(watched, health, shutdown)
+        });
         logs
     });
     logs.logs
@@ -148,7 +164,8 @@ impl ChangeLogService for ChangeLogApi {
     ) -> Result<Response<pb::ListChangesResponse>, Status> {
         let principal = Principal::of(&request)?;
         principal.require_any(&[Role::Sync], "reading the change log")?;
-        let database = self.logs.pick(&request)?.database;
+        let served = self.logs.pick(&request)?;
+        let database = served.database.clone();
         // A whole log is for the instance's own services and operators, never a district's
         // link, whose token is for its own subtree.
         if crate::upward::district_of(&principal).is_some() {
@@ -159,14 +176,34 @@ impl ChangeLogService for ChangeLogApi {
             .into());
         }
         let message = request.get_ref();
+        let full = match message.projection.as_str() {
+            "" => false,
+            name => match UpwardProjection::parse(name) {
+                Some(projection) => projection == UpwardProjection::Full,
+                None => {
+                    return Err(ApiError::invalid(
+                        "projection",
+                        format!("{name:?} is not a projection: use minimal/v1 or full/v1"),
+                        format!("{name:?} 不是可用的投影：请使用 minimal/v1 或 full/v1"),
+                    )
+                    .into());
+                }
+            },
+        };
         let page =
             changelog::read_page(database.reader(), message.after_sequence, message.page_size)
                 .await?;
-        let changes = page
+        let mut changes = page
             .entries
             .iter()
             .map(wire::change)
             .collect::<Result<Vec<_>, _>>()?;
+        if full {
+            served
+                .applier
+                .disclose(&database, &principal, &mut changes)
+                .await?;
+        }
         Ok(Response::new(pb::ListChangesResponse {
             changes,
             last_sequence: page.last_sequence,

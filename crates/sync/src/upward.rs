@@ -12,6 +12,7 @@
 
 use egret_proto::sync::v1 as pb;
 use egret_proto::sync::v1::upward_service_server::UpwardService;
+use egret_runtime::config::{MAX_LEGAL_BASIS_CHARS, UpwardProjection};
 use egret_runtime::{ApiError, Principal, Role};
 use egret_storage::WriteTx;
 use egret_storage::rows::sql_error;
@@ -55,6 +56,20 @@ pub trait RecordApplier: Send + Sync + 'static {
     /// where nothing is tallied (what comes down).
     fn tallied(&self) -> crate::tally::Tallied {
         &[]
+    }
+
+    /// Fills in the personal data of the `full/v1` upward projection in a page of the
+    /// service's own log, read by `principal` (the district's upward link), auditing each
+    /// record so read; refused unless this instance is configured to send full records.
+    /// Services whose records carry no personal data beyond the logged form leave the
+    /// page as it is.
+    fn disclose<'a>(
+        &'a self,
+        _database: &'a egret_storage::Database,
+        _principal: &'a Principal,
+        _changes: &'a mut [pb::Change],
+    ) -> BoxFuture<'a, Result<(), ApiError>> {
+        Box::pin(async { Ok(()) })
     }
 }
 
@@ -339,9 +354,11 @@ async fn advance(
 ) -> Result<bool, ApiError> {
     let moved = sqlx::query(
         "INSERT INTO upstream_checkpoints (origin_instance, last_sequence, update_time, \
-         head_sequence, heartbeat_time, applied_time, refusal, refusal_time) \
-         VALUES ($1, $2, $3, $4, $3, $3, '', 0) ON CONFLICT (origin_instance) DO UPDATE \
+         head_sequence, heartbeat_time, applied_time, refusal, refusal_time, projection, \
+         legal_basis) \
+         VALUES ($1, $2, $3, $4, $3, $3, '', 0, $6, $7) ON CONFLICT (origin_instance) DO UPDATE \
          SET last_sequence = excluded.last_sequence, update_time = excluded.update_time, \
+         projection = excluded.projection, legal_basis = excluded.legal_basis, \
          head_sequence = excluded.head_sequence, heartbeat_time = excluded.heartbeat_time, \
          applied_time = CASE WHEN excluded.last_sequence > upstream_checkpoints.last_sequence \
          THEN excluded.applied_time ELSE upstream_checkpoints.applied_time END, \
@@ -353,6 +370,8 @@ async fn advance(
     .bind(now)
     .bind(batch.head_sequence)
     .bind(expected)
+    .bind(&batch.projection)
+    .bind(batch.legal_basis.trim())
     .execute(&mut *connection)
     .await
     .map_err(sql_error("upstream checkpoint"))?;
@@ -415,6 +434,10 @@ pub struct LinkFacts {
     pub tally_time: i64,
     /// How the last tally disagreed; empty when it agreed.
     pub mismatch: String,
+    /// The projection of the last applied batch.
+    pub projection: String,
+    /// With full records, the legal basis the district gave.
+    pub legal_basis: String,
 }
 
 /// How a link keeps up, `now` (microseconds): refused, diverged and stalled are alarms.
@@ -477,50 +500,70 @@ pub fn alarm_changes(
     changed
 }
 
-/// Watches the districts' links of `service` held in `database` every [`WATCH_INTERVAL`]
-/// until `shutdown`: a link that turns stalled, refused, diverged or mismatched is a
-/// warning in the log (a refusal is also logged when it happens), and its recovery a
-/// note; each link's state is a metric ([`crate::metrics`]). Nothing is held where no
-/// district pushes.
-pub fn spawn_link_watch(
-    service: &'static str,
-    database: egret_storage::Database,
+/// The health name of the districts' links at an upstream: SERVING while no link of any
+/// service served on the host is in alarm, NOT_SERVING while one is.
+pub const DISTRICTS_HEALTH: &str = "districts";
+
+/// Watches the districts' links of every service of `logs` every [`WATCH_INTERVAL`] until
+/// `shutdown`: a link that turns stalled, refused, diverged or mismatched is a warning in
+/// the log (a refusal is also logged when it happens), and its recovery a note; each
+/// link's state is a metric ([`crate::metrics`]), and whether any is in alarm is the
+/// health of [`DISTRICTS_HEALTH`].
+pub(crate) fn spawn_link_watch(
+    logs: ChangeLogs,
+    health: tonic_health::server::HealthReporter,
     shutdown: egret_runtime::CancellationToken,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let mut known = std::collections::HashMap::new();
+        let mut known: std::collections::HashMap<&'static str, _> =
+            std::collections::HashMap::new();
+        let mut alarmed = None;
         loop {
+            let mut any_alarm = false;
+            let now = egret_types::now_micros();
+            for (service, database) in logs.databases() {
+                let facts = match links(database.reader(), "", 1_000).await {
+                    Ok(facts) => facts,
+                    Err(error) => {
+                        tracing::debug!(service, %error, "reading the districts' links failed");
+                        continue;
+                    }
+                };
+                for link in &facts {
+                    crate::metrics::note_link(service, link, now);
+                    any_alarm |= is_alarm(link_state(link, now));
+                }
+                for (origin, state) in alarm_changes(known.entry(service).or_default(), &facts, now)
+                {
+                    if is_alarm(state) {
+                        tracing::warn!(
+                            service,
+                            origin,
+                            state = state.as_str_name(),
+                            "a district's link is in alarm"
+                        );
+                    } else {
+                        tracing::info!(
+                            service,
+                            origin,
+                            state = state.as_str_name(),
+                            "a district's link recovered"
+                        );
+                    }
+                }
+            }
+            if alarmed != Some(any_alarm) {
+                let status = if any_alarm {
+                    tonic_health::ServingStatus::NotServing
+                } else {
+                    tonic_health::ServingStatus::Serving
+                };
+                health.set_service_status(DISTRICTS_HEALTH, status).await;
+                alarmed = Some(any_alarm);
+            }
             tokio::select! {
                 () = shutdown.cancelled() => return,
                 () = tokio::time::sleep(WATCH_INTERVAL) => {}
-            }
-            let facts = match links(database.reader(), "", 1_000).await {
-                Ok(facts) => facts,
-                Err(error) => {
-                    tracing::debug!(service, %error, "reading the districts' links failed");
-                    continue;
-                }
-            };
-            let now = egret_types::now_micros();
-            for link in &facts {
-                crate::metrics::note_link(service, link, now);
-            }
-            for (origin, state) in alarm_changes(&mut known, &facts, now) {
-                if is_alarm(state) {
-                    tracing::warn!(
-                        service,
-                        origin,
-                        state = state.as_str_name(),
-                        "a district's link is in alarm"
-                    );
-                } else {
-                    tracing::info!(
-                        service,
-                        origin,
-                        state = state.as_str_name(),
-                        "a district's link recovered"
-                    );
-                }
             }
         }
     })
@@ -533,7 +576,8 @@ where
 {
     let rows = sqlx::query(
         "SELECT origin_instance, last_sequence, head_sequence, heartbeat_time, applied_time, \
-         refusal, verified_sequence, tally_time, mismatch FROM upstream_checkpoints \
+         refusal, verified_sequence, tally_time, mismatch, projection, legal_basis \
+         FROM upstream_checkpoints \
          WHERE origin_instance > $1 ORDER BY origin_instance LIMIT $2",
     )
     .bind(after)
@@ -554,26 +598,50 @@ where
                 verified_sequence: column(row, "verified_sequence")?,
                 tally_time: column(row, "tally_time")?,
                 mismatch: column(row, "mismatch")?,
+                projection: column(row, "projection")?,
+                legal_basis: column(row, "legal_basis")?,
             })
         })
         .collect()
 }
 
 fn check_batch(batch: &pb::PushChangesRequest) -> Result<(), ApiError> {
-    if batch.projection != crate::push::UPWARD_PROJECTION {
+    let Some(projection) = UpwardProjection::parse(&batch.projection) else {
         return Err(ApiError::invalid(
             "projection",
             format!(
-                "{:?} is not a projection this instance takes; it takes {}",
-                batch.projection,
-                crate::push::UPWARD_PROJECTION
+                "{:?} is not a projection this instance takes; it takes minimal/v1 or full/v1",
+                batch.projection
             ),
             format!(
-                "本实例不接收投影 {:?}，仅接收 {}",
-                batch.projection,
-                crate::push::UPWARD_PROJECTION
+                "本实例不接收投影 {:?}，仅接收 minimal/v1 或 full/v1",
+                batch.projection
             ),
         ));
+    };
+    let basis = batch.legal_basis.trim();
+    match projection {
+        UpwardProjection::Full
+            if basis.is_empty() || basis.chars().count() > MAX_LEGAL_BASIS_CHARS =>
+        {
+            return Err(ApiError::invalid(
+                "legal_basis",
+                format!(
+                    "full/v1 carries ID numbers and contacts: give the legal basis for sending them, at most {MAX_LEGAL_BASIS_CHARS} characters"
+                ),
+                format!(
+                    "full/v1 含证件号码与联系方式：须说明上传的法律依据，不超过 {MAX_LEGAL_BASIS_CHARS} 个字符"
+                ),
+            ));
+        }
+        UpwardProjection::Minimal if !basis.is_empty() => {
+            return Err(ApiError::invalid(
+                "legal_basis",
+                "is only sent with full/v1",
+                "仅在投影为 full/v1 时填写",
+            ));
+        }
+        _ => {}
     }
     if batch.changes.len() > MAX_BATCH {
         return Err(ApiError::invalid(
@@ -591,16 +659,27 @@ fn check_batch(batch: &pb::PushChangesRequest) -> Result<(), ApiError> {
     }
     let mut previous = batch.after_sequence;
     for (index, change) in batch.changes.iter().enumerate() {
-        if let Some(pb::record::Kind::Volunteer(volunteer)) = change
-            .record
-            .as_ref()
-            .and_then(|record| record.kind.as_ref())
-            && !volunteer.id_number_hash.is_empty()
-        {
+        if let Some(field) = outside_projection(change, projection) {
             return Err(ApiError::invalid(
-                format!("changes[{index}].record.volunteer.id_number_hash"),
-                "is outside the upward projection: a lookup hash under the district's own key never goes up",
-                "超出向上投影范围：区级实例自身密钥下的证件号哈希不得上传",
+                format!("changes[{index}].record.{field}"),
+                format!(
+                    "is outside the upward projection {}: {}",
+                    projection.as_str(),
+                    if field.ends_with("id_number_hash") {
+                        "a lookup hash under the district's own key never goes up"
+                    } else {
+                        "minimal/v1 carries no plaintext ID number and only masked contacts"
+                    }
+                ),
+                format!(
+                    "超出向上投影 {} 的范围：{}",
+                    projection.as_str(),
+                    if field.ends_with("id_number_hash") {
+                        "区级实例自身密钥下的证件号哈希不得上传"
+                    } else {
+                        "minimal/v1 不含证件号码明文，联系方式须脱敏"
+                    }
+                ),
             ));
         }
         if change.sequence <= previous || change.sequence > batch.last_sequence {
@@ -634,6 +713,54 @@ fn check_batch(batch: &pb::PushChangesRequest) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// The first field of `change`'s record outside `projection`, as a path below `record`:
+/// a lookup hash under the district's own key is outside both; a plaintext ID number or
+/// an unmasked contact (one neither empty nor masked) is outside `minimal/v1`.
+fn outside_projection(change: &pb::Change, projection: UpwardProjection) -> Option<String> {
+    let minimal = projection == UpwardProjection::Minimal;
+    let unmasked = |value: &str| minimal && !value.is_empty() && !value.contains('*');
+    match change.record.as_ref()?.kind.as_ref()? {
+        pb::record::Kind::Volunteer(volunteer) => {
+            if !volunteer.id_number_hash.is_empty() {
+                return Some("volunteer.id_number_hash".to_string());
+            }
+            if minimal && !volunteer.id_number.is_empty() {
+                return Some("volunteer.id_number".to_string());
+            }
+            let contact = volunteer
+                .emergency_contact
+                .as_ref()
+                .map_or("", |contact| contact.phone.as_str());
+            [
+                ("phone", volunteer.phone.as_str()),
+                ("email", volunteer.email.as_str()),
+                ("emergency_contact.phone", contact),
+            ]
+            .into_iter()
+            .find(|(_, value)| unmasked(value))
+            .map(|(field, _)| format!("volunteer.{field}"))
+        }
+        pb::record::Kind::RegistrationForm(form) => {
+            if unmasked(&form.phone) {
+                return Some("registration_form.phone".to_string());
+            }
+            if unmasked(&form.email) {
+                return Some("registration_form.email".to_string());
+            }
+            form.key_members
+                .iter()
+                .enumerate()
+                .find_map(|(index, member)| {
+                    [("phone", &member.phone), ("email", &member.email)]
+                        .into_iter()
+                        .find(|(_, value)| unmasked(value))
+                        .map(|(field, _)| format!("registration_form.key_members[{index}].{field}"))
+                })
+        }
+        _ => None,
+    }
+}
+
 /// Applies `batch` from `district` with its checkpoint, all or nothing; with a tally at
 /// the batch's last sequence, compares it with the copies held here. Answers how far the
 /// copies were last proven to agree, and how they disagreed.
@@ -650,6 +777,13 @@ async fn apply_batch(
     if held != batch.after_sequence {
         return Err(ApiError::OutOfSequence { expected: held });
     }
+    let terms: Option<(String, String)> = sqlx::query_as(
+        "SELECT projection, legal_basis FROM upstream_checkpoints WHERE origin_instance = $1",
+    )
+    .bind(&district.instance_id)
+    .fetch_optional(transaction.conn())
+    .await
+    .map_err(sql_error("upstream checkpoint"))?;
     for change in &batch.changes {
         if change.origin_instance != district.instance_id {
             return Err(ApiError::permission_denied(
@@ -689,6 +823,18 @@ async fn apply_batch(
     .await
     .map_err(sql_error("upstream checkpoint"))?;
     transaction.commit().await?;
+    let legal_basis = batch.legal_basis.trim();
+    if terms
+        .is_none_or(|(projection, basis)| projection != batch.projection || basis != legal_basis)
+    {
+        // What a district sends of personal data is a choice the city answers for.
+        tracing::info!(
+            origin = %district.instance_id,
+            projection = %batch.projection,
+            legal_basis,
+            "a district's upward projection is recorded"
+        );
+    }
     Ok(verdict)
 }
 
@@ -885,6 +1031,8 @@ impl UpwardService for UpwardApi {
                     tally_time: (facts.tally_time > 0)
                         .then(|| egret_runtime::wire::timestamp(facts.tally_time)),
                     mismatch: facts.mismatch.clone(),
+                    projection: facts.projection.clone(),
+                    legal_basis: facts.legal_basis.clone(),
                 }
             })
             .collect();
@@ -911,6 +1059,8 @@ mod tests {
             verified_sequence: 0,
             tally_time: 0,
             mismatch: String::new(),
+            projection: "minimal/v1".to_string(),
+            legal_basis: String::new(),
         };
         let mut known = std::collections::HashMap::new();
         let stalled = [link("xm-siming", now - 2 * stall), link("xm-huli", now)];
@@ -941,6 +1091,8 @@ mod tests {
             verified_sequence: 0,
             tally_time: 0,
             mismatch: String::new(),
+            projection: "minimal/v1".to_string(),
+            legal_basis: String::new(),
         }
     }
 

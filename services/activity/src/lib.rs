@@ -149,8 +149,6 @@ impl Part for Activity {
                 .spawn(settings.registry_poll_interval, shutdown.clone()),
         ];
         handles.extend(egret_sync::downward::spawn_tier_tasks(
-            Self::NAME,
-            self.database(),
             self.downward(),
             settings.registry_poll_interval,
             shutdown,

@@ -4,7 +4,8 @@
 //! and reports the answer under the service's short name (`activity`) and under each of
 //! its gRPC services (`egret.activity.v1.ActivityService`). The empty name `""`, the
 //! instance as a whole, is SERVING only while every service is (a readiness probe), and
-//! `gateway` while the gateway itself runs (a liveness probe). Probes and
+//! `gateway` while the gateway itself runs (a liveness probe). `districts` is NOT_SERVING
+//! while a service reports a district's upward link in alarm. Probes and
 //! `grpc-health-probe` need the instance's address alone.
 
 use std::collections::BTreeMap;
@@ -117,6 +118,12 @@ pub async fn spawn_watch(
                 ServingStatus::NotServing
             };
             reporter.set_service_status("", whole).await;
+            reporter
+                .set_service_status(
+                    egret_sync::upward::DISTRICTS_HEALTH,
+                    districts(&watched, interval).await,
+                )
+                .await;
             tokio::select! {
                 () = shutdown.cancelled() => break,
                 () = tokio::time::sleep(interval) => {}
@@ -147,14 +154,33 @@ async fn check(one: &Watched, timeout: Duration) -> ServingStatus {
     let Some(name) = one.names.first() else {
         return ServingStatus::NotServing;
     };
+    match check_name(one, name, timeout).await {
+        Some(WireStatus::Serving) => ServingStatus::Serving,
+        _ => ServingStatus::NotServing,
+    }
+}
+
+/// What the service answers for `name`; None without an answer.
+async fn check_name(one: &Watched, name: &str, timeout: Duration) -> Option<WireStatus> {
     let mut request = tonic::Request::new(HealthCheckRequest {
-        service: name.clone(),
+        service: name.to_string(),
     });
     request.set_timeout(timeout);
-    match one.client.clone().check(request).await {
-        Ok(response) if response.get_ref().status() == WireStatus::Serving => {
-            ServingStatus::Serving
-        }
-        _ => ServingStatus::NotServing,
+    let response = one.client.clone().check(request).await.ok()?;
+    Some(response.get_ref().status())
+}
+
+/// The districts' links at an upstream, as the services report them
+/// ([`egret_sync::upward::DISTRICTS_HEALTH`]): NOT_SERVING while any service reports an
+/// alarm; a service that does not answer leaves its own health to say so.
+async fn districts(watched: &[Watched], timeout: Duration) -> ServingStatus {
+    let checks = watched
+        .iter()
+        .map(|one| check_name(one, egret_sync::upward::DISTRICTS_HEALTH, timeout));
+    let answers = futures::future::join_all(checks).await;
+    if answers.contains(&Some(WireStatus::NotServing)) {
+        ServingStatus::NotServing
+    } else {
+        ServingStatus::Serving
     }
 }

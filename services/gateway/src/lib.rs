@@ -348,11 +348,13 @@ fn links(
             Pusher::new(
                 service,
                 instance.id.clone(),
-                ServiceLog::new(service, channel.clone(), credentials.clone()),
+                ServiceLog::new(service, channel.clone(), credentials.clone())
+                    .with_projection(instance.upward_projection.as_str()),
                 city.clone(),
                 grants.clone(),
             )
-            .with_tally_interval(tally_interval),
+            .with_tally_interval(tally_interval)
+            .with_projection(instance.upward_projection, &instance.legal_basis),
         );
         links
             .pulls

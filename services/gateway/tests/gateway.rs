@@ -420,6 +420,7 @@ async fn a_change_log_is_read_through_the_gateway_with_typed_records() {
     let mut request = tonic::Request::new(sync_pb::ListChangesRequest {
         after_sequence: 0,
         page_size: 10,
+        ..Default::default()
     });
     let metadata = request.metadata_mut();
     metadata.insert(

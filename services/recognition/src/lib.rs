@@ -183,8 +183,6 @@ impl Part for Recognition {
         let mut handles =
             Recognition::spawn_followers(self, settings.poll_interval, shutdown.clone());
         handles.extend(egret_sync::downward::spawn_tier_tasks(
-            Self::NAME,
-            self.database(),
             self.downward(),
             settings.poll_interval,
             shutdown,

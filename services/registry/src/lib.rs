@@ -11,7 +11,6 @@ pub mod domain;
 pub mod grpc;
 pub mod store;
 
-use egret_runtime::CancellationToken;
 use egret_runtime::config::InstanceTier;
 use std::net::SocketAddr;
 
@@ -71,7 +70,8 @@ impl Registry {
             settings.instance.id.clone(),
             schemes,
             registry.list_probe_limit,
-        );
+        )
+        .with_upward_projection(settings.instance.upward_projection);
         match settings.instance.tier {
             InstanceTier::City => {
                 registry
@@ -110,24 +110,9 @@ impl Part for Registry {
             Self::NAME,
             self.instance_id(),
             self.database().clone(),
-            app::upward::RegistryApplier,
+            self.upward_applier(),
             None,
         );
-    }
-
-    fn spawn_followers(
-        &self,
-        _settings: &RegistrySettings,
-        shutdown: &CancellationToken,
-    ) -> Vec<tokio::task::JoinHandle<()>> {
-        // Nothing comes down to a district's registry: its root comes with the enrollment.
-        egret_sync::downward::spawn_tier_tasks(
-            Self::NAME,
-            self.database(),
-            None,
-            std::time::Duration::from_secs(1),
-            shutdown,
-        )
     }
 
     async fn close(&self) {

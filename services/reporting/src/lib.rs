@@ -199,8 +199,6 @@ impl Part for Reporting {
         let mut handles =
             Reporting::spawn_followers(self, settings.poll_interval, shutdown.clone());
         handles.extend(egret_sync::downward::spawn_tier_tasks(
-            Self::NAME,
-            self.database(),
             self.downward(),
             settings.poll_interval,
             shutdown,

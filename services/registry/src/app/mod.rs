@@ -33,6 +33,8 @@ pub struct Registry {
     schemes: Schemes,
     /// `registry.list_probe_limit`: where volunteer listings switch plans.
     list_probe_limit: i64,
+    /// Whether this instance sends full records upward (`instance.upward_projection`).
+    sends_full: bool,
 }
 
 /// The part of the tree a principal acts in.
@@ -69,6 +71,25 @@ impl Registry {
             instance_id: instance_id.into(),
             schemes,
             list_probe_limit,
+            sends_full: false,
+        }
+    }
+
+    /// The registry, sending full records upward when `projection` says so.
+    pub fn with_upward_projection(
+        mut self,
+        projection: egret_runtime::config::UpwardProjection,
+    ) -> Self {
+        self.sends_full = projection == egret_runtime::config::UpwardProjection::Full;
+        self
+    }
+
+    /// What applies a district's records here, and discloses this instance's own to its
+    /// upward link.
+    pub fn upward_applier(&self) -> upward::RegistryApplier {
+        upward::RegistryApplier {
+            cipher: self.cipher.clone(),
+            sends_full: self.sends_full,
         }
     }
 

@@ -5,14 +5,25 @@
 //! A district's tree hangs under its enrolled unit: the district's paths start at that
 //! unit (`/D/…`), the city's at its own root (`/C/…/D/…`), so every path is rebased.
 //!
-//! A volunteer comes up minimised: masked ID number, masked contacts, and the ID number's
-//! hash under the federation key; the city never holds the number, so its copy has no
-//! sealed number and cannot be revealed or looked up by number at the city.
+//! A volunteer comes up minimised by default (`minimal/v1`): masked ID number, masked
+//! contacts, and the ID number's hash under the federation key; the city never holds the
+//! number, so its copy has no sealed number and cannot be revealed at the city. A district
+//! configured to send full records (`full/v1`, with a legal basis the city records) sends
+//! the plaintext number as well, which the city seals under its own data key at once, and
+//! unmasked contacts: such a copy can be revealed at the city, audited there. Either way
+//! the copy's lookup hash is a placeholder naming the record, never a hash of the number,
+//! so one person registered in two districts is two records at the city (matched by the
+//! federation hash), and the city cannot look a district's volunteer up by ID number.
+//!
+//! At the district, the same applier fills a page of its own log with the personal data of
+//! `full/v1` for its upward link ([`RecordApplier::disclose`]), auditing every record so
+//! read.
 
 use egret_proto::sync::v1 as pb;
 use egret_proto::sync::v1::record::Kind;
-use egret_runtime::ApiError;
-use egret_storage::{Operation, WriteTx};
+use egret_runtime::keys::PersonalDataCipher;
+use egret_runtime::{ApiError, Principal};
+use egret_storage::{Database, Operation, WriteTx};
 use egret_sync::RecordChanges;
 use egret_sync::follower::{corrupt, record};
 use egret_sync::upward::{
@@ -22,13 +33,29 @@ use egret_types::{CivilDate, Meta};
 use futures::future::BoxFuture;
 
 use crate::domain::{
-    JoinApplication, KeyMember, Membership, OrgStatus, OrgUnit, RegistrationForm, Tier, Volunteer,
-    names, payload,
+    AuditEntry, JoinApplication, KeyMember, Membership, OrgStatus, OrgUnit, RegistrationForm, Tier,
+    Volunteer, names, payload,
 };
 use crate::store;
 
-/// Applies a district's org units and registration forms.
-pub struct RegistryApplier;
+/// Applies a district's registry records at the city; at a district, discloses what
+/// `full/v1` sends.
+pub struct RegistryApplier {
+    /// Seals the ID numbers of full copies at the city; opens the instance's own for its
+    /// upward link.
+    pub cipher: PersonalDataCipher,
+    /// Whether this instance is configured to send full records upward.
+    pub sends_full: bool,
+}
+
+/// The personal fields `full/v1` adds to a volunteer, as audited.
+const VOLUNTEER_FIELDS: &[&str] = &["id_number", "phone", "email", "emergency_contact.phone"];
+
+/// The personal fields `full/v1` adds to a registration form, as audited.
+const FORM_FIELDS: &[&str] = &["phone", "email", "key_members"];
+
+/// How an upward disclosure appears in the audit log.
+const DISCLOSURE_METHOD: &str = "egret.sync.v1.ChangeLogService/ListChanges full/v1";
 
 impl RecordApplier for RegistryApplier {
     fn tallied(&self) -> egret_sync::tally::Tallied {
@@ -53,13 +80,142 @@ impl RecordApplier for RegistryApplier {
                 Kind::RegistrationForm(form) => {
                     apply_form(transaction, district, change, form).await
                 }
-                Kind::Volunteer(_) => apply_volunteer(transaction, district, change).await,
+                Kind::Volunteer(volunteer) => {
+                    let sealed = if volunteer.id_number.is_empty() {
+                        Vec::new()
+                    } else {
+                        self.cipher
+                            .encrypt(&volunteer.id_number)
+                            .map_err(ApiError::Internal)?
+                    };
+                    apply_volunteer(transaction, district, change, &sealed).await
+                }
                 Kind::Membership(_) => apply_membership(transaction, district, change).await,
                 Kind::JoinApplication(_) => apply_application(transaction, district, change).await,
                 _ => Err(not_taken(change)),
             }
         })
     }
+
+    fn disclose<'a>(
+        &'a self,
+        database: &'a Database,
+        principal: &'a Principal,
+        changes: &'a mut [pb::Change],
+    ) -> BoxFuture<'a, Result<(), ApiError>> {
+        Box::pin(async move {
+            if !self.sends_full {
+                return Err(ApiError::failed_precondition(
+                    "this instance is not configured to send full records upward (instance.upward_projection = \"full/v1\" with instance.legal_basis)",
+                    "本实例未配置向上级发送完整记录（instance.upward_projection = \"full/v1\" 并填写 instance.legal_basis）",
+                ));
+            }
+            let mut disclosed = Vec::new();
+            for change in changes.iter_mut() {
+                let Some(kind) = change
+                    .record
+                    .as_mut()
+                    .and_then(|record| record.kind.as_mut())
+                else {
+                    continue;
+                };
+                let read = match kind {
+                    Kind::Volunteer(volunteer) => {
+                        disclose_volunteer(&self.cipher, database, volunteer)
+                            .await?
+                            .then(|| (names::volunteer(&volunteer.id), VOLUNTEER_FIELDS))
+                    }
+                    Kind::RegistrationForm(form) => disclose_form(database, form)
+                        .await?
+                        .then(|| (names::registration_form(&form.org_unit_id), FORM_FIELDS)),
+                    _ => None,
+                };
+                disclosed.extend(read);
+            }
+            audit_disclosures(database, principal, &disclosed).await
+        })
+    }
+}
+
+/// Fills in a volunteer's ID number, and its contacts when the change is of the version
+/// held (an older change goes with masked contacts: a later one carries the latest);
+/// false for a volunteer no longer held.
+async fn disclose_volunteer(
+    cipher: &PersonalDataCipher,
+    database: &Database,
+    volunteer: &mut pb::Volunteer,
+) -> Result<bool, ApiError> {
+    let Some(held) = store::volunteers::get(database.reader(), &volunteer.id).await? else {
+        return Ok(false);
+    };
+    let sealed = store::volunteers::sealed_id_number(database.reader(), &volunteer.id).await?;
+    volunteer.id_number = cipher.decrypt(&sealed).map_err(ApiError::Internal)?;
+    if Some(held.meta.version) == volunteer.meta.as_ref().map(|meta| meta.version) {
+        volunteer.phone = held.phone;
+        volunteer.email = held.email;
+        if let Some(contact) = volunteer.emergency_contact.as_mut() {
+            contact.phone = held.emergency_contact.phone;
+        }
+    }
+    Ok(true)
+}
+
+/// Fills in a registration form's contacts when the change is of the version held.
+async fn disclose_form(
+    database: &Database,
+    form: &mut pb::RegistrationForm,
+) -> Result<bool, ApiError> {
+    let Some(held) = store::org::get_form(database.reader(), &form.org_unit_id).await? else {
+        return Ok(false);
+    };
+    if Some(held.meta.version) != form.meta.as_ref().map(|meta| meta.version)
+        || held.key_members.len() != form.key_members.len()
+    {
+        return Ok(false);
+    }
+    form.phone = held.phone;
+    form.email = held.email;
+    for (member, held) in form.key_members.iter_mut().zip(held.key_members) {
+        member.phone = held.phone;
+        member.email = held.email;
+    }
+    Ok(true)
+}
+
+/// Records each disclosed record in the audit log, as the upward link's read.
+async fn audit_disclosures(
+    database: &Database,
+    principal: &Principal,
+    disclosed: &[(String, &[&str])],
+) -> Result<(), ApiError> {
+    if disclosed.is_empty() {
+        return Ok(());
+    }
+    let root = store::org::get_root(database.reader())
+        .await?
+        .map(|root| root.path)
+        .unwrap_or_default();
+    let mut transaction = database.begin(&principal.subject, "").await?;
+    let read_time = transaction.now();
+    for (resource_name, fields) in disclosed {
+        let entry = AuditEntry {
+            id: egret_storage::new_id(),
+            actor: principal.subject.clone(),
+            actor_org_unit_id: principal.org_unit.clone(),
+            resource_name: resource_name.clone(),
+            fields: fields.iter().map(|field| field.to_string()).collect(),
+            method: DISCLOSURE_METHOD.to_string(),
+            read_time,
+        };
+        store::insert_audit_entry(transaction.conn(), &entry, &root).await?;
+    }
+    transaction.commit().await?;
+    tracing::info!(
+        actor = %principal.subject,
+        records = disclosed.len(),
+        "personal data read for the upward link"
+    );
+    Ok(())
 }
 
 fn meta(change: &pb::Change, meta: Option<pb::Meta>) -> Result<Meta, ApiError> {
@@ -213,10 +369,13 @@ async fn within(
         .is_some_and(|unit| unit.path.starts_with(&district.org_unit_path)))
 }
 
+/// Applies a volunteer; `sealed` is its ID number sealed here when it came in full, else
+/// empty.
 async fn apply_volunteer(
     transaction: &mut WriteTx,
     district: &District,
     change: &pb::Change,
+    sealed: &[u8],
 ) -> Result<(), ApiError> {
     let copy: Volunteer = serde_form(change)?;
     let name = names::volunteer(&copy.id);
@@ -232,7 +391,7 @@ async fn apply_volunteer(
     )? {
         return Ok(());
     }
-    store::volunteers::put_copy(transaction.conn(), &copy).await?;
+    store::volunteers::put_copy(transaction.conn(), &copy, sealed).await?;
     transaction.record_with_changes(
         "egret.registry.v1.Volunteer",
         name,

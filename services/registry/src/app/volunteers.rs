@@ -158,8 +158,10 @@ impl Registry {
         if !reveal {
             return Ok(VolunteerView::masked(volunteer));
         }
-        if volunteer.meta.origin_instance != self.instance_id {
-            // A copy of another instance's volunteer: its personal data stayed there.
+        let sealed = store::volunteers::sealed_id_number(self.database.reader(), id).await?;
+        if volunteer.meta.origin_instance != self.instance_id && sealed.is_empty() {
+            // A copy of another instance's volunteer sent minimised: its personal data
+            // stayed there.
             return Err(ApiError::failed_precondition(
                 format!(
                     "{} belongs to instance {}, which alone holds the ID number and contacts; reveal them there",
@@ -173,7 +175,6 @@ impl Registry {
                 ),
             ));
         }
-        let sealed = store::volunteers::sealed_id_number(self.database.reader(), id).await?;
         let id_number = self.cipher.decrypt(&sealed).map_err(ApiError::Internal)?;
         self.audit(
             principal,

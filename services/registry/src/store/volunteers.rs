@@ -391,12 +391,14 @@ where
 }
 
 /// Writes a copy of another instance's volunteer (a district's, at the city) as it
-/// stands, unless a version as new is held already. The copy holds no ID number: its
-/// sealed number is empty, and its lookup hash a placeholder naming the record, so it never
+/// stands, unless a version as new is held already. Its sealed number is
+/// `sealed_id_number`: empty unless the district sends full records, and emptied again by
+/// a later minimal copy. Its lookup hash is a placeholder naming the record, so it never
 /// matches a real hash (the city cannot look a district's volunteer up by ID number).
 pub async fn put_copy(
     connection: &mut AnyConnection,
     volunteer: &Volunteer,
+    sealed_id_number: &[u8],
 ) -> Result<(), ApiError> {
     sqlx::query(
         "INSERT INTO volunteers (id, volunteer_number, display_name, id_type, id_number_hash, \
@@ -407,7 +409,8 @@ pub async fn put_copy(
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
          $18, $19, $20, $21, $22, $23, $24, $25) \
          ON CONFLICT (id) DO UPDATE SET display_name = excluded.display_name, \
-         id_number_masked = excluded.id_number_masked, birth_date = excluded.birth_date, \
+         id_number_masked = excluded.id_number_masked, \
+         id_number_encrypted = excluded.id_number_encrypted, birth_date = excluded.birth_date, \
          gender = excluded.gender, phone = excluded.phone, email = excluded.email, \
          skills_json = excluded.skills_json, service_fields_json = excluded.service_fields_json, \
          service_themes_json = excluded.service_themes_json, \
@@ -428,7 +431,7 @@ pub async fn put_copy(
         "instances/{}/volunteers/{}",
         volunteer.meta.origin_instance, volunteer.id
     ))
-    .bind(Vec::<u8>::new())
+    .bind(sealed_id_number)
     .bind(volunteer.id_number_masked.as_str())
     .bind(volunteer.birth_date.to_iso())
     .bind(gender_number(volunteer.gender))

@@ -119,6 +119,29 @@ pub fn copy_conflict(table: &str, key: &str, columns: &str) -> String {
     )
 }
 
+/// How many ids [`fetch_by_ids`] binds to one statement: well within both engines' limits
+/// on parameters.
+pub const IDS_PER_STATEMENT: usize = 500;
+
+/// The rows `select` finds for `ids`, where `select` ends in `… IN` and the list of ids
+/// follows it, a statement for each [`IDS_PER_STATEMENT`] of them.
+pub async fn fetch_by_ids(
+    connection: &mut sqlx::AnyConnection,
+    select: &str,
+    ids: &[&str],
+) -> Result<Vec<AnyRow>, sqlx::Error> {
+    let mut rows = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(IDS_PER_STATEMENT) {
+        let sql = format!("{select} {}", value_rows(connection, 1, chunk.len()));
+        let mut query = sqlx::query(&sql);
+        for id in chunk {
+            query = query.bind(*id);
+        }
+        rows.extend(query.fetch_all(&mut *connection).await?);
+    }
+    Ok(rows)
+}
+
 #[cfg(test)]
 mod tests {
     use super::copy_conflict;

@@ -22,8 +22,33 @@ use crate::follower::{ChangeSource, upstream_error};
 use crate::server::SERVICE_HEADER;
 use crate::upstream::{self, Grant, LinkError};
 
-/// Changes read from the local log per batch.
-const BATCH: i32 = 200;
+/// Changes read from the local log per batch (the upstream takes at most 500).
+const BATCH: i32 = 500;
+
+/// The most bytes of changes one batch carries, beyond its first: half the upstream's
+/// default message limit (`server.max_message_bytes`, 4 MiB), so that a batch of large
+/// records (registration forms with long texts) still goes through.
+const MAX_BATCH_BYTES: usize = 2 * 1024 * 1024;
+
+/// The longest run of `changes` from the first within `limit` bytes (the first always), and
+/// the sequence the batch then covers: `last_sequence` when all fit, else the last kept
+/// change's (the rest go in the next batch).
+fn bounded(
+    mut changes: Vec<pb::Change>,
+    last_sequence: i64,
+    limit: usize,
+) -> (Vec<pb::Change>, i64) {
+    let mut total = 0;
+    for index in 0..changes.len() {
+        total += prost::Message::encoded_len(&changes[index]);
+        if total > limit && index > 0 {
+            let last = changes[index - 1].sequence;
+            changes.truncate(index);
+            return (changes, last);
+        }
+    }
+    (changes, last_sequence)
+}
 
 /// How long one push may take.
 const PUSH_DEADLINE: Duration = Duration::from_secs(30);
@@ -238,21 +263,24 @@ impl Pusher {
             // Even with nothing new, the push goes: it is the heartbeat that proves to the
             // upstream that the district's head is applied.
             self.note(|status| status.head_sequence = page.head_sequence);
-            let changes: Vec<pb::Change> = page
-                .entries
-                .into_iter()
-                .filter(|change| change.origin_instance == self.instance_id)
-                .filter_map(project_upward)
-                .collect();
+            let (changes, last_sequence) = bounded(
+                page.entries
+                    .into_iter()
+                    .filter(|change| change.origin_instance == self.instance_id)
+                    .filter_map(project_upward)
+                    .collect(),
+                page.last_sequence,
+                MAX_BATCH_BYTES,
+            );
             let token = self.grants.token().await.map_err(link_error)?;
             // The upstream compares a tally only with its checkpoint at the same sequence:
             // it goes with the batch that ends there, or not at all.
             let tally = tally
-                .take_if(|tally| tally.sequence <= page.last_sequence)
-                .filter(|tally| tally.sequence == page.last_sequence);
+                .take_if(|tally| tally.sequence <= last_sequence)
+                .filter(|tally| tally.sequence == last_sequence);
             let mut request = tonic::Request::new(pb::PushChangesRequest {
                 after_sequence: after,
-                last_sequence: page.last_sequence,
+                last_sequence,
                 changes,
                 head_sequence: page.head_sequence,
                 projection: self.projection.as_str().to_string(),
@@ -375,5 +403,69 @@ fn push_error(service: &str, status: &tonic::Status) -> ApiError {
             ))
         }
         _ => upstream_error(&format!("upstream's {service}"), status),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn change(sequence: i64, reason_bytes: usize) -> pb::Change {
+        pb::Change {
+            sequence,
+            reason: "x".repeat(reason_bytes),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_batch_is_bounded_by_bytes_and_covers_only_what_it_carries() {
+        struct TestCase {
+            sizes: &'static [usize],
+            limit: usize,
+            kept: usize,
+            last_sequence: i64,
+        }
+        let cases = [
+            TestCase {
+                sizes: &[10, 10, 10],
+                limit: 1000,
+                kept: 3,
+                last_sequence: 9,
+            },
+            TestCase {
+                sizes: &[400, 400, 400],
+                limit: 1000,
+                kept: 2,
+                last_sequence: 2,
+            },
+            TestCase {
+                sizes: &[5000, 10],
+                limit: 1000,
+                kept: 1,
+                last_sequence: 1,
+            },
+            TestCase {
+                sizes: &[],
+                limit: 1000,
+                kept: 0,
+                last_sequence: 9,
+            },
+        ];
+        for case in &cases {
+            let changes = case
+                .sizes
+                .iter()
+                .enumerate()
+                .map(|(index, size)| change(index as i64 + 1, *size))
+                .collect();
+            let (kept, last) = bounded(changes, 9, case.limit);
+            assert_eq!(
+                (kept.len(), last),
+                (case.kept, case.last_sequence),
+                "{:?}",
+                case.sizes
+            );
+        }
     }
 }

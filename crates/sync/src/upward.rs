@@ -51,6 +51,23 @@ pub trait RecordApplier: Send + Sync + 'static {
         change: &'a pb::Change,
     ) -> BoxFuture<'a, Result<(), ApiError>>;
 
+    /// Applies a batch's changes in order, as [`RecordApplier::apply`] does one by one
+    /// (the default); a service may read what they refer to and write their rows a
+    /// statement for many, as long as every check and the log are as one by one.
+    fn apply_all<'a>(
+        &'a self,
+        transaction: &'a mut WriteTx,
+        district: &'a District,
+        changes: &'a [pb::Change],
+    ) -> BoxFuture<'a, Result<(), ApiError>> {
+        Box::pin(async move {
+            for change in changes {
+                self.apply(transaction, district, change).await?;
+            }
+            Ok(())
+        })
+    }
+
     /// The kinds of record the service takes from districts, each with its table: what a
     /// district's tally counts, and the upstream's copies of them ([`crate::tally`]). None
     /// where nothing is tallied (what comes down).
@@ -773,17 +790,19 @@ async fn apply_batch(
         .database
         .begin(&district.instance_id, &district.instance_id)
         .await?;
-    let held = checkpoint(transaction.conn(), &district.instance_id).await?;
-    if held != batch.after_sequence {
-        return Err(ApiError::OutOfSequence { expected: held });
-    }
-    let terms: Option<(String, String)> = sqlx::query_as(
-        "SELECT projection, legal_basis FROM upstream_checkpoints WHERE origin_instance = $1",
+    let link: Option<(i64, String, String)> = sqlx::query_as(
+        "SELECT last_sequence, projection, legal_basis FROM upstream_checkpoints \
+         WHERE origin_instance = $1",
     )
     .bind(&district.instance_id)
     .fetch_optional(transaction.conn())
     .await
     .map_err(sql_error("upstream checkpoint"))?;
+    let held = link.as_ref().map_or(0, |(last, _, _)| *last);
+    if held != batch.after_sequence {
+        return Err(ApiError::OutOfSequence { expected: held });
+    }
+    let terms = link.map(|(_, projection, basis)| (projection, basis));
     for change in &batch.changes {
         if change.origin_instance != district.instance_id {
             return Err(ApiError::permission_denied(
@@ -797,11 +816,11 @@ async fn apply_batch(
                 ),
             ));
         }
-        served
-            .applier
-            .apply(&mut transaction, district, change)
-            .await?;
     }
+    served
+        .applier
+        .apply_all(&mut transaction, district, &batch.changes)
+        .await?;
     let now = transaction.now();
     if !advance(transaction.conn(), &district.instance_id, held, batch, now).await? {
         // Another batch of the same district won the race; it says where to go on.

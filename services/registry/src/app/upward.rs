@@ -30,6 +30,8 @@ use egret_sync::upward::{
     District, RecordApplier, newer, not_taken, operation, outside, serde_form,
 };
 use egret_types::{CivilDate, Meta};
+use std::collections::HashMap;
+
 use futures::future::BoxFuture;
 
 use crate::domain::{
@@ -74,26 +76,53 @@ impl RecordApplier for RegistryApplier {
         district: &'a District,
         change: &'a pb::Change,
     ) -> BoxFuture<'a, Result<(), ApiError>> {
+        self.apply_all(transaction, district, std::slice::from_ref(change))
+    }
+
+    fn apply_all<'a>(
+        &'a self,
+        transaction: &'a mut WriteTx,
+        district: &'a District,
+        changes: &'a [pb::Change],
+    ) -> BoxFuture<'a, Result<(), ApiError>> {
         Box::pin(async move {
-            match record(change)? {
-                Kind::OrgUnit(unit) => apply_unit(transaction, district, change, unit).await,
-                Kind::RegistrationForm(form) => {
-                    apply_form(transaction, district, change, form).await
+            let mut batch = Batch::read(transaction, changes).await?;
+            for change in changes {
+                match record(change)? {
+                    Kind::Volunteer(volunteer) => {
+                        let sealed = if volunteer.id_number.is_empty() {
+                            Vec::new()
+                        } else {
+                            self.cipher
+                                .encrypt(&volunteer.id_number)
+                                .map_err(ApiError::Internal)?
+                        };
+                        batch
+                            .volunteer(transaction, district, change, sealed)
+                            .await?;
+                    }
+                    Kind::Membership(_) => batch.membership(transaction, district, change).await?,
+                    kind => {
+                        // The rarer kinds go one by one, after the rows waiting to be
+                        // written, which they may refer to.
+                        batch.write(transaction).await?;
+                        match kind {
+                            Kind::OrgUnit(unit) => {
+                                batch.units.clear();
+                                apply_unit(transaction, district, change, unit).await?;
+                            }
+                            Kind::RegistrationForm(form) => {
+                                apply_form(transaction, district, change, form).await?;
+                            }
+                            Kind::JoinApplication(_) => {
+                                apply_application(transaction, district, change).await?;
+                            }
+                            _ => return Err(not_taken(change)),
+                        }
+                    }
                 }
-                Kind::Volunteer(volunteer) => {
-                    let sealed = if volunteer.id_number.is_empty() {
-                        Vec::new()
-                    } else {
-                        self.cipher
-                            .encrypt(&volunteer.id_number)
-                            .map_err(ApiError::Internal)?
-                    };
-                    apply_volunteer(transaction, district, change, &sealed).await
-                }
-                Kind::Membership(_) => apply_membership(transaction, district, change).await,
-                Kind::JoinApplication(_) => apply_application(transaction, district, change).await,
-                _ => Err(not_taken(change)),
             }
+            batch.write(transaction).await
         })
     }
 
@@ -369,74 +398,223 @@ async fn within(
         .is_some_and(|unit| unit.path.starts_with(&district.org_unit_path)))
 }
 
-/// Applies a volunteer; `sealed` is its ID number sealed here when it came in full, else
-/// empty.
-async fn apply_volunteer(
-    transaction: &mut WriteTx,
-    district: &District,
-    change: &pb::Change,
-    sealed: &[u8],
-) -> Result<(), ApiError> {
-    let copy: Volunteer = serde_form(change)?;
-    let name = names::volunteer(&copy.id);
-    if !within(transaction, district, &copy.registering_org_unit_id).await? {
-        return Err(outside(district, &name));
-    }
-    let held = store::volunteers::get(transaction.conn(), &copy.id).await?;
-    if !newer(
-        held.as_ref().map(|held| &held.meta),
-        copy.meta.version,
-        district,
-        &name,
-    )? {
-        return Ok(());
-    }
-    store::volunteers::put_copy(transaction.conn(), &copy, sealed).await?;
-    transaction.record_with_changes(
-        "egret.registry.v1.Volunteer",
-        name,
-        operation(held.is_some()),
-        payload::volunteer(&copy),
-        held.as_ref()
-            .map(|held| payload::volunteer_changes(held, &copy))
-            .unwrap_or_else(|| {
-                egret_sync::history::field_changes(None, &payload::volunteer(&copy))
-            }),
-        &change.reason,
-    )
+/// A batch's volunteers and memberships: what they refer to, read for the whole batch at
+/// once and kept as the batch applies, and their rows, written many to a statement. The
+/// checks and the log are those of one change at a time.
+#[derive(Default)]
+struct Batch {
+    /// Units by id; None where none is held.
+    units: HashMap<String, Option<OrgUnit>>,
+    /// Volunteers by id as the batch leaves them; None where none is held.
+    volunteers: HashMap<String, Option<Volunteer>>,
+    /// Memberships by id as the batch leaves them.
+    memberships: HashMap<String, Option<Membership>>,
+    /// Volunteers to write, each once, with their sealed numbers.
+    volunteer_rows: Vec<(Volunteer, Vec<u8>)>,
+    membership_rows: Vec<Membership>,
 }
 
-async fn apply_membership(
-    transaction: &mut WriteTx,
-    district: &District,
-    change: &pb::Change,
-) -> Result<(), ApiError> {
-    let copy: Membership = serde_form(change)?;
-    let name = names::membership(&copy.org_unit_id, &copy.id);
-    let volunteer = store::volunteers::get(transaction.conn(), &copy.volunteer_id).await?;
-    if !within(transaction, district, &copy.org_unit_id).await?
-        || volunteer.is_none_or(|volunteer| volunteer.meta.origin_instance != district.instance_id)
-    {
-        return Err(outside(district, &name));
+impl Batch {
+    /// Reads what the volunteers and memberships of `changes` refer to: their units, the
+    /// volunteers, the memberships.
+    async fn read(transaction: &mut WriteTx, changes: &[pb::Change]) -> Result<Self, ApiError> {
+        let mut unit_ids = Vec::new();
+        let mut volunteer_ids = Vec::new();
+        let mut membership_ids = Vec::new();
+        for change in changes {
+            match change
+                .record
+                .as_ref()
+                .and_then(|record| record.kind.as_ref())
+            {
+                Some(Kind::Volunteer(volunteer)) => {
+                    unit_ids.push(volunteer.registering_org_unit_id.as_str());
+                    volunteer_ids.push(volunteer.id.as_str());
+                }
+                Some(Kind::Membership(membership)) => {
+                    unit_ids.push(membership.org_unit_id.as_str());
+                    volunteer_ids.push(membership.volunteer_id.as_str());
+                    membership_ids.push(membership.id.as_str());
+                }
+                _ => {}
+            }
+        }
+        let mut batch = Batch::default();
+        for ids in [&mut unit_ids, &mut volunteer_ids, &mut membership_ids] {
+            ids.sort_unstable();
+            ids.dedup();
+        }
+        if !unit_ids.is_empty() {
+            batch.units = absent(&unit_ids);
+            for unit in store::org::get_org_units(transaction.conn(), &unit_ids).await? {
+                batch.units.insert(unit.id.clone(), Some(unit));
+            }
+        }
+        if !volunteer_ids.is_empty() {
+            batch.volunteers = absent(&volunteer_ids);
+            for volunteer in store::volunteers::get_many(transaction.conn(), &volunteer_ids).await?
+            {
+                batch
+                    .volunteers
+                    .insert(volunteer.id.clone(), Some(volunteer));
+            }
+        }
+        if !membership_ids.is_empty() {
+            batch.memberships = absent(&membership_ids);
+            for membership in
+                store::members::get_memberships(transaction.conn(), &membership_ids).await?
+            {
+                batch
+                    .memberships
+                    .insert(membership.id.clone(), Some(membership));
+            }
+        }
+        Ok(batch)
     }
-    let held = store::members::get_membership(transaction.conn(), &copy.id).await?;
-    if !newer(
-        held.as_ref().map(|held| &held.meta),
-        copy.meta.version,
-        district,
-        &name,
-    )? {
-        return Ok(());
+
+    /// Whether `unit_id` lies in the district's subtree here.
+    async fn within(
+        &mut self,
+        transaction: &mut WriteTx,
+        district: &District,
+        unit_id: &str,
+    ) -> Result<bool, ApiError> {
+        let unit = match self.units.get(unit_id) {
+            Some(unit) => unit.clone(),
+            None => {
+                let unit = store::org::get_org_unit(transaction.conn(), unit_id).await?;
+                self.units.insert(unit_id.to_string(), unit.clone());
+                unit
+            }
+        };
+        Ok(unit.is_some_and(|unit| unit.path.starts_with(&district.org_unit_path)))
     }
-    store::members::put_copy_membership(transaction.conn(), &copy).await?;
-    transaction.record_diff(
-        "egret.registry.v1.Membership",
-        name,
-        operation(held.is_some()),
-        held.as_ref().map(payload::plain).as_ref(),
-        payload::plain(&copy),
-        &change.reason,
-    )
+
+    async fn held_volunteer(
+        &mut self,
+        transaction: &mut WriteTx,
+        id: &str,
+    ) -> Result<Option<Volunteer>, ApiError> {
+        if let Some(held) = self.volunteers.get(id) {
+            return Ok(held.clone());
+        }
+        self.write(transaction).await?;
+        let held = store::volunteers::get(transaction.conn(), id).await?;
+        self.volunteers.insert(id.to_string(), held.clone());
+        Ok(held)
+    }
+
+    async fn volunteer(
+        &mut self,
+        transaction: &mut WriteTx,
+        district: &District,
+        change: &pb::Change,
+        sealed: Vec<u8>,
+    ) -> Result<(), ApiError> {
+        let copy: Volunteer = serde_form(change)?;
+        let name = names::volunteer(&copy.id);
+        if !self
+            .within(transaction, district, &copy.registering_org_unit_id)
+            .await?
+        {
+            return Err(outside(district, &name));
+        }
+        let held = self.held_volunteer(transaction, &copy.id).await?;
+        if !newer(
+            held.as_ref().map(|held| &held.meta),
+            copy.meta.version,
+            district,
+            &name,
+        )? {
+            return Ok(());
+        }
+        transaction.record_with_changes(
+            "egret.registry.v1.Volunteer",
+            name,
+            operation(held.is_some()),
+            payload::volunteer(&copy),
+            held.as_ref()
+                .map(|held| payload::volunteer_changes(held, &copy))
+                .unwrap_or_else(|| {
+                    egret_sync::history::field_changes(None, &payload::volunteer(&copy))
+                }),
+            &change.reason,
+        )?;
+        self.volunteers.insert(copy.id.clone(), Some(copy.clone()));
+        // A later version in the same batch replaces the row waiting to be written.
+        self.volunteer_rows
+            .retain(|(waiting, _)| waiting.id != copy.id);
+        self.volunteer_rows.push((copy, sealed));
+        Ok(())
+    }
+
+    async fn membership(
+        &mut self,
+        transaction: &mut WriteTx,
+        district: &District,
+        change: &pb::Change,
+    ) -> Result<(), ApiError> {
+        let mut copy: Membership = serde_form(change)?;
+        let name = names::membership(&copy.org_unit_id, &copy.id);
+        let volunteer = self.held_volunteer(transaction, &copy.volunteer_id).await?;
+        if !self
+            .within(transaction, district, &copy.org_unit_id)
+            .await?
+            || volunteer
+                .as_ref()
+                .is_none_or(|volunteer| volunteer.meta.origin_instance != district.instance_id)
+        {
+            return Err(outside(district, &name));
+        }
+        let held = match self.memberships.get(&copy.id) {
+            Some(held) => held.clone(),
+            None => {
+                self.write(transaction).await?;
+                store::members::get_membership(transaction.conn(), &copy.id).await?
+            }
+        };
+        if !newer(
+            held.as_ref().map(|held| &held.meta),
+            copy.meta.version,
+            district,
+            &name,
+        )? {
+            return Ok(());
+        }
+        transaction.record_diff(
+            "egret.registry.v1.Membership",
+            name,
+            operation(held.is_some()),
+            held.as_ref().map(payload::plain).as_ref(),
+            payload::plain(&copy),
+            &change.reason,
+        )?;
+        if let Some(volunteer) = volunteer {
+            copy.volunteer_display_name = volunteer.display_name;
+        }
+        self.memberships.insert(copy.id.clone(), Some(copy.clone()));
+        self.membership_rows.retain(|waiting| waiting.id != copy.id);
+        self.membership_rows.push(copy);
+        Ok(())
+    }
+
+    /// Writes the rows waiting: volunteers first, which memberships refer to.
+    async fn write(&mut self, transaction: &mut WriteTx) -> Result<(), ApiError> {
+        if !self.volunteer_rows.is_empty() {
+            store::volunteers::put_copies(transaction.conn(), &self.volunteer_rows).await?;
+            self.volunteer_rows.clear();
+        }
+        if !self.membership_rows.is_empty() {
+            store::members::put_copy_memberships(transaction.conn(), &self.membership_rows).await?;
+            self.membership_rows.clear();
+        }
+        Ok(())
+    }
+}
+
+/// Each of `ids` as not held, until read.
+fn absent<T>(ids: &[&str]) -> HashMap<String, Option<T>> {
+    ids.iter().map(|id| (id.to_string(), None)).collect()
 }
 
 async fn apply_application(

@@ -37,10 +37,18 @@ pub async fn insert_memberships(
     connection: &mut sqlx::AnyConnection,
     memberships: &[Membership],
 ) -> Result<(), ApiError> {
+    write_memberships(connection, memberships, "").await
+}
+
+async fn write_memberships(
+    connection: &mut sqlx::AnyConnection,
+    memberships: &[Membership],
+    on_conflict: &str,
+) -> Result<(), ApiError> {
     for chunk in memberships.chunks(80) {
         let sql = format!(
             "INSERT INTO memberships (id, org_unit_id, volunteer_id, is_primary, state, joined_on, \
-             ended_on, origin_instance, version, create_time, update_time) VALUES {}",
+             ended_on, origin_instance, version, create_time, update_time) VALUES {} {on_conflict}",
             egret_storage::rows::value_rows(connection, chunk.len(), 11)
         );
         let mut query = sqlx::query(&sql);
@@ -126,6 +134,20 @@ where
     .await
     .map_err(sql_error("membership"))?;
     row.as_ref().map(membership_from_row).transpose()
+}
+
+/// The memberships among `ids` (in no order; those not held are missing).
+pub async fn get_memberships(
+    connection: &mut sqlx::AnyConnection,
+    ids: &[&str],
+) -> Result<Vec<Membership>, ApiError> {
+    let select = format!("SELECT {MEMBERSHIP_COLUMNS} {MEMBERSHIP_FROM} WHERE m.id IN");
+    egret_storage::rows::fetch_by_ids(connection, &select, ids)
+        .await
+        .map_err(sql_error("membership"))?
+        .iter()
+        .map(membership_from_row)
+        .collect()
 }
 
 /// A volunteer's active memberships, oldest first.
@@ -374,18 +396,16 @@ where
     rows.iter().map(application_from_row).collect()
 }
 
-/// Writes a copy of another instance's membership as it stands, unless a version as new
-/// is held already.
-pub async fn put_copy_membership<'e, E>(
-    executor: E,
-    membership: &Membership,
-) -> Result<(), ApiError>
-where
-    E: Executor<'e, Database = Any>,
-{
-    write_membership(
-        executor,
-        membership,
+/// Writes copies of another instance's memberships as they stand, many rows to a
+/// statement; a copy is skipped where a version as new is held already. One id appears
+/// at most once.
+pub async fn put_copy_memberships(
+    connection: &mut sqlx::AnyConnection,
+    copies: &[Membership],
+) -> Result<(), ApiError> {
+    write_memberships(
+        connection,
+        copies,
         "ON CONFLICT (id) DO UPDATE SET org_unit_id = excluded.org_unit_id, \
          is_primary = excluded.is_primary, state = excluded.state, \
          joined_on = excluded.joined_on, ended_on = excluded.ended_on, \

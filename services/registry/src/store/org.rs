@@ -119,6 +119,20 @@ where
     Ok(pair)
 }
 
+/// The units among `ids` (in no order; those not held are missing).
+pub async fn get_org_units(
+    connection: &mut sqlx::AnyConnection,
+    ids: &[&str],
+) -> Result<Vec<OrgUnit>, ApiError> {
+    let select = format!("SELECT {ORG_COLUMNS} FROM org_units WHERE id IN");
+    egret_storage::rows::fetch_by_ids(connection, &select, ids)
+        .await
+        .map_err(sql_error("org unit"))?
+        .iter()
+        .map(org_from_row)
+        .collect()
+}
+
 /// The root unit (the one without a parent), if created.
 pub async fn get_root<'e, E>(executor: E) -> Result<Option<OrgUnit>, ApiError>
 where

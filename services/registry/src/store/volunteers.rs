@@ -98,25 +98,45 @@ pub async fn insert_many(
     connection: &mut AnyConnection,
     volunteers: &[(Volunteer, Vec<u8>)],
 ) -> Result<(), ApiError> {
-    for chunk in volunteers.chunks(40) {
+    let rows: Vec<_> = volunteers
+        .iter()
+        .map(|(volunteer, sealed)| {
+            (
+                volunteer,
+                volunteer.id_number_hash.clone(),
+                sealed.as_slice(),
+            )
+        })
+        .collect();
+    write_many(connection, &rows, "").await
+}
+
+/// Writes volunteers, each with its lookup hash and sealed number, many rows to a
+/// statement, with `on_conflict` after the rows.
+async fn write_many(
+    connection: &mut AnyConnection,
+    rows: &[(&Volunteer, String, &[u8])],
+    on_conflict: &str,
+) -> Result<(), ApiError> {
+    for chunk in rows.chunks(40) {
         let sql = format!(
             "INSERT INTO volunteers (id, volunteer_number, display_name, id_type, id_number_hash, \
              id_number_encrypted, id_number_masked, birth_date, gender, phone, email, skills_json, \
              service_fields_json, service_themes_json, availability_json, emergency_name, \
              emergency_relationship, emergency_phone, status, registering_org_unit_id, \
              origin_instance, version, create_time, update_time, id_number_federation_hash) \
-             VALUES {}",
+             VALUES {} {on_conflict}",
             value_rows(connection, chunk.len(), 25)
         );
         let mut query = sqlx::query(&sql);
-        for (volunteer, sealed_id_number) in chunk {
+        for (volunteer, id_number_hash, sealed_id_number) in chunk {
             query = query
                 .bind(volunteer.id.as_str())
                 .bind(volunteer.volunteer_number.as_str())
                 .bind(volunteer.display_name.as_str())
                 .bind(id_type_number(volunteer.id_type))
-                .bind(volunteer.id_number_hash.as_str())
-                .bind(sealed_id_number.clone())
+                .bind(id_number_hash.as_str())
+                .bind(*sealed_id_number)
                 .bind(volunteer.id_number_masked.as_str())
                 .bind(volunteer.birth_date.to_iso())
                 .bind(gender_number(volunteer.gender))
@@ -158,6 +178,20 @@ where
     .await
     .map_err(sql_error("volunteer"))?;
     row.as_ref().map(from_row).transpose()
+}
+
+/// The volunteers among `ids` (in no order; those not held are missing).
+pub async fn get_many(
+    connection: &mut AnyConnection,
+    ids: &[&str],
+) -> Result<Vec<Volunteer>, ApiError> {
+    let select = format!("SELECT {COLUMNS} FROM volunteers v WHERE v.id IN");
+    egret_storage::rows::fetch_by_ids(connection, &select, ids)
+        .await
+        .map_err(sql_error("volunteer"))?
+        .iter()
+        .map(from_row)
+        .collect()
 }
 
 /// The id of the volunteer with this ID-number hash.
@@ -390,25 +424,30 @@ where
     rows.iter().map(from_row).collect()
 }
 
-/// Writes a copy of another instance's volunteer (a district's, at the city) as it
-/// stands, unless a version as new is held already. Its sealed number is
-/// `sealed_id_number`: empty unless the district sends full records, and emptied again by
-/// a later minimal copy. Its lookup hash is a placeholder naming the record, so it never
-/// matches a real hash (the city cannot look a district's volunteer up by ID number).
-pub async fn put_copy(
+/// Writes copies of another instance's volunteers (a district's, at the city) as they
+/// stand, each with its sealed number, many rows to a statement; a copy is skipped where
+/// a version as new is held already. A sealed number is empty unless the district sends
+/// full records, and emptied again by a later minimal copy. The lookup hash is a
+/// placeholder naming the record, so it never matches a real hash (the city cannot look
+/// a district's volunteer up by ID number). One id appears at most once.
+pub async fn put_copies(
     connection: &mut AnyConnection,
-    volunteer: &Volunteer,
-    sealed_id_number: &[u8],
+    copies: &[(Volunteer, Vec<u8>)],
 ) -> Result<(), ApiError> {
-    sqlx::query(
-        "INSERT INTO volunteers (id, volunteer_number, display_name, id_type, id_number_hash, \
-         id_number_encrypted, id_number_masked, birth_date, gender, phone, email, skills_json, \
-         service_fields_json, service_themes_json, availability_json, emergency_name, \
-         emergency_relationship, emergency_phone, status, registering_org_unit_id, \
-         origin_instance, version, create_time, update_time, id_number_federation_hash) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
-         $18, $19, $20, $21, $22, $23, $24, $25) \
-         ON CONFLICT (id) DO UPDATE SET display_name = excluded.display_name, \
+    let rows: Vec<_> = copies
+        .iter()
+        .map(|(volunteer, sealed)| {
+            let placeholder = format!(
+                "instances/{}/volunteers/{}",
+                volunteer.meta.origin_instance, volunteer.id
+            );
+            (volunteer, placeholder, sealed.as_slice())
+        })
+        .collect();
+    write_many(
+        connection,
+        &rows,
+        "ON CONFLICT (id) DO UPDATE SET display_name = excluded.display_name, \
          id_number_masked = excluded.id_number_masked, \
          id_number_encrypted = excluded.id_number_encrypted, birth_date = excluded.birth_date, \
          gender = excluded.gender, phone = excluded.phone, email = excluded.email, \
@@ -423,38 +462,7 @@ pub async fn put_copy(
          WHERE volunteers.version < excluded.version \
          AND volunteers.origin_instance = excluded.origin_instance",
     )
-    .bind(volunteer.id.as_str())
-    .bind(volunteer.volunteer_number.as_str())
-    .bind(volunteer.display_name.as_str())
-    .bind(id_type_number(volunteer.id_type))
-    .bind(format!(
-        "instances/{}/volunteers/{}",
-        volunteer.meta.origin_instance, volunteer.id
-    ))
-    .bind(sealed_id_number)
-    .bind(volunteer.id_number_masked.as_str())
-    .bind(volunteer.birth_date.to_iso())
-    .bind(gender_number(volunteer.gender))
-    .bind(volunteer.phone.as_str())
-    .bind(volunteer.email.as_str())
-    .bind(to_json(&volunteer.skills))
-    .bind(to_json(&volunteer.service_fields))
-    .bind(to_json(&volunteer.service_themes))
-    .bind(to_json(&volunteer.availability))
-    .bind(volunteer.emergency_contact.name.as_str())
-    .bind(volunteer.emergency_contact.relationship.as_str())
-    .bind(volunteer.emergency_contact.phone.as_str())
-    .bind(volunteer.status as i64)
-    .bind(volunteer.registering_org_unit_id.as_str())
-    .bind(volunteer.meta.origin_instance.as_str())
-    .bind(volunteer.meta.version)
-    .bind(volunteer.meta.create_time)
-    .bind(volunteer.meta.update_time)
-    .bind(volunteer.id_number_federation_hash.as_str())
-    .execute(&mut *connection)
     .await
-    .map_err(sql_error("volunteer"))?;
-    Ok(())
 }
 
 /// Federation hashes after `after` that volunteers of more than one instance visible in

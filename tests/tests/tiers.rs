@@ -93,19 +93,32 @@ async fn service_link_of(
 }
 
 /// The overview of `root` at `app`, up to a week ahead: activities start hours from now,
-/// which in China may be tomorrow already.
+/// which in China may be tomorrow already. A busy database is retried with backoff, as
+/// the answer asks.
 async fn overview(app: &TestApp, root: &str) -> reporting_pb::GetOverviewResponse {
     let ahead = egret_runtime::wire::today().add_days(7);
-    app.statistics(&app.admin())
-        .get_overview(reporting_pb::GetOverviewRequest {
-            org_unit: root.to_string(),
-            catch_up: true,
-            end_date: Some(egret_runtime::wire::date_to_wire(ahead)),
-            ..Default::default()
-        })
-        .await
-        .expect("statistics")
-        .into_inner()
+    let mut wait = std::time::Duration::from_millis(100);
+    loop {
+        let answer = app
+            .statistics(&app.admin())
+            .get_overview(reporting_pb::GetOverviewRequest {
+                org_unit: root.to_string(),
+                catch_up: true,
+                end_date: Some(egret_runtime::wire::date_to_wire(ahead)),
+                ..Default::default()
+            })
+            .await;
+        match answer {
+            Err(status)
+                if status.code() == Code::ResourceExhausted
+                    && wait < std::time::Duration::from_secs(5) =>
+            {
+                tokio::time::sleep(wait).await;
+                wait *= 2;
+            }
+            answer => return answer.expect("statistics").into_inner(),
+        }
+    }
 }
 
 async fn teams(app: &TestApp, root: &str) -> i64 {

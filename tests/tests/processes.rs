@@ -165,7 +165,10 @@ async fn one_day_then_a_crash(mut app: TestApp) {
             .star_ratings(&admin)
             .evaluate_volunteer(recognition::EvaluateVolunteerRequest {
                 volunteer: volunteer.name.clone(),
-                date: None,
+                // The activity starts within the hour, which in China may be tomorrow.
+                date: Some(egret_runtime::wire::date_to_wire(
+                    egret_runtime::wire::today().add_days(1),
+                )),
             })
             .await
             .expect("evaluates")
@@ -206,6 +209,10 @@ async fn one_day_then_a_crash(mut app: TestApp) {
         .get_overview(reporting::GetOverviewRequest {
             org_unit: app.root.clone(),
             catch_up: true,
+            // The activity starts within the hour, which in China may be tomorrow.
+            end_date: Some(egret_runtime::wire::date_to_wire(
+                egret_runtime::wire::today().add_days(1),
+            )),
             ..Default::default()
         })
         .await

@@ -139,6 +139,7 @@ impl RecordApplier for RegistryApplier {
                     "本实例未配置向上级发送完整记录（instance.upward_projection = \"full/v1\" 并填写 instance.legal_basis）",
                 ));
             }
+            let held = held_volunteers(database, changes).await?;
             let mut disclosed = Vec::new();
             for change in changes.iter_mut() {
                 let Some(kind) = change
@@ -150,8 +151,7 @@ impl RecordApplier for RegistryApplier {
                 };
                 let read = match kind {
                     Kind::Volunteer(volunteer) => {
-                        disclose_volunteer(&self.cipher, database, volunteer)
-                            .await?
+                        disclose_volunteer(&self.cipher, &held, volunteer)?
                             .then(|| (names::volunteer(&volunteer.id), VOLUNTEER_FIELDS))
                     }
                     Kind::RegistrationForm(form) => disclose_form(database, form)
@@ -166,24 +166,57 @@ impl RecordApplier for RegistryApplier {
     }
 }
 
+/// The volunteers of a page of changes as held, each with its sealed number, read in two
+/// statements for the page.
+async fn held_volunteers(
+    database: &Database,
+    changes: &[pb::Change],
+) -> Result<HashMap<String, (Volunteer, Vec<u8>)>, ApiError> {
+    let mut ids: Vec<&str> = changes
+        .iter()
+        .filter_map(|change| match change.record.as_ref()?.kind.as_ref()? {
+            Kind::Volunteer(volunteer) => Some(volunteer.id.as_str()),
+            _ => None,
+        })
+        .collect();
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    let mut connection = database
+        .reader()
+        .acquire()
+        .await
+        .map_err(|error| egret_storage::convert_sqlx_err(error, "volunteer"))?;
+    let mut sealed = store::volunteers::sealed_id_numbers(&mut connection, &ids).await?;
+    Ok(store::volunteers::get_many(&mut connection, &ids)
+        .await?
+        .into_iter()
+        .filter_map(|volunteer| {
+            let number = sealed.remove(&volunteer.id)?;
+            Some((volunteer.id.clone(), (volunteer, number)))
+        })
+        .collect())
+}
+
 /// Fills in a volunteer's ID number, and its contacts when the change is of the version
 /// held (an older change goes with masked contacts: a later one carries the latest);
 /// false for a volunteer no longer held.
-async fn disclose_volunteer(
+fn disclose_volunteer(
     cipher: &PersonalDataCipher,
-    database: &Database,
+    held: &HashMap<String, (Volunteer, Vec<u8>)>,
     volunteer: &mut pb::Volunteer,
 ) -> Result<bool, ApiError> {
-    let Some(held) = store::volunteers::get(database.reader(), &volunteer.id).await? else {
+    let Some((held, sealed)) = held.get(&volunteer.id) else {
         return Ok(false);
     };
-    let sealed = store::volunteers::sealed_id_number(database.reader(), &volunteer.id).await?;
-    volunteer.id_number = cipher.decrypt(&sealed).map_err(ApiError::Internal)?;
+    volunteer.id_number = cipher.decrypt(sealed).map_err(ApiError::Internal)?;
     if Some(held.meta.version) == volunteer.meta.as_ref().map(|meta| meta.version) {
-        volunteer.phone = held.phone;
-        volunteer.email = held.email;
+        volunteer.phone.clone_from(&held.phone);
+        volunteer.email.clone_from(&held.email);
         if let Some(contact) = volunteer.emergency_contact.as_mut() {
-            contact.phone = held.emergency_contact.phone;
+            contact.phone.clone_from(&held.emergency_contact.phone);
         }
     }
     Ok(true)

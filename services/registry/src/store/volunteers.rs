@@ -252,6 +252,23 @@ where
     Ok(sealed)
 }
 
+/// The sealed ID numbers of the volunteers among `ids`, by id.
+pub async fn sealed_id_numbers(
+    connection: &mut AnyConnection,
+    ids: &[&str],
+) -> Result<std::collections::HashMap<String, Vec<u8>>, ApiError> {
+    egret_storage::rows::fetch_by_ids(
+        connection,
+        "SELECT id, id_number_encrypted FROM volunteers WHERE id IN",
+        ids,
+    )
+    .await
+    .map_err(sql_error("volunteer"))?
+    .iter()
+    .map(|row| Ok((column(row, "id")?, column(row, "id_number_encrypted")?)))
+    .collect()
+}
+
 /// Writes a volunteer's changeable fields if still at `volunteer.meta.version - 1`.
 pub async fn update<'e, E>(executor: E, volunteer: &Volunteer) -> Result<bool, ApiError>
 where

@@ -63,11 +63,35 @@ pub(crate) fn bin_dir_of(names: &[&str]) -> PathBuf {
 
 /// A free loopback port. The port is picked before the processes start because services
 /// name each other's addresses in their configuration.
+///
+/// It comes from below the kernel's ephemeral range: a port there (which is where
+/// `bind(0)` picks) can be taken by any outgoing connection, a database pool's or a
+/// client's, between being picked and being bound, and the process then fails to start.
+/// Below the range only a listener can take it.
 pub(crate) fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free port")
-        .port()
+    use std::hash::{BuildHasher, RandomState};
+    use std::sync::atomic::{AtomicU32, Ordering};
+    // Ports this test process handed out are not handed out again, even once they are free.
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse::<u32>().ok())
+        .unwrap_or(32_768)
+        .clamp(2_048, 65_535);
+    let (low, span) = (ephemeral_low / 2, ephemeral_low - ephemeral_low / 2);
+    // Test processes start their walk at different places, so that two test binaries
+    // rarely try the same ports.
+    static START: std::sync::LazyLock<u32> =
+        std::sync::LazyLock::new(|| RandomState::new().hash_one(std::process::id()) as u32);
+    let start = *START;
+    loop {
+        let step = NEXT.fetch_add(1, Ordering::Relaxed);
+        assert!(step < span, "no free port below the ephemeral range");
+        let port = u16::try_from(low + start.wrapping_add(step) % span).expect("a port");
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 impl Processes {

@@ -66,10 +66,14 @@ impl Egret {
             .expect("egret starts");
         let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
         loop {
-            let line = lines
-                .next()
-                .expect("egret printed its banner")
-                .expect("utf-8");
+            let Some(Ok(line)) = lines.next() else {
+                // Its error went to this test's standard error, just above.
+                let exit = child.wait().ok();
+                panic!(
+                    "egret up on port {} ended before its banner (exit: {exit:?})",
+                    self.port
+                );
+            };
             if let Some(rest) = line.strip_prefix("root org unit: ") {
                 self.root = rest
                     .split_whitespace()

@@ -257,9 +257,16 @@ impl Pusher {
 
     async fn push_all(&self) -> Result<(), ApiError> {
         let mut tally = self.due_tally().await;
+        // The page after the batch in flight, read while the upstream applies that batch,
+        // so that reading here and applying there overlap; used only if the upstream
+        // acknowledges the batch, from the sequence it was read after.
+        let mut read_ahead: Option<(i64, crate::follower::FeedPage)> = None;
         loop {
             let after = self.status().acknowledged_sequence;
-            let page = self.local.read(after, BATCH, PUSH_DEADLINE).await?;
+            let page = match read_ahead.take() {
+                Some((read_after, page)) if read_after == after => page,
+                _ => self.local.read(after, BATCH, PUSH_DEADLINE).await?,
+            };
             // Even with nothing new, the push goes: it is the heartbeat that proves to the
             // upstream that the district's head is applied.
             self.note(|status| status.head_sequence = page.head_sequence);
@@ -296,7 +303,19 @@ impl Pusher {
                     .parse()
                     .map_err(|_| ApiError::Internal(anyhow::anyhow!("the token is not ASCII")))?,
             );
-            match self.upstream.clone().push_changes(request).await {
+            let mut upstream = self.upstream.clone();
+            let answer = if last_sequence < page.head_sequence {
+                let (answer, next) = tokio::join!(
+                    upstream.push_changes(request),
+                    self.local.read(last_sequence, BATCH, PUSH_DEADLINE)
+                );
+                // A failed read ahead is read again in the next round.
+                read_ahead = next.ok().map(|next| (last_sequence, next));
+                answer
+            } else {
+                upstream.push_changes(request).await
+            };
+            match answer {
                 Ok(answer) => {
                     let answer = answer.into_inner();
                     let acknowledged = answer.acknowledged_sequence;

@@ -127,27 +127,34 @@ async fn measure() -> anyhow::Result<()> {
 /// Waits until every follower of the district on SQLite under `data_dir` (each service's
 /// `feed_checkpoints`) has applied the whole log it follows.
 async fn district_settled(data_dir: &std::path::Path) -> anyhow::Result<()> {
-    let open = |service: &str| {
-        let path = data_dir.join(format!("{service}.db"));
-        async move {
-            let options = sqlx::sqlite::SqliteConnectOptions::new()
-                .filename(path)
-                .read_only(true);
-            sqlx::SqliteConnection::connect_with(&options).await
-        }
-    };
+    // One read-only connection per service's file, opened once.
+    let mut connections = std::collections::HashMap::new();
+    for service in ["registry", "activity", "recognition", "reporting"] {
+        let options = sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(data_dir.join(format!("{service}.db")))
+            .read_only(true);
+        connections.insert(
+            service.to_string(),
+            sqlx::SqliteConnection::connect_with(&options).await?,
+        );
+    }
     let started = Instant::now();
     loop {
+        let mut heads = std::collections::HashMap::new();
+        for (service, connection) in &mut connections {
+            let (head,): (i64,) = sqlx::query_as("SELECT last_sequence FROM change_log_head")
+                .fetch_one(connection)
+                .await?;
+            heads.insert(service.clone(), head);
+        }
         let mut behind = Vec::new();
         for follower in ["activity", "recognition", "reporting"] {
             let checkpoints: Vec<(String, i64)> =
                 sqlx::query_as("SELECT feed, last_sequence FROM feed_checkpoints")
-                    .fetch_all(&mut open(follower).await?)
+                    .fetch_all(connections.get_mut(follower).expect("opened"))
                     .await?;
             for (feed, applied) in checkpoints {
-                let (head,): (i64,) = sqlx::query_as("SELECT last_sequence FROM change_log_head")
-                    .fetch_one(&mut open(&feed).await?)
-                    .await?;
+                let head = heads.get(&feed).copied().unwrap_or_default();
                 if applied < head {
                     behind.push(format!("{follower} of {feed}: {applied} of {head}"));
                 }

@@ -283,7 +283,13 @@ fn invalid_argument(violations: Vec<Violation>) -> Status {
     let mut details = ErrorDetails::with_bad_request(
         listed
             .into_iter()
-            .map(|violation| tonic_types::FieldViolation::new(violation.field, violation.reason.en))
+            .map(|violation| tonic_types::FieldViolation {
+                localized_message: Some(tonic_types::LocalizedMessage::new(
+                    ZH_CN,
+                    violation.reason.zh,
+                )),
+                ..tonic_types::FieldViolation::new(violation.field, violation.reason.en)
+            })
             .collect::<Vec<_>>(),
     );
     details.set_localized_message(ZH_CN, format!("请求参数有误：{zh}"));

@@ -61,6 +61,7 @@ pub struct ServiceHost {
     public_methods: Vec<String>,
     gates: Vec<(&'static str, Gates)>,
     fallback: Option<Fallback>,
+    web: Option<Fallback>,
     grpc_web: bool,
     permits: Arc<Semaphore>,
     shared: http::Extensions,
@@ -108,6 +109,7 @@ impl ServiceHost {
             public_methods: Vec::new(),
             gates: Vec::new(),
             fallback: None,
+            web: None,
             grpc_web: false,
             shared: http::Extensions::new(),
             companions: Vec::new(),
@@ -205,6 +207,36 @@ impl ServiceHost {
         )
     }
 
+    /// Everything this host answers as one in-process service: its own services behind
+    /// the same checks as on the listener, and the calls it forwards (see
+    /// [`forward_others`](Self::forward_others)). For a web front in the same process,
+    /// which calls the API as any client would, without a hop through the network.
+    /// Call it once every service and the fallback are in place.
+    pub fn in_process_all(&self) -> Fallback {
+        let inner = self
+            .guard_layer()
+            .layer(self.routes.clone().routes().prepare());
+        Fallback::new(self.front_layer().layer(inner))
+    }
+
+    /// Answers every request that is not gRPC or gRPC-Web (a browser asking for a page)
+    /// with `web`, on the same listener, over HTTP/1.1 or HTTP/2. `web` applies its own
+    /// limits: the token check, deadline and concurrency limit are for gRPC calls.
+    pub fn serve_web(&mut self, web: Fallback) {
+        self.web = Some(web);
+    }
+
+    fn front_layer(&self) -> FrontLayer {
+        FrontLayer {
+            local: HOST_SERVICES
+                .iter()
+                .chain(self.served_names.iter())
+                .map(|name| (*name).to_string())
+                .collect(),
+            fallback: self.fallback.clone(),
+        }
+    }
+
     fn guard_layer(&self) -> GuardLayer {
         GuardLayer {
             state: Arc::new(GuardState {
@@ -257,15 +289,9 @@ impl ServiceHost {
                 .await;
         }
         let guard = self.guard_layer();
-        let front = FrontLayer {
-            local: HOST_SERVICES
-                .iter()
-                .chain(self.served_names.iter())
-                .map(|name| (*name).to_string())
-                .collect(),
-            fallback: self.fallback,
-        };
+        let front = self.front_layer();
         let grpc_web = self.grpc_web.then(tonic_web::GrpcWebLayer::new);
+        let web = self.web.clone().map(|web| WebLayer { web });
         let health = self.health.clone();
         let served_names = self.served_names.clone();
         let signal_token = shutdown.clone();
@@ -284,7 +310,8 @@ impl ServiceHost {
         let router = Server::builder()
             .http2_keepalive_interval(Some(links::HTTP2_KEEPALIVE_INTERVAL))
             .http2_keepalive_timeout(Some(links::HTTP2_KEEPALIVE_TIMEOUT))
-            .accept_http1(self.grpc_web)
+            .accept_http1(self.grpc_web || web.is_some())
+            .layer(tower::util::option_layer(web))
             .layer(tower::util::option_layer(grpc_web))
             .layer(front)
             .layer(guard)
@@ -422,6 +449,69 @@ where
         {
             let mut fallback = fallback.clone();
             return Box::pin(async move { fallback.call(request).await });
+        }
+        let fresh = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, fresh);
+        Box::pin(inner.call(request))
+    }
+}
+
+/// Sends every request that is not gRPC (by its content type) to the web front.
+#[derive(Clone)]
+struct WebLayer {
+    web: Fallback,
+}
+
+impl<S> Layer<S> for WebLayer {
+    type Service = Web<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Web {
+            inner,
+            web: self.web.clone(),
+        }
+    }
+}
+
+#[derive(Clone)]
+struct Web<S> {
+    inner: S,
+    web: Fallback,
+}
+
+/// Whether `request` is a gRPC or gRPC-Web call (`application/grpc`, `application/grpc+proto`,
+/// `application/grpc-web-text`, …) rather than a browser's page or form.
+fn is_grpc<B>(request: &http::Request<B>) -> bool {
+    request
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("application/grpc"))
+}
+
+impl<S> Service<http::Request<tonic::body::Body>> for Web<S>
+where
+    S: Service<
+            http::Request<tonic::body::Body>,
+            Response = http::Response<tonic::body::Body>,
+            Error = Infallible,
+        > + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = http::Response<tonic::body::Body>;
+    type Error = Infallible;
+    type Future = BoxFuture<'static, Result<Self::Response, Infallible>>;
+
+    fn poll_ready(&mut self, context: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(context)
+    }
+
+    fn call(&mut self, request: http::Request<tonic::body::Body>) -> Self::Future {
+        if !is_grpc(&request) {
+            let mut web = self.web.clone();
+            return Box::pin(async move { web.call(request).await });
         }
         let fresh = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, fresh);

@@ -40,6 +40,8 @@ pub struct GatewaySettings {
     /// How long a refresh token stays valid (a sign-in lasts at most this long unused).
     #[serde(with = "humantime_serde")]
     pub refresh_token_ttl: Duration,
+    /// `[gateway.console]`: the web console on the gateway's address.
+    pub console: egret_console::ConsoleSettings,
 }
 
 impl Default for GatewaySettings {
@@ -55,6 +57,7 @@ impl Default for GatewaySettings {
             tally_interval: egret_sync::push::TALLY_INTERVAL,
             access_token_ttl: Duration::from_secs(15 * 60),
             refresh_token_ttl: Duration::from_secs(30 * 24 * 3600),
+            console: egret_console::ConsoleSettings::default(),
         }
     }
 }
@@ -125,7 +128,7 @@ impl Validate for GatewaySettings {
                 "must be longer than gateway.access_token_ttl and at most 365 days",
             ));
         }
-        Ok(())
+        self.console.validate()
     }
 }
 

@@ -234,6 +234,11 @@ impl Gateway {
         );
         host.forward_others(Fallback::new(proxy));
         host.accept_grpc_web();
+        if settings.console.enabled {
+            // The console calls the API through this same stack, as any client would.
+            let api = host.in_process_all();
+            host.serve_web(egret_console::service(&settings.console, api));
+        }
         Ok(Self {
             host,
             upstreams,
@@ -581,8 +586,13 @@ impl Instance {
             .map_or(String::new(), |password| {
                 format!("\n{}", first_sign_in(password))
             });
+        let console = if self.config.gateway.console.enabled {
+            format!("\nconsole in a browser: http://{}/", self.local_addr())
+        } else {
+            String::new()
+        };
         format!(
-            "egret listening on {address}\n\
+            "egret listening on {address}{console}\n\
              services behind the gateway: {services}\n\
              instance: {instance} ({tier:?}), data directory: {data_dir}\n\
              root org unit: orgUnits/{root_id} {root_name}{first_admin}{metrics}\n\
@@ -609,6 +619,9 @@ pub async fn serve_alone(
     let _telemetry = egret_runtime::telemetry::init(&config.common.telemetry)?;
     let gateway = Gateway::bind(&config.common, &config.gateway, &config.gateway.services).await?;
     println!("egret-gateway listening on {}", gateway.local_addr());
+    if config.gateway.console.enabled {
+        println!("console in a browser: http://{}/", gateway.local_addr());
+    }
     if let Some(metrics) = gateway.metrics_addr() {
         println!("metrics at http://{metrics}/metrics");
     }

@@ -1,0 +1,204 @@
+//! Calling the services as the signed-in person: each call carries her access token, a
+//! deadline and the browser's address, and its failure comes back in Chinese, field by
+//! field.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use egret_runtime::Fallback;
+use egret_runtime::error::ZH_CN;
+use http::Uri;
+use tonic::Code;
+use tonic::transport::server::TcpConnectInfo;
+use tonic_types::StatusExt;
+
+/// The services, reached through the gateway's in-process stack.
+#[derive(Clone)]
+pub struct Api {
+    service: Fallback,
+    origin: Uri,
+    timeout: Duration,
+}
+
+/// Who makes a call: the person's access token (none before sign-in) and her browser's
+/// address.
+#[derive(Clone, Debug, Default)]
+pub struct Caller {
+    /// The bearer token.
+    pub access_token: Option<String>,
+    /// The browser's address, as the console's listener saw it.
+    pub peer: Option<SocketAddr>,
+}
+
+/// The generated clients, over the in-process stack.
+pub type AuthClient = egret_proto::gateway::v1::auth_service_client::AuthServiceClient<Fallback>;
+/// Accounts.
+pub type AccountClient =
+    egret_proto::gateway::v1::account_service_client::AccountServiceClient<Fallback>;
+/// Org units and their registration forms.
+pub type OrgUnitClient =
+    egret_proto::registry::v1::org_unit_service_client::OrgUnitServiceClient<Fallback>;
+/// Volunteers.
+pub type VolunteerClient =
+    egret_proto::registry::v1::volunteer_service_client::VolunteerServiceClient<Fallback>;
+/// Memberships and join applications.
+pub type MembershipClient =
+    egret_proto::registry::v1::membership_service_client::MembershipServiceClient<Fallback>;
+/// Statistics.
+pub type StatisticsClient =
+    egret_proto::reporting::v1::statistics_service_client::StatisticsServiceClient<Fallback>;
+/// Targets.
+pub type TargetClient =
+    egret_proto::reporting::v1::target_service_client::TargetServiceClient<Fallback>;
+
+impl Api {
+    /// The services behind `service`, each call bounded by `timeout`.
+    pub fn new(service: Fallback, timeout: Duration) -> Self {
+        Self {
+            service,
+            // Routing is by path; the authority only has to be well formed.
+            origin: Uri::from_static("http://egret.console"),
+            timeout,
+        }
+    }
+
+    /// A request for `message` as `caller`.
+    pub fn request<T>(&self, caller: &Caller, message: T) -> tonic::Request<T> {
+        let mut request = tonic::Request::new(message);
+        request.set_timeout(self.timeout);
+        if let Some(token) = &caller.access_token
+            && let Ok(value) = format!("Bearer {token}").parse()
+        {
+            request.metadata_mut().insert("authorization", value);
+        }
+        request.extensions_mut().insert(TcpConnectInfo {
+            local_addr: None,
+            remote_addr: caller.peer,
+        });
+        request
+    }
+
+    /// Sign-in and passwords.
+    pub fn auth(&self) -> AuthClient {
+        AuthClient::with_origin(self.service.clone(), self.origin.clone())
+    }
+
+    /// Accounts.
+    pub fn accounts(&self) -> AccountClient {
+        AccountClient::with_origin(self.service.clone(), self.origin.clone())
+    }
+
+    /// Org units.
+    pub fn org_units(&self) -> OrgUnitClient {
+        OrgUnitClient::with_origin(self.service.clone(), self.origin.clone())
+    }
+
+    /// Volunteers.
+    pub fn volunteers(&self) -> VolunteerClient {
+        VolunteerClient::with_origin(self.service.clone(), self.origin.clone())
+    }
+
+    /// Memberships.
+    pub fn memberships(&self) -> MembershipClient {
+        MembershipClient::with_origin(self.service.clone(), self.origin.clone())
+    }
+
+    /// Statistics.
+    pub fn statistics(&self) -> StatisticsClient {
+        StatisticsClient::with_origin(self.service.clone(), self.origin.clone())
+    }
+
+    /// Targets.
+    pub fn targets(&self) -> TargetClient {
+        TargetClient::with_origin(self.service.clone(), self.origin.clone())
+    }
+}
+
+/// A call that failed, as a page shows it: one message in Chinese and each named field's
+/// own message in Chinese.
+#[derive(Debug, Clone, Default)]
+pub struct Failure {
+    /// The status code.
+    pub code: Option<Code>,
+    /// The message for the top of the form.
+    pub message: String,
+    /// The message of each field the service named (`volunteer.id_number` → …).
+    pub fields: BTreeMap<String, String>,
+}
+
+impl Failure {
+    /// A failure the console itself found in a form, before any call.
+    pub fn field(field: &str, message: &str) -> Self {
+        let mut fields = BTreeMap::new();
+        fields.insert(field.to_string(), message.to_string());
+        Self {
+            code: Some(Code::InvalidArgument),
+            message: "请检查标出的内容。".to_string(),
+            fields,
+        }
+    }
+
+    /// The message for `field`, if the service named it.
+    pub fn for_field(&self, field: &str) -> Option<&str> {
+        self.fields.get(field).map(String::as_str)
+    }
+
+    /// Whether the person's sign-in is no longer valid.
+    pub fn is_unauthenticated(&self) -> bool {
+        self.code == Some(Code::Unauthenticated)
+    }
+}
+
+impl From<tonic::Status> for Failure {
+    fn from(status: tonic::Status) -> Self {
+        let details = status.get_error_details();
+        let message = details
+            .localized_message()
+            .filter(|localized| localized.locale == ZH_CN)
+            .map(|localized| localized.message.clone())
+            .unwrap_or_else(|| generic_message(status.code()).to_string());
+        let fields = details
+            .bad_request()
+            .map(|bad_request| {
+                bad_request
+                    .field_violations
+                    .iter()
+                    .map(|violation| {
+                        let text = violation
+                            .localized_message
+                            .as_ref()
+                            .filter(|localized| localized.locale == ZH_CN)
+                            .map_or_else(
+                                || violation.description.clone(),
+                                |localized| localized.message.clone(),
+                            );
+                        (violation.field.clone(), text)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        if status.code() == Code::Internal || status.code() == Code::Unknown {
+            tracing::warn!(code = ?status.code(), message = status.message(), "a console call failed");
+        }
+        Self {
+            code: Some(status.code()),
+            message,
+            fields,
+        }
+    }
+}
+
+/// What a page says when the service gave no Chinese message (a transport failure).
+fn generic_message(code: Code) -> &'static str {
+    match code {
+        Code::Unauthenticated => "登录已失效，请重新登录。",
+        Code::PermissionDenied => "您没有权限进行此操作。",
+        Code::NotFound => "未找到该记录。",
+        Code::InvalidArgument => "请检查填写的内容。",
+        Code::DeadlineExceeded => "服务响应超时，请稍后重试。",
+        Code::Unavailable => "服务暂时不可用，请稍后重试。",
+        Code::ResourceExhausted => "请求过于频繁，请稍后重试。",
+        _ => "操作未能完成，请稍后重试。",
+    }
+}

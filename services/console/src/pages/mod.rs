@@ -1,0 +1,316 @@
+//! The pages: routes, the signed-in extractor, and what every page's layout needs.
+
+mod auth;
+mod home;
+mod org;
+mod volunteers;
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, FromRequestParts};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use egret_proto::gateway::v1::AccountRole;
+use http::request::Parts;
+use http::{HeaderMap, StatusCode, header};
+use tonic::transport::server::TcpConnectInfo;
+
+use crate::AppState;
+use crate::api::{Caller, Failure};
+use crate::session::{Session, same_token};
+
+/// The largest form a page accepts.
+const FORM_BYTES: usize = 64 * 1024;
+
+/// Every route of the console.
+pub(crate) fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/", get(home::show))
+        .route("/signin", get(auth::sign_in_page).post(auth::sign_in))
+        .route(
+            "/password",
+            get(auth::password_page).post(auth::change_password),
+        )
+        .route("/signout", post(auth::sign_out))
+        .route("/org", get(org::own))
+        .route("/org/{id}", get(org::show))
+        .route("/org/{id}/children", post(org::create_child))
+        .route("/org/{id}/form", get(org::edit_form).post(org::update_form))
+        .route(
+            "/volunteers",
+            get(volunteers::list).post(volunteers::create),
+        )
+        .route("/volunteers/search", post(volunteers::search))
+        .route("/volunteers/new", get(volunteers::new_form))
+        .route("/volunteers/{id}", get(volunteers::show))
+        .route("/volunteers/{id}/reveal", post(volunteers::reveal))
+        .route("/assets/{*path}", get(crate::assets::serve))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(FORM_BYTES))
+        .layer(axum::middleware::from_fn(crate::security::guard))
+        .with_state(state)
+}
+
+/// The session cookie's name: `__Host-` when cookies are `Secure`, so no other path or
+/// subdomain can set it.
+fn session_cookie(state: &AppState) -> &'static str {
+    if state.settings.secure_cookies {
+        "__Host-egret_session"
+    } else {
+        "egret_session"
+    }
+}
+
+/// The pre-sign-in CSRF cookie (double submit).
+fn csrf_cookie(state: &AppState) -> &'static str {
+    if state.settings.secure_cookies {
+        "__Host-egret_csrf"
+    } else {
+        "egret_csrf"
+    }
+}
+
+/// A `Set-Cookie` value: HttpOnly, SameSite=Strict, Path=/, Secure behind TLS.
+fn set_cookie(state: &AppState, name: &str, value: &str, max_age: Option<u64>) -> String {
+    let mut cookie = format!("{name}={value}; Path=/; HttpOnly; SameSite=Strict");
+    if let Some(max_age) = max_age {
+        cookie.push_str(&format!("; Max-Age={max_age}"));
+    }
+    if state.settings.secure_cookies {
+        cookie.push_str("; Secure");
+    }
+    cookie
+}
+
+/// The value of cookie `name` in `headers`.
+fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value)
+}
+
+/// The browser's address, as the listener saw it.
+fn peer(parts: &Parts) -> Option<std::net::SocketAddr> {
+    parts
+        .extensions
+        .get::<TcpConnectInfo>()
+        .and_then(TcpConnectInfo::remote_addr)
+}
+
+/// A signed-in person: her session and a caller with a current token. A request without
+/// one is sent to the sign-in page.
+pub(crate) struct Signed {
+    session: Arc<Session>,
+    caller: Caller,
+}
+
+impl Signed {
+    fn layout(&self, title: &str, section: &'static str) -> Layout {
+        Layout::signed(title, section, &self.session)
+    }
+}
+
+impl FromRequestParts<AppState> for Signed {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let is_htmx = parts.headers.contains_key("hx-request");
+        let Some(session) =
+            cookie(&parts.headers, session_cookie(state)).and_then(|id| state.sessions.get(id))
+        else {
+            return Err(to_sign_in(is_htmx));
+        };
+        match session.caller(&state.api, peer(parts)).await {
+            Ok(caller) => Ok(Self { session, caller }),
+            Err(failure) if failure.is_unauthenticated() => {
+                state.sessions.remove(session.id());
+                Err(to_sign_in(is_htmx))
+            }
+            Err(failure) => Err(error_page(&failure, None)),
+        }
+    }
+}
+
+fn to_sign_in(is_htmx: bool) -> Response {
+    if is_htmx {
+        return (StatusCode::OK, [("hx-redirect", "/signin")]).into_response();
+    }
+    Redirect::to("/signin").into_response()
+}
+
+/// A form whose CSRF token is missing or not this session's (or cookie's): refused.
+pub(crate) struct StaleForm;
+
+impl IntoResponse for StaleForm {
+    fn into_response(self) -> Response {
+        (StatusCode::FORBIDDEN, "表单已过期，请刷新页面后重试。").into_response()
+    }
+}
+
+/// Checks a form's CSRF token against the session's.
+fn check_csrf(session: &Session, token: &str) -> Result<(), StaleForm> {
+    if same_token(&session.csrf, token) {
+        return Ok(());
+    }
+    Err(StaleForm)
+}
+
+/// A menu entry.
+pub(crate) struct NavItem {
+    pub href: &'static str,
+    pub label: &'static str,
+    pub section: &'static str,
+}
+
+/// What the frame of every page shows.
+pub(crate) struct Layout {
+    pub title: String,
+    pub section: &'static str,
+    pub csrf: String,
+    pub person_name: String,
+    pub person_roles: String,
+    pub nav: Vec<NavItem>,
+}
+
+impl Layout {
+    /// The frame of a page for someone signed out.
+    fn public(title: &str, csrf: &str) -> Self {
+        Self {
+            title: title.to_string(),
+            section: "",
+            csrf: csrf.to_string(),
+            person_name: String::new(),
+            person_roles: String::new(),
+            nav: Vec::new(),
+        }
+    }
+
+    fn signed(title: &str, section: &'static str, session: &Session) -> Self {
+        let person = &session.person;
+        let mut nav = vec![NavItem {
+            href: "/",
+            label: "首页",
+            section: "home",
+        }];
+        let manages = person.is_staff()
+            || person.has(AccountRole::TeamLeader)
+            || person.has(AccountRole::Viewer);
+        if manages {
+            nav.push(NavItem {
+                href: "/org",
+                label: "组织架构",
+                section: "org",
+            });
+            nav.push(NavItem {
+                href: "/volunteers",
+                label: "志愿者",
+                section: "volunteers",
+            });
+        }
+        Self {
+            title: title.to_string(),
+            section,
+            csrf: session.csrf.clone(),
+            person_name: if person.display_name.is_empty() {
+                person.username.clone()
+            } else {
+                person.display_name.clone()
+            },
+            person_roles: person
+                .roles
+                .iter()
+                .map(|role| crate::labels::role(*role))
+                .collect::<Vec<_>>()
+                .join("、"),
+            nav,
+        }
+    }
+
+    /// Whether a person is signed in on this page.
+    pub fn signed_in(&self) -> bool {
+        !self.person_name.is_empty()
+    }
+}
+
+/// Renders `template`, or an error page when it cannot be rendered.
+fn render(template: &impl Template) -> Response {
+    match template.render() {
+        Ok(html) => Html(html).into_response(),
+        Err(error) => {
+            tracing::error!(%error, "a page could not be rendered");
+            (StatusCode::INTERNAL_SERVER_ERROR, "页面生成失败。").into_response()
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    layout: Layout,
+    message: String,
+}
+
+/// A page that says why a call failed; with the person's frame when she is signed in.
+fn error_page(failure: &Failure, signed: Option<&Signed>) -> Response {
+    let status = match failure.code {
+        Some(tonic::Code::NotFound) => StatusCode::NOT_FOUND,
+        Some(tonic::Code::PermissionDenied) => StatusCode::FORBIDDEN,
+        Some(tonic::Code::InvalidArgument) => StatusCode::BAD_REQUEST,
+        Some(tonic::Code::Unavailable | tonic::Code::DeadlineExceeded) => {
+            StatusCode::SERVICE_UNAVAILABLE
+        }
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    let layout = signed.map_or_else(
+        || Layout::public("出错了", ""),
+        |signed| signed.layout("出错了", ""),
+    );
+    let mut response = render(&ErrorPage {
+        layout,
+        message: failure.message.clone(),
+    });
+    *response.status_mut() = status;
+    response
+}
+
+async fn not_found(signed: Option<Signed>) -> Response {
+    let failure = Failure {
+        code: Some(tonic::Code::NotFound),
+        message: "页面不存在。".to_string(),
+        ..Failure::default()
+    };
+    error_page(&failure, signed.as_ref())
+}
+
+impl axum::extract::OptionalFromRequestParts<AppState> for Signed {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        Ok(
+            <Self as FromRequestParts<AppState>>::from_request_parts(parts, state)
+                .await
+                .ok(),
+        )
+    }
+}
+
+/// The id of a resource name (`orgUnits/{id}` → `{id}`).
+fn id_of(name: &str) -> &str {
+    name.rsplit('/').next().unwrap_or(name)
+}
+
+/// Whether a path segment can be an id: letters, digits and `-`, bounded, so nothing
+/// else is ever put into a resource name.
+fn valid_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+}

@@ -1,0 +1,675 @@
+//! 组织架构: the tree, a unit's page with its registration form (登记表), new units
+//! under it, and the form's editing.
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use egret_proto::common::v1::Date;
+use egret_proto::registry::v1::{
+    CreateOrgUnitRequest, GetOrgUnitRequest, GetRegistrationFormRequest, KeyMember,
+    ListOrgUnitsRequest, OrgUnit, RegistrationForm, TeamLevel, Tier, UpdateRegistrationFormRequest,
+};
+use http::StatusCode;
+use serde::Deserialize;
+
+use super::{Layout, Signed, check_csrf, error_page, id_of, render, valid_id};
+use crate::AppState;
+use crate::api::Failure;
+use crate::labels;
+
+/// Units listed on one page of a unit's children.
+const CHILDREN_PAGE: i32 = 50;
+/// Key-member rows the form offers beyond those filled in.
+const BLANK_KEY_MEMBERS: usize = 2;
+/// Key-member rows a form may post.
+const MAX_KEY_MEMBERS: usize = 50;
+
+/// A unit as a page shows it.
+pub(crate) struct UnitView {
+    pub id: String,
+    pub display_name: String,
+    pub tier: &'static str,
+    pub level: &'static str,
+    pub status: &'static str,
+    pub categories: String,
+    pub themes: String,
+}
+
+impl UnitView {
+    fn from_unit(unit: &OrgUnit) -> Self {
+        Self {
+            id: id_of(&unit.name).to_string(),
+            display_name: unit.display_name.clone(),
+            tier: labels::tier(unit.tier),
+            level: labels::team_level(unit.level),
+            status: labels::org_unit_status(unit.status),
+            categories: unit
+                .categories
+                .iter()
+                .map(|category| labels::team_category(*category))
+                .collect::<Vec<_>>()
+                .join("、"),
+            themes: unit
+                .service_themes
+                .iter()
+                .map(|theme| labels::service_theme(*theme))
+                .collect::<Vec<_>>()
+                .join("、"),
+        }
+    }
+}
+
+/// The registration form as the page shows and edits it.
+#[derive(Default)]
+struct FormView {
+    archive_number: String,
+    team_number: String,
+    leader_name: String,
+    host_unit: String,
+    declared_member_count: String,
+    counted_member_count: String,
+    founded_on: String,
+    founded_on_input: String,
+    phone: String,
+    email: String,
+    address: String,
+    key_members: Vec<KeyMember>,
+    service_features: String,
+    awards: String,
+    version: i64,
+}
+
+impl FormView {
+    fn from_form(form: &RegistrationForm) -> Self {
+        Self {
+            archive_number: form.archive_number.clone(),
+            team_number: form.team_number.clone(),
+            leader_name: form.leader_name.clone(),
+            host_unit: form.host_unit.clone(),
+            declared_member_count: form.declared_member_count.to_string(),
+            counted_member_count: form.counted_member_count.to_string(),
+            founded_on: labels::date(form.founded_on.as_ref()),
+            founded_on_input: form
+                .founded_on
+                .as_ref()
+                .filter(|date| date.year > 0)
+                .map(|date| format!("{:04}-{:02}-{:02}", date.year, date.month, date.day))
+                .unwrap_or_default(),
+            phone: form.phone.clone(),
+            email: form.email.clone(),
+            address: form.address.clone(),
+            key_members: form.key_members.clone(),
+            service_features: form.service_features.clone(),
+            awards: form.awards.clone(),
+            version: form
+                .metadata
+                .as_ref()
+                .map_or(0, |metadata| metadata.version),
+        }
+    }
+}
+
+/// A choice in a select.
+struct Choice {
+    value: i32,
+    label: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "org.html")]
+struct UnitPage {
+    layout: Layout,
+    unit: UnitView,
+    trail: Vec<UnitView>,
+    children: Vec<UnitView>,
+    next_page: String,
+    form: Option<FormView>,
+    child_tiers: Vec<Choice>,
+    levels: Vec<Choice>,
+    new_child_name: String,
+    failure: Failure,
+    notice: String,
+}
+
+/// `GET /org`: the person's own unit.
+pub(crate) async fn own(signed: Signed) -> Response {
+    let own = id_of(&signed.session.person.org_unit).to_string();
+    Redirect::to(&format!("/org/{own}")).into_response()
+}
+
+/// The query of a unit's page: the page of its children.
+#[derive(Deserialize, Default)]
+pub(crate) struct UnitQuery {
+    #[serde(default)]
+    after: String,
+}
+
+/// `GET /org/{id}`.
+pub(crate) async fn show(
+    State(state): State<AppState>,
+    signed: Signed,
+    Path(id): Path<String>,
+    Query(query): Query<UnitQuery>,
+) -> Response {
+    unit_page(
+        &state,
+        &signed,
+        &id,
+        &query.after,
+        Failure::default(),
+        String::new(),
+        String::new(),
+    )
+    .await
+}
+
+async fn get_unit(state: &AppState, signed: &Signed, name: &str) -> Result<OrgUnit, Failure> {
+    let api = &state.api;
+    Ok(api
+        .org_units()
+        .get_org_unit(api.request(
+            &signed.caller,
+            GetOrgUnitRequest {
+                name: name.to_string(),
+            },
+        ))
+        .await?
+        .into_inner()
+        .org_unit
+        .unwrap_or_default())
+}
+
+/// The display name of unit `name`, or empty when it cannot be read.
+pub(crate) async fn display_name(state: &AppState, signed: &Signed, name: &str) -> String {
+    get_unit(state, signed, name)
+        .await
+        .map(|unit| unit.display_name)
+        .unwrap_or_default()
+}
+
+async fn unit_page(
+    state: &AppState,
+    signed: &Signed,
+    id: &str,
+    after: &str,
+    failure: Failure,
+    new_child_name: String,
+    notice: String,
+) -> Response {
+    if !valid_id(id) {
+        return error_page(&not_found(), Some(signed));
+    }
+    let name = format!("orgUnits/{id}");
+    let unit = match get_unit(state, signed, &name).await {
+        Ok(unit) => unit,
+        Err(failure) => return error_page(&failure, Some(signed)),
+    };
+    let api = &state.api;
+    // The trail from the person's own unit down; units above it are not hers to open.
+    let mut trail = Vec::new();
+    let own = &signed.session.person.org_unit;
+    if let Some(start) = unit.ancestors.iter().position(|ancestor| ancestor == own) {
+        for ancestor in &unit.ancestors[start..] {
+            if let Ok(ancestor) = get_unit(state, signed, ancestor).await {
+                trail.push(UnitView::from_unit(&ancestor));
+            }
+        }
+    }
+    let children = api
+        .org_units()
+        .list_org_units(api.request(
+            &signed.caller,
+            ListOrgUnitsRequest {
+                ancestor: name.clone(),
+                children_only: true,
+                page_size: CHILDREN_PAGE,
+                page_token: after.chars().take(1024).collect(),
+                ..ListOrgUnitsRequest::default()
+            },
+        ))
+        .await;
+    let (children, next_page) = match children {
+        Ok(children) => {
+            let children = children.into_inner();
+            (
+                children
+                    .org_units
+                    .iter()
+                    .filter(|child| child.name != name)
+                    .map(UnitView::from_unit)
+                    .collect(),
+                children.next_page_token,
+            )
+        }
+        Err(status) => return error_page(&status.into(), Some(signed)),
+    };
+    let form = api
+        .org_units()
+        .get_registration_form(api.request(
+            &signed.caller,
+            GetRegistrationFormRequest {
+                name: format!("{name}/registrationForm"),
+                reveal_personal_data: false,
+            },
+        ))
+        .await
+        .ok()
+        .and_then(|form| form.into_inner().registration_form)
+        .map(|form| FormView::from_form(&form));
+    let child_tiers = child_tiers(unit.tier);
+    render(&UnitPage {
+        layout: signed.layout(&unit.display_name, "org"),
+        unit: UnitView::from_unit(&unit),
+        trail,
+        children,
+        next_page,
+        form,
+        child_tiers,
+        levels: levels(),
+        new_child_name,
+        failure,
+        notice,
+    })
+}
+
+fn not_found() -> Failure {
+    Failure {
+        code: Some(tonic::Code::NotFound),
+        message: "未找到该组织。".to_string(),
+        ..Failure::default()
+    }
+}
+
+/// The tiers a unit of `tier` may hold.
+fn child_tiers(tier: i32) -> Vec<Choice> {
+    let child = match Tier::try_from(tier).unwrap_or_default() {
+        Tier::Corps => Tier::Team,
+        Tier::Team => Tier::SubTeam,
+        Tier::SubTeam => Tier::Squad,
+        Tier::Squad | Tier::Unspecified => return Vec::new(),
+    };
+    vec![Choice {
+        value: child as i32,
+        label: labels::tier(child as i32),
+    }]
+}
+
+fn levels() -> Vec<Choice> {
+    [
+        TeamLevel::District,
+        TeamLevel::Municipal,
+        TeamLevel::Provincial,
+        TeamLevel::National,
+    ]
+    .into_iter()
+    .map(|level| Choice {
+        value: level as i32,
+        label: labels::team_level(level as i32),
+    })
+    .collect()
+}
+
+/// The new-unit form.
+#[derive(Deserialize)]
+pub(crate) struct ChildForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    display_name: String,
+    #[serde(default)]
+    tier: i32,
+    #[serde(default)]
+    level: i32,
+    #[serde(default)]
+    request_id: String,
+}
+
+/// `POST /org/{id}/children`: a new unit under this one.
+pub(crate) async fn create_child(
+    State(state): State<AppState>,
+    signed: Signed,
+    Path(id): Path<String>,
+    Form(form): Form<ChildForm>,
+) -> Response {
+    if let Err(refused) = check_csrf(&signed.session, &form.csrf) {
+        return refused.into_response();
+    }
+    if !valid_id(&id) {
+        return error_page(&not_found(), Some(&signed));
+    }
+    let parent = format!("orgUnits/{id}");
+    let api = &state.api;
+    let level = if form.tier == Tier::Team as i32 {
+        form.level
+    } else {
+        0
+    };
+    let created = api
+        .org_units()
+        .create_org_unit(api.request(
+            &signed.caller,
+            CreateOrgUnitRequest {
+                parent: parent.clone(),
+                org_unit: Some(OrgUnit {
+                    tier: form.tier,
+                    display_name: form.display_name.clone(),
+                    level,
+                    ..OrgUnit::default()
+                }),
+                request_id: form.request_id.chars().take(64).collect(),
+            },
+        ))
+        .await;
+    match created {
+        Ok(created) => {
+            let child = created.into_inner().org_unit.unwrap_or_default();
+            Redirect::to(&format!("/org/{}", id_of(&child.name))).into_response()
+        }
+        Err(status) => {
+            let mut response = unit_page(
+                &state,
+                &signed,
+                &id,
+                "",
+                status.into(),
+                form.display_name,
+                String::new(),
+            )
+            .await;
+            *response.status_mut() = StatusCode::BAD_REQUEST;
+            response
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "org_form.html")]
+struct FormPage {
+    layout: Layout,
+    unit: UnitView,
+    inputs: Vec<Input>,
+    form: FormView,
+    revealed: bool,
+    rows: Vec<KeyMember>,
+    failure: Failure,
+}
+
+/// A one-line input of the form.
+struct Input {
+    name: &'static str,
+    label: &'static str,
+    value: String,
+    kind: &'static str,
+}
+
+fn inputs(form: &FormView) -> Vec<Input> {
+    [
+        ("leader_name", "队长", &form.leader_name, "text"),
+        ("host_unit", "依托单位", &form.host_unit, "text"),
+        (
+            "declared_member_count",
+            "申报人数",
+            &form.declared_member_count,
+            "number",
+        ),
+        ("founded_on", "成立时间", &form.founded_on_input, "date"),
+        ("phone", "联系电话", &form.phone, "text"),
+        ("email", "电子邮箱", &form.email, "email"),
+        ("address", "地址", &form.address, "text"),
+    ]
+    .into_iter()
+    .map(|(name, label, value, kind)| Input {
+        name,
+        label,
+        value: value.clone(),
+        kind,
+    })
+    .collect()
+}
+
+impl FormPage {
+    /// The Chinese message for `registration_form.{field}`, or empty.
+    fn error(&self, field: &str) -> &str {
+        self.failure
+            .fields
+            .iter()
+            .find(|(name, _)| {
+                name.strip_prefix("registration_form.")
+                    .is_some_and(|rest| rest == field || rest.starts_with(&format!("{field}[")))
+            })
+            .map_or("", |(_, message)| message.as_str())
+    }
+}
+
+/// `GET /org/{id}/form`: the registration form to edit. Staff see it unmasked (the read
+/// is audited); others edit it masked, and its masked values are kept as they are.
+pub(crate) async fn edit_form(
+    State(state): State<AppState>,
+    signed: Signed,
+    Path(id): Path<String>,
+) -> Response {
+    form_page(&state, &signed, &id, None, Failure::default()).await
+}
+
+async fn load_form(
+    state: &AppState,
+    signed: &Signed,
+    unit: &str,
+) -> Result<(RegistrationForm, bool), Failure> {
+    if signed.session.person.is_staff()
+        && let Ok(form) = get_form(state, signed, unit, true).await
+    {
+        return Ok((form, true));
+    }
+    Ok((get_form(state, signed, unit, false).await?, false))
+}
+
+async fn get_form(
+    state: &AppState,
+    signed: &Signed,
+    unit: &str,
+    reveal: bool,
+) -> Result<RegistrationForm, Failure> {
+    let api = &state.api;
+    Ok(api
+        .org_units()
+        .get_registration_form(api.request(
+            &signed.caller,
+            GetRegistrationFormRequest {
+                name: format!("{unit}/registrationForm"),
+                reveal_personal_data: reveal,
+            },
+        ))
+        .await?
+        .into_inner()
+        .registration_form
+        .unwrap_or_default())
+}
+
+async fn form_page(
+    state: &AppState,
+    signed: &Signed,
+    id: &str,
+    posted: Option<RegistrationForm>,
+    failure: Failure,
+) -> Response {
+    if !valid_id(id) {
+        return error_page(&not_found(), Some(signed));
+    }
+    let name = format!("orgUnits/{id}");
+    let unit = match get_unit(state, signed, &name).await {
+        Ok(unit) => unit,
+        Err(failure) => return error_page(&failure, Some(signed)),
+    };
+    let (stored, revealed) = match load_form(state, signed, &name).await {
+        Ok(loaded) => loaded,
+        Err(failure) => return error_page(&failure, Some(signed)),
+    };
+    let shown = posted.unwrap_or(stored);
+    let mut rows = shown.key_members.clone();
+    if revealed {
+        rows.extend(std::iter::repeat_n(KeyMember::default(), BLANK_KEY_MEMBERS));
+    }
+    let form = FormView::from_form(&shown);
+    let mut response = render(&FormPage {
+        layout: signed.layout("编辑登记表", "org"),
+        unit: UnitView::from_unit(&unit),
+        inputs: inputs(&form),
+        form,
+        revealed,
+        rows,
+        failure: failure.clone(),
+    });
+    if failure.code.is_some() {
+        *response.status_mut() = StatusCode::BAD_REQUEST;
+    }
+    response
+}
+
+/// `POST /org/{id}/form`: the fields as posted; key members as `km{i}_{field}`.
+pub(crate) async fn update_form(
+    State(state): State<AppState>,
+    signed: Signed,
+    Path(id): Path<String>,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Response {
+    let field = |key: &str| {
+        pairs
+            .iter()
+            .find(|(name, _)| name == key)
+            .map(|(_, value)| value.trim().to_string())
+            .unwrap_or_default()
+    };
+    if let Err(refused) = check_csrf(&signed.session, &field("csrf")) {
+        return refused.into_response();
+    }
+    if !valid_id(&id) {
+        return error_page(&not_found(), Some(&signed));
+    }
+    let name = format!("orgUnits/{id}");
+    let (stored, revealed) = match load_form(&state, &signed, &name).await {
+        Ok(loaded) => loaded,
+        Err(failure) => return error_page(&failure, Some(&signed)),
+    };
+    let mut failure = Failure::default();
+    let declared_member_count = match field("declared_member_count").parse::<i32>() {
+        Ok(count) => count,
+        Err(_) if field("declared_member_count").is_empty() => 0,
+        Err(_) => {
+            failure = Failure::field("registration_form.declared_member_count", "请填写整数。");
+            0
+        }
+    };
+    let founded_on = match parse_date_input(&field("founded_on")) {
+        Ok(date) => date,
+        Err(()) => {
+            failure = Failure::field("registration_form.founded_on", "日期格式应为 年-月-日。");
+            None
+        }
+    };
+    let key_members: Vec<KeyMember> = (0..MAX_KEY_MEMBERS)
+        .map(|index| KeyMember {
+            name: field(&format!("km{index}_name")),
+            position: field(&format!("km{index}_position")),
+            phone: field(&format!("km{index}_phone")),
+            workplace: field(&format!("km{index}_workplace")),
+            email: field(&format!("km{index}_email")),
+        })
+        .filter(|member| {
+            !(member.name.is_empty()
+                && member.position.is_empty()
+                && member.phone.is_empty()
+                && member.workplace.is_empty()
+                && member.email.is_empty())
+        })
+        .collect();
+    let posted = RegistrationForm {
+        name: format!("{name}/registrationForm"),
+        leader_name: field("leader_name"),
+        host_unit: field("host_unit"),
+        declared_member_count,
+        founded_on,
+        phone: field("phone"),
+        email: field("email"),
+        address: field("address"),
+        key_members,
+        service_features: field("service_features"),
+        awards: field("awards"),
+        ..stored.clone()
+    };
+    if failure.code.is_some() {
+        return form_page(&state, &signed, &id, Some(posted), failure).await;
+    }
+    // Masked values shown unchanged are not written back: they are not the real ones.
+    let mut paths: Vec<String> = [
+        "leader_name",
+        "host_unit",
+        "declared_member_count",
+        "founded_on",
+        "address",
+        "service_features",
+        "awards",
+    ]
+    .into_iter()
+    .map(str::to_string)
+    .collect();
+    if revealed || posted.phone != stored.phone {
+        paths.push("phone".to_string());
+    }
+    if revealed || posted.email != stored.email {
+        paths.push("email".to_string());
+    }
+    if revealed {
+        paths.push("key_members".to_string());
+    }
+    let version = field("version").parse().unwrap_or(0);
+    let api = &state.api;
+    let updated = api
+        .org_units()
+        .update_registration_form(api.request(
+            &signed.caller,
+            UpdateRegistrationFormRequest {
+                registration_form: Some(posted.clone()),
+                update_mask: Some(prost_types::FieldMask { paths }),
+                expected_version: version,
+            },
+        ))
+        .await;
+    match updated {
+        Ok(_) => Redirect::to(&format!("/org/{id}")).into_response(),
+        Err(status) => form_page(&state, &signed, &id, Some(posted), status.into()).await,
+    }
+}
+
+/// A date input's value (`2016-11-25`), or none when empty.
+pub(crate) fn parse_date_input(text: &str) -> Result<Option<Date>, ()> {
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let mut parts = text.splitn(3, '-').map(str::parse::<i32>);
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(Ok(year)), Some(Ok(month)), Some(Ok(day))) => Ok(Some(Date { year, month, day })),
+        _ => Err(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_parse() {
+        assert_eq!(parse_date_input(""), Ok(None));
+        assert_eq!(
+            parse_date_input("2016-11-25"),
+            Ok(Some(Date {
+                year: 2016,
+                month: 11,
+                day: 25
+            }))
+        );
+        assert_eq!(parse_date_input("2016/11/25"), Err(()));
+        assert_eq!(parse_date_input("x-1-2"), Err(()));
+    }
+}

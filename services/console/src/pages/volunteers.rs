@@ -1,0 +1,470 @@
+//! 志愿者: the register searched by name, registration with each field's error beside
+//! it, and a volunteer's page, masked, with an audited reveal for staff.
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use egret_proto::registry::v1::{
+    CreateVolunteerRequest, GetVolunteerRequest, ListMembershipsRequest, ListOrgUnitsRequest,
+    ListVolunteersRequest, Tier, Volunteer,
+};
+use http::{HeaderMap, StatusCode};
+use serde::Deserialize;
+
+use super::{Layout, Signed, check_csrf, error_page, id_of, render, valid_id};
+use crate::AppState;
+use crate::api::Failure;
+use crate::labels;
+
+/// Volunteers on one page of the register.
+const VOLUNTEERS_PAGE: i32 = 50;
+/// Teams a registration form offers to choose from.
+const TEAM_CHOICES: i32 = 500;
+/// Memberships shown on a volunteer's page.
+const MEMBERSHIPS_SHOWN: i32 = 50;
+
+/// A row of the register.
+struct Row {
+    id: String,
+    number: String,
+    display_name: String,
+    gender: &'static str,
+    phone: String,
+    status: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "volunteers.html")]
+struct ListPage {
+    layout: Layout,
+    table: Table,
+}
+
+#[derive(Template)]
+#[template(path = "volunteer_table.html")]
+struct Table {
+    csrf: String,
+    query: String,
+    rows: Vec<Row>,
+    next_page: String,
+    failure: Failure,
+}
+
+/// The search form, also posted for the next page.
+#[derive(Deserialize, Default)]
+pub(crate) struct SearchForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    after: String,
+}
+
+async fn table(state: &AppState, signed: &Signed, query: &str, after: &str) -> Table {
+    let api = &state.api;
+    let query: String = query.trim().chars().take(50).collect();
+    let listed = api
+        .volunteers()
+        .list_volunteers(api.request(
+            &signed.caller,
+            ListVolunteersRequest {
+                org_unit: signed.session.person.org_unit.clone(),
+                display_name_contains: query.clone(),
+                page_size: VOLUNTEERS_PAGE,
+                page_token: after.chars().take(1024).collect(),
+                ..ListVolunteersRequest::default()
+            },
+        ))
+        .await;
+    let (rows, next_page, failure) = match listed {
+        Ok(listed) => {
+            let listed = listed.into_inner();
+            (
+                listed.volunteers.iter().map(row).collect(),
+                listed.next_page_token,
+                Failure::default(),
+            )
+        }
+        Err(status) => (Vec::new(), String::new(), status.into()),
+    };
+    Table {
+        csrf: signed.session.csrf.clone(),
+        query,
+        rows,
+        next_page,
+        failure,
+    }
+}
+
+fn row(volunteer: &Volunteer) -> Row {
+    Row {
+        id: id_of(&volunteer.name).to_string(),
+        number: volunteer.volunteer_number.clone(),
+        display_name: volunteer.display_name.clone(),
+        gender: labels::gender(volunteer.gender),
+        phone: volunteer.phone.clone(),
+        status: labels::volunteer_status(volunteer.status),
+    }
+}
+
+/// `GET /volunteers`: the first page of the person's subtree.
+pub(crate) async fn list(State(state): State<AppState>, signed: Signed) -> Response {
+    let table = table(&state, &signed, "", "").await;
+    render(&ListPage {
+        layout: signed.layout("志愿者", "volunteers"),
+        table,
+    })
+}
+
+/// `POST /volunteers/search`: a name search or the next page, posted so that no name
+/// appears in a URL; htmx swaps only the table.
+pub(crate) async fn search(
+    State(state): State<AppState>,
+    signed: Signed,
+    headers: HeaderMap,
+    Form(form): Form<SearchForm>,
+) -> Response {
+    if let Err(refused) = check_csrf(&signed.session, &form.csrf) {
+        return refused.into_response();
+    }
+    let table = table(&state, &signed, &form.q, &form.after).await;
+    if headers.contains_key("hx-request") {
+        return render(&table);
+    }
+    render(&ListPage {
+        layout: signed.layout("志愿者", "volunteers"),
+        table,
+    })
+}
+
+/// A team a registration may go to.
+struct TeamChoice {
+    id: String,
+    display_name: String,
+}
+
+/// The registration form as posted, and shown again with its errors.
+#[derive(Deserialize, Default)]
+pub(crate) struct NewVolunteer {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    request_id: String,
+    #[serde(default)]
+    org_unit: String,
+    #[serde(default)]
+    display_name: String,
+    #[serde(default)]
+    id_type: i32,
+    #[serde(default)]
+    id_number: String,
+    #[serde(default)]
+    birth_date: String,
+    #[serde(default)]
+    gender: i32,
+    #[serde(default)]
+    phone: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    skills: String,
+}
+
+#[derive(Template)]
+#[template(path = "volunteer_new.html")]
+struct NewPage {
+    layout: Layout,
+    teams: Vec<TeamChoice>,
+    form: NewVolunteer,
+    id_types: Vec<(i32, &'static str)>,
+    failure: Failure,
+}
+
+impl NewPage {
+    /// The Chinese message for the field `name` names, or empty.
+    fn error(&self, name: &str) -> &str {
+        self.failure.for_field(name).unwrap_or("")
+    }
+}
+
+/// The query of the registration form: the team to register into.
+#[derive(Deserialize, Default)]
+pub(crate) struct NewQuery {
+    #[serde(default)]
+    unit: String,
+}
+
+async fn teams(state: &AppState, signed: &Signed, chosen: &str) -> Vec<TeamChoice> {
+    let api = &state.api;
+    if valid_id(chosen)
+        && let Ok(unit) = api
+            .org_units()
+            .get_org_unit(api.request(
+                &signed.caller,
+                egret_proto::registry::v1::GetOrgUnitRequest {
+                    name: format!("orgUnits/{chosen}"),
+                },
+            ))
+            .await
+    {
+        let unit = unit.into_inner().org_unit.unwrap_or_default();
+        return vec![TeamChoice {
+            id: id_of(&unit.name).to_string(),
+            display_name: unit.display_name,
+        }];
+    }
+    api.org_units()
+        .list_org_units(api.request(
+            &signed.caller,
+            ListOrgUnitsRequest {
+                ancestor: signed.session.person.org_unit.clone(),
+                tier: Tier::Team as i32,
+                page_size: TEAM_CHOICES,
+                ..ListOrgUnitsRequest::default()
+            },
+        ))
+        .await
+        .map(|listed| {
+            listed
+                .into_inner()
+                .org_units
+                .into_iter()
+                .map(|unit| TeamChoice {
+                    id: id_of(&unit.name).to_string(),
+                    display_name: unit.display_name,
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+async fn new_page(
+    state: &AppState,
+    signed: &Signed,
+    form: NewVolunteer,
+    failure: Failure,
+) -> Response {
+    let teams = teams(state, signed, &form.org_unit).await;
+    let bad = failure.code.is_some();
+    let mut response = render(&NewPage {
+        layout: signed.layout("登记志愿者", "volunteers"),
+        teams,
+        form,
+        id_types: labels::ID_TYPES
+            .iter()
+            .map(|(id_type, label)| (*id_type as i32, *label))
+            .collect(),
+        failure,
+    });
+    if bad {
+        *response.status_mut() = StatusCode::BAD_REQUEST;
+    }
+    response
+}
+
+/// `GET /volunteers/new`.
+pub(crate) async fn new_form(
+    State(state): State<AppState>,
+    signed: Signed,
+    Query(query): Query<NewQuery>,
+) -> Response {
+    let form = NewVolunteer {
+        org_unit: query.unit,
+        id_type: egret_proto::registry::v1::IdType::ResidentId as i32,
+        request_id: uuid::Uuid::new_v4().to_string(),
+        ..NewVolunteer::default()
+    };
+    new_page(&state, &signed, form, Failure::default()).await
+}
+
+/// `POST /volunteers`: registers a volunteer; on a refusal the form comes back with each
+/// field's message beside it.
+pub(crate) async fn create(
+    State(state): State<AppState>,
+    signed: Signed,
+    Form(form): Form<NewVolunteer>,
+) -> Response {
+    if let Err(refused) = check_csrf(&signed.session, &form.csrf) {
+        return refused.into_response();
+    }
+    if !valid_id(&form.org_unit) {
+        return new_page(
+            &state,
+            &signed,
+            form,
+            Failure::field("org_unit", "请选择所属队伍。"),
+        )
+        .await;
+    }
+    let birth_date = match super::org::parse_date_input(&form.birth_date) {
+        Ok(date) => date,
+        Err(()) => {
+            return new_page(
+                &state,
+                &signed,
+                form,
+                Failure::field("volunteer.birth_date", "日期格式应为 年-月-日。"),
+            )
+            .await;
+        }
+    };
+    let skills = form
+        .skills
+        .split(['，', ',', '、'])
+        .map(str::trim)
+        .filter(|skill| !skill.is_empty())
+        .map(str::to_string)
+        .collect();
+    let volunteer = Volunteer {
+        display_name: form.display_name.trim().to_string(),
+        id_type: form.id_type,
+        id_number: form.id_number.trim().to_string(),
+        birth_date,
+        gender: form.gender,
+        phone: form.phone.trim().to_string(),
+        email: form.email.trim().to_string(),
+        skills,
+        ..Volunteer::default()
+    };
+    let api = &state.api;
+    let created = api
+        .volunteers()
+        .create_volunteer(api.request(
+            &signed.caller,
+            CreateVolunteerRequest {
+                org_unit: format!("orgUnits/{}", form.org_unit),
+                volunteer: Some(volunteer),
+                request_id: form.request_id.chars().take(64).collect(),
+                pending_membership: false,
+            },
+        ))
+        .await;
+    match created {
+        Ok(created) => {
+            let volunteer = created.into_inner().volunteer.unwrap_or_default();
+            Redirect::to(&format!("/volunteers/{}", id_of(&volunteer.name))).into_response()
+        }
+        Err(status) => new_page(&state, &signed, form, status.into()).await,
+    }
+}
+
+/// A membership as the volunteer's page lists it.
+struct MembershipRow {
+    unit: String,
+    primary: bool,
+    joined_on: String,
+}
+
+#[derive(Template)]
+#[template(path = "volunteer.html")]
+struct VolunteerPage {
+    layout: Layout,
+    id: String,
+    volunteer: Volunteer,
+    id_type: &'static str,
+    gender: &'static str,
+    status: &'static str,
+    birth_date: String,
+    revealed: bool,
+    can_reveal: bool,
+    memberships: Vec<MembershipRow>,
+}
+
+async fn volunteer_page(state: &AppState, signed: &Signed, id: &str, reveal: bool) -> Response {
+    if !valid_id(id) {
+        return error_page(
+            &Failure {
+                code: Some(tonic::Code::NotFound),
+                message: "未找到该志愿者。".to_string(),
+                ..Failure::default()
+            },
+            Some(signed),
+        );
+    }
+    let name = format!("volunteers/{id}");
+    let api = &state.api;
+    let volunteer = api
+        .volunteers()
+        .get_volunteer(api.request(
+            &signed.caller,
+            GetVolunteerRequest {
+                name: name.clone(),
+                reveal_personal_data: reveal,
+            },
+        ))
+        .await;
+    let volunteer = match volunteer {
+        Ok(volunteer) => volunteer.into_inner().volunteer.unwrap_or_default(),
+        Err(status) => return error_page(&status.into(), Some(signed)),
+    };
+    let memberships = api
+        .memberships()
+        .list_memberships(api.request(
+            &signed.caller,
+            ListMembershipsRequest {
+                volunteer: name,
+                page_size: MEMBERSHIPS_SHOWN,
+                ..ListMembershipsRequest::default()
+            },
+        ))
+        .await
+        .map(|listed| listed.into_inner().memberships)
+        .unwrap_or_default();
+    let mut rows = Vec::new();
+    for membership in memberships {
+        let unit_name = membership
+            .name
+            .split("/memberships/")
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        rows.push(MembershipRow {
+            unit: super::org::display_name(state, signed, &unit_name).await,
+            primary: membership.primary,
+            joined_on: labels::date(membership.joined_on.as_ref()),
+        });
+    }
+    render(&VolunteerPage {
+        layout: signed.layout(&volunteer.display_name, "volunteers"),
+        id: id.to_string(),
+        id_type: labels::id_type(volunteer.id_type),
+        gender: labels::gender(volunteer.gender),
+        status: labels::volunteer_status(volunteer.status),
+        birth_date: labels::date(volunteer.birth_date.as_ref()),
+        volunteer,
+        revealed: reveal,
+        can_reveal: signed.session.person.is_staff(),
+        memberships: rows,
+    })
+}
+
+/// `GET /volunteers/{id}`: masked.
+pub(crate) async fn show(
+    State(state): State<AppState>,
+    signed: Signed,
+    Path(id): Path<String>,
+) -> Response {
+    volunteer_page(&state, &signed, &id, false).await
+}
+
+/// The reveal form.
+#[derive(Deserialize)]
+pub(crate) struct RevealForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// `POST /volunteers/{id}/reveal`: the same page unmasked; the registry audits the read.
+pub(crate) async fn reveal(
+    State(state): State<AppState>,
+    signed: Signed,
+    Path(id): Path<String>,
+    Form(form): Form<RevealForm>,
+) -> Response {
+    if let Err(refused) = check_csrf(&signed.session, &form.csrf) {
+        return refused.into_response();
+    }
+    volunteer_page(&state, &signed, &id, true).await
+}

@@ -29,6 +29,8 @@ pub struct Egret {
     child: Option<Child>,
     /// The root org unit's resource name, from the banner.
     pub root: String,
+    /// The first admin's one-time password, when the banner showed one (a first start).
+    pub first_admin_password: Option<String>,
 }
 
 impl Egret {
@@ -42,6 +44,7 @@ impl Egret {
             env,
             child: None,
             root: String::new(),
+            first_admin_password: None,
         };
         egret.launch();
         egret
@@ -80,6 +83,11 @@ impl Egret {
                     .next()
                     .unwrap_or_default()
                     .to_string();
+            }
+            if let Some(rest) =
+                line.strip_prefix("first sign-in: username admin, one-time password ")
+            {
+                self.first_admin_password = rest.split_whitespace().next().map(str::to_string);
             }
             if line.starts_with("a token for the root: ") {
                 break;

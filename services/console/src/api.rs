@@ -144,6 +144,32 @@ impl Failure {
         self.fields.get(field).map(String::as_str)
     }
 
+    /// The message for the top of a form that shows the `shown` fields' messages beside
+    /// them: a pointer to those, and in full only what no field shows.
+    pub fn summary(&self, shown: &[&str]) -> String {
+        if self.fields.is_empty() {
+            return self.message.clone();
+        }
+        let is_shown = |field: &str| {
+            shown.iter().any(|shown| {
+                field == *shown
+                    || field
+                        .strip_prefix(shown)
+                        .is_some_and(|rest| rest.starts_with('[') || rest.starts_with('.'))
+            })
+        };
+        let elsewhere: Vec<String> = self
+            .fields
+            .iter()
+            .filter(|(field, _)| !is_shown(field))
+            .map(|(field, message)| format!("{field}：{message}"))
+            .collect();
+        if elsewhere.is_empty() {
+            return "请检查标出的内容。".to_string();
+        }
+        format!("请检查标出的内容。另有：{}", elsewhere.join("；"))
+    }
+
     /// Whether the person's sign-in is no longer valid.
     pub fn is_unauthenticated(&self) -> bool {
         self.code == Some(Code::Unauthenticated)
@@ -200,5 +226,34 @@ fn generic_message(code: Code) -> &'static str {
         Code::Unavailable => "服务暂时不可用，请稍后重试。",
         Code::ResourceExhausted => "请求过于频繁，请稍后重试。",
         _ => "操作未能完成，请稍后重试。",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_summary_points_at_the_fields_shown() {
+        let mut failure = Failure::field("volunteer.phone", "手机号码应为11位");
+        failure.message = "请求参数有误：…".to_string();
+        assert_eq!(failure.summary(&["volunteer.phone"]), "请检查标出的内容。");
+        assert_eq!(
+            failure.summary(&["volunteer.id_number"]),
+            "请检查标出的内容。另有：volunteer.phone：手机号码应为11位"
+        );
+        failure.fields.insert(
+            "registration_form.key_members[0].phone".into(),
+            "无效".into(),
+        );
+        assert_eq!(
+            failure.summary(&["volunteer.phone", "registration_form.key_members"]),
+            "请检查标出的内容。"
+        );
+        let plain = Failure {
+            message: "未找到该记录。".to_string(),
+            ..Failure::default()
+        };
+        assert_eq!(plain.summary(&["x"]), "未找到该记录。");
     }
 }

@@ -20,7 +20,7 @@
 //! - **Forms** carry a CSRF token (the session's, or before sign-in a double-submit
 //!   cookie), and a cross-site `Origin` or `Sec-Fetch-Site` is refused.
 //! - **Headers.** A Content-Security-Policy with no inline script or style, no framing,
-//!   no referrer, and `no-store` on every page, so personal data is not cached.
+//!   no referrer to other sites, and `no-store` on every page, so personal data is not cached.
 //! - **No personal data in URLs.** Searches by name post their text; links carry only
 //!   opaque resource ids.
 //!

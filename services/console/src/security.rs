@@ -30,7 +30,8 @@ pub async fn guard(request: Request, next: Next) -> Response {
         ("content-security-policy", CONTENT_SECURITY_POLICY),
         ("x-content-type-options", "nosniff"),
         ("x-frame-options", "DENY"),
-        ("referrer-policy", "no-referrer"),
+        // Links carry no personal data; other sites get no referrer at all.
+        ("referrer-policy", "same-origin"),
         ("cross-origin-opener-policy", "same-origin"),
         (
             "permissions-policy",
@@ -46,15 +47,14 @@ pub async fn guard(request: Request, next: Next) -> Response {
     response
 }
 
-/// Whether a browser says the request came from another site: `Sec-Fetch-Site:
-/// cross-site` or `same-site`, or an `Origin` whose host is not this request's `Host`.
+/// Whether a browser says the request came from another site. `Sec-Fetch-Site` decides
+/// when the browser sends it (every current one does): only `same-origin` and `none` (typed
+/// by the person) pass. Without it, an `Origin` must name this request's `Host`; a `null`
+/// origin (a sandboxed frame, a `data:` page) is refused.
 fn is_cross_site(request: &Request<Body>) -> bool {
     let headers = request.headers();
-    if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok())
-        && site != "same-origin"
-        && site != "none"
-    {
-        return true;
+    if let Some(site) = headers.get("sec-fetch-site") {
+        return !matches!(site.to_str(), Ok("same-origin" | "none"));
     }
     let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
         return false;

@@ -35,6 +35,17 @@ struct PasswordPage {
     failure: Failure,
 }
 
+impl PasswordPage {
+    fn summary(&self) -> String {
+        self.failure.summary(&[
+            "username",
+            "current_password",
+            "new_password",
+            "confirm_password",
+        ])
+    }
+}
+
 /// The pre-sign-in CSRF token: the cookie's, or a new one to set.
 fn pre_session_csrf(state: &AppState, headers: &HeaderMap) -> (String, Option<String>) {
     match cookie(headers, csrf_cookie(state)).filter(|token| token.len() == 43) {

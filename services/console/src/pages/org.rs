@@ -132,6 +132,13 @@ struct UnitPage {
     notice: String,
 }
 
+impl UnitPage {
+    fn summary(&self) -> String {
+        self.failure
+            .summary(&["org_unit.display_name", "org_unit.level"])
+    }
+}
+
 /// `GET /org`: the person's own unit.
 pub(crate) async fn own(signed: Signed) -> Response {
     let own = id_of(&signed.session.person.org_unit).to_string();
@@ -429,6 +436,21 @@ fn inputs(form: &FormView) -> Vec<Input> {
 }
 
 impl FormPage {
+    fn summary(&self) -> String {
+        self.failure.summary(&[
+            "registration_form.leader_name",
+            "registration_form.host_unit",
+            "registration_form.declared_member_count",
+            "registration_form.founded_on",
+            "registration_form.phone",
+            "registration_form.email",
+            "registration_form.address",
+            "registration_form.service_features",
+            "registration_form.awards",
+            "registration_form.key_members",
+        ])
+    }
+
     /// The Chinese message for `registration_form.{field}`, or empty.
     fn error(&self, field: &str) -> &str {
         self.failure

@@ -183,6 +183,20 @@ struct NewPage {
 }
 
 impl NewPage {
+    fn summary(&self) -> String {
+        self.failure.summary(&[
+            "org_unit",
+            "volunteer.display_name",
+            "volunteer.id_type",
+            "volunteer.id_number",
+            "volunteer.birth_date",
+            "volunteer.gender",
+            "volunteer.phone",
+            "volunteer.email",
+            "volunteer.skills",
+        ])
+    }
+
     /// The Chinese message for the field `name` names, or empty.
     fn error(&self, name: &str) -> &str {
         self.failure.for_field(name).unwrap_or("")
@@ -370,6 +384,7 @@ struct VolunteerPage {
     revealed: bool,
     can_reveal: bool,
     memberships: Vec<MembershipRow>,
+    failure: Failure,
 }
 
 async fn volunteer_page(state: &AppState, signed: &Signed, id: &str, reveal: bool) -> Response {
@@ -404,14 +419,17 @@ async fn volunteer_page(state: &AppState, signed: &Signed, id: &str, reveal: boo
         .list_memberships(api.request(
             &signed.caller,
             ListMembershipsRequest {
+                parent: "orgUnits/-".to_string(),
                 volunteer: name,
                 page_size: MEMBERSHIPS_SHOWN,
                 ..ListMembershipsRequest::default()
             },
         ))
-        .await
-        .map(|listed| listed.into_inner().memberships)
-        .unwrap_or_default();
+        .await;
+    let (memberships, failure) = match memberships {
+        Ok(listed) => (listed.into_inner().memberships, Failure::default()),
+        Err(status) => (Vec::new(), Failure::from(status)),
+    };
     let mut rows = Vec::new();
     for membership in memberships {
         let unit_name = membership
@@ -437,6 +455,7 @@ async fn volunteer_page(state: &AppState, signed: &Signed, id: &str, reveal: boo
         revealed: reveal,
         can_reveal: signed.session.person.is_staff(),
         memberships: rows,
+        failure,
     })
 }
 

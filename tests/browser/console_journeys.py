@@ -1,0 +1,390 @@
+"""The web console's journeys in a real browser: Playwright (from PyPI) driving Debian's
+Chromium against a running `egret up`.
+
+Run by `tests/tests/console.rs`, which starts the instance and passes, in the environment:
+  EGRET_CONSOLE_URL        the instance's address, http://127.0.0.1:PORT
+  EGRET_ADMIN_PASSWORD     the first admin's one-time password
+  EGRET_OTHER_USERNAME     a staff account of another district
+  EGRET_OTHER_PASSWORD     its one-time password
+  EGRET_SCREENSHOTS        where a failing journey leaves its screenshots
+  EGRET_CHROMIUM           the browser (default /usr/bin/chromium)
+
+Each journey is one function; the first failure stops the run with its screenshots saved.
+Pages are checked with axe-core (bundled by axe-playwright-python): no serious or critical
+violation.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import re
+import sys
+import time
+import traceback
+
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+
+BASE = os.environ["EGRET_CONSOLE_URL"].rstrip("/")
+SCREENSHOTS = pathlib.Path(os.environ.get("EGRET_SCREENSHOTS", "console-screenshots"))
+CHROMIUM = os.environ.get("EGRET_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+ADMIN_PASSWORD = "鹭岛-admin-2026"
+OTHER_PASSWORD = "湖里-staff-2026"
+VOLUNTEER_NAME = "林美华"
+VOLUNTEER_ID = "11010519491231002X"
+TEAM_NAME = "思明区妇联巾帼志愿服务队"
+
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
+
+# What one journey leaves for the next.
+shared: dict[str, str] = {}
+
+
+class Journey:
+    """One journey's pages, screenshotted when it fails."""
+
+    def __init__(self, browser: Browser, name: str, viewport: dict) -> None:
+        self.name = name
+        self.context: BrowserContext = browser.new_context(viewport=viewport, locale="zh-CN")
+        self.page: Page = self.context.new_page()
+        self.page.set_default_timeout(15_000)
+        self.console_errors: list[str] = []
+        self.page.on(
+            "console",
+            lambda message: self.console_errors.append(message.text)
+            if message.type == "error"
+            else None,
+        )
+
+    def screenshot(self, label: str) -> None:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        path = SCREENSHOTS / f"{self.name}-{label}.png"
+        self.page.screenshot(path=str(path), full_page=True)
+        print(f"  screenshot: {path}")
+
+    def close(self) -> None:
+        # Script the Content-Security-Policy refused would show as console errors.
+        refused = [text for text in self.console_errors if "Content Security Policy" in text]
+        assert not refused, f"the page broke its own Content-Security-Policy: {refused}"
+        self.context.close()
+
+
+def accessible(page: Page, what: str) -> None:
+    """No serious or critical axe-core violation on the page as it stands."""
+    results = Axe().run(page)
+    serious = [
+        f"{violation['id']} ({violation['impact']}): {violation['help']} at "
+        + ", ".join(str(node["target"]) for node in violation["nodes"][:3])
+        for violation in results.response["violations"]
+        if violation["impact"] in ("serious", "critical")
+    ]
+    assert not serious, f"accessibility of {what}: " + "; ".join(serious)
+
+
+def fits(page: Page, width: int, what: str) -> None:
+    """The page does not scroll sideways at `width` (wide tables scroll in their own box)."""
+    scroll_width = page.evaluate("document.documentElement.scrollWidth")
+    assert scroll_width <= width, f"{what} is {scroll_width}px wide on a {width}px screen"
+
+
+def sign_in(page: Page, username: str, password: str) -> None:
+    page.goto(f"{BASE}/signin")
+    page.get_by_label("用户名").fill(username)
+    page.get_by_label("密码", exact=True).fill(password)
+    page.get_by_role("button", name="登录").click()
+
+
+def first_sign_in(page: Page, username: str, one_time: str, new_password: str) -> None:
+    """Signs in with a one-time password, which sends her to set her own first."""
+    sign_in(page, username, one_time)
+    expect(page.get_by_role("heading", name="修改密码")).to_be_visible()
+    expect(page.get_by_role("status")).to_contain_text("请先设置新密码")
+    page.get_by_label("当前密码（或一次性密码）").fill(one_time)
+    page.get_by_label("新密码（至少 10 个字符）").fill(new_password)
+    page.get_by_label("再次输入新密码").fill(new_password)
+    page.get_by_role("button", name="修改并登录").click()
+    expect(page.get_by_role("heading", name=re.compile("^首页"))).to_be_visible()
+
+
+def signed_out_reveals_nothing(browser: Browser) -> None:
+    journey = Journey(browser, "signed-out", DESKTOP)
+    try:
+        page = journey.page
+        for path in ["/", "/volunteers", "/org", "/volunteers/new"]:
+            page.goto(f"{BASE}{path}")
+            expect(page).to_have_url(f"{BASE}/signin")
+            expect(page.get_by_role("heading", name="登录")).to_be_visible()
+        response = page.goto(f"{BASE}/signin")
+        headers = response.headers
+        assert "script-src 'self'" in headers["content-security-policy"], headers
+        assert "unsafe-inline" not in headers["content-security-policy"], headers
+        assert headers["x-frame-options"] == "DENY", headers
+        assert headers["cache-control"] == "no-store", headers
+        assert page.evaluate("document.cookie") == "", "cookies must be HttpOnly"
+        for cookie in journey.context.cookies():
+            assert cookie["httpOnly"] and cookie["sameSite"] == "Strict", cookie
+        # No inline script anywhere: every script names its source.
+        inline = page.evaluate("[...document.scripts].filter(s => !s.src).length")
+        assert inline == 0, f"{inline} inline scripts"
+        accessible(page, "the sign-in page")
+        # A wrong password answers in Chinese, and says nothing of which part was wrong.
+        sign_in(page, "admin", "not-the-password")
+        expect(page.get_by_role("alert")).to_be_visible()
+        expect(page.get_by_role("heading", name="登录")).to_be_visible()
+        # A form posted from another site is refused.
+        status = page.evaluate(
+            """async (base) => (await fetch(base + '/signin', {method: 'POST',
+                 headers: {'content-type': 'application/x-www-form-urlencoded'},
+                 body: 'username=admin&password=x&csrf=forged'})).status""",
+            BASE,
+        )
+        assert status == 403, f"a forged sign-in form answered {status}"
+    except Exception:
+        journey.screenshot("failure")
+        raise
+    journey.close()
+
+
+def admin_first_sign_in(browser: Browser) -> None:
+    journey = Journey(browser, "admin-first-sign-in", DESKTOP)
+    try:
+        page = journey.page
+        one_time = os.environ["EGRET_ADMIN_PASSWORD"]
+        # Keyboard only: the username has the focus, then the password, then Enter.
+        page.goto(f"{BASE}/signin")
+        assert page.evaluate("document.activeElement.id") == "username"
+        page.keyboard.type("admin")
+        page.keyboard.press("Tab")
+        page.keyboard.type(one_time)
+        page.keyboard.press("Enter")
+        expect(page.get_by_role("heading", name="修改密码")).to_be_visible()
+        accessible(page, "the password page")
+        # A mismatch is named beside its field, in Chinese.
+        page.get_by_label("当前密码（或一次性密码）").fill(one_time)
+        page.get_by_label("新密码（至少 10 个字符）").fill(ADMIN_PASSWORD)
+        page.get_by_label("再次输入新密码").fill(ADMIN_PASSWORD + "x")
+        page.get_by_role("button", name="修改并登录").click()
+        expect(page.locator("#confirm_password-error")).to_have_text("两次输入的新密码不一致。")
+        # Too short a password: the gateway's own rule, shown beside the field.
+        page.get_by_label("当前密码（或一次性密码）").fill(one_time)
+        page.get_by_label("新密码（至少 10 个字符）").evaluate("e => e.removeAttribute('minlength')")
+        page.get_by_label("再次输入新密码").evaluate("e => e.removeAttribute('minlength')")
+        page.get_by_label("新密码（至少 10 个字符）").fill("short")
+        page.get_by_label("再次输入新密码").fill("short")
+        page.get_by_role("button", name="修改并登录").click()
+        expect(page.locator("#new_password-error")).to_be_visible()
+        journey.screenshot("password-error")
+        first_sign_in_rest(page, one_time)
+        expect(page.get_by_role("heading", name="目标进度")).to_be_visible()
+        expect(page.get_by_text("0 / 800")).to_be_visible()
+        # The first Tab reaches the skip link, which leads past the menu to the page.
+        page.keyboard.press("Tab")
+        assert page.evaluate("document.activeElement.textContent") == "跳到正文"
+        page.keyboard.press("Enter")
+        assert page.evaluate("document.activeElement.id") == "main"
+        accessible(page, "the home page")
+        journey.screenshot("home")
+    except Exception:
+        journey.screenshot("failure")
+        raise
+    journey.close()
+
+
+def first_sign_in_rest(page: Page, one_time: str) -> None:
+    page.get_by_label("当前密码（或一次性密码）").fill(one_time)
+    page.get_by_label("新密码（至少 10 个字符）").fill(ADMIN_PASSWORD)
+    page.get_by_label("再次输入新密码").fill(ADMIN_PASSWORD)
+    page.get_by_role("button", name="修改并登录").click()
+    expect(page.get_by_role("heading", name=re.compile("^首页"))).to_be_visible()
+
+
+def staff_register_a_team_and_a_volunteer(browser: Browser) -> None:
+    journey = Journey(browser, "staff-team-and-volunteer", DESKTOP)
+    try:
+        page = journey.page
+        sign_in(page, "admin", ADMIN_PASSWORD)
+        expect(page.get_by_role("heading", name=re.compile("^首页"))).to_be_visible()
+        before = int(page.locator(".figures li", has_text="志愿者").locator(".value").inner_text())
+
+        # The tree: the corps, then a new team under it.
+        page.get_by_role("link", name="组织架构").click()
+        expect(page.get_by_role("heading", name="厦门市巾帼志愿服务总队")).to_be_visible()
+        accessible(page, "the corps' page")
+        page.get_by_role("button", name="新建").click()
+        expect(page.locator("#org_unit\\.display_name-error")).to_be_visible()
+        page.get_by_label("名称").fill(TEAM_NAME)
+        page.get_by_label("级别（服务队）").select_option(label="区级")
+        page.get_by_role("button", name="新建").click()
+        expect(page.get_by_role("heading", name=TEAM_NAME)).to_be_visible()
+        shared["team_url"] = page.url
+
+        # Its registration form (登记表).
+        page.get_by_role("link", name="编辑登记表").click()
+        expect(page.get_by_role("heading", name=re.compile("^编辑登记表"))).to_be_visible()
+        page.get_by_label("队长").fill("张丽")
+        page.get_by_label("依托单位").fill("思明区妇联")
+        page.get_by_label("申报人数").fill("35")
+        page.get_by_label("成立时间").fill("2016-11-25")
+        page.get_by_label("联系电话").fill("0592-2033990")
+        page.get_by_label("第1位骨干姓名").fill("陈芳")
+        page.get_by_label("第1位骨干职务").fill("副队长")
+        page.get_by_label("第1位骨干电话").fill("13812345678")
+        page.get_by_label("服务特色").fill("关爱空巢老人")
+        accessible(page, "the registration form")
+        page.get_by_role("button", name="保存").click()
+        expect(page.get_by_role("heading", name=TEAM_NAME)).to_be_visible()
+        form = page.get_by_role("region", name="登记表")
+        expect(form).to_contain_text("张丽")
+        expect(form).to_contain_text("2016年11月25日")
+        expect(form).to_contain_text("陈芳")
+        # Masked on the page: the key member's phone is not shown whole.
+        expect(form).not_to_contain_text("13812345678")
+
+        # A volunteer, first with mistakes, each named beside its field in Chinese.
+        page.get_by_role("link", name="登记志愿者").click()
+        expect(page.get_by_role("heading", name="登记志愿者")).to_be_visible()
+        accessible(page, "the registration of a volunteer")
+        page.get_by_label("姓名").fill(VOLUNTEER_NAME)
+        page.get_by_label("证件号码").fill("110105194912310021")
+        page.get_by_label("手机").fill("123")
+        page.get_by_role("button", name="登记").click()
+        expect(page.locator("#id_number-error")).to_contain_text("校验位")
+        expect(page.locator("#phone-error")).to_contain_text("11位")
+        expect(page.get_by_label("姓名")).to_have_value(VOLUNTEER_NAME)
+        accessible(page, "the registration with its errors")
+        journey.screenshot("volunteer-errors")
+        page.get_by_label("证件号码").fill(VOLUNTEER_ID)
+        page.get_by_label("手机").fill("13812345678")
+        page.get_by_role("button", name="登记").click()
+        expect(page.get_by_role("heading", name=re.compile(VOLUNTEER_NAME))).to_be_visible()
+        shared["volunteer_url"] = page.url
+        # Masked, with a reveal that says it is audited.
+        expect(page.get_by_text("110***********002X")).to_be_visible()
+        expect(page.get_by_text("138****5678")).to_be_visible()
+        expect(page.get_by_role("cell", name=TEAM_NAME)).to_be_visible()
+        expect(page.get_by_text("将记入审计日志")).to_be_visible()
+        accessible(page, "a volunteer's page")
+        page.get_by_role("button", name="查看完整信息").click()
+        expect(page.get_by_text(VOLUNTEER_ID)).to_be_visible()
+        expect(page.get_by_role("status")).to_contain_text("已记入审计日志")
+        assert VOLUNTEER_ID not in page.url and "1381234" not in page.url
+
+        # The register, searched by name without the name entering a URL.
+        page.get_by_role("link", name="志愿者", exact=True).click()
+        page.get_by_label("按姓名查找").fill("美华")
+        expect(page.locator("#volunteer-table")).to_contain_text(VOLUNTEER_NAME)
+        page.get_by_label("按姓名查找").fill("无此人")
+        expect(page.locator("#volunteer-table")).to_contain_text("没有找到志愿者")
+        assert "美华" not in page.url
+        accessible(page, "the register")
+
+        # The home page's count moves once reporting has followed the registry.
+        deadline = time.monotonic() + 30
+        while True:
+            page.get_by_role("link", name="首页").click()
+            now = int(page.locator(".figures li", has_text="志愿者").locator(".value").inner_text())
+            if now == before + 1 or time.monotonic() > deadline:
+                break
+            time.sleep(1)
+        assert now == before + 1, f"the home page shows {now} volunteers, not {before + 1}"
+        journey.screenshot("home-after")
+    except Exception:
+        journey.screenshot("failure")
+        raise
+    journey.close()
+
+
+def another_district_sees_none(browser: Browser) -> None:
+    journey = Journey(browser, "other-district", DESKTOP)
+    try:
+        page = journey.page
+        first_sign_in(
+            page,
+            os.environ["EGRET_OTHER_USERNAME"],
+            os.environ["EGRET_OTHER_PASSWORD"],
+            OTHER_PASSWORD,
+        )
+        page.get_by_role("link", name="志愿者", exact=True).click()
+        expect(page.locator("#volunteer-table")).to_contain_text("没有找到志愿者")
+        page.get_by_label("按姓名查找").fill("美华")
+        expect(page.locator("#volunteer-table")).to_contain_text("没有找到志愿者")
+        for url in [shared["team_url"], shared["volunteer_url"]]:
+            response = page.goto(url)
+            assert response.status in (403, 404), f"{url} answered {response.status}"
+            expect(page.get_by_role("alert")).to_be_visible()
+            expect(page.locator("main")).not_to_contain_text(VOLUNTEER_NAME)
+            expect(page.locator("main")).not_to_contain_text(TEAM_NAME)
+        # Signing out ends the session: its pages are gone, even with the back button.
+        page.goto(f"{BASE}/")
+        page.get_by_role("button", name="退出").click()
+        expect(page.get_by_role("heading", name="登录")).to_be_visible()
+        page.goto(f"{BASE}/volunteers")
+        expect(page).to_have_url(f"{BASE}/signin")
+    except Exception:
+        journey.screenshot("failure")
+        raise
+    journey.close()
+
+
+def phone_sized(browser: Browser) -> None:
+    journey = Journey(browser, "phone", PHONE)
+    try:
+        page = journey.page
+        sign_in(page, "admin", ADMIN_PASSWORD)
+        expect(page.get_by_role("heading", name=re.compile("^首页"))).to_be_visible()
+        fits(page, PHONE["width"], "the home page")
+        accessible(page, "the home page on a phone")
+        page.goto(shared["volunteer_url"])
+        expect(page.get_by_role("heading", name=re.compile(VOLUNTEER_NAME))).to_be_visible()
+        fits(page, PHONE["width"], "a volunteer's page")
+        page.goto(f"{BASE}/volunteers/new")
+        fits(page, PHONE["width"], "the registration of a volunteer")
+        page.goto(shared["team_url"])
+        fits(page, PHONE["width"], "a team's page")
+        journey.screenshot("team")
+    except Exception:
+        journey.screenshot("failure")
+        raise
+    journey.close()
+
+
+JOURNEYS = [
+    signed_out_reveals_nothing,
+    admin_first_sign_in,
+    staff_register_a_team_and_a_volunteer,
+    another_district_sees_none,
+    phone_sized,
+]
+
+
+def main() -> int:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            for journey in JOURNEYS:
+                started = time.monotonic()
+                try:
+                    journey(browser)
+                except Exception:
+                    print(f"journey {journey.__name__}: FAILED")
+                    traceback.print_exc()
+                    return 1
+                print(f"journey {journey.__name__}: ok ({time.monotonic() - started:.1f}s)")
+        finally:
+            browser.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -42,6 +42,9 @@ OTHER_PASSWORD = "湖里-staff-2026"
 VOLUNTEER_NAME = "林美华"
 VOLUNTEER_ID = "11010519491231002X"
 TEAM_NAME = "思明区妇联巾帼志愿服务队"
+LEADER_PASSWORD = "思明-leader-2026"
+VOLUNTEER_PASSWORD = "美华-own-2026"
+ACTIVITY_NAME = "曾厝垵社区敬老探访"
 
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
@@ -113,7 +116,7 @@ def first_sign_in(page: Page, username: str, one_time: str, new_password: str) -
     page.get_by_label("新密码（至少 10 个字符）").fill(new_password)
     page.get_by_label("再次输入新密码").fill(new_password)
     page.get_by_role("button", name="修改并登录").click()
-    expect(page.get_by_role("heading", name=re.compile("^首页"))).to_be_visible()
+    expect(page.get_by_role("heading", level=1, name=re.compile("^(首页|我的)"))).to_be_visible()
 
 
 def signed_out_reveals_nothing(browser: Browser) -> None:
@@ -358,12 +361,192 @@ def phone_sized(browser: Browser) -> None:
     journey.close()
 
 
+def one_time_password(page: Page) -> str:
+    password = page.locator("#one-time-password").inner_text().strip()
+    assert len(password) >= 10, f"a one-time password of {len(password)} characters"
+    return password
+
+
+def china_minute_after(seconds: int) -> tuple[str, float]:
+    """The first whole minute at least `seconds` from now, as a `datetime-local` value in
+    China time, and as epoch seconds."""
+    at = time.time() + seconds
+    at = at - at % 60 + 60
+    china = time.gmtime(at + 8 * 3600)
+    return time.strftime("%Y-%m-%dT%H:%M", china), at
+
+
+def hours_from_activity_to_approval(browser: Browser) -> None:
+    """Staff open accounts for a team leader and for the volunteer; the leader publishes an
+    activity; the volunteer signs up on her phone; the leader takes her on, starts it and
+    shows the check-in code; she checks in and out with it; the leader completes it; staff
+    approve the hours; her hours and the home page move."""
+    staff = Journey(browser, "staff-accounts", DESKTOP)
+    leader = Journey(browser, "leader", DESKTOP)
+    volunteer = Journey(browser, "volunteer-phone", PHONE)
+    journeys = [staff, leader, volunteer]
+    try:
+        page = staff.page
+        sign_in(page, "admin", ADMIN_PASSWORD)
+        before = int(page.locator(".figures li", has_text="服务记录").locator(".value").inner_text())
+        page.get_by_role("link", name="账户").click()
+        accessible(page, "the accounts")
+        page.get_by_role("link", name="新建账户").click()
+        page.get_by_label("用户名（小写字母、数字，或手机号码）").fill("Zhang Li!")
+        page.get_by_label("姓名").fill("张丽")
+        page.get_by_label("所属组织").select_option(label=TEAM_NAME)
+        page.get_by_label("角色").select_option(label="队长")
+        page.get_by_role("button", name="创建").click()
+        expect(page.locator("#username-error")).to_be_visible()
+        accessible(page, "a new account with its error")
+        page.get_by_label("用户名（小写字母、数字，或手机号码）").fill("zhang.li")
+        page.get_by_role("button", name="创建").click()
+        leader_once = one_time_password(page)
+        page.goto(shared["volunteer_url"])
+        page.get_by_role("link", name="为她开设账户").click()
+        page.get_by_label("用户名（小写字母、数字，或手机号码）").fill("lin.meihua")
+        page.get_by_label("姓名").fill(VOLUNTEER_NAME)
+        page.get_by_label("所属组织").select_option(label=TEAM_NAME)
+        expect(page.get_by_label("角色")).to_have_value("4")
+        page.get_by_role("button", name="创建").click()
+        volunteer_once = one_time_password(page)
+
+        # The leader publishes an activity starting in a minute or two.
+        lead = leader.page
+        first_sign_in(lead, "zhang.li", leader_once, LEADER_PASSWORD)
+        lead.get_by_role("link", name="项目与活动").click()
+        lead.get_by_role("link", name="新建活动").click()
+        start, start_epoch = china_minute_after(60)
+        end, _ = china_minute_after(3600 + 60)
+        lead.get_by_label("活动名称").fill(ACTIVITY_NAME)
+        lead.get_by_label("服务地点").fill("曾厝垵社区妇女之家")
+        lead.get_by_label("地址").fill("厦门市思明区曾厝垵")
+        lead.get_by_label("招募岗位").fill("探访员")
+        lead.get_by_label("招募人数").fill("3")
+        # A missing start time is named beside its field.
+        lead.get_by_role("button", name="保存为草稿").click()
+        expect(lead.locator("#start-error")).to_be_visible()
+        lead.get_by_label("开始时间").fill(start)
+        lead.get_by_label("结束时间").fill(end)
+        accessible(lead, "a new activity")
+        lead.get_by_role("button", name="保存为草稿").click()
+        expect(lead.get_by_role("heading", name=re.compile(ACTIVITY_NAME))).to_contain_text("草稿")
+        shared["activity_url"] = lead.url
+        lead.get_by_role("button", name="发布招募").click()
+        expect(lead.get_by_role("heading", name=re.compile(ACTIVITY_NAME))).to_contain_text("招募中")
+        accessible(lead, "an activity's page")
+
+        # She signs up on her phone.
+        own = volunteer.page
+        first_sign_in(own, "lin.meihua", volunteer_once, VOLUNTEER_PASSWORD)
+        expect(own.get_by_role("heading", level=1, name=re.compile("^我的"))).to_be_visible()
+        accessible(own, "her own page")
+        own.get_by_role("link", name=ACTIVITY_NAME).click()
+        own.get_by_role("button", name="报名").click()
+        expect(own.get_by_role("status")).to_contain_text("报名已提交")
+        fits(own, PHONE["width"], "her activity page")
+
+        # The leader takes her on, starts the activity and shows the code.
+        lead.reload()
+        lead.get_by_role("button", name=f"录用{VOLUNTEER_NAME}", exact=True).click()
+        expect(lead.get_by_role("cell", name="已录用")).to_be_visible()
+        lead.get_by_role("button", name="开始活动").click()
+        expect(lead.get_by_role("heading", name=re.compile(ACTIVITY_NAME))).to_contain_text("进行中")
+        lead.get_by_role("link", name="显示签到码").click()
+        code = lead.locator(".code-screen .code").inner_text().strip()
+        assert re.fullmatch(r"\d{6}", code), code
+        accessible(lead, "the check-in code screen")
+        leader.screenshot("check-in-code")
+
+        # She checks in with it: a wrong code first, named beside the field.
+        own.reload()
+        wrong = f"{(int(code) + 1) % 1_000_000:06d}"
+        own.get_by_label(re.compile("^签到码")).fill(wrong)
+        own.get_by_role("button", name="签到").click()
+        expect(own.locator("#code-error")).to_contain_text("签到码不正确")
+        own.get_by_label(re.compile("^签到码")).fill(code)
+        own.get_by_role("button", name="签到").click()
+        expect(own.get_by_role("status")).to_contain_text("签到成功")
+        fits(own, PHONE["width"], "check-in")
+        accessible(own, "check-in on a phone")
+        volunteer.screenshot("checked-in")
+
+        # The code screen refreshes itself (htmx, under the Content-Security-Policy).
+        lead.evaluate("document.querySelector('#check-in-digits').dataset.old = '1'")
+        # (Polled from here: the policy forbids the page evaluating strings, as
+        # Playwright's wait_for_function would.)
+        refreshed_by = time.monotonic() + 30
+        while lead.evaluate("document.querySelector('#check-in-digits').dataset.old === '1'"):
+            assert time.monotonic() < refreshed_by, "the check-in code did not refresh"
+            time.sleep(0.5)
+        expect(lead.locator(".code-screen .code")).to_have_text(re.compile(r"^\d{6}$"))
+        # Served a whole minute of the activity, she checks out.
+        time.sleep(max(0.0, start_epoch + 65 - time.time()))
+        own.get_by_role("button", name="签退").click()
+        expect(own.get_by_role("status")).to_contain_text("签退成功")
+
+        lead.goto(shared["activity_url"])
+        lead.get_by_role("button", name="完成活动").click()
+        expect(lead.get_by_role("heading", name=re.compile(ACTIVITY_NAME))).to_contain_text("已完成")
+
+        # Staff approve her hours.
+        page.get_by_role("link", name="审核").click()
+        accessible(page, "the review queue")
+        page.get_by_role("button", name="通过所选").click()
+        expect(page.get_by_role("alert")).to_contain_text("请先勾选")
+        page.get_by_label(f"选择{VOLUNTEER_NAME}的服务记录").check()
+        page.get_by_role("button", name="通过所选").click()
+        expect(page.get_by_role("status")).to_contain_text("已通过 1 条服务记录")
+        expect(page.get_by_text("没有待审核的服务记录")).to_be_visible()
+
+        # Her hours and the home page move.
+        own.goto(f"{BASE}/me")
+        expect(own.locator(".figures li", has_text="服务记录").locator(".value")).to_have_text("1")
+        minutes = int(own.locator(".figures li", has_text="分钟").locator(".value").inner_text())
+        assert minutes >= 1, f"{minutes} minutes"
+        volunteer.screenshot("hours")
+        deadline = time.monotonic() + 30
+        while True:
+            page.get_by_role("link", name="首页").click()
+            now = int(page.locator(".figures li", has_text="服务记录").locator(".value").inner_text())
+            if now == before + 1 or time.monotonic() > deadline:
+                break
+            time.sleep(1)
+        assert now == before + 1, f"the home page shows {now} service records, not {before + 1}"
+    except Exception:
+        for journey in journeys:
+            journey.screenshot("failure")
+        raise
+    for journey in journeys:
+        journey.close()
+
+
+def another_district_sees_no_activity(browser: Browser) -> None:
+    journey = Journey(browser, "other-district-activity", DESKTOP)
+    try:
+        page = journey.page
+        sign_in(page, os.environ["EGRET_OTHER_USERNAME"], OTHER_PASSWORD)
+        page.get_by_role("link", name="项目与活动").click()
+        expect(page.locator("main")).not_to_contain_text(ACTIVITY_NAME)
+        response = page.goto(shared["activity_url"])
+        assert response.status in (403, 404), f"the activity answered {response.status}"
+        expect(page.locator("main")).not_to_contain_text(ACTIVITY_NAME)
+        page.goto(f"{BASE}/review")
+        expect(page.locator("main")).not_to_contain_text(VOLUNTEER_NAME)
+    except Exception:
+        journey.screenshot("failure")
+        raise
+    journey.close()
+
+
 JOURNEYS = [
     signed_out_reveals_nothing,
     admin_first_sign_in,
     staff_register_a_team_and_a_volunteer,
     another_district_sees_none,
     phone_sized,
+    hours_from_activity_to_approval,
+    another_district_sees_no_activity,
 ]
 
 

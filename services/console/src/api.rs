@@ -52,6 +52,19 @@ pub type StatisticsClient =
 pub type TargetClient =
     egret_proto::reporting::v1::target_service_client::TargetServiceClient<Fallback>;
 
+/// Activities.
+pub type ActivityClient =
+    egret_proto::activity::v1::activity_service_client::ActivityServiceClient<Fallback>;
+/// Sign-ups.
+pub type SignUpClient =
+    egret_proto::activity::v1::sign_up_service_client::SignUpServiceClient<Fallback>;
+/// Check-in codes and attendance.
+pub type AttendanceClient =
+    egret_proto::activity::v1::attendance_service_client::AttendanceServiceClient<Fallback>;
+/// Service records and hours.
+pub type ServiceRecordClient =
+    egret_proto::activity::v1::service_record_service_client::ServiceRecordServiceClient<Fallback>;
+
 impl Api {
     /// The services behind `service`, each call bounded by `timeout`.
     pub fn new(service: Fallback, timeout: Duration) -> Self {
@@ -112,6 +125,26 @@ impl Api {
     /// Targets.
     pub fn targets(&self) -> TargetClient {
         TargetClient::with_origin(self.service.clone(), self.origin.clone())
+    }
+
+    /// Activities.
+    pub fn activities(&self) -> ActivityClient {
+        ActivityClient::with_origin(self.service.clone(), self.origin.clone())
+    }
+
+    /// Sign-ups.
+    pub fn sign_ups(&self) -> SignUpClient {
+        SignUpClient::with_origin(self.service.clone(), self.origin.clone())
+    }
+
+    /// Attendance.
+    pub fn attendance(&self) -> AttendanceClient {
+        AttendanceClient::with_origin(self.service.clone(), self.origin.clone())
+    }
+
+    /// Service records.
+    pub fn service_records(&self) -> ServiceRecordClient {
+        ServiceRecordClient::with_origin(self.service.clone(), self.origin.clone())
     }
 }
 

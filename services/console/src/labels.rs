@@ -122,3 +122,86 @@ pub fn date(date: Option<&egret_proto::common::v1::Date>) -> String {
         _ => "—".to_string(),
     }
 }
+
+/// China Standard Time, UTC+8 all year: how the federation reads every time.
+const CHINA: time::UtcOffset = match time::UtcOffset::from_hms(8, 0, 0) {
+    Ok(offset) => offset,
+    Err(_) => time::UtcOffset::UTC,
+};
+
+/// A time of the contracts as `2026年12月7日 19:45` in China time, or `—`.
+pub fn china_time(timestamp: Option<&prost_types::Timestamp>) -> String {
+    let Some(timestamp) = timestamp else {
+        return "—".to_string();
+    };
+    match time::OffsetDateTime::from_unix_timestamp(timestamp.seconds) {
+        Ok(at) => {
+            let at = at.to_offset(CHINA);
+            format!(
+                "{}年{}月{}日 {:02}:{:02}",
+                at.year(),
+                u8::from(at.month()),
+                at.day(),
+                at.hour(),
+                at.minute()
+            )
+        }
+        Err(_) => "—".to_string(),
+    }
+}
+
+/// A `datetime-local` input's value (`2026-12-07T19:45`), read as China time.
+pub fn parse_china_local(text: &str) -> Option<prost_types::Timestamp> {
+    let format = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]");
+    let local = time::PrimitiveDateTime::parse(text.trim(), &format).ok()?;
+    Some(prost_types::Timestamp {
+        seconds: local.assume_offset(CHINA).unix_timestamp(),
+        nanos: 0,
+    })
+}
+
+/// 活动状态.
+pub fn activity_state(value: i32) -> &'static str {
+    use egret_proto::activity::v1::ActivityState;
+    match ActivityState::try_from(value).unwrap_or_default() {
+        ActivityState::Draft => "草稿",
+        ActivityState::Published => "招募中",
+        ActivityState::InProgress => "进行中",
+        ActivityState::Completed => "已完成",
+        ActivityState::Cancelled => "已取消",
+        ActivityState::Unspecified => "—",
+    }
+}
+
+/// 报名状态.
+pub fn sign_up_state(value: i32) -> &'static str {
+    use egret_proto::activity::v1::SignUpState;
+    match SignUpState::try_from(value).unwrap_or_default() {
+        SignUpState::Pending => "待审核",
+        SignUpState::Waitlisted => "候补",
+        SignUpState::Approved => "已录用",
+        SignUpState::Rejected => "未录用",
+        SignUpState::Cancelled => "已取消",
+        SignUpState::Unspecified => "—",
+    }
+}
+
+/// Minutes as hours with one decimal: `1.5`.
+pub fn hours(minutes: i64) -> String {
+    format!("{:.1}", minutes as f64 / 60.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn china_times_round_trip() {
+        let at = parse_china_local("2026-12-07T19:45").expect("parses");
+        assert_eq!(china_time(Some(&at)), "2026年12月7日 19:45");
+        assert_eq!(at.seconds % 3600, (11 * 3600 + 45 * 60) % 3600);
+        assert!(parse_china_local("2026-12-07 19:45").is_none());
+        assert!(parse_china_local("").is_none());
+        assert_eq!(china_time(None), "—");
+    }
+}

@@ -3,7 +3,7 @@
 
 use askama::Template;
 use axum::extract::State;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use egret_proto::registry::v1::{JoinApplicationState, ListJoinApplicationsRequest};
 use egret_proto::reporting::v1::{GetOverviewRequest, GetTargetProgressRequest};
 
@@ -54,6 +54,9 @@ pub(crate) async fn show(State(state): State<AppState>, signed: Signed) -> Respo
     let is_volunteer_only = !person.is_staff()
         && !person.has(egret_proto::gateway::v1::AccountRole::TeamLeader)
         && !person.has(egret_proto::gateway::v1::AccountRole::Viewer);
+    if is_volunteer_only && !person.volunteer.is_empty() {
+        return axum::response::Redirect::to("/me").into_response();
+    }
     if !is_volunteer_only {
         let overview = api
             .statistics()

@@ -1,8 +1,12 @@
 //! The pages: routes, the signed-in extractor, and what every page's layout needs.
 
+mod accounts;
+mod activities;
 mod auth;
 mod home;
+mod mine;
 mod org;
+mod review;
 mod volunteers;
 
 use std::sync::Arc;
@@ -39,6 +43,10 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/org/{id}/children", post(org::create_child))
         .route("/org/{id}/form", get(org::edit_form).post(org::update_form))
         .route(
+            "/org/{id}/applications/{application}",
+            post(org::decide_application),
+        )
+        .route(
             "/volunteers",
             get(volunteers::list).post(volunteers::create),
         )
@@ -46,6 +54,27 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/volunteers/new", get(volunteers::new_form))
         .route("/volunteers/{id}", get(volunteers::show))
         .route("/volunteers/{id}/reveal", post(volunteers::reveal))
+        .route(
+            "/activities",
+            get(activities::list).post(activities::create),
+        )
+        .route("/activities/new", get(activities::new_form))
+        .route("/activities/{id}", get(activities::show))
+        .route("/activities/{id}/state", post(activities::change_state))
+        .route(
+            "/activities/{id}/signups/{sign_up}",
+            post(activities::decide_sign_up),
+        )
+        .route("/activities/{id}/code", get(activities::code))
+        .route("/activities/{id}/code/digits", get(activities::code_digits))
+        .route("/me", get(mine::show))
+        .route("/me/activities/{id}", get(mine::activity))
+        .route("/me/activities/{id}/{action}", post(mine::attend))
+        .route("/review", get(review::show))
+        .route("/review/records", post(review::decide_records))
+        .route("/accounts", get(accounts::list).post(accounts::create))
+        .route("/accounts/new", get(accounts::new_form))
+        .route("/accounts/{id}/{action}", post(accounts::act))
         .route("/assets/{*path}", get(crate::assets::serve))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(FORM_BYTES))
@@ -212,6 +241,32 @@ impl Layout {
                 href: "/volunteers",
                 label: "志愿者",
                 section: "volunteers",
+            });
+            nav.push(NavItem {
+                href: "/activities",
+                label: "项目与活动",
+                section: "activities",
+            });
+        }
+        if person.is_staff() || person.has(AccountRole::TeamLeader) {
+            nav.push(NavItem {
+                href: "/review",
+                label: "审核",
+                section: "review",
+            });
+        }
+        if person.has(AccountRole::Admin) {
+            nav.push(NavItem {
+                href: "/accounts",
+                label: "账户",
+                section: "accounts",
+            });
+        }
+        if !person.volunteer.is_empty() {
+            nav.push(NavItem {
+                href: "/me",
+                label: "我的",
+                section: "mine",
             });
         }
         Self {

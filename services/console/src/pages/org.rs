@@ -7,8 +7,10 @@ use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use egret_proto::common::v1::Date;
 use egret_proto::registry::v1::{
-    CreateOrgUnitRequest, GetOrgUnitRequest, GetRegistrationFormRequest, KeyMember,
-    ListOrgUnitsRequest, OrgUnit, RegistrationForm, TeamLevel, Tier, UpdateRegistrationFormRequest,
+    ApproveJoinApplicationRequest, CreateOrgUnitRequest, GetOrgUnitRequest,
+    GetRegistrationFormRequest, GetVolunteerRequest, JoinApplicationState, KeyMember,
+    ListJoinApplicationsRequest, ListOrgUnitsRequest, OrgUnit, RegistrationForm,
+    RejectJoinApplicationRequest, TeamLevel, Tier, UpdateRegistrationFormRequest,
 };
 use http::StatusCode;
 use serde::Deserialize;
@@ -18,6 +20,8 @@ use crate::AppState;
 use crate::api::Failure;
 use crate::labels;
 
+/// Join applications shown on a unit's page.
+const APPLICATIONS_SHOWN: i32 = 100;
 /// Units listed on one page of a unit's children.
 const CHILDREN_PAGE: i32 = 50;
 /// Key-member rows the form offers beyond those filled in.
@@ -128,8 +132,16 @@ struct UnitPage {
     child_tiers: Vec<Choice>,
     levels: Vec<Choice>,
     new_child_name: String,
+    applications: Vec<ApplicationRow>,
     failure: Failure,
     notice: String,
+}
+
+/// A join application waiting at a unit.
+struct ApplicationRow {
+    id: String,
+    volunteer: String,
+    message: String,
 }
 
 impl UnitPage {
@@ -264,6 +276,42 @@ async fn unit_page(
         .ok()
         .and_then(|form| form.into_inner().registration_form)
         .map(|form| FormView::from_form(&form));
+    let applications = api
+        .memberships()
+        .list_join_applications(api.request(
+            &signed.caller,
+            ListJoinApplicationsRequest {
+                parent: name.clone(),
+                state: JoinApplicationState::Pending as i32,
+                page_size: APPLICATIONS_SHOWN,
+                page_token: String::new(),
+            },
+        ))
+        .await
+        .map(|listed| listed.into_inner().join_applications)
+        .unwrap_or_default();
+    let mut application_rows = Vec::new();
+    for application in applications {
+        let volunteer = api
+            .volunteers()
+            .get_volunteer(api.request(
+                &signed.caller,
+                GetVolunteerRequest {
+                    name: application.volunteer.clone(),
+                    reveal_personal_data: false,
+                },
+            ))
+            .await
+            .ok()
+            .and_then(|answer| answer.into_inner().volunteer)
+            .map(|volunteer| volunteer.display_name)
+            .unwrap_or_default();
+        application_rows.push(ApplicationRow {
+            id: id_of(&application.name).to_string(),
+            volunteer,
+            message: application.message,
+        });
+    }
     let child_tiers = child_tiers(unit.tier);
     render(&UnitPage {
         layout: signed.layout(&unit.display_name, "org"),
@@ -275,6 +323,7 @@ async fn unit_page(
         child_tiers,
         levels: levels(),
         new_child_name,
+        applications: application_rows,
         failure,
         notice,
     })
@@ -386,6 +435,87 @@ pub(crate) async fn create_child(
             .await;
             *response.status_mut() = StatusCode::BAD_REQUEST;
             response
+        }
+    }
+}
+
+/// A decision on a join application.
+#[derive(Deserialize)]
+pub(crate) struct DecisionForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    decision: String,
+}
+
+/// `POST /org/{id}/applications/{application}`: approve or reject a join application.
+pub(crate) async fn decide_application(
+    State(state): State<AppState>,
+    signed: Signed,
+    Path((id, application)): Path<(String, String)>,
+    Form(form): Form<DecisionForm>,
+) -> Response {
+    if let Err(refused) = check_csrf(&signed.session, &form.csrf) {
+        return refused.into_response();
+    }
+    if !valid_id(&id) || !valid_id(&application) {
+        return error_page(&not_found(), Some(&signed));
+    }
+    let name = format!("orgUnits/{id}/joinApplications/{application}");
+    let api = &state.api;
+    let (result, notice) = match form.decision.as_str() {
+        "approve" => (
+            api.memberships()
+                .approve_join_application(api.request(
+                    &signed.caller,
+                    ApproveJoinApplicationRequest {
+                        name,
+                        comment: String::new(),
+                    },
+                ))
+                .await
+                .map(drop),
+            "已同意入队申请。",
+        ),
+        "reject" => (
+            api.memberships()
+                .reject_join_application(api.request(
+                    &signed.caller,
+                    RejectJoinApplicationRequest {
+                        name,
+                        comment: String::new(),
+                    },
+                ))
+                .await
+                .map(drop),
+            "已拒绝入队申请。",
+        ),
+        _ => return (StatusCode::BAD_REQUEST, "未知的操作。").into_response(),
+    };
+    match result {
+        Ok(()) => {
+            unit_page(
+                &state,
+                &signed,
+                &id,
+                "",
+                Failure::default(),
+                String::new(),
+                notice.to_string(),
+            )
+            .await
+        }
+        Err(status) => {
+            unit_page(
+                &state,
+                &signed,
+                &id,
+                "",
+                status.into(),
+                String::new(),
+                String::new(),
+            )
+            .await
         }
     }
 }

@@ -416,7 +416,7 @@ def hours_from_activity_to_approval(browser: Browser) -> None:
         first_sign_in(lead, "zhang.li", leader_once, LEADER_PASSWORD)
         lead.get_by_role("link", name="项目与活动").click()
         lead.get_by_role("link", name="新建活动").click()
-        start, start_epoch = china_minute_after(60)
+        start, start_epoch = china_minute_after(20)
         end, _ = china_minute_after(3600 + 60)
         lead.get_by_label("活动名称").fill(ACTIVITY_NAME)
         lead.get_by_label("服务地点").fill("曾厝垵社区妇女之家")
@@ -539,6 +539,45 @@ def another_district_sees_no_activity(browser: Browser) -> None:
     journey.close()
 
 
+def statistics_with_a_chart_and_downloads(browser: Browser) -> None:
+    journey = Journey(browser, "statistics", DESKTOP)
+    try:
+        page = journey.page
+        sign_in(page, "admin", ADMIN_PASSWORD)
+        page.get_by_role("link", name="统计").click()
+        accessible(page, "the statistics form")
+        page.get_by_label("指标").select_option(label="服务记录数")
+        page.get_by_label("按……分组", exact=True).select_option(label="下级组织")
+        page.get_by_label("开始日期").fill(time.strftime("%Y-01-01"))
+        page.get_by_role("button", name="统计").click()
+        result = page.get_by_role("region", name=re.compile("^结果"))
+        expect(result).to_contain_text(TEAM_NAME)
+        expect(result.get_by_role("heading")).to_contain_text("合计 1")
+        # The chart beside the table, drawn by the reporting service.
+        chart = result.get_by_role("img")
+        expect(chart).to_be_visible()
+        page.wait_for_load_state("networkidle")
+        assert chart.evaluate("img => img.naturalWidth") > 0, "the chart did not load"
+        accessible(page, "the statistics with their chart")
+        journey.screenshot("statistics")
+        with page.expect_download() as download:
+            page.get_by_role("link", name="下载 CSV").click()
+        csv = pathlib.Path(download.value.path()).read_text(encoding="utf-8-sig")
+        assert TEAM_NAME in csv, csv
+        with page.expect_download() as download:
+            page.get_by_role("link", name="下载 XLSX").click()
+        xlsx = pathlib.Path(download.value.path()).read_bytes()
+        assert xlsx[:2] == b"PK", "an XLSX file is a zip"
+        assert download.value.suggested_filename.endswith(".xlsx")
+        # A bad date is named beside its field.
+        page.goto(f"{BASE}/statistics?metric=2&start=2026-13-45")
+        expect(page.locator("#start_date-error")).to_be_visible()
+    except Exception:
+        journey.screenshot("failure")
+        raise
+    journey.close()
+
+
 JOURNEYS = [
     signed_out_reveals_nothing,
     admin_first_sign_in,
@@ -547,6 +586,7 @@ JOURNEYS = [
     phone_sized,
     hours_from_activity_to_approval,
     another_district_sees_no_activity,
+    statistics_with_a_chart_and_downloads,
 ]
 
 

@@ -52,6 +52,9 @@ pub type StatisticsClient =
 pub type TargetClient =
     egret_proto::reporting::v1::target_service_client::TargetServiceClient<Fallback>;
 
+/// Exports and charts.
+pub type ExportClient =
+    egret_proto::reporting::v1::export_service_client::ExportServiceClient<Fallback>;
 /// Activities.
 pub type ActivityClient =
     egret_proto::activity::v1::activity_service_client::ActivityServiceClient<Fallback>;
@@ -125,6 +128,11 @@ impl Api {
     /// Targets.
     pub fn targets(&self) -> TargetClient {
         TargetClient::with_origin(self.service.clone(), self.origin.clone())
+    }
+
+    /// Exports and charts.
+    pub fn statistics_exports(&self) -> ExportClient {
+        ExportClient::with_origin(self.service.clone(), self.origin.clone())
     }
 
     /// Activities.

@@ -7,6 +7,7 @@ mod home;
 mod mine;
 mod org;
 mod review;
+mod statistics;
 mod volunteers;
 
 use std::sync::Arc;
@@ -70,6 +71,9 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/me", get(mine::show))
         .route("/me/activities/{id}", get(mine::activity))
         .route("/me/activities/{id}/{action}", post(mine::attend))
+        .route("/statistics", get(statistics::show))
+        .route("/statistics/chart.svg", get(statistics::chart))
+        .route("/statistics/{file}", get(statistics::export))
         .route("/review", get(review::show))
         .route("/review/records", post(review::decide_records))
         .route("/accounts", get(accounts::list).post(accounts::create))
@@ -246,6 +250,13 @@ impl Layout {
                 href: "/activities",
                 label: "项目与活动",
                 section: "activities",
+            });
+        }
+        if manages {
+            nav.push(NavItem {
+                href: "/statistics",
+                label: "统计",
+                section: "statistics",
             });
         }
         if person.is_staff() || person.has(AccountRole::TeamLeader) {

@@ -505,6 +505,24 @@ def hours_from_activity_to_approval(browser: Browser) -> None:
         minutes = int(own.locator(".figures li", has_text="分钟").locator(".value").inner_text())
         assert minutes >= 1, f"{minutes} minutes"
         volunteer.screenshot("hours")
+
+        # She issues herself a certificate of today's service, and anyone can check it.
+        today = time.strftime("%Y-%m-%d", time.gmtime(time.time() + 8 * 3600))
+        own.get_by_text("开具证明").click()
+        own.get_by_label("服务起始日期").fill(today)
+        own.get_by_label("服务截止日期").fill(today)
+        own.get_by_role("button", name="开具").click()
+        expect(own.get_by_role("heading", name=re.compile("^志愿服务证明"))).to_be_visible()
+        expect(own.locator("main")).to_contain_text("有效")
+        shared["certificate_url"] = own.url
+        svg = own.request.get(own.url + "/page.svg")
+        assert svg.ok and "image/svg+xml" in svg.headers["content-type"], svg.status
+        assert "志愿服务" in svg.text(), "the A4 page names what it is"
+        payload = own.locator("#signed-payload").text_content().strip()
+        signature = own.locator("#signature").text_content().strip()
+        shared["certificate_payload"] = payload
+        shared["certificate_signature"] = signature
+        accessible(own, "a certificate on a phone")
         deadline = time.monotonic() + 30
         while True:
             page.get_by_role("link", name="首页").click()
@@ -533,6 +551,69 @@ def another_district_sees_no_activity(browser: Browser) -> None:
         expect(page.locator("main")).not_to_contain_text(ACTIVITY_NAME)
         page.goto(f"{BASE}/review")
         expect(page.locator("main")).not_to_contain_text(VOLUNTEER_NAME)
+    except Exception:
+        journey.screenshot("failure")
+        raise
+    journey.close()
+
+
+def anyone_verifies_a_certificate(browser: Browser) -> None:
+    journey = Journey(browser, "verify", PHONE)
+    try:
+        page = journey.page
+        page.goto(f"{BASE}/signin")
+        page.get_by_role("link", name="证书验证").click()
+        accessible(page, "the public verification page")
+        page.get_by_role("button", name="验证").click()
+        expect(page.locator("#payload-error")).to_be_visible()
+        expect(page.locator("#signature-error")).to_be_visible()
+        payload = shared["certificate_payload"]
+        page.get_by_label("证明内容（验证信息中的文本）").fill(payload)
+        page.get_by_label("签名").fill(shared["certificate_signature"])
+        page.get_by_role("button", name="验证").click()
+        expect(page.get_by_role("status")).to_contain_text("证明有效")
+        expect(page.locator("dl")).to_contain_text(VOLUNTEER_NAME)
+        # Only what is printed: the ID number stays masked.
+        expect(page.locator("main")).not_to_contain_text(VOLUNTEER_ID)
+        fits(page, PHONE["width"], "the verification page")
+        journey.screenshot("valid")
+        # One changed figure and the signature no longer holds.
+        tampered = re.sub(r'"service_minutes":(\d+)', lambda m: f'"service_minutes":{int(m.group(1)) + 600}', payload)
+        assert tampered != payload
+        page.get_by_label("证明内容（验证信息中的文本）").fill(tampered)
+        page.get_by_role("button", name="验证").click()
+        expect(page.get_by_role("alert")).to_contain_text("证明无效")
+
+        # Staff revoke it; it no longer verifies.
+        staff = Journey(browser, "revoke", DESKTOP)
+        try:
+            sign_in(staff.page, "admin", ADMIN_PASSWORD)
+            staff.page.goto(shared["certificate_url"])
+            staff.page.get_by_label("撤销原因").fill("测试撤销")
+            staff.page.get_by_role("button", name="撤销证明").click()
+            expect(staff.page.locator("main")).to_contain_text("已撤销")
+        except Exception:
+            staff.screenshot("failure")
+            raise
+        staff.close()
+        page.get_by_label("证明内容（验证信息中的文本）").fill(payload)
+        page.get_by_role("button", name="验证").click()
+        expect(page.get_by_role("alert")).to_contain_text("证明无效")
+    except Exception:
+        journey.screenshot("failure")
+        raise
+    journey.close()
+
+
+def the_sync_page(browser: Browser) -> None:
+    journey = Journey(browser, "sync", DESKTOP)
+    try:
+        page = journey.page
+        sign_in(page, "admin", ADMIN_PASSWORD)
+        page.get_by_role("link", name="同步").click()
+        expect(page.get_by_role("heading", name="各区实例的同步")).to_be_visible()
+        expect(page.get_by_text("还没有区级实例上报数据")).to_be_visible()
+        accessible(page, "the sync page")
     except Exception:
         journey.screenshot("failure")
         raise
@@ -586,7 +667,9 @@ JOURNEYS = [
     phone_sized,
     hours_from_activity_to_approval,
     another_district_sees_no_activity,
+    anyone_verifies_a_certificate,
     statistics_with_a_chart_and_downloads,
+    the_sync_page,
 ]
 
 

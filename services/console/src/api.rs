@@ -52,6 +52,14 @@ pub type StatisticsClient =
 pub type TargetClient =
     egret_proto::reporting::v1::target_service_client::TargetServiceClient<Fallback>;
 
+/// Certificates.
+pub type CertificateClient =
+    egret_proto::recognition::v1::certificate_service_client::CertificateServiceClient<Fallback>;
+/// Enrollments and the upstream link's status.
+pub type EnrollmentClient =
+    egret_proto::gateway::v1::enrollment_service_client::EnrollmentServiceClient<Fallback>;
+/// The upward links a city applies.
+pub type UpwardClient = egret_proto::sync::v1::upward_service_client::UpwardServiceClient<Fallback>;
 /// Exports and charts.
 pub type ExportClient =
     egret_proto::reporting::v1::export_service_client::ExportServiceClient<Fallback>;
@@ -128,6 +136,21 @@ impl Api {
     /// Targets.
     pub fn targets(&self) -> TargetClient {
         TargetClient::with_origin(self.service.clone(), self.origin.clone())
+    }
+
+    /// Certificates.
+    pub fn certificates(&self) -> CertificateClient {
+        CertificateClient::with_origin(self.service.clone(), self.origin.clone())
+    }
+
+    /// Enrollments and the upstream link.
+    pub fn enrollments(&self) -> EnrollmentClient {
+        EnrollmentClient::with_origin(self.service.clone(), self.origin.clone())
+    }
+
+    /// The upward links a city applies.
+    pub fn upward(&self) -> UpwardClient {
+        UpwardClient::with_origin(self.service.clone(), self.origin.clone())
     }
 
     /// Exports and charts.

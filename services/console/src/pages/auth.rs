@@ -47,7 +47,7 @@ impl PasswordPage {
 }
 
 /// The pre-sign-in CSRF token: the cookie's, or a new one to set.
-fn pre_session_csrf(state: &AppState, headers: &HeaderMap) -> (String, Option<String>) {
+pub(super) fn pre_session_csrf(state: &AppState, headers: &HeaderMap) -> (String, Option<String>) {
     match cookie(headers, csrf_cookie(state)).filter(|token| token.len() == 43) {
         Some(token) => (token.to_string(), None),
         None => {
@@ -58,7 +58,7 @@ fn pre_session_csrf(state: &AppState, headers: &HeaderMap) -> (String, Option<St
     }
 }
 
-fn with_cookie(mut response: Response, set: Option<String>) -> Response {
+pub(super) fn with_cookie(mut response: Response, set: Option<String>) -> Response {
     if let Some(set) = set
         && let Ok(value) = set.parse()
     {
@@ -91,7 +91,7 @@ pub(crate) struct SignInForm {
 }
 
 /// Refuses a signed-out form whose token is not its cookie's.
-fn check_pre_session_csrf(
+pub(super) fn check_pre_session_csrf(
     state: &AppState,
     headers: &HeaderMap,
     token: &str,

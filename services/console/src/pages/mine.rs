@@ -43,6 +43,11 @@ struct MinePage {
     records: i64,
     sign_ups: Vec<MySignUp>,
     open: Vec<ActivityView>,
+    id: String,
+    certificates: Vec<super::certificates::CertificateRow>,
+    certificates_failure: String,
+    request_id: String,
+    can_reveal: bool,
     failures: Vec<String>,
 }
 
@@ -159,8 +164,18 @@ pub(crate) async fn show(State(state): State<AppState>, signed: Signed) -> Respo
             Vec::new()
         }
     };
+    let (certificates, certificates_failure) =
+        match super::certificates::of_volunteer(&state, caller, &volunteer).await {
+            Ok(rows) => (rows, String::new()),
+            Err(failure) => (Vec::new(), failure.message),
+        };
     render(&MinePage {
         layout: signed.layout("我的", "mine"),
+        id: super::id_of(&volunteer).to_string(),
+        certificates,
+        certificates_failure,
+        request_id: uuid::Uuid::new_v4().to_string(),
+        can_reveal: false,
         display_name: record.display_name,
         number: record.volunteer_number,
         phone: record.phone,

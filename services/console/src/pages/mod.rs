@@ -3,11 +3,13 @@
 mod accounts;
 mod activities;
 mod auth;
+mod certificates;
 mod home;
 mod mine;
 mod org;
 mod review;
 mod statistics;
+mod sync;
 mod volunteers;
 
 use std::sync::Arc;
@@ -79,6 +81,15 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/accounts", get(accounts::list).post(accounts::create))
         .route("/accounts/new", get(accounts::new_form))
         .route("/accounts/{id}/{action}", post(accounts::act))
+        .route("/sync", get(sync::show))
+        .route("/certificates", post(certificates::issue))
+        .route("/certificates/{id}", get(certificates::show))
+        .route("/certificates/{id}/page.svg", get(certificates::page))
+        .route("/certificates/{id}/revoke", post(certificates::revoke))
+        .route(
+            "/verify",
+            get(certificates::verify_page).post(certificates::verify),
+        )
         .route("/assets/{*path}", get(crate::assets::serve))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(FORM_BYTES))
@@ -264,6 +275,13 @@ impl Layout {
                 href: "/review",
                 label: "审核",
                 section: "review",
+            });
+        }
+        if person.is_staff() || person.has(AccountRole::Viewer) {
+            nav.push(NavItem {
+                href: "/sync",
+                label: "同步",
+                section: "sync",
             });
         }
         if person.has(AccountRole::Admin) {

@@ -384,6 +384,9 @@ struct VolunteerPage {
     revealed: bool,
     can_reveal: bool,
     memberships: Vec<MembershipRow>,
+    certificates: Vec<super::certificates::CertificateRow>,
+    certificates_failure: String,
+    request_id: String,
     failure: Failure,
 }
 
@@ -444,8 +447,16 @@ async fn volunteer_page(state: &AppState, signed: &Signed, id: &str, reveal: boo
             joined_on: labels::date(membership.joined_on.as_ref()),
         });
     }
+    let (certificates, certificates_failure) =
+        match super::certificates::of_volunteer(state, &signed.caller, &volunteer.name).await {
+            Ok(rows) => (rows, String::new()),
+            Err(failure) => (Vec::new(), failure.message),
+        };
     render(&VolunteerPage {
         layout: signed.layout(&volunteer.display_name, "volunteers"),
+        certificates,
+        certificates_failure,
+        request_id: uuid::Uuid::new_v4().to_string(),
         id: id.to_string(),
         id_type: labels::id_type(volunteer.id_type),
         gender: labels::gender(volunteer.gender),

@@ -605,6 +605,64 @@ def anyone_verifies_a_certificate(browser: Browser) -> None:
     journey.close()
 
 
+def annual_report_from_team_to_approval(browser: Browser) -> None:
+    admin = Journey(browser, "annual-admin", DESKTOP)
+    leader = Journey(browser, "annual-leader", DESKTOP)
+    try:
+        page = admin.page
+        year = time.strftime("%Y", time.gmtime(time.time() + 8 * 3600))
+        sign_in(page, "admin", ADMIN_PASSWORD)
+        page.get_by_role("link", name="年报").click()
+        expect(page.get_by_text("还没有开启的年报年度")).to_be_visible()
+        page.get_by_text("开启年报年度或调整截止日期").click()
+        page.get_by_label("年度").fill(year)
+        page.get_by_label("截止日期").fill(f"{year}-12-31")
+        page.get_by_role("button", name="开启").click()
+        expect(page.get_by_role("heading", level=1)).to_contain_text(f"{year} 年度")
+        accessible(page, "the annual reports")
+
+        lead = leader.page
+        sign_in(lead, "zhang.li", LEADER_PASSWORD)
+        lead.get_by_role("link", name="年报").click()
+        lead.get_by_role("link", name=f"本队 {year} 年年报").click()
+        figures = lead.get_by_role("region", name=re.compile("^数据统计"))
+        expect(figures.locator("li", has_text="开展活动").locator(".value")).to_have_text("1")
+        expect(figures.locator("li", has_text="服务记录").locator(".value")).to_have_text("1")
+        lead.get_by_label("年度亮点").fill("全年开展敬老探访，关爱空巢老人。")
+        accessible(lead, "a team's annual report")
+        lead.get_by_role("button", name="提交").click()
+        expect(lead.get_by_role("status")).to_contain_text("已提交")
+
+        # Returned without a comment: the comment is required.
+        page.goto(f"{BASE}/annual?year={year}")
+        page.get_by_role("link", name=TEAM_NAME).click()
+        page.get_by_role("button", name="退回").click()
+        expect(page.get_by_role("alert")).to_be_visible()
+        page.get_by_label("审核意见（退回时必填）").fill("请补充来年计划。")
+        page.get_by_role("button", name="退回").click()
+        expect(page.get_by_role("status")).to_contain_text("已退回")
+
+        lead.reload()
+        expect(lead.get_by_text("审核意见：请补充来年计划。")).to_be_visible()
+        lead.get_by_label("来年计划").fill("明年每月开展一次探访。")
+        lead.get_by_role("button", name="提交").click()
+        expect(lead.get_by_role("status")).to_contain_text("已提交")
+
+        page.reload()
+        page.get_by_role("button", name="通过").click()
+        expect(page.get_by_role("status")).to_contain_text("已通过")
+        page.goto(f"{BASE}/annual?year={year}")
+        total = page.locator("tr.total td")
+        expect(total.nth(3)).to_have_text("1")  # 已通过
+        admin.screenshot("progress")
+    except Exception:
+        admin.screenshot("failure")
+        leader.screenshot("failure")
+        raise
+    admin.close()
+    leader.close()
+
+
 def the_sync_page(browser: Browser) -> None:
     journey = Journey(browser, "sync", DESKTOP)
     try:
@@ -669,6 +727,7 @@ JOURNEYS = [
     another_district_sees_no_activity,
     anyone_verifies_a_certificate,
     statistics_with_a_chart_and_downloads,
+    annual_report_from_team_to_approval,
     the_sync_page,
 ]
 

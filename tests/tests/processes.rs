@@ -41,9 +41,13 @@ fn today_minus(days: i64) -> Option<common::Date> {
 async fn one_day_then_a_crash(mut app: TestApp) {
     // The gateway's first start makes the first admin once the registry answers, and
     // prints its one-time password; she signs in through the gateway's address.
-    let printed = app
-        .processes()
-        .next_line("gateway", Duration::from_secs(30))
+    // Lines before it say where it listens and where the console is.
+    let printed = (0..5)
+        .map_while(|_| {
+            app.processes()
+                .next_line("gateway", Duration::from_secs(30))
+        })
+        .find(|line| line.starts_with("first sign-in: "))
         .expect("the gateway prints the first sign-in");
     let first_password = printed
         .strip_prefix("first sign-in: username admin, one-time password ")

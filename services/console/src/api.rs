@@ -52,6 +52,9 @@ pub type StatisticsClient =
 pub type TargetClient =
     egret_proto::reporting::v1::target_service_client::TargetServiceClient<Fallback>;
 
+/// Annual reports.
+pub type AnnualReportClient =
+    egret_proto::reporting::v1::annual_report_service_client::AnnualReportServiceClient<Fallback>;
 /// Certificates.
 pub type CertificateClient =
     egret_proto::recognition::v1::certificate_service_client::CertificateServiceClient<Fallback>;
@@ -138,6 +141,11 @@ impl Api {
         TargetClient::with_origin(self.service.clone(), self.origin.clone())
     }
 
+    /// Annual reports.
+    pub fn annual_reports(&self) -> AnnualReportClient {
+        AnnualReportClient::with_origin(self.service.clone(), self.origin.clone())
+    }
+
     /// Certificates.
     pub fn certificates(&self) -> CertificateClient {
         CertificateClient::with_origin(self.service.clone(), self.origin.clone())
@@ -200,6 +208,15 @@ impl Failure {
             code: Some(Code::InvalidArgument),
             message: "请检查标出的内容。".to_string(),
             fields,
+        }
+    }
+
+    /// NOT_FOUND, saying in Chinese what was not found.
+    pub fn not_found(message: &str) -> Self {
+        Self {
+            code: Some(Code::NotFound),
+            message: message.to_string(),
+            ..Self::default()
         }
     }
 

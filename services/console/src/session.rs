@@ -57,9 +57,21 @@ impl Person {
     }
 }
 
+/// What a page that answered a form says on the page it redirects to, once.
+#[derive(Debug, Clone, Default)]
+pub struct Flash {
+    /// The notice.
+    pub notice: String,
+    /// Failures beside it (some items of a bulk decision).
+    pub failures: Vec<String>,
+    /// A one-time password and whose, shown once.
+    pub one_time: Option<(String, String)>,
+}
+
 /// One sign-in.
 pub struct Session {
     id: String,
+    flash: Mutex<Option<Flash>>,
     /// The token every form of this session carries.
     pub csrf: String,
     /// Who signed in.
@@ -134,6 +146,21 @@ impl Session {
         })
     }
 
+    /// Keeps `flash` for the next page: after a form succeeds, the browser is sent to a
+    /// page (so reloading it posts nothing again), which shows what happened.
+    pub fn set_flash(&self, flash: Flash) {
+        *self.flash.lock().unwrap_or_else(PoisonError::into_inner) = Some(flash);
+    }
+
+    /// The flash kept for this page, once.
+    pub fn take_flash(&self) -> Flash {
+        self.flash
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+            .unwrap_or_default()
+    }
+
     /// The refresh token, to end the sign-in at the gateway.
     pub async fn refresh_token(&self) -> String {
         self.tokens.lock().await.refresh_token.clone()
@@ -174,6 +201,7 @@ impl Sessions {
             });
         let session = Arc::new(Session {
             id: random_token(),
+            flash: Mutex::new(None),
             csrf: random_token(),
             person,
             tokens: tokio::sync::Mutex::new(Held::from_tokens(tokens)),

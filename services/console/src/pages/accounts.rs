@@ -4,7 +4,7 @@
 use askama::Template;
 use axum::Form;
 use axum::extract::{Path, Query, State};
-use axum::response::{IntoResponse, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use egret_proto::gateway::v1::{
     Account, AccountRole, AccountState, CreateAccountRequest, DisableAccountRequest,
     EnableAccountRequest, ListAccountsRequest, ResetPasswordRequest,
@@ -12,10 +12,11 @@ use egret_proto::gateway::v1::{
 use http::StatusCode;
 use serde::Deserialize;
 
-use super::{Layout, Signed, check_csrf, error_page, id_of, render, valid_id};
+use super::{Layout, Signed, check_csrf, error_page, id_of, render_refused, valid_id};
 use crate::AppState;
 use crate::api::Failure;
 use crate::labels;
+use crate::session::Flash;
 
 /// Accounts on one page.
 const ACCOUNTS_PAGE: i32 = 100;
@@ -104,18 +105,17 @@ async fn accounts_page(
         Err(status) => return error_page(&status.into(), Some(signed)),
     };
     let bad = failure.code.is_some();
-    let mut response = render(&AccountsPage {
-        layout: signed.layout("账户", "accounts"),
-        accounts,
-        next_page,
-        notice,
-        one_time,
-        failure,
-    });
-    if bad {
-        *response.status_mut() = StatusCode::BAD_REQUEST;
-    }
-    response
+    render_refused(
+        &AccountsPage {
+            layout: signed.layout("账户", "accounts"),
+            accounts,
+            next_page,
+            notice,
+            one_time,
+            failure,
+        },
+        bad,
+    )
 }
 
 /// `GET /accounts`.
@@ -124,12 +124,13 @@ pub(crate) async fn list(
     signed: Signed,
     Query(query): Query<ListQuery>,
 ) -> Response {
+    let flash = signed.session.take_flash();
     accounts_page(
         &state,
         &signed,
         &query.after,
-        String::new(),
-        None,
+        flash.notice,
+        flash.one_time,
         Failure::default(),
     )
     .await
@@ -224,20 +225,19 @@ async fn new_page(
         })
         .unwrap_or_default();
     let bad = failure.code.is_some();
-    let mut response = render(&NewPage {
-        layout: signed.layout("新建账户", "accounts"),
-        units,
-        roles: ROLES
-            .iter()
-            .map(|role| (*role as i32, labels::role(*role)))
-            .collect(),
-        form,
-        failure,
-    });
-    if bad {
-        *response.status_mut() = StatusCode::BAD_REQUEST;
-    }
-    response
+    render_refused(
+        &NewPage {
+            layout: signed.layout("新建账户", "accounts"),
+            units,
+            roles: ROLES
+                .iter()
+                .map(|role| (*role as i32, labels::role(*role)))
+                .collect(),
+            form,
+            failure,
+        },
+        bad,
+    )
 }
 
 /// `GET /accounts/new`.
@@ -302,15 +302,12 @@ pub(crate) async fn create(
         Ok(created) => {
             let created = created.into_inner();
             let username = created.account.unwrap_or_default().username;
-            accounts_page(
-                &state,
-                &signed,
-                "",
-                format!("已创建账户 {username}。"),
-                Some((username, created.one_time_password)),
-                Failure::default(),
-            )
-            .await
+            signed.session.set_flash(Flash {
+                notice: format!("已创建账户 {username}。"),
+                one_time: Some((username, created.one_time_password)),
+                ..Flash::default()
+            });
+            Redirect::to("/accounts").into_response()
         }
         Err(status) => new_page(&state, &signed, form, status.into()).await,
     }
@@ -373,7 +370,14 @@ pub(crate) async fn act(
         _ => return (StatusCode::BAD_REQUEST, "未知的操作。").into_response(),
     };
     match result {
-        Ok(()) => accounts_page(&state, &signed, "", notice, one_time, Failure::default()).await,
+        Ok(()) => {
+            signed.session.set_flash(Flash {
+                notice,
+                one_time,
+                ..Flash::default()
+            });
+            Redirect::to("/accounts").into_response()
+        }
         Err(status) => accounts_page(&state, &signed, "", String::new(), None, status.into()).await,
     }
 }

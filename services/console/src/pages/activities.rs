@@ -16,7 +16,7 @@ use egret_proto::common::v1::ServiceTheme;
 use http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 
-use super::{Layout, Signed, check_csrf, error_page, id_of, render, valid_id};
+use super::{Layout, Signed, check_csrf, error_page, id_of, render, render_refused, valid_id};
 use crate::AppState;
 use crate::api::Failure;
 use crate::labels;
@@ -247,16 +247,15 @@ async fn new_page(
     failure: Failure,
 ) -> Response {
     let bad = failure.code.is_some();
-    let mut response = render(&NewPage {
-        layout: signed.layout("新建活动", "activities"),
-        units: units(state, signed).await,
-        form,
-        failure,
-    });
-    if bad {
-        *response.status_mut() = StatusCode::BAD_REQUEST;
-    }
-    response
+    render_refused(
+        &NewPage {
+            layout: signed.layout("新建活动", "activities"),
+            units: units(state, signed).await,
+            form,
+            failure,
+        },
+        bad,
+    )
 }
 
 /// The query of the new-activity form: the unit it is for.
@@ -401,11 +400,7 @@ pub(crate) async fn get_activity(
 }
 
 fn not_found() -> Failure {
-    Failure {
-        code: Some(tonic::Code::NotFound),
-        message: "未找到该活动。".to_string(),
-        ..Failure::default()
-    }
+    Failure::not_found("未找到该活动。")
 }
 
 async fn activity_page(state: &AppState, signed: &Signed, id: &str, failure: Failure) -> Response {
@@ -481,18 +476,17 @@ async fn activity_page(state: &AppState, signed: &Signed, id: &str, failure: Fai
         .collect();
     let unit_name = super::org::display_name(state, signed, &activity.org_unit).await;
     let bad = failure.code.is_some();
-    let mut response = render(&ActivityPage {
-        layout: signed.layout(&activity.display_name, "activities"),
-        activity: ActivityView::from_activity(&activity),
-        unit_name,
-        sign_ups,
-        attendances,
-        failure,
-    });
-    if bad {
-        *response.status_mut() = StatusCode::BAD_REQUEST;
-    }
-    response
+    render_refused(
+        &ActivityPage {
+            layout: signed.layout(&activity.display_name, "activities"),
+            activity: ActivityView::from_activity(&activity),
+            unit_name,
+            sign_ups,
+            attendances,
+            failure,
+        },
+        bad,
+    )
 }
 
 /// `GET /activities/{id}`.

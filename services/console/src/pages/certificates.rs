@@ -16,7 +16,7 @@ use http::request::Parts;
 use http::{StatusCode, header};
 use serde::Deserialize;
 
-use super::{Layout, Signed, check_csrf, error_page, id_of, render, valid_id};
+use super::{Layout, Signed, check_csrf, error_page, id_of, render, render_refused, valid_id};
 use crate::AppState;
 use crate::api::{Caller, Failure};
 use crate::labels;
@@ -212,26 +212,21 @@ async fn certificate_page(
         Err(status) => return error_page(&status.into(), Some(signed)),
     };
     let bad = failure.code.is_some();
-    let mut response = render(&CertificatePage {
-        layout: signed.layout(&format!("证明 {}", certificate.serial_number), ""),
-        row: CertificateRow::from_certificate(&certificate),
-        can_revoke: signed.session.person.is_staff()
-            && certificate.state == CertificateState::Valid as i32,
-        certificate,
-        failure,
-    });
-    if bad {
-        *response.status_mut() = StatusCode::BAD_REQUEST;
-    }
-    response
+    render_refused(
+        &CertificatePage {
+            layout: signed.layout(&format!("证明 {}", certificate.serial_number), ""),
+            row: CertificateRow::from_certificate(&certificate),
+            can_revoke: signed.session.person.is_staff()
+                && certificate.state == CertificateState::Valid as i32,
+            certificate,
+            failure,
+        },
+        bad,
+    )
 }
 
 fn not_found() -> Failure {
-    Failure {
-        code: Some(tonic::Code::NotFound),
-        message: "未找到该证明。".to_string(),
-        ..Failure::default()
-    }
+    Failure::not_found("未找到该证明。")
 }
 
 /// `GET /certificates/{id}`.

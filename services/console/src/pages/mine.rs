@@ -4,7 +4,7 @@
 use askama::Template;
 use axum::Form;
 use axum::extract::{Path, State};
-use axum::response::{IntoResponse, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use egret_proto::activity::v1::{
     ActivityState, CheckInRequest, CheckOutRequest, CreateSignUpRequest, GetVolunteerHoursRequest,
     ListActivitiesRequest, ListSignUpsRequest, SignUp,
@@ -14,10 +14,11 @@ use http::StatusCode;
 use serde::Deserialize;
 
 use super::activities::{ActivityView, get_activity};
-use super::{Layout, Signed, check_csrf, error_page, render, valid_id};
+use super::{Layout, Signed, check_csrf, error_page, render, render_refused, valid_id};
 use crate::AppState;
 use crate::api::Failure;
 use crate::labels;
+use crate::session::Flash;
 
 /// Activities open for sign-up shown at once.
 const OPEN_SHOWN: i32 = 50;
@@ -233,17 +234,16 @@ async fn activity_page(
         .map(|sign_up| labels::sign_up_state(sign_up.state).to_string())
         .unwrap_or_default();
     let bad = failure.code.is_some();
-    let mut response = render(&MyActivityPage {
-        layout: signed.layout(&activity.display_name, "mine"),
-        activity: ActivityView::from_activity(&activity),
-        signed_up,
-        notice: notice.to_string(),
-        failure,
-    });
-    if bad {
-        *response.status_mut() = StatusCode::BAD_REQUEST;
-    }
-    response
+    render_refused(
+        &MyActivityPage {
+            layout: signed.layout(&activity.display_name, "mine"),
+            activity: ActivityView::from_activity(&activity),
+            signed_up,
+            notice: notice.to_string(),
+            failure,
+        },
+        bad,
+    )
 }
 
 /// `GET /me/activities/{id}`.
@@ -252,7 +252,8 @@ pub(crate) async fn activity(
     signed: Signed,
     Path(id): Path<String>,
 ) -> Response {
-    activity_page(&state, &signed, &id, "", Failure::default()).await
+    let notice = signed.session.take_flash().notice;
+    activity_page(&state, &signed, &id, &notice, Failure::default()).await
 }
 
 /// Her sign-up, check-in or check-out.
@@ -281,14 +282,7 @@ pub(crate) async fn attend(
         return error_page(&no_volunteer(), Some(&signed));
     }
     if !valid_id(&id) {
-        return error_page(
-            &Failure {
-                code: Some(tonic::Code::NotFound),
-                message: "未找到该活动。".to_string(),
-                ..Failure::default()
-            },
-            Some(&signed),
-        );
+        return error_page(&Failure::not_found("未找到该活动。"), Some(&signed));
     }
     let activity = format!("activities/{id}");
     let api = &state.api;
@@ -343,7 +337,13 @@ pub(crate) async fn attend(
         _ => return (StatusCode::BAD_REQUEST, "未知的操作。").into_response(),
     };
     match result {
-        Ok(()) => activity_page(&state, &signed, &id, notice, Failure::default()).await,
+        Ok(()) => {
+            signed.session.set_flash(Flash {
+                notice: notice.to_string(),
+                ..Flash::default()
+            });
+            Redirect::to(&format!("/me/activities/{id}")).into_response()
+        }
         Err(status) => activity_page(&state, &signed, &id, "", status.into()).await,
     }
 }

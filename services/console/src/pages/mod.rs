@@ -2,6 +2,7 @@
 
 mod accounts;
 mod activities;
+mod annual;
 mod auth;
 mod certificates;
 mod home;
@@ -82,6 +83,11 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/accounts/new", get(accounts::new_form))
         .route("/accounts/{id}/{action}", post(accounts::act))
         .route("/sync", get(sync::show))
+        .route("/annual", get(annual::show).post(annual::open))
+        .route(
+            "/annual/{year}/{team}",
+            get(annual::report).post(annual::act),
+        )
         .route("/certificates", post(certificates::issue))
         .route("/certificates/{id}", get(certificates::show))
         .route("/certificates/{id}/page.svg", get(certificates::page))
@@ -270,6 +276,13 @@ impl Layout {
                 section: "statistics",
             });
         }
+        if manages {
+            nav.push(NavItem {
+                href: "/annual",
+                label: "年报",
+                section: "annual",
+            });
+        }
         if person.is_staff() || person.has(AccountRole::TeamLeader) {
             nav.push(NavItem {
                 href: "/review",
@@ -334,6 +347,15 @@ fn render(template: &impl Template) -> Response {
     }
 }
 
+/// Renders a page that answers a form: 400 Bad Request when the form was refused.
+fn render_refused(template: &impl Template, refused: bool) -> Response {
+    let mut response = render(template);
+    if refused {
+        *response.status_mut() = StatusCode::BAD_REQUEST;
+    }
+    response
+}
+
 #[derive(Template)]
 #[template(path = "error.html")]
 struct ErrorPage {
@@ -365,11 +387,7 @@ fn error_page(failure: &Failure, signed: Option<&Signed>) -> Response {
 }
 
 async fn not_found(signed: Option<Signed>) -> Response {
-    let failure = Failure {
-        code: Some(tonic::Code::NotFound),
-        message: "页面不存在。".to_string(),
-        ..Failure::default()
-    };
+    let failure = Failure::not_found("页面不存在。");
     error_page(&failure, signed.as_ref())
 }
 

@@ -15,10 +15,11 @@ use egret_proto::registry::v1::{
 use http::StatusCode;
 use serde::Deserialize;
 
-use super::{Layout, Signed, check_csrf, error_page, id_of, render, valid_id};
+use super::{Layout, Signed, check_csrf, error_page, id_of, render, render_refused, valid_id};
 use crate::AppState;
 use crate::api::Failure;
 use crate::labels;
+use crate::session::Flash;
 
 /// Join applications shown on a unit's page.
 const APPLICATIONS_SHOWN: i32 = 100;
@@ -171,6 +172,7 @@ pub(crate) async fn show(
     Path(id): Path<String>,
     Query(query): Query<UnitQuery>,
 ) -> Response {
+    let notice = signed.session.take_flash().notice;
     unit_page(
         &state,
         &signed,
@@ -178,7 +180,7 @@ pub(crate) async fn show(
         &query.after,
         Failure::default(),
         String::new(),
-        String::new(),
+        notice,
     )
     .await
 }
@@ -330,11 +332,7 @@ async fn unit_page(
 }
 
 fn not_found() -> Failure {
-    Failure {
-        code: Some(tonic::Code::NotFound),
-        message: "未找到该组织。".to_string(),
-        ..Failure::default()
-    }
+    Failure::not_found("未找到该组织。")
 }
 
 /// The tiers a unit of `tier` may hold.
@@ -494,16 +492,11 @@ pub(crate) async fn decide_application(
     };
     match result {
         Ok(()) => {
-            unit_page(
-                &state,
-                &signed,
-                &id,
-                "",
-                Failure::default(),
-                String::new(),
-                notice.to_string(),
-            )
-            .await
+            signed.session.set_flash(Flash {
+                notice: notice.to_string(),
+                ..Flash::default()
+            });
+            Redirect::to(&format!("/org/{id}")).into_response()
         }
         Err(status) => {
             unit_page(
@@ -664,19 +657,18 @@ async fn form_page(
         rows.extend(std::iter::repeat_n(KeyMember::default(), BLANK_KEY_MEMBERS));
     }
     let form = FormView::from_form(&shown);
-    let mut response = render(&FormPage {
-        layout: signed.layout("编辑登记表", "org"),
-        unit: UnitView::from_unit(&unit),
-        inputs: inputs(&form),
-        form,
-        revealed,
-        rows,
-        failure: failure.clone(),
-    });
-    if failure.code.is_some() {
-        *response.status_mut() = StatusCode::BAD_REQUEST;
-    }
-    response
+    render_refused(
+        &FormPage {
+            layout: signed.layout("编辑登记表", "org"),
+            unit: UnitView::from_unit(&unit),
+            inputs: inputs(&form),
+            form,
+            revealed,
+            rows,
+            failure: failure.clone(),
+        },
+        failure.code.is_some(),
+    )
 }
 
 /// `POST /org/{id}/form`: the fields as posted; key members as `km{i}_{field}`.

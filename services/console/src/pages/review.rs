@@ -4,7 +4,7 @@
 use askama::Template;
 use axum::Form;
 use axum::extract::State;
-use axum::response::{IntoResponse, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use egret_proto::activity::v1::{
     ApproveServiceRecordRequest, ListServiceRecordsRequest, RejectServiceRecordRequest,
     ServiceRecordState,
@@ -15,6 +15,7 @@ use super::{Layout, Signed, check_csrf, render, valid_id};
 use crate::AppState;
 use crate::api::Failure;
 use crate::labels;
+use crate::session::Flash;
 
 /// Records on the queue at once.
 const QUEUE_PAGE: i32 = 100;
@@ -123,7 +124,8 @@ async fn review_page(
 
 /// `GET /review`.
 pub(crate) async fn show(State(state): State<AppState>, signed: Signed) -> Response {
-    review_page(&state, &signed, String::new(), Vec::new()).await
+    let flash = signed.session.take_flash();
+    review_page(&state, &signed, flash.notice, flash.failures).await
 }
 
 /// `POST /review/records`: approve or return the checked records (`record` repeated).
@@ -198,6 +200,10 @@ pub(crate) async fn decide_records(
         }
     }
     let verb = if approve { "通过" } else { "退回" };
-    let notice = format!("已{verb} {done} 条服务记录。");
-    review_page(&state, &signed, notice, failures).await
+    signed.session.set_flash(Flash {
+        notice: format!("已{verb} {done} 条服务记录。"),
+        failures,
+        one_time: None,
+    });
+    Redirect::to("/review").into_response()
 }

@@ -16,7 +16,7 @@ use futures::StreamExt as _;
 use http::{StatusCode, header};
 use serde::Deserialize;
 
-use super::{Layout, Signed, render};
+use super::{Layout, Signed, render_refused};
 use crate::AppState;
 use crate::api::Failure;
 
@@ -263,29 +263,28 @@ pub(crate) async fn show(
         .collect();
     let chart =
         asked && failure.code.is_none() && (!dimensions.is_empty() || !query.start.is_empty());
-    let mut response = render(&StatisticsPage {
-        layout: signed.layout("统计", "statistics"),
-        query_string: query.query_string(),
-        query,
-        metrics: METRICS
-            .iter()
-            .map(|(metric, name)| (*metric as i32, *name))
-            .collect(),
-        dimensions: DIMENSIONS
-            .iter()
-            .map(|(dimension, name)| (*dimension as i32, *name))
-            .collect(),
-        headers,
-        rows,
-        total,
-        asked,
-        chart,
-        failure: failure.clone(),
-    });
-    if failure.code.is_some() {
-        *response.status_mut() = StatusCode::BAD_REQUEST;
-    }
-    response
+    render_refused(
+        &StatisticsPage {
+            layout: signed.layout("统计", "statistics"),
+            query_string: query.query_string(),
+            query,
+            metrics: METRICS
+                .iter()
+                .map(|(metric, name)| (*metric as i32, *name))
+                .collect(),
+            dimensions: DIMENSIONS
+                .iter()
+                .map(|(dimension, name)| (*dimension as i32, *name))
+                .collect(),
+            headers,
+            rows,
+            total,
+            asked,
+            chart,
+            failure: failure.clone(),
+        },
+        failure.code.is_some(),
+    )
 }
 
 /// `GET /statistics/chart.svg`: the reporting service's chart of the query's first

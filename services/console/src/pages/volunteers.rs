@@ -9,10 +9,10 @@ use egret_proto::registry::v1::{
     CreateVolunteerRequest, GetVolunteerRequest, ListMembershipsRequest, ListOrgUnitsRequest,
     ListVolunteersRequest, Tier, Volunteer,
 };
-use http::{HeaderMap, StatusCode};
+use http::HeaderMap;
 use serde::Deserialize;
 
-use super::{Layout, Signed, check_csrf, error_page, id_of, render, valid_id};
+use super::{Layout, Signed, check_csrf, error_page, id_of, render, render_refused, valid_id};
 use crate::AppState;
 use crate::api::Failure;
 use crate::labels;
@@ -262,20 +262,19 @@ async fn new_page(
 ) -> Response {
     let teams = teams(state, signed, &form.org_unit).await;
     let bad = failure.code.is_some();
-    let mut response = render(&NewPage {
-        layout: signed.layout("登记志愿者", "volunteers"),
-        teams,
-        form,
-        id_types: labels::ID_TYPES
-            .iter()
-            .map(|(id_type, label)| (*id_type as i32, *label))
-            .collect(),
-        failure,
-    });
-    if bad {
-        *response.status_mut() = StatusCode::BAD_REQUEST;
-    }
-    response
+    render_refused(
+        &NewPage {
+            layout: signed.layout("登记志愿者", "volunteers"),
+            teams,
+            form,
+            id_types: labels::ID_TYPES
+                .iter()
+                .map(|(id_type, label)| (*id_type as i32, *label))
+                .collect(),
+            failure,
+        },
+        bad,
+    )
 }
 
 /// `GET /volunteers/new`.
@@ -392,14 +391,7 @@ struct VolunteerPage {
 
 async fn volunteer_page(state: &AppState, signed: &Signed, id: &str, reveal: bool) -> Response {
     if !valid_id(id) {
-        return error_page(
-            &Failure {
-                code: Some(tonic::Code::NotFound),
-                message: "未找到该志愿者。".to_string(),
-                ..Failure::default()
-            },
-            Some(signed),
-        );
+        return error_page(&Failure::not_found("未找到该志愿者。"), Some(signed));
     }
     let name = format!("volunteers/{id}");
     let api = &state.api;

@@ -252,6 +252,22 @@ def staff_register_a_team_and_a_volunteer(browser: Browser) -> None:
         expect(form).to_contain_text("陈芳")
         # Masked on the page: the key member's phone is not shown whole.
         expect(form).not_to_contain_text("13812345678")
+        # The paper form to print, and the history of changes (动态管理).
+        page.get_by_role("link", name="打印登记表").click()
+        expect(page.get_by_role("heading", name="鹭岛巾帼志愿联盟服务队登记表")).to_be_visible()
+        expect(page.locator(".paper")).to_contain_text("张丽")
+        expect(page.locator(".paper")).to_contain_text("陈芳")
+        expect(page.get_by_role("button", name="打印")).to_be_visible()
+        accessible(page, "the printable registration form")
+        journey.screenshot("print")
+        page.go_back()
+        page.get_by_role("link", name="动态管理").click()
+        history = page.get_by_role("region", name="登记表的变更")
+        expect(history).to_contain_text("修改")
+        expect(history).to_contain_text("张丽")
+        expect(page.get_by_role("region", name="组织信息的变更")).to_contain_text("新建")
+        accessible(page, "the history")
+        page.go_back()
 
         # A volunteer, first with mistakes, each named beside its field in Chinese.
         page.get_by_role("link", name="登记志愿者").click()
@@ -281,6 +297,17 @@ def staff_register_a_team_and_a_volunteer(browser: Browser) -> None:
         expect(page.get_by_text(VOLUNTEER_ID)).to_be_visible()
         expect(page.get_by_role("status")).to_contain_text("已记入审计日志")
         assert VOLUNTEER_ID not in page.url and "1381234" not in page.url
+
+        # Staff find her by her ID number, posted: it never enters a URL.
+        page.get_by_role("link", name="志愿者", exact=True).click()
+        page.get_by_text("按证件号码查找（工作人员）").click()
+        page.get_by_label("证件号码").fill("11010519491231003X")
+        page.locator("form[action='/volunteers/lookup'] button").click()
+        expect(page.locator("#lookup_id_number-error")).to_be_visible()
+        page.get_by_label("证件号码").fill(VOLUNTEER_ID)
+        page.locator("form[action='/volunteers/lookup'] button").click()
+        expect(page.get_by_role("heading", name=re.compile(VOLUNTEER_NAME))).to_be_visible()
+        assert VOLUNTEER_ID not in page.url
 
         # The register, searched by name without the name entering a URL.
         page.get_by_role("link", name="志愿者", exact=True).click()
@@ -321,6 +348,12 @@ def another_district_sees_none(browser: Browser) -> None:
         expect(page.locator("#volunteer-table")).to_contain_text("没有找到志愿者")
         page.get_by_label("按姓名查找").fill("美华")
         expect(page.locator("#volunteer-table")).to_contain_text("没有找到志愿者")
+        # Her ID number finds nothing for another district, as a number never registered.
+        page.get_by_text("按证件号码查找（工作人员）").click()
+        page.get_by_label("证件号码").fill(VOLUNTEER_ID)
+        page.locator("form[action='/volunteers/lookup'] button").click()
+        expect(page.locator("#lookup_id_number-error")).to_be_visible()
+        expect(page.locator("main")).not_to_contain_text(VOLUNTEER_NAME)
         for url in [shared["team_url"], shared["volunteer_url"]]:
             response = page.goto(url)
             assert response.status in (403, 404), f"{url} answered {response.status}"

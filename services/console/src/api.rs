@@ -52,6 +52,11 @@ pub type StatisticsClient =
 pub type TargetClient =
     egret_proto::reporting::v1::target_service_client::TargetServiceClient<Fallback>;
 
+/// The registry's change history and audit log.
+pub type RegistryRecordsClient =
+    egret_proto::registry::v1::registry_records_service_client::RegistryRecordsServiceClient<
+        Fallback,
+    >;
 /// Annual reports.
 pub type AnnualReportClient =
     egret_proto::reporting::v1::annual_report_service_client::AnnualReportServiceClient<Fallback>;
@@ -139,6 +144,11 @@ impl Api {
     /// Targets.
     pub fn targets(&self) -> TargetClient {
         TargetClient::with_origin(self.service.clone(), self.origin.clone())
+    }
+
+    /// The registry's change history.
+    pub fn registry_records(&self) -> RegistryRecordsClient {
+        RegistryRecordsClient::with_origin(self.service.clone(), self.origin.clone())
     }
 
     /// Annual reports.

@@ -46,6 +46,8 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/org/{id}", get(org::show))
         .route("/org/{id}/children", post(org::create_child))
         .route("/org/{id}/form", get(org::edit_form).post(org::update_form))
+        .route("/org/{id}/history", get(org::show_history))
+        .route("/org/{id}/print", get(org::print))
         .route(
             "/org/{id}/applications/{application}",
             post(org::decide_application),
@@ -55,6 +57,7 @@ pub(crate) fn router(state: AppState) -> Router {
             get(volunteers::list).post(volunteers::create),
         )
         .route("/volunteers/search", post(volunteers::search))
+        .route("/volunteers/lookup", post(volunteers::lookup))
         .route("/volunteers/new", get(volunteers::new_form))
         .route("/volunteers/{id}", get(volunteers::show))
         .route("/volunteers/{id}/reveal", post(volunteers::reveal))
@@ -227,6 +230,8 @@ pub(crate) struct Layout {
     pub person_name: String,
     pub person_roles: String,
     pub nav: Vec<NavItem>,
+    /// Whether the person manages records (admin or staff): what the page offers.
+    pub is_staff: bool,
 }
 
 impl Layout {
@@ -239,6 +244,7 @@ impl Layout {
             person_name: String::new(),
             person_roles: String::new(),
             nav: Vec::new(),
+            is_staff: false,
         }
     }
 
@@ -327,6 +333,7 @@ impl Layout {
                 .collect::<Vec<_>>()
                 .join("、"),
             nav,
+            is_staff: person.is_staff(),
         }
     }
 

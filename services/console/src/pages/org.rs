@@ -798,6 +798,175 @@ pub(crate) fn parse_date_input(text: &str) -> Result<Option<Date>, ()> {
     }
 }
 
+/// A change as the history lists it.
+struct ChangeRow {
+    time: String,
+    operation: &'static str,
+    actor: String,
+    changes: Vec<String>,
+    reason: String,
+}
+
+/// One resource's history on the page.
+struct HistorySection {
+    title: &'static str,
+    key: &'static str,
+    rows: Vec<ChangeRow>,
+    next: String,
+}
+
+#[derive(Template)]
+#[template(path = "org_history.html")]
+struct HistoryPage {
+    layout: Layout,
+    unit: UnitView,
+    sections: Vec<HistorySection>,
+}
+
+/// The pages of the two histories.
+#[derive(Deserialize, Default)]
+pub(crate) struct HistoryQuery {
+    #[serde(default)]
+    unit_after: String,
+    #[serde(default)]
+    form_after: String,
+}
+
+/// Changes listed on one page of a history.
+const CHANGES_PAGE: i32 = 100;
+
+async fn history(
+    state: &AppState,
+    signed: &Signed,
+    resource: String,
+    after: &str,
+) -> Result<(Vec<ChangeRow>, String), Failure> {
+    use egret_proto::common::v1::ChangeOperation;
+    let api = &state.api;
+    let listed = api
+        .registry_records()
+        .list_change_records(api.request(
+            &signed.caller,
+            egret_proto::registry::v1::ListChangeRecordsRequest {
+                resource,
+                page_size: CHANGES_PAGE,
+                page_token: after.chars().take(1024).collect(),
+            },
+        ))
+        .await?
+        .into_inner();
+    let rows = listed
+        .change_records
+        .iter()
+        .map(|record| ChangeRow {
+            time: labels::china_time(record.change_time.as_ref()),
+            operation: match ChangeOperation::try_from(record.operation).unwrap_or_default() {
+                ChangeOperation::Create => "新建",
+                ChangeOperation::Update => "修改",
+                ChangeOperation::Delete => "删除",
+                ChangeOperation::Unspecified => "—",
+            },
+            actor: record.actor.clone(),
+            changes: record
+                .field_changes
+                .iter()
+                .map(|change| {
+                    format!(
+                        "{}：{} → {}",
+                        change.field, change.old_value, change.new_value
+                    )
+                })
+                .collect(),
+            reason: record.reason.clone(),
+        })
+        .collect();
+    Ok((rows, listed.next_page_token))
+}
+
+/// `GET /org/{id}/history`: 动态管理, the unit's changes and its form's, oldest first.
+pub(crate) async fn show_history(
+    State(state): State<AppState>,
+    signed: Signed,
+    Path(id): Path<String>,
+    Query(query): Query<HistoryQuery>,
+) -> Response {
+    if !valid_id(&id) {
+        return error_page(&not_found(), Some(&signed));
+    }
+    let name = format!("orgUnits/{id}");
+    let unit = match get_unit(&state, &signed, &name).await {
+        Ok(unit) => unit,
+        Err(failure) => return error_page(&failure, Some(&signed)),
+    };
+    let (unit_changes, unit_next) =
+        match history(&state, &signed, name.clone(), &query.unit_after).await {
+            Ok(listed) => listed,
+            Err(failure) => return error_page(&failure, Some(&signed)),
+        };
+    let (form_changes, form_next) = history(
+        &state,
+        &signed,
+        format!("{name}/registrationForm"),
+        &query.form_after,
+    )
+    .await
+    .unwrap_or_default();
+    render(&HistoryPage {
+        layout: signed.layout("动态管理", "org"),
+        unit: UnitView::from_unit(&unit),
+        sections: vec![
+            HistorySection {
+                title: "组织信息的变更",
+                key: "unit_after",
+                rows: unit_changes,
+                next: unit_next,
+            },
+            HistorySection {
+                title: "登记表的变更",
+                key: "form_after",
+                rows: form_changes,
+                next: form_next,
+            },
+        ],
+    })
+}
+
+#[derive(Template)]
+#[template(path = "org_print.html")]
+struct PrintPage {
+    layout: Layout,
+    unit: UnitView,
+    form: FormView,
+    revealed: bool,
+}
+
+/// `GET /org/{id}/print`: the 登记表 laid out as the paper form, to print. Staff print it
+/// whole (the read is audited); others print it masked.
+pub(crate) async fn print(
+    State(state): State<AppState>,
+    signed: Signed,
+    Path(id): Path<String>,
+) -> Response {
+    if !valid_id(&id) {
+        return error_page(&not_found(), Some(&signed));
+    }
+    let name = format!("orgUnits/{id}");
+    let unit = match get_unit(&state, &signed, &name).await {
+        Ok(unit) => unit,
+        Err(failure) => return error_page(&failure, Some(&signed)),
+    };
+    let (form, revealed) = match load_form(&state, &signed, &name).await {
+        Ok(loaded) => loaded,
+        Err(failure) => return error_page(&failure, Some(&signed)),
+    };
+    render(&PrintPage {
+        layout: signed.layout("登记表", "org"),
+        unit: UnitView::from_unit(&unit),
+        form: FormView::from_form(&form),
+        revealed,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -38,6 +38,7 @@ struct Row {
 #[template(path = "volunteers.html")]
 struct ListPage {
     layout: Layout,
+    id_types: Vec<(i32, &'static str)>,
     table: Table,
 }
 
@@ -49,6 +50,7 @@ struct Table {
     rows: Vec<Row>,
     next_page: String,
     failure: Failure,
+    lookup_failure: Failure,
 }
 
 /// The search form, also posted for the next page.
@@ -95,6 +97,7 @@ async fn table(state: &AppState, signed: &Signed, query: &str, after: &str) -> T
         rows,
         next_page,
         failure,
+        lookup_failure: Failure::default(),
     }
 }
 
@@ -114,6 +117,7 @@ pub(crate) async fn list(State(state): State<AppState>, signed: Signed) -> Respo
     let table = table(&state, &signed, "", "").await;
     render(&ListPage {
         layout: signed.layout("志愿者", "volunteers"),
+        id_types: id_type_choices(),
         table,
     })
 }
@@ -135,6 +139,7 @@ pub(crate) async fn search(
     }
     render(&ListPage {
         layout: signed.layout("志愿者", "volunteers"),
+        id_types: id_type_choices(),
         table,
     })
 }
@@ -489,4 +494,63 @@ pub(crate) async fn reveal(
         return refused.into_response();
     }
     volunteer_page(&state, &signed, &id, true).await
+}
+
+/// The search by identity document, for staff.
+#[derive(Deserialize)]
+pub(crate) struct LookupForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    id_type: i32,
+    #[serde(default)]
+    id_number: String,
+}
+
+/// `POST /volunteers/lookup`: finds a volunteer by ID type and number (posted, so the
+/// number never enters a URL) and opens her page.
+pub(crate) async fn lookup(
+    State(state): State<AppState>,
+    signed: Signed,
+    Form(form): Form<LookupForm>,
+) -> Response {
+    if let Err(refused) = check_csrf(&signed.session, &form.csrf) {
+        return refused.into_response();
+    }
+    let api = &state.api;
+    let found = api
+        .volunteers()
+        .lookup_volunteer(api.request(
+            &signed.caller,
+            egret_proto::registry::v1::LookupVolunteerRequest {
+                id_type: form.id_type,
+                id_number: form.id_number.trim().chars().take(40).collect(),
+            },
+        ))
+        .await;
+    match found {
+        Ok(found) => {
+            let volunteer = found.into_inner().volunteer.unwrap_or_default();
+            Redirect::to(&format!("/volunteers/{}", id_of(&volunteer.name))).into_response()
+        }
+        Err(status) => {
+            let mut table = table(&state, &signed, "", "").await;
+            table.lookup_failure = Failure::from(status);
+            super::render_refused(
+                &ListPage {
+                    layout: signed.layout("志愿者", "volunteers"),
+                    id_types: id_type_choices(),
+                    table,
+                },
+                true,
+            )
+        }
+    }
+}
+
+fn id_type_choices() -> Vec<(i32, &'static str)> {
+    labels::ID_TYPES
+        .iter()
+        .map(|(id_type, label)| (*id_type as i32, *label))
+        .collect()
 }

@@ -201,6 +201,21 @@ async fn get_unit(state: &AppState, signed: &Signed, name: &str) -> Result<OrgUn
         .unwrap_or_default())
 }
 
+/// The unit a path's `id` names, with its resource name: NOT_FOUND for an id that cannot
+/// be one, exactly as for one that does not exist.
+async fn unit_by_id(
+    state: &AppState,
+    signed: &Signed,
+    id: &str,
+) -> Result<(String, OrgUnit), Failure> {
+    if !valid_id(id) {
+        return Err(not_found());
+    }
+    let name = format!("orgUnits/{id}");
+    let unit = get_unit(state, signed, &name).await?;
+    Ok((name, unit))
+}
+
 /// The display name of unit `name`, or empty when it cannot be read.
 pub(crate) async fn display_name(state: &AppState, signed: &Signed, name: &str) -> String {
     get_unit(state, signed, name)
@@ -218,12 +233,8 @@ async fn unit_page(
     new_child_name: String,
     notice: String,
 ) -> Response {
-    if !valid_id(id) {
-        return error_page(&not_found(), Some(signed));
-    }
-    let name = format!("orgUnits/{id}");
-    let unit = match get_unit(state, signed, &name).await {
-        Ok(unit) => unit,
+    let (name, unit) = match unit_by_id(state, signed, id).await {
+        Ok(found) => found,
         Err(failure) => return error_page(&failure, Some(signed)),
     };
     let api = &state.api;
@@ -639,12 +650,8 @@ async fn form_page(
     posted: Option<RegistrationForm>,
     failure: Failure,
 ) -> Response {
-    if !valid_id(id) {
-        return error_page(&not_found(), Some(signed));
-    }
-    let name = format!("orgUnits/{id}");
-    let unit = match get_unit(state, signed, &name).await {
-        Ok(unit) => unit,
+    let (name, unit) = match unit_by_id(state, signed, id).await {
+        Ok(found) => found,
         Err(failure) => return error_page(&failure, Some(signed)),
     };
     let (stored, revealed) = match load_form(state, signed, &name).await {
@@ -890,12 +897,8 @@ pub(crate) async fn show_history(
     Path(id): Path<String>,
     Query(query): Query<HistoryQuery>,
 ) -> Response {
-    if !valid_id(&id) {
-        return error_page(&not_found(), Some(&signed));
-    }
-    let name = format!("orgUnits/{id}");
-    let unit = match get_unit(&state, &signed, &name).await {
-        Ok(unit) => unit,
+    let (name, unit) = match unit_by_id(&state, &signed, &id).await {
+        Ok(found) => found,
         Err(failure) => return error_page(&failure, Some(&signed)),
     };
     let (unit_changes, unit_next) =
@@ -947,12 +950,8 @@ pub(crate) async fn print(
     signed: Signed,
     Path(id): Path<String>,
 ) -> Response {
-    if !valid_id(&id) {
-        return error_page(&not_found(), Some(&signed));
-    }
-    let name = format!("orgUnits/{id}");
-    let unit = match get_unit(&state, &signed, &name).await {
-        Ok(unit) => unit,
+    let (name, unit) = match unit_by_id(&state, &signed, &id).await {
+        Ok(found) => found,
         Err(failure) => return error_page(&failure, Some(&signed)),
     };
     let (form, revealed) = match load_form(&state, &signed, &name).await {

@@ -216,7 +216,7 @@ impl ServiceHost {
         let inner = self
             .guard_layer()
             .layer(self.routes.clone().routes().prepare());
-        Fallback::new(self.front_layer().layer(inner))
+        Fallback::new(tower::util::option_layer(self.front_layer()).layer(inner))
     }
 
     /// Answers every request that is not gRPC or gRPC-Web (a browser asking for a page)
@@ -226,15 +226,17 @@ impl ServiceHost {
         self.web = Some(web);
     }
 
-    fn front_layer(&self) -> FrontLayer {
-        FrontLayer {
-            local: HOST_SERVICES
-                .iter()
-                .chain(self.served_names.iter())
-                .map(|name| (*name).to_string())
-                .collect(),
-            fallback: self.fallback.clone(),
-        }
+    /// Calls to services this host does not serve go to the fallback, if there is one.
+    fn front_layer(&self) -> Option<DivertLayer> {
+        let local = HOST_SERVICES
+            .iter()
+            .chain(self.served_names.iter())
+            .map(|name| (*name).to_string())
+            .collect();
+        self.fallback.clone().map(|to| DivertLayer {
+            rule: Rule::NotServedHere(local),
+            to,
+        })
     }
 
     fn guard_layer(&self) -> GuardLayer {
@@ -291,7 +293,10 @@ impl ServiceHost {
         let guard = self.guard_layer();
         let front = self.front_layer();
         let grpc_web = self.grpc_web.then(tonic_web::GrpcWebLayer::new);
-        let web = self.web.clone().map(|web| WebLayer { web });
+        let web = self.web.clone().map(|to| DivertLayer {
+            rule: Rule::NotGrpc,
+            to,
+        });
         let health = self.health.clone();
         let served_names = self.served_names.clone();
         let signal_token = shutdown.clone();
@@ -313,7 +318,7 @@ impl ServiceHost {
             .accept_http1(self.grpc_web || web.is_some())
             .layer(tower::util::option_layer(web))
             .layer(tower::util::option_layer(grpc_web))
-            .layer(front)
+            .layer(tower::util::option_layer(front))
             .layer(guard)
             .add_routes(self.routes.routes());
         let serving = router.serve_with_incoming_shutdown(links::incoming(self.listener), signal);
@@ -388,95 +393,30 @@ pub fn outgoing_deadline(limit: Duration) -> Duration {
     remaining_deadline().map_or(limit, |remaining| remaining.min(limit))
 }
 
-/// Sends calls to services the host does not serve itself to the fallback, if there is one.
+/// Which requests a [`Divert`] sends elsewhere.
 #[derive(Clone)]
-struct FrontLayer {
-    local: Arc<[String]>,
-    fallback: Option<Fallback>,
+enum Rule {
+    /// Calls to services other than these (by name): the gateway's proxy.
+    NotServedHere(Arc<[String]>),
+    /// Requests that are not gRPC or gRPC-Web (by content type): the web console.
+    NotGrpc,
 }
 
-impl<S> Layer<S> for FrontLayer {
-    type Service = Front<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        Front {
-            inner,
-            local: self.local.clone(),
-            fallback: self.fallback.clone(),
+impl Rule {
+    fn applies<B>(&self, request: &http::Request<B>) -> bool {
+        match self {
+            Rule::NotServedHere(local) => {
+                let service = request
+                    .uri()
+                    .path()
+                    .strip_prefix('/')
+                    .and_then(|rest| rest.split_once('/'))
+                    .map_or("", |(service, _method)| service);
+                !local.iter().any(|name| name == service)
+            }
+            Rule::NotGrpc => !is_grpc(request),
         }
     }
-}
-
-#[derive(Clone)]
-struct Front<S> {
-    inner: S,
-    local: Arc<[String]>,
-    fallback: Option<Fallback>,
-}
-
-impl<S> Front<S> {
-    fn is_local(&self, path: &str) -> bool {
-        let service = path
-            .strip_prefix('/')
-            .and_then(|rest| rest.split_once('/'))
-            .map_or("", |(service, _method)| service);
-        self.local.iter().any(|name| name == service)
-    }
-}
-
-impl<S> Service<http::Request<tonic::body::Body>> for Front<S>
-where
-    S: Service<
-            http::Request<tonic::body::Body>,
-            Response = http::Response<tonic::body::Body>,
-            Error = Infallible,
-        > + Clone
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
-{
-    type Response = http::Response<tonic::body::Body>;
-    type Error = Infallible;
-    type Future = BoxFuture<'static, Result<Self::Response, Infallible>>;
-
-    fn poll_ready(&mut self, context: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        self.inner.poll_ready(context)
-    }
-
-    fn call(&mut self, request: http::Request<tonic::body::Body>) -> Self::Future {
-        if let Some(fallback) = &self.fallback
-            && !self.is_local(request.uri().path())
-        {
-            let mut fallback = fallback.clone();
-            return Box::pin(async move { fallback.call(request).await });
-        }
-        let fresh = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, fresh);
-        Box::pin(inner.call(request))
-    }
-}
-
-/// Sends every request that is not gRPC (by its content type) to the web front.
-#[derive(Clone)]
-struct WebLayer {
-    web: Fallback,
-}
-
-impl<S> Layer<S> for WebLayer {
-    type Service = Web<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        Web {
-            inner,
-            web: self.web.clone(),
-        }
-    }
-}
-
-#[derive(Clone)]
-struct Web<S> {
-    inner: S,
-    web: Fallback,
 }
 
 /// Whether `request` is a gRPC or gRPC-Web call (`application/grpc`, `application/grpc+proto`,
@@ -489,7 +429,33 @@ fn is_grpc<B>(request: &http::Request<B>) -> bool {
         .is_some_and(|value| value.starts_with("application/grpc"))
 }
 
-impl<S> Service<http::Request<tonic::body::Body>> for Web<S>
+/// Sends the requests its rule picks to another service, the rest on inward.
+#[derive(Clone)]
+struct DivertLayer {
+    rule: Rule,
+    to: Fallback,
+}
+
+impl<S> Layer<S> for DivertLayer {
+    type Service = Divert<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Divert {
+            inner,
+            rule: self.rule.clone(),
+            to: self.to.clone(),
+        }
+    }
+}
+
+#[derive(Clone)]
+struct Divert<S> {
+    inner: S,
+    rule: Rule,
+    to: Fallback,
+}
+
+impl<S> Service<http::Request<tonic::body::Body>> for Divert<S>
 where
     S: Service<
             http::Request<tonic::body::Body>,
@@ -509,9 +475,9 @@ where
     }
 
     fn call(&mut self, request: http::Request<tonic::body::Body>) -> Self::Future {
-        if !is_grpc(&request) {
-            let mut web = self.web.clone();
-            return Box::pin(async move { web.call(request).await });
+        if self.rule.applies(&request) {
+            let mut to = self.to.clone();
+            return Box::pin(async move { to.call(request).await });
         }
         let fresh = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, fresh);

@@ -9,6 +9,7 @@ use egret_proto::gateway::v1::{
     Account, AccountRole, AccountState, CreateAccountRequest, DisableAccountRequest,
     EnableAccountRequest, ListAccountsRequest, ResetPasswordRequest,
 };
+use egret_proto::registry::v1::Tier;
 use http::StatusCode;
 use serde::Deserialize;
 
@@ -136,12 +137,6 @@ pub(crate) async fn list(
     .await
 }
 
-/// A unit a new account may act for.
-struct UnitChoice {
-    id: String,
-    display_name: String,
-}
-
 /// The new-account form.
 #[derive(Deserialize, Default)]
 pub(crate) struct NewAccount {
@@ -163,7 +158,7 @@ pub(crate) struct NewAccount {
 #[template(path = "account_new.html")]
 struct NewPage {
     layout: Layout,
-    units: Vec<UnitChoice>,
+    units: Vec<super::org::UnitChoice>,
     roles: Vec<(i32, &'static str)>,
     form: NewAccount,
     failure: Failure,
@@ -200,30 +195,7 @@ async fn new_page(
     form: NewAccount,
     failure: Failure,
 ) -> Response {
-    let api = &state.api;
-    let units = api
-        .org_units()
-        .list_org_units(api.request(
-            &signed.caller,
-            egret_proto::registry::v1::ListOrgUnitsRequest {
-                ancestor: signed.session.person.org_unit.clone(),
-                page_size: 500,
-                ..Default::default()
-            },
-        ))
-        .await
-        .map(|listed| {
-            listed
-                .into_inner()
-                .org_units
-                .into_iter()
-                .map(|unit| UnitChoice {
-                    id: id_of(&unit.name).to_string(),
-                    display_name: unit.display_name,
-                })
-                .collect()
-        })
-        .unwrap_or_default();
+    let units = super::org::unit_choices(state, signed, Tier::Unspecified).await;
     let bad = failure.code.is_some();
     render_refused(
         &NewPage {

@@ -13,10 +13,13 @@ use egret_proto::activity::v1::{
     RejectSignUpRequest, RiskLevel, ServiceSite, SiteKind, StartActivityRequest,
 };
 use egret_proto::common::v1::ServiceTheme;
+use egret_proto::registry::v1::Tier;
 use http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 
-use super::{Layout, Signed, check_csrf, error_page, id_of, render, render_refused, valid_id};
+use super::{
+    DecisionForm, Layout, Signed, check_csrf, error_page, id_of, render, render_refused, valid_id,
+};
 use crate::AppState;
 use crate::api::Failure;
 use crate::labels;
@@ -172,17 +175,11 @@ pub(crate) struct NewActivity {
     headcount: String,
 }
 
-/// A team the activity may belong to.
-struct UnitChoice {
-    id: String,
-    display_name: String,
-}
-
 #[derive(Template)]
 #[template(path = "activity_new.html")]
 struct NewPage {
     layout: Layout,
-    units: Vec<UnitChoice>,
+    units: Vec<super::org::UnitChoice>,
     form: NewActivity,
     failure: Failure,
 }
@@ -214,32 +211,6 @@ impl NewPage {
     }
 }
 
-async fn units(state: &AppState, signed: &Signed) -> Vec<UnitChoice> {
-    let api = &state.api;
-    api.org_units()
-        .list_org_units(api.request(
-            &signed.caller,
-            egret_proto::registry::v1::ListOrgUnitsRequest {
-                ancestor: signed.session.person.org_unit.clone(),
-                page_size: 500,
-                ..Default::default()
-            },
-        ))
-        .await
-        .map(|listed| {
-            listed
-                .into_inner()
-                .org_units
-                .into_iter()
-                .map(|unit| UnitChoice {
-                    id: id_of(&unit.name).to_string(),
-                    display_name: unit.display_name,
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 async fn new_page(
     state: &AppState,
     signed: &Signed,
@@ -250,7 +221,7 @@ async fn new_page(
     render_refused(
         &NewPage {
             layout: signed.layout("新建活动", "activities"),
-            units: units(state, signed).await,
+            units: super::org::unit_choices(state, signed, Tier::Unspecified).await,
             form,
             failure,
         },
@@ -567,15 +538,6 @@ pub(crate) async fn change_state(
         Ok(()) => Redirect::to(&format!("/activities/{id}")).into_response(),
         Err(status) => activity_page(&state, &signed, &id, status.into()).await,
     }
-}
-
-/// A decision on a sign-up.
-#[derive(Deserialize)]
-pub(crate) struct DecisionForm {
-    #[serde(default)]
-    csrf: String,
-    #[serde(default)]
-    decision: String,
 }
 
 /// `POST /activities/{id}/signups/{sign_up}`: approve or reject.

@@ -215,6 +215,16 @@ fn check_csrf(session: &Session, token: &str) -> Result<(), StaleForm> {
     Err(StaleForm)
 }
 
+/// A decision on something waiting (a join application, a sign-up): `approve` or
+/// `reject`.
+#[derive(serde::Deserialize)]
+pub(crate) struct DecisionForm {
+    #[serde(default)]
+    pub csrf: String,
+    #[serde(default)]
+    pub decision: String,
+}
+
 /// A menu entry.
 pub(crate) struct NavItem {
     pub href: &'static str,

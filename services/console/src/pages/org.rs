@@ -15,7 +15,9 @@ use egret_proto::registry::v1::{
 use http::StatusCode;
 use serde::Deserialize;
 
-use super::{Layout, Signed, check_csrf, error_page, id_of, render, render_refused, valid_id};
+use super::{
+    DecisionForm, Layout, Signed, check_csrf, error_page, id_of, render, render_refused, valid_id,
+};
 use crate::AppState;
 use crate::api::Failure;
 use crate::labels;
@@ -199,6 +201,41 @@ async fn get_unit(state: &AppState, signed: &Signed, name: &str) -> Result<OrgUn
         .into_inner()
         .org_unit
         .unwrap_or_default())
+}
+
+/// A unit a form offers to choose.
+pub(crate) struct UnitChoice {
+    pub id: String,
+    pub display_name: String,
+}
+
+/// Units a form may offer to choose: the person's subtree (only `tier`, when set), at
+/// most 500; none when they cannot be listed.
+pub(crate) async fn unit_choices(state: &AppState, signed: &Signed, tier: Tier) -> Vec<UnitChoice> {
+    let api = &state.api;
+    api.org_units()
+        .list_org_units(api.request(
+            &signed.caller,
+            ListOrgUnitsRequest {
+                ancestor: signed.session.person.org_unit.clone(),
+                tier: tier as i32,
+                page_size: 500,
+                ..ListOrgUnitsRequest::default()
+            },
+        ))
+        .await
+        .map(|listed| {
+            listed
+                .into_inner()
+                .org_units
+                .into_iter()
+                .map(|unit| UnitChoice {
+                    id: id_of(&unit.name).to_string(),
+                    display_name: unit.display_name,
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// The unit a path's `id` names, with its resource name: NOT_FOUND for an id that cannot
@@ -446,15 +483,6 @@ pub(crate) async fn create_child(
             response
         }
     }
-}
-
-/// A decision on a join application.
-#[derive(Deserialize)]
-pub(crate) struct DecisionForm {
-    #[serde(default)]
-    csrf: String,
-    #[serde(default)]
-    decision: String,
 }
 
 /// `POST /org/{id}/applications/{application}`: approve or reject a join application.

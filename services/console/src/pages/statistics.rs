@@ -133,6 +133,16 @@ fn date(text: &str, field: &str) -> Result<Option<Date>, Failure> {
         .map_err(|()| Failure::field(field, "日期格式应为 年-月-日。"))
 }
 
+impl StatisticsQuery {
+    /// The period's first and last days, or the failure naming the bad one.
+    fn period(&self) -> Result<(Option<Date>, Option<Date>), Failure> {
+        Ok((
+            date(&self.start, "start_date")?,
+            date(&self.end, "end_date")?,
+        ))
+    }
+}
+
 struct Row {
     keys: Vec<String>,
     value: i64,
@@ -206,12 +216,9 @@ pub(crate) async fn show(
     let mut failure = Failure::default();
     let dimensions = query.dimensions();
     if asked {
-        match (
-            date(&query.start, "start_date"),
-            date(&query.end, "end_date"),
-        ) {
-            (Err(error), _) | (_, Err(error)) => failure = error,
-            (Ok(start_date), Ok(end_date)) => {
+        match query.period() {
+            Err(error) => failure = error,
+            Ok((start_date, end_date)) => {
                 let api = &state.api;
                 let answer = api
                     .statistics()
@@ -294,10 +301,7 @@ pub(crate) async fn chart(
     signed: Signed,
     Query(query): Query<StatisticsQuery>,
 ) -> Response {
-    let (Ok(start_date), Ok(end_date)) = (
-        date(&query.start, "start_date"),
-        date(&query.end, "end_date"),
-    ) else {
+    let Ok((start_date, end_date)) = query.period() else {
         return (StatusCode::BAD_REQUEST, "日期格式有误。").into_response();
     };
     let api = &state.api;
@@ -343,10 +347,7 @@ pub(crate) async fn export(
         "export.xlsx" => ExportFormat::Xlsx,
         _ => return (StatusCode::NOT_FOUND, "未找到").into_response(),
     };
-    let (Ok(start_date), Ok(end_date)) = (
-        date(&query.start, "start_date"),
-        date(&query.end, "end_date"),
-    ) else {
+    let Ok((start_date, end_date)) = query.period() else {
         return (StatusCode::BAD_REQUEST, "日期格式有误。").into_response();
     };
     let api = &state.api;

@@ -6,12 +6,13 @@ use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use egret_proto::registry::v1::{
-    CreateVolunteerRequest, GetVolunteerRequest, ListMembershipsRequest, ListOrgUnitsRequest,
-    ListVolunteersRequest, Tier, Volunteer,
+    CreateVolunteerRequest, GetVolunteerRequest, ListMembershipsRequest, ListVolunteersRequest,
+    Tier, Volunteer,
 };
 use http::HeaderMap;
 use serde::Deserialize;
 
+use super::org::UnitChoice;
 use super::{Layout, Signed, check_csrf, error_page, id_of, render, render_refused, valid_id};
 use crate::AppState;
 use crate::api::Failure;
@@ -19,8 +20,6 @@ use crate::labels;
 
 /// Volunteers on one page of the register.
 const VOLUNTEERS_PAGE: i32 = 50;
-/// Teams a registration form offers to choose from.
-const TEAM_CHOICES: i32 = 500;
 /// Memberships shown on a volunteer's page.
 const MEMBERSHIPS_SHOWN: i32 = 50;
 
@@ -144,12 +143,6 @@ pub(crate) async fn search(
     })
 }
 
-/// A team a registration may go to.
-struct TeamChoice {
-    id: String,
-    display_name: String,
-}
-
 /// The registration form as posted, and shown again with its errors.
 #[derive(Deserialize, Default)]
 pub(crate) struct NewVolunteer {
@@ -181,7 +174,7 @@ pub(crate) struct NewVolunteer {
 #[template(path = "volunteer_new.html")]
 struct NewPage {
     layout: Layout,
-    teams: Vec<TeamChoice>,
+    teams: Vec<UnitChoice>,
     form: NewVolunteer,
     id_types: Vec<(i32, &'static str)>,
     failure: Failure,
@@ -215,7 +208,7 @@ pub(crate) struct NewQuery {
     unit: String,
 }
 
-async fn teams(state: &AppState, signed: &Signed, chosen: &str) -> Vec<TeamChoice> {
+async fn teams(state: &AppState, signed: &Signed, chosen: &str) -> Vec<UnitChoice> {
     let api = &state.api;
     if valid_id(chosen)
         && let Ok(unit) = api
@@ -229,34 +222,12 @@ async fn teams(state: &AppState, signed: &Signed, chosen: &str) -> Vec<TeamChoic
             .await
     {
         let unit = unit.into_inner().org_unit.unwrap_or_default();
-        return vec![TeamChoice {
+        return vec![UnitChoice {
             id: id_of(&unit.name).to_string(),
             display_name: unit.display_name,
         }];
     }
-    api.org_units()
-        .list_org_units(api.request(
-            &signed.caller,
-            ListOrgUnitsRequest {
-                ancestor: signed.session.person.org_unit.clone(),
-                tier: Tier::Team as i32,
-                page_size: TEAM_CHOICES,
-                ..ListOrgUnitsRequest::default()
-            },
-        ))
-        .await
-        .map(|listed| {
-            listed
-                .into_inner()
-                .org_units
-                .into_iter()
-                .map(|unit| TeamChoice {
-                    id: id_of(&unit.name).to_string(),
-                    display_name: unit.display_name,
-                })
-                .collect()
-        })
-        .unwrap_or_default()
+    super::org::unit_choices(state, signed, Tier::Team).await
 }
 
 async fn new_page(

@@ -8,9 +8,9 @@ use axum::response::{IntoResponse, Redirect, Response};
 use egret_proto::common::v1::Date;
 use egret_proto::registry::v1::{
     ApproveJoinApplicationRequest, CreateOrgUnitRequest, GetOrgUnitRequest,
-    GetRegistrationFormRequest, GetVolunteerRequest, JoinApplicationState, KeyMember,
-    ListJoinApplicationsRequest, ListOrgUnitsRequest, OrgUnit, RegistrationForm,
-    RejectJoinApplicationRequest, TeamLevel, Tier, UpdateRegistrationFormRequest,
+    GetRegistrationFormRequest, JoinApplicationState, KeyMember, ListJoinApplicationsRequest,
+    ListOrgUnitsRequest, OrgUnit, RegistrationForm, RejectJoinApplicationRequest, TeamLevel, Tier,
+    UpdateRegistrationFormRequest,
 };
 use http::StatusCode;
 use serde::Deserialize;
@@ -342,20 +342,8 @@ async fn unit_page(
         .unwrap_or_default();
     let mut application_rows = Vec::new();
     for application in applications {
-        let volunteer = api
-            .volunteers()
-            .get_volunteer(api.request(
-                &signed.caller,
-                GetVolunteerRequest {
-                    name: application.volunteer.clone(),
-                    reveal_personal_data: false,
-                },
-            ))
-            .await
-            .ok()
-            .and_then(|answer| answer.into_inner().volunteer)
-            .map(|volunteer| volunteer.display_name)
-            .unwrap_or_default();
+        let volunteer =
+            super::volunteers::display_name(state, signed, &application.volunteer).await;
         application_rows.push(ApplicationRow {
             id: id_of(&application.name).to_string(),
             volunteer,

@@ -75,20 +75,7 @@ async fn review_page(
     let mut activity_names = std::collections::HashMap::new();
     for record in &records {
         if !volunteer_names.contains_key(&record.volunteer) {
-            let name = api
-                .volunteers()
-                .get_volunteer(api.request(
-                    &signed.caller,
-                    egret_proto::registry::v1::GetVolunteerRequest {
-                        name: record.volunteer.clone(),
-                        reveal_personal_data: false,
-                    },
-                ))
-                .await
-                .ok()
-                .and_then(|answer| answer.into_inner().volunteer)
-                .map(|volunteer| volunteer.display_name)
-                .unwrap_or_default();
+            let name = super::volunteers::display_name(state, signed, &record.volunteer).await;
             volunteer_names.insert(record.volunteer.clone(), name);
         }
         if !record.activity.is_empty() && !activity_names.contains_key(&record.activity) {

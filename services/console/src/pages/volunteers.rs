@@ -525,3 +525,22 @@ fn id_type_choices() -> Vec<(i32, &'static str)> {
         .map(|(id_type, label)| (*id_type as i32, *label))
         .collect()
 }
+
+/// The name of volunteer `name` (`volunteers/{id}`), masked as the caller sees it, or empty
+/// when she cannot be read.
+pub(crate) async fn display_name(state: &AppState, signed: &Signed, name: &str) -> String {
+    let api = &state.api;
+    api.volunteers()
+        .get_volunteer(api.request(
+            &signed.caller,
+            GetVolunteerRequest {
+                name: name.to_string(),
+                reveal_personal_data: false,
+            },
+        ))
+        .await
+        .ok()
+        .and_then(|answer| answer.into_inner().volunteer)
+        .map(|volunteer| volunteer.display_name)
+        .unwrap_or_default()
+}

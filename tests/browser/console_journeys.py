@@ -447,7 +447,7 @@ def hours_from_activity_to_approval(browser: Browser) -> None:
         # The leader publishes an activity starting in a minute or two.
         lead = leader.page
         first_sign_in(lead, "zhang.li", leader_once, LEADER_PASSWORD)
-        lead.get_by_role("link", name="项目与活动").click()
+        lead.get_by_role("link", name="活动", exact=True).click()
         lead.get_by_role("link", name="新建活动").click()
         start, start_epoch = china_minute_after(20)
         end, _ = china_minute_after(3600 + 60)
@@ -577,7 +577,7 @@ def another_district_sees_no_activity(browser: Browser) -> None:
     try:
         page = journey.page
         sign_in(page, os.environ["EGRET_OTHER_USERNAME"], OTHER_PASSWORD)
-        page.get_by_role("link", name="项目与活动").click()
+        page.get_by_role("link", name="活动", exact=True).click()
         expect(page.locator("main")).not_to_contain_text(ACTIVITY_NAME)
         response = page.goto(shared["activity_url"])
         assert response.status in (403, 404), f"the activity answered {response.status}"
@@ -636,6 +636,185 @@ def anyone_verifies_a_certificate(browser: Browser) -> None:
         journey.screenshot("failure")
         raise
     journey.close()
+
+
+def china_day(days_from_today: int) -> str:
+    """A day in China (UTC+8) as a date input takes it."""
+    return time.strftime("%Y-%m-%d", time.gmtime(time.time() + 8 * 3600 + days_from_today * 86400))
+
+
+def projects_training_and_insurance(browser: Browser) -> None:
+    journey = Journey(browser, "projects-training-insurance", DESKTOP)
+    try:
+        page = journey.page
+        sign_in(page, "admin", ADMIN_PASSWORD)
+
+        # A project: the funding source is required, named beside its field.
+        page.get_by_role("link", name="项目", exact=True).click()
+        expect(page.get_by_text("没有项目")).to_be_visible()
+        accessible(page, "the projects")
+        page.get_by_label("项目名称").fill("银发关爱计划")
+        page.get_by_label("开始日期").fill(china_day(0))
+        page.get_by_label("结束日期").fill(china_day(180))
+        page.get_by_label("预算（元）").fill("12000.50")
+        page.get_by_role("button", name="创建项目").click()
+        expect(page.locator("#funding_source-error")).to_be_visible()
+        expect(page.get_by_label("项目名称")).to_have_value("银发关爱计划")
+        page.get_by_label("资金来源").select_option(label="妇联资助")
+        page.get_by_role("button", name="创建项目").click()
+        expect(page.get_by_role("status")).to_contain_text("项目已创建")
+        row = page.get_by_role("row", name=re.compile("银发关爱计划"))
+        expect(row).to_contain_text("筹备中")
+        expect(row).to_contain_text("12000.50")
+        page.get_by_role("button", name="开始实施：银发关爱计划").click()
+        expect(page.get_by_role("row", name=re.compile("银发关爱计划"))).to_contain_text("实施中")
+        page.get_by_role("link", name="实施中").click()
+        expect(page.get_by_role("row", name=re.compile("银发关爱计划"))).to_be_visible()
+        page.get_by_role("link", name="已结项").click()
+        expect(page.get_by_text("没有项目")).to_be_visible()
+        # A new activity can belong to it.
+        page.goto(f"{BASE}/activities/new")
+        expect(page.get_by_label("所属项目").locator("option", has_text="银发关爱计划")).to_have_count(1)
+
+        # A course, and a session she completed: she gains its qualification.
+        page.get_by_role("link", name="培训").click()
+        accessible(page, "the courses")
+        page.get_by_role("button", name="创建课程").click()
+        expect(page.locator("#display_name-error")).to_be_visible()
+        page.get_by_label("开课组织").select_option(label=TEAM_NAME)
+        page.get_by_label("课程名称").fill("居家探访安全须知")
+        page.get_by_label("类别").select_option(label="安全知识")
+        page.get_by_label("完成后取得的资格").fill("探访志愿者")
+        page.get_by_label("资格有效期（天，空为长期）").fill("365")
+        page.get_by_role("button", name="创建课程").click()
+        expect(page.get_by_role("heading", name="居家探访安全须知")).to_be_visible()
+        page.get_by_label("开始时间（北京时间）").fill(china_day(-1) + "T09:00")
+        page.get_by_label("结束时间（北京时间）").fill(china_day(-1) + "T11:00")
+        page.get_by_label("地点").fill("曾厝垵社区服务中心")
+        page.get_by_label(re.compile(VOLUNTEER_NAME)).check()
+        accessible(page, "a course with its session form")
+        page.get_by_role("button", name="登记", exact=True).click()
+        expect(page.get_by_role("status")).to_contain_text("1 名志愿者完成培训")
+        page.goto(shared["volunteer_url"])
+        expect(page.get_by_role("cell", name="探访志愿者")).to_be_visible()
+
+        # Insurance: an amount that is not one is named beside its field; a policy ending
+        # within 30 days shows among those expiring.
+        page.get_by_role("link", name="保险").click()
+        accessible(page, "the insurance policies")
+        page.get_by_label("投保组织").select_option(label=TEAM_NAME)
+        page.get_by_label("保险公司").fill("中国人寿厦门分公司")
+        page.get_by_label("保单号").fill("PICC-2026-0001")
+        page.get_by_label("保障内容").fill("志愿服务意外伤害")
+        page.get_by_label("保额（元）").fill("十万")
+        page.get_by_label("起保日期").fill(china_day(-300))
+        page.get_by_label("终止日期").fill(china_day(10))
+        page.get_by_role("button", name="登记").click()
+        expect(page.locator("#sum_insured-error")).to_be_visible()
+        page.get_by_label("保额（元）").fill("100000")
+        page.get_by_role("button", name="登记").click()
+        expect(page.get_by_role("status")).to_contain_text("保单已登记")
+        page.get_by_role("link", name="30 天内到期").click()
+        row = page.get_by_role("row", name=re.compile("PICC-2026-0001"))
+        expect(row).to_contain_text("100000.00")
+        expect(row).to_contain_text("有效")
+        journey.screenshot("insurance")
+        row.get_by_label(re.compile("注销保单")).fill("保单到期前更换")
+        row.get_by_role("button", name="注销").click()
+        expect(page.get_by_role("status")).to_contain_text("保单已注销")
+        expect(page.get_by_role("row", name=re.compile("PICC-2026-0001"))).to_contain_text("已注销")
+    except Exception:
+        journey.screenshot("failure")
+        raise
+    journey.close()
+
+
+def honours_stars_and_points(browser: Browser) -> None:
+    admin = Journey(browser, "honours-admin", DESKTOP)
+    volunteer = Journey(browser, "honours-volunteer", PHONE)
+    try:
+        page = admin.page
+        sign_in(page, "admin", ADMIN_PASSWORD)
+
+        # An honour with a week's public notice.
+        page.get_by_role("link", name="表彰").click()
+        accessible(page, "the honours")
+        page.get_by_label("荣誉名称").fill("优秀巾帼志愿者")
+        page.get_by_label("类别").select_option(label="优秀巾帼志愿者")
+        page.get_by_label("级别").select_option(label="区级")
+        page.get_by_label("授予对象").select_option(label="志愿者")
+        page.get_by_label("公示天数（空为不公示）").fill("7")
+        page.get_by_role("button", name="创建荣誉").click()
+        expect(page.get_by_role("status")).to_contain_text("荣誉已创建")
+        expect(page.get_by_role("row", name=re.compile("7 天"))).to_be_visible()
+
+        # She is nominated from her page, passes review and goes on notice; an objection
+        # is recorded; she cannot be awarded before the notice ends.
+        page.goto(shared["volunteer_url"])
+        page.get_by_text("推荐星级").click()
+        page.get_by_role("link", name="推荐表彰").click()
+        expect(page.get_by_role("heading", name=re.compile("推荐表彰"))).to_be_visible()
+        page.get_by_label("事迹").fill("长期坚持探访空巢老人。")
+        accessible(page, "a nomination")
+        page.get_by_role("button", name="提交推荐").click()
+        expect(page.get_by_role("status")).to_contain_text("已提交推荐")
+        expect(page.locator("#commendation-state")).to_have_text("已推荐")
+        page.get_by_label("评审意见").fill("事迹属实")
+        page.get_by_role("button", name="评审通过（进入公示）").click()
+        expect(page.locator("#commendation-state")).to_have_text("公示中")
+        page.get_by_label("记录公示期收到的异议").fill("服务时长存疑，请核实。")
+        page.get_by_role("button", name="记录异议").click()
+        expect(page.get_by_role("heading", name="公示异议（1）")).to_be_visible()
+        expect(page.get_by_text("服务时长存疑")).to_be_visible()
+        page.get_by_role("button", name="授予", exact=True).click()
+        expect(page.get_by_role("alert")).to_be_visible()
+        expect(page.locator("#commendation-state")).to_have_text("公示中")
+        accessible(page, "a commendation on notice")
+        admin.screenshot("commendation")
+        # The review queue lists it, with the star nominations.
+        page.get_by_role("link", name="审核").click()
+        queue = page.get_by_role("region", name="表彰评审与公示")
+        expect(queue).to_contain_text(VOLUNTEER_NAME)
+        expect(queue).to_contain_text("公示中")
+        expect(page.get_by_text("没有待审批的星级推荐")).to_be_visible()
+        accessible(page, "the review queues")
+
+        # A star her hours do not reach is refused, in Chinese.
+        page.goto(shared["volunteer_url"])
+        page.get_by_text("推荐星级").click()
+        page.get_by_label("星级").select_option(label="1 星")
+        page.get_by_role("button", name="提交推荐").click()
+        expect(page.get_by_role("alert").first).to_be_visible()
+        expect(page.locator("#standing-stars")).to_have_text("—")
+
+        # A benefit; her points do not reach it.
+        page.get_by_role("link", name="积分").click()
+        accessible(page, "the points, as staff")
+        page.get_by_label("权益名称").fill("爱心理发券")
+        page.get_by_label("所需积分").fill("50")
+        page.get_by_label("库存").fill("20")
+        page.get_by_role("button", name="上架").click()
+        expect(page.get_by_role("status")).to_contain_text("权益已上架")
+        expect(page.get_by_role("row", name=re.compile("爱心理发券"))).to_contain_text("上架中")
+
+        own = volunteer.page
+        sign_in(own, "lin.meihua", VOLUNTEER_PASSWORD)
+        expect(own.get_by_role("cell", name="探访志愿者")).to_be_visible()
+        expect(own.get_by_text("公示中")).to_be_visible()
+        own.get_by_role("link", name="积分兑换").click()
+        expect(own.locator("#points-balance")).to_be_visible()
+        accessible(own, "her points on a phone")
+        fits(own, PHONE["width"], "her points")
+        own.get_by_role("button", name="兑换爱心理发券").click()
+        expect(own.get_by_role("alert")).to_be_visible()
+        expect(own.get_by_text("没有兑换记录")).to_be_visible()
+        volunteer.screenshot("points")
+    except Exception:
+        admin.screenshot("failure")
+        volunteer.screenshot("failure")
+        raise
+    admin.close()
+    volunteer.close()
 
 
 def annual_report_from_team_to_approval(browser: Browser) -> None:
@@ -759,6 +938,8 @@ JOURNEYS = [
     hours_from_activity_to_approval,
     another_district_sees_no_activity,
     anyone_verifies_a_certificate,
+    projects_training_and_insurance,
+    honours_stars_and_points,
     statistics_with_a_chart_and_downloads,
     annual_report_from_team_to_approval,
     the_sync_page,

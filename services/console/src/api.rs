@@ -84,6 +84,25 @@ pub type AttendanceClient =
 pub type ServiceRecordClient =
     egret_proto::activity::v1::service_record_service_client::ServiceRecordServiceClient<Fallback>;
 
+/// Projects.
+pub type ProjectClient =
+    egret_proto::activity::v1::project_service_client::ProjectServiceClient<Fallback>;
+/// Training.
+pub type TrainingClient =
+    egret_proto::activity::v1::training_service_client::TrainingServiceClient<Fallback>;
+/// Insurance.
+pub type InsuranceClient =
+    egret_proto::activity::v1::insurance_service_client::InsuranceServiceClient<Fallback>;
+/// Star ratings.
+pub type StarRatingClient =
+    egret_proto::recognition::v1::star_rating_service_client::StarRatingServiceClient<Fallback>;
+/// Commendations.
+pub type CommendationClient =
+    egret_proto::recognition::v1::commendation_service_client::CommendationServiceClient<Fallback>;
+/// Rewards.
+pub type RewardClient =
+    egret_proto::recognition::v1::reward_service_client::RewardServiceClient<Fallback>;
+
 impl Api {
     /// The services behind `service`, each call bounded by `timeout`.
     pub fn new(service: Fallback, timeout: Duration) -> Self {
@@ -111,90 +130,63 @@ impl Api {
         request
     }
 
-    /// Sign-in and passwords.
-    pub fn auth(&self) -> AuthClient {
-        AuthClient::with_origin(self.service.clone(), self.origin.clone())
-    }
 
-    /// Accounts.
-    pub fn accounts(&self) -> AccountClient {
-        AccountClient::with_origin(self.service.clone(), self.origin.clone())
-    }
 
-    /// Org units.
-    pub fn org_units(&self) -> OrgUnitClient {
-        OrgUnitClient::with_origin(self.service.clone(), self.origin.clone())
-    }
 
-    /// Volunteers.
-    pub fn volunteers(&self) -> VolunteerClient {
-        VolunteerClient::with_origin(self.service.clone(), self.origin.clone())
-    }
 
-    /// Memberships.
-    pub fn memberships(&self) -> MembershipClient {
-        MembershipClient::with_origin(self.service.clone(), self.origin.clone())
-    }
 
-    /// Statistics.
-    pub fn statistics(&self) -> StatisticsClient {
-        StatisticsClient::with_origin(self.service.clone(), self.origin.clone())
-    }
 
-    /// Targets.
-    pub fn targets(&self) -> TargetClient {
-        TargetClient::with_origin(self.service.clone(), self.origin.clone())
-    }
 
-    /// The registry's change history.
-    pub fn registry_records(&self) -> RegistryRecordsClient {
-        RegistryRecordsClient::with_origin(self.service.clone(), self.origin.clone())
-    }
 
-    /// Annual reports.
-    pub fn annual_reports(&self) -> AnnualReportClient {
-        AnnualReportClient::with_origin(self.service.clone(), self.origin.clone())
-    }
 
-    /// Certificates.
-    pub fn certificates(&self) -> CertificateClient {
-        CertificateClient::with_origin(self.service.clone(), self.origin.clone())
-    }
 
-    /// Enrollments and the upstream link.
-    pub fn enrollments(&self) -> EnrollmentClient {
-        EnrollmentClient::with_origin(self.service.clone(), self.origin.clone())
-    }
 
-    /// The upward links a city applies.
-    pub fn upward(&self) -> UpwardClient {
-        UpwardClient::with_origin(self.service.clone(), self.origin.clone())
-    }
 
-    /// Exports and charts.
-    pub fn statistics_exports(&self) -> ExportClient {
-        ExportClient::with_origin(self.service.clone(), self.origin.clone())
-    }
 
-    /// Activities.
-    pub fn activities(&self) -> ActivityClient {
-        ActivityClient::with_origin(self.service.clone(), self.origin.clone())
-    }
 
-    /// Sign-ups.
-    pub fn sign_ups(&self) -> SignUpClient {
-        SignUpClient::with_origin(self.service.clone(), self.origin.clone())
-    }
 
-    /// Attendance.
-    pub fn attendance(&self) -> AttendanceClient {
-        AttendanceClient::with_origin(self.service.clone(), self.origin.clone())
-    }
 
-    /// Service records.
-    pub fn service_records(&self) -> ServiceRecordClient {
-        ServiceRecordClient::with_origin(self.service.clone(), self.origin.clone())
-    }
+}
+
+/// One accessor per generated client, each over the in-process stack with the console's
+/// origin.
+macro_rules! clients {
+    ($($name:ident => $client:ident, $doc:literal;)*) => {
+        impl Api {
+            $(
+                #[doc = $doc]
+                pub fn $name(&self) -> $client {
+                    $client::with_origin(self.service.clone(), self.origin.clone())
+                }
+            )*
+        }
+    };
+}
+
+clients! {
+    auth => AuthClient, "Sign-in and passwords.";
+    accounts => AccountClient, "Accounts.";
+    org_units => OrgUnitClient, "Org units.";
+    volunteers => VolunteerClient, "Volunteers.";
+    memberships => MembershipClient, "Memberships.";
+    statistics => StatisticsClient, "Statistics.";
+    targets => TargetClient, "Targets.";
+    registry_records => RegistryRecordsClient, "The registry's change history.";
+    annual_reports => AnnualReportClient, "Annual reports.";
+    certificates => CertificateClient, "Certificates.";
+    enrollments => EnrollmentClient, "Enrollments and the upstream link.";
+    upward => UpwardClient, "The upward links a city applies.";
+    statistics_exports => ExportClient, "Exports and charts.";
+    activities => ActivityClient, "Activities.";
+    sign_ups => SignUpClient, "Sign-ups.";
+    attendance => AttendanceClient, "Attendance.";
+    service_records => ServiceRecordClient, "Service records.";
+    projects => ProjectClient, "Projects.";
+    training => TrainingClient, "Training: courses, sessions and qualifications.";
+    insurance => InsuranceClient, "Insurance policies.";
+    star_ratings => StarRatingClient, "Star ratings.";
+    commendations => CommendationClient, "Honours and commendations.";
+    rewards => RewardClient, "Points, benefits and redemptions.";
 }
 
 /// A call that failed, as a page shows it: one message in Chinese and each named field's

@@ -191,6 +191,136 @@ pub fn hours(minutes: i64) -> String {
     format!("{:.1}", minutes as f64 / 60.0)
 }
 
+/// A label of an enumeration value: `$label` for each variant of `$enum`, `—` for any
+/// other number.
+macro_rules! enum_labels {
+    ($(#[$doc:meta])* $name:ident, $enum:path, { $($variant:ident => $label:literal,)* }) => {
+        $(#[$doc])*
+        pub fn $name(value: i32) -> &'static str {
+            use $enum as Enum;
+            match Enum::try_from(value) {
+                $(Ok(Enum::$variant) => $label,)*
+                _ => "—",
+            }
+        }
+    };
+}
+
+enum_labels!(
+    /// 荣誉类别.
+    honour_category, egret_proto::recognition::v1::HonourCategory, {
+        OutstandingVolunteer => "优秀巾帼志愿者",
+        ModelTeam => "优秀巾帼志愿服务队",
+        DemonstrationBase => "巾帼志愿服务示范基地",
+        ExcellentProject => "优秀巾帼志愿服务项目",
+        AdvancedOrganization => "先进组织单位",
+        Other => "其他",
+    }
+);
+
+enum_labels!(
+    /// 授予对象.
+    recipient_kind, egret_proto::recognition::v1::RecipientKind, {
+        Volunteer => "志愿者",
+        Team => "队伍",
+        Project => "项目",
+        OrgUnit => "组织",
+    }
+);
+
+enum_labels!(
+    /// 表彰状态.
+    commendation_state, egret_proto::recognition::v1::CommendationState, {
+        Nominated => "已推荐",
+        OnNotice => "公示中",
+        Awarded => "已授予",
+        Rejected => "未通过",
+        Withdrawn => "已撤回",
+    }
+);
+
+enum_labels!(
+    /// 星级状态.
+    star_rating_state, egret_proto::recognition::v1::StarRatingState, {
+        Nominated => "待审批",
+        Awarded => "已评定",
+        Rejected => "未通过",
+        Revoked => "已撤销",
+    }
+);
+
+enum_labels!(
+    /// 兑换状态.
+    redemption_state, egret_proto::recognition::v1::RedemptionState, {
+        Redeemed => "待发放",
+        Fulfilled => "已发放",
+        Cancelled => "已取消",
+    }
+);
+
+enum_labels!(
+    /// 积分变动.
+    posting_kind, egret_proto::recognition::v1::PostingKind, {
+        Earn => "服务获得",
+        Reverse => "冲销",
+        Redeem => "兑换",
+        Refund => "退还",
+        Gift => "转赠",
+    }
+);
+
+enum_labels!(
+    /// 课程类别.
+    course_kind, egret_proto::activity::v1::CourseKind, {
+        ServicePurpose => "服务宗旨",
+        ServiceSkills => "服务技能",
+        Safety => "安全知识",
+        Other => "其他",
+    }
+);
+
+enum_labels!(
+    /// 保单状态.
+    policy_state, egret_proto::activity::v1::InsurancePolicyState, {
+        Active => "有效",
+        Cancelled => "已注销",
+    }
+);
+
+enum_labels!(
+    /// 项目状态.
+    project_status, egret_proto::activity::v1::ProjectStatus, {
+        Planning => "筹备中",
+        Active => "实施中",
+        Closed => "已结项",
+        Cancelled => "已取消",
+    }
+);
+
+enum_labels!(
+    /// 资金来源.
+    funding_source, egret_proto::activity::v1::FundingSource, {
+        GovernmentPurchase => "政府购买",
+        Federation => "妇联资助",
+        SocialDonation => "社会捐赠",
+        SelfFunded => "自筹",
+    }
+);
+
+enum_labels!(
+    /// 记录来源.
+    record_kind, egret_proto::activity::v1::ServiceRecordKind, {
+        Attendance => "签到",
+        BackEntry => "补录",
+        Imported => "导入",
+    }
+);
+
+/// Fen as yuan with two decimals: `12345` → `123.45`.
+pub fn yuan(fen: i64) -> String {
+    format!("{}.{:02}", fen / 100, (fen % 100).abs())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

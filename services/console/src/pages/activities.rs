@@ -141,7 +141,7 @@ pub(crate) async fn list(
         Err(status) => (Vec::new(), String::new(), status.into()),
     };
     render(&ListPage {
-        layout: signed.layout("项目与活动", "activities"),
+        layout: signed.layout("活动", "activities"),
         activities,
         next_page,
         failure,
@@ -173,6 +173,8 @@ pub(crate) struct NewActivity {
     role: String,
     #[serde(default)]
     headcount: String,
+    #[serde(default)]
+    project: String,
 }
 
 #[derive(Template)]
@@ -180,6 +182,7 @@ pub(crate) struct NewActivity {
 struct NewPage {
     layout: Layout,
     units: Vec<super::org::UnitChoice>,
+    projects: Vec<super::org::UnitChoice>,
     form: NewActivity,
     failure: Failure,
 }
@@ -201,6 +204,7 @@ impl NewPage {
     fn summary(&self) -> String {
         self.failure.summary(&[
             "activity.org_unit",
+            "activity.project",
             "activity.display_name",
             "activity.description",
             "activity.site",
@@ -222,6 +226,7 @@ async fn new_page(
         &NewPage {
             layout: signed.layout("新建活动", "activities"),
             units: super::org::unit_choices(state, signed, Tier::Unspecified).await,
+            projects: super::projects::open_projects(state, signed).await,
             form,
             failure,
         },
@@ -278,6 +283,11 @@ pub(crate) async fn create(
     let activity = Activity {
         org_unit: if valid_id(&form.org_unit) {
             format!("orgUnits/{}", form.org_unit)
+        } else {
+            String::new()
+        },
+        project: if valid_id(&form.project) {
+            format!("projects/{}", form.project)
         } else {
             String::new()
         },

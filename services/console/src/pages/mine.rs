@@ -50,6 +50,7 @@ struct MinePage {
     request_id: String,
     can_reveal: bool,
     failures: Vec<String>,
+    standing: String,
 }
 
 fn no_volunteer() -> Failure {
@@ -170,8 +171,12 @@ pub(crate) async fn show(State(state): State<AppState>, signed: Signed) -> Respo
             Ok(rows) => (rows, String::new()),
             Err(failure) => (Vec::new(), failure.message),
         };
+    let mut standing = super::standing::standing(&state, &signed, &volunteer).await;
+    standing.show_hours = false;
+    let standing = standing.render().unwrap_or_default();
     render(&MinePage {
         layout: signed.layout("我的", "mine"),
+        standing,
         id: super::id_of(&volunteer).to_string(),
         certificates,
         certificates_failure,

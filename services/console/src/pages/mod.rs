@@ -6,11 +6,17 @@ mod annual;
 mod auth;
 mod certificates;
 mod home;
+mod honours;
+mod insurance;
 mod mine;
 mod org;
+mod points;
+mod projects;
 mod review;
+mod standing;
 mod statistics;
 mod sync;
+mod training;
 mod volunteers;
 
 use std::sync::Arc;
@@ -48,6 +54,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/org/{id}/form", get(org::edit_form).post(org::update_form))
         .route("/org/{id}/history", get(org::show_history))
         .route("/org/{id}/print", get(org::print))
+        .route("/org/{id}/status", post(org::change_status))
         .route(
             "/org/{id}/applications/{application}",
             post(org::decide_application),
@@ -61,6 +68,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/volunteers/new", get(volunteers::new_form))
         .route("/volunteers/{id}", get(volunteers::show))
         .route("/volunteers/{id}/reveal", post(volunteers::reveal))
+        .route("/volunteers/{id}/stars", post(standing::nominate))
         .route(
             "/activities",
             get(activities::list).post(activities::create),
@@ -77,11 +85,30 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/me", get(mine::show))
         .route("/me/activities/{id}", get(mine::activity))
         .route("/me/activities/{id}/{action}", post(mine::attend))
+        .route("/projects", get(projects::list).post(projects::create))
+        .route("/projects/{id}/{action}", post(projects::act))
+        .route("/training", get(training::list).post(training::create))
+        .route("/training/{id}", get(training::show))
+        .route("/training/{id}/sessions", post(training::record_session))
+        .route("/insurance", get(insurance::list).post(insurance::create))
+        .route("/insurance/{id}/cancel", post(insurance::cancel))
+        .route("/honours", get(honours::list).post(honours::create))
+        .route(
+            "/honours/nominate",
+            get(honours::nominate_form).post(honours::nominate),
+        )
+        .route("/commendations/{id}", get(honours::show))
+        .route("/commendations/{id}/{action}", post(honours::act))
+        .route("/points", get(points::show))
+        .route("/points/benefits", post(points::create_benefit))
+        .route("/points/redeem", post(points::redeem))
+        .route("/points/redemptions/{id}/{action}", post(points::act))
         .route("/statistics", get(statistics::show))
         .route("/statistics/chart.svg", get(statistics::chart))
         .route("/statistics/{file}", get(statistics::export))
         .route("/review", get(review::show))
         .route("/review/records", post(review::decide_records))
+        .route("/review/stars/{id}/{action}", post(review::decide_star))
         .route("/accounts", get(accounts::list).post(accounts::create))
         .route("/accounts/new", get(accounts::new_form))
         .route("/accounts/{id}/{action}", post(accounts::act))
@@ -242,6 +269,8 @@ pub(crate) struct Layout {
     pub nav: Vec<NavItem>,
     /// Whether the person manages records (admin or staff): what the page offers.
     pub is_staff: bool,
+    /// Whether the person runs a team's work (staff, or a team leader).
+    pub is_leader: bool,
 }
 
 impl Layout {
@@ -255,6 +284,7 @@ impl Layout {
             person_roles: String::new(),
             nav: Vec::new(),
             is_staff: false,
+            is_leader: false,
         }
     }
 
@@ -281,8 +311,35 @@ impl Layout {
             });
             nav.push(NavItem {
                 href: "/activities",
-                label: "项目与活动",
+                label: "活动",
                 section: "activities",
+            });
+            nav.push(NavItem {
+                href: "/projects",
+                label: "项目",
+                section: "projects",
+            });
+            nav.push(NavItem {
+                href: "/training",
+                label: "培训",
+                section: "training",
+            });
+            nav.push(NavItem {
+                href: "/insurance",
+                label: "保险",
+                section: "insurance",
+            });
+            nav.push(NavItem {
+                href: "/honours",
+                label: "表彰",
+                section: "honours",
+            });
+        }
+        if manages || !person.volunteer.is_empty() {
+            nav.push(NavItem {
+                href: "/points",
+                label: "积分",
+                section: "points",
             });
         }
         if manages {
@@ -344,6 +401,7 @@ impl Layout {
                 .join("、"),
             nav,
             is_staff: person.is_staff(),
+            is_leader: person.is_staff() || person.has(AccountRole::TeamLeader),
         }
     }
 
@@ -432,4 +490,104 @@ fn id_of(name: &str) -> &str {
 /// else is ever put into a resource name.
 fn valid_id(id: &str) -> bool {
     !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+}
+
+/// A posted form read as its pairs: for forms with repeated fields (checkboxes) or many
+/// optional ones.
+#[derive(serde::Deserialize, Default)]
+#[serde(transparent)]
+pub(crate) struct Posted(Vec<(String, String)>);
+
+impl Posted {
+    /// The first value of `key`, trimmed; empty when absent.
+    pub fn get(&self, key: &str) -> &str {
+        self.0
+            .iter()
+            .find(|(name, _)| name == key)
+            .map_or("", |(_, value)| value.trim())
+    }
+
+    /// Whether nothing was posted: a form shown for the first time.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Every value of `key`, at most `max`.
+    pub fn all(&self, key: &str, max: usize) -> Vec<&str> {
+        self.0
+            .iter()
+            .filter(|(name, _)| name == key)
+            .map(|(_, value)| value.trim())
+            .take(max)
+            .collect()
+    }
+
+    /// Refused unless the form carries the session's CSRF token.
+    pub fn check(&self, session: &Session) -> Result<(), StaleForm> {
+        check_csrf(session, self.get("csrf"))
+    }
+
+    /// `collection/{id}` for the id posted as `key`, or empty when it is no id.
+    pub fn name(&self, key: &str, collection: &str) -> String {
+        let id = self.get(key);
+        if valid_id(id) {
+            format!("{collection}/{id}")
+        } else {
+            String::new()
+        }
+    }
+
+    /// The form's request id (see [`new_request_id`]), bounded.
+    pub fn request_id(&self) -> String {
+        self.get("request_id").chars().take(64).collect()
+    }
+
+    /// The request id to render into a form shown again: the posted one, so a form
+    /// refused after part of it was done finishes that part when sent again.
+    pub fn request_id_or_new(&self) -> String {
+        let posted = self.request_id();
+        if posted.is_empty() {
+            return new_request_id();
+        }
+        posted
+    }
+
+    /// The date posted as `key` (`2026-12-07`): `Ok(None)` when empty, `Err` when
+    /// malformed.
+    pub fn date(&self, key: &str) -> Result<Option<egret_proto::common::v1::Date>, ()> {
+        org::parse_date_input(self.get(key))
+    }
+
+    /// The value of `key` as a whole number; `None` when empty or not a number.
+    pub fn number(&self, key: &str) -> Option<i64> {
+        self.get(key).parse().ok()
+    }
+}
+
+/// Ends a form that changes something (PRG): on success the next page shows `notice`; on
+/// failure it shows the failure's message. Either way the browser is sent to `back`.
+fn after_action<T>(
+    signed: &Signed,
+    result: Result<T, tonic::Status>,
+    notice: &str,
+    back: &str,
+) -> Response {
+    let flash = match result {
+        Ok(_) => crate::session::Flash {
+            notice: notice.to_string(),
+            ..crate::session::Flash::default()
+        },
+        Err(status) => crate::session::Flash {
+            failures: vec![Failure::from(status).message],
+            ..crate::session::Flash::default()
+        },
+    };
+    signed.session.set_flash(flash);
+    Redirect::to(back).into_response()
+}
+
+/// A request id for a form that creates something, rendered into the form: sending the
+/// same form twice creates one record.
+fn new_request_id() -> String {
+    uuid::Uuid::new_v4().to_string()
 }

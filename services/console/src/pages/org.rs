@@ -9,8 +9,9 @@ use egret_proto::common::v1::Date;
 use egret_proto::registry::v1::{
     ApproveJoinApplicationRequest, CreateOrgUnitRequest, GetOrgUnitRequest,
     GetRegistrationFormRequest, JoinApplicationState, KeyMember, ListJoinApplicationsRequest,
-    ListOrgUnitsRequest, OrgUnit, RegistrationForm, RejectJoinApplicationRequest, TeamLevel, Tier,
-    UpdateRegistrationFormRequest,
+    ListOrgUnitsRequest, OrgUnit, OrgUnitStatus, RegistrationForm, RejectJoinApplicationRequest,
+    TeamLevel, Tier, UpdateRegistrationFormRequest, DissolveOrgUnitRequest, MergeOrgUnitRequest,
+    MoveOrgUnitRequest, ResumeOrgUnitRequest, SuspendOrgUnitRequest,
 };
 use http::StatusCode;
 use serde::Deserialize;
@@ -138,6 +139,21 @@ struct UnitPage {
     applications: Vec<ApplicationRow>,
     failure: Failure,
     notice: String,
+    failures: Vec<String>,
+    /// The unit's standing changes, for staff: what its status allows.
+    changes: Option<StatusChanges>,
+    /// The unit's resource name, for the nomination link.
+    recipient: String,
+}
+
+/// The status changes and moves a unit's page offers staff.
+struct StatusChanges {
+    active: bool,
+    suspended: bool,
+    /// Units it may move under: the person's units of the tier above, but its parent.
+    parents: Vec<UnitChoice>,
+    /// Units it may merge into: the person's units of its tier, but itself.
+    peers: Vec<UnitChoice>,
 }
 
 /// A join application waiting at a unit.
@@ -174,7 +190,6 @@ pub(crate) async fn show(
     Path(id): Path<String>,
     Query(query): Query<UnitQuery>,
 ) -> Response {
-    let notice = signed.session.take_flash().notice;
     unit_page(
         &state,
         &signed,
@@ -182,7 +197,6 @@ pub(crate) async fn show(
         &query.after,
         Failure::default(),
         String::new(),
-        notice,
     )
     .await
 }
@@ -268,8 +282,8 @@ async fn unit_page(
     after: &str,
     failure: Failure,
     new_child_name: String,
-    notice: String,
 ) -> Response {
+    let flash = signed.session.take_flash();
     let (name, unit) = match unit_by_id(state, signed, id).await {
         Ok(found) => found,
         Err(failure) => return error_page(&failure, Some(signed)),
@@ -351,7 +365,35 @@ async fn unit_page(
         });
     }
     let child_tiers = child_tiers(unit.tier);
+    let changes = if signed.session.person.is_staff() && name != *own {
+        let status = OrgUnitStatus::try_from(unit.status).unwrap_or_default();
+        let parent_tier = Tier::try_from(unit.tier - 1).unwrap_or_default();
+        let parents = if parent_tier == Tier::Unspecified {
+            Vec::new()
+        } else {
+            unit_choices(state, signed, parent_tier).await
+        };
+        let tier = Tier::try_from(unit.tier).unwrap_or_default();
+        Some(StatusChanges {
+            active: status == OrgUnitStatus::Active,
+            suspended: status == OrgUnitStatus::Suspended,
+            parents: parents
+                .into_iter()
+                .filter(|choice| format!("orgUnits/{}", choice.id) != unit.parent)
+                .collect(),
+            peers: unit_choices(state, signed, tier)
+                .await
+                .into_iter()
+                .filter(|choice| choice.id != id)
+                .collect(),
+        })
+    } else {
+        None
+    };
     render(&UnitPage {
+        changes,
+        recipient: name.clone(),
+        failures: flash.failures,
         layout: signed.layout(&unit.display_name, "org"),
         unit: UnitView::from_unit(&unit),
         trail,
@@ -363,7 +405,7 @@ async fn unit_page(
         new_child_name,
         applications: application_rows,
         failure,
-        notice,
+        notice: flash.notice,
     })
 }
 
@@ -464,7 +506,6 @@ pub(crate) async fn create_child(
                 "",
                 status.into(),
                 form.display_name,
-                String::new(),
             )
             .await;
             *response.status_mut() = StatusCode::BAD_REQUEST;
@@ -532,7 +573,6 @@ pub(crate) async fn decide_application(
                 &id,
                 "",
                 status.into(),
-                String::new(),
                 String::new(),
             )
             .await
@@ -1000,4 +1040,83 @@ mod tests {
         assert_eq!(parse_date_input("2016/11/25"), Err(()));
         assert_eq!(parse_date_input("x-1-2"), Err(()));
     }
+}
+
+/// `POST /org/{id}/status`: `suspend`, `resume`, `dissolve`, `merge` (into `target`) or
+/// `move` (under `target`), with a reason kept in the change history.
+pub(crate) async fn change_status(
+    State(state): State<AppState>,
+    signed: Signed,
+    Path(id): Path<String>,
+    Form(form): Form<super::Posted>,
+) -> Response {
+    if let Err(refused) = form.check(&signed.session) {
+        return refused.into_response();
+    }
+    if !valid_id(&id) {
+        return error_page(&not_found(), Some(&signed));
+    }
+    let name = format!("orgUnits/{id}");
+    let reason: String = form.get("reason").chars().take(500).collect();
+    let target = form.name("target", "orgUnits");
+    let api = &state.api;
+    let caller = &signed.caller;
+    let units = api.org_units();
+    let (result, notice) = match form.get("action") {
+        "suspend" => (
+            units
+                .clone()
+                .suspend_org_unit(api.request(caller, SuspendOrgUnitRequest { name, reason }))
+                .await
+                .map(drop),
+            "已暂停该组织。",
+        ),
+        "resume" => (
+            units
+                .clone()
+                .resume_org_unit(api.request(caller, ResumeOrgUnitRequest { name, reason }))
+                .await
+                .map(drop),
+            "已恢复该组织。",
+        ),
+        "dissolve" => (
+            units
+                .clone()
+                .dissolve_org_unit(api.request(caller, DissolveOrgUnitRequest { name, reason }))
+                .await
+                .map(drop),
+            "已解散该组织。",
+        ),
+        "merge" => (
+            units
+                .clone()
+                .merge_org_unit(api.request(
+                    caller,
+                    MergeOrgUnitRequest {
+                        name,
+                        into: target,
+                        reason,
+                    },
+                ))
+                .await
+                .map(drop),
+            "已并入所选组织。",
+        ),
+        "move" => (
+            units
+                .clone()
+                .move_org_unit(api.request(
+                    caller,
+                    MoveOrgUnitRequest {
+                        name,
+                        new_parent: target,
+                    },
+                ))
+                .await
+                .map(drop),
+            "已调整上级组织。",
+        ),
+        _ => return (StatusCode::BAD_REQUEST, "未知的操作。").into_response(),
+    };
+    super::after_action(&signed, result, notice, &format!("/org/{id}"))
 }

@@ -1,5 +1,8 @@
-//! 审核: service records awaiting approval in the person's subtree, approved or returned
-//! one by one or several at once.
+//! 审核: the work waiting in the person's subtree. Service records (back-entries, 补录,
+//! among them) approved or returned one by one or several at once; star nominations
+//! approved or rejected, and awarded stars flagged for review kept or revoked;
+//! commendations nominated or on public notice; and links to the join applications and
+//! annual reports waiting.
 
 use askama::Template;
 use axum::Form;
@@ -9,9 +12,14 @@ use egret_proto::activity::v1::{
     ApproveServiceRecordRequest, ListServiceRecordsRequest, RejectServiceRecordRequest,
     ServiceRecordState,
 };
+use egret_proto::recognition::v1::{
+    ApproveStarRatingRequest, CommendationState, ListStarRatingsRequest,
+    RejectStarRatingRequest, ResolveStarRatingReviewRequest, StarRatingState,
+};
+use egret_proto::registry::v1::{JoinApplicationState, ListJoinApplicationsRequest};
 use http::StatusCode;
 
-use super::{Layout, Signed, check_csrf, render, valid_id};
+use super::{Layout, Posted, Signed, after_action, check_csrf, render, valid_id};
 use crate::AppState;
 use crate::api::Failure;
 use crate::labels;
@@ -29,6 +37,18 @@ struct RecordRow {
     activity: String,
     date: String,
     hours: String,
+    kind: &'static str,
+    reason: String,
+}
+
+/// A star nomination, or an awarded star flagged for review.
+struct StarRow {
+    id: String,
+    volunteer: String,
+    stars: String,
+    period: String,
+    hours: String,
+    reason: String,
 }
 
 #[derive(Template)]
@@ -37,8 +57,71 @@ struct ReviewPage {
     layout: Layout,
     records: Vec<RecordRow>,
     more: bool,
+    nominations: Vec<StarRow>,
+    flagged: Vec<StarRow>,
+    commendations: Vec<super::honours::CommendationRow>,
+    applications: usize,
+    unit_id: String,
     notice: String,
     failures: Vec<String>,
+}
+
+/// Star ratings in the subtree: nominations waiting, or (with `flagged`) awarded stars
+/// flagged for review.
+async fn star_queue(
+    state: &AppState,
+    signed: &Signed,
+    flagged: bool,
+) -> Result<Vec<StarRow>, Failure> {
+    let api = &state.api;
+    let listed = api
+        .star_ratings()
+        .list_star_ratings(api.request(
+            &signed.caller,
+            ListStarRatingsRequest {
+                state: if flagged {
+                    StarRatingState::Awarded
+                } else {
+                    StarRatingState::Nominated
+                } as i32,
+                review_required: flagged,
+                page_size: QUEUE_PAGE,
+                ..ListStarRatingsRequest::default()
+            },
+        ))
+        .await?
+        .into_inner();
+    Ok(listed
+        .star_ratings
+        .into_iter()
+        .map(|rating| StarRow {
+            id: super::id_of(&rating.name).to_string(),
+            volunteer: rating.volunteer_display_name,
+            stars: "★".repeat(rating.stars.clamp(0, 5) as usize),
+            period: rating.period,
+            hours: labels::hours(rating.approved_minutes),
+            reason: rating.review_reason,
+        })
+        .collect())
+}
+
+/// The count of join applications waiting at the person's own unit, at most a page.
+async fn applications_waiting(state: &AppState, signed: &Signed) -> Result<usize, Failure> {
+    let api = &state.api;
+    let listed = api
+        .memberships()
+        .list_join_applications(api.request(
+            &signed.caller,
+            ListJoinApplicationsRequest {
+                parent: signed.session.person.org_unit.clone(),
+                state: JoinApplicationState::Pending as i32,
+                page_size: QUEUE_PAGE,
+                page_token: String::new(),
+            },
+        ))
+        .await?
+        .into_inner();
+    Ok(listed.join_applications.len())
 }
 
 async fn review_page(
@@ -98,12 +181,48 @@ async fn review_page(
                 .unwrap_or_else(|| record.description.clone()),
             date: labels::date(record.service_date.as_ref()),
             hours: labels::hours(record.minutes),
+            kind: labels::record_kind(record.kind),
+            reason: record.reason.clone(),
         });
     }
+    let mut queue_failure = |failure: Failure| {
+        // A leader may not decide stars or commendations: her queue just has none.
+        if failure.code != Some(tonic::Code::PermissionDenied) && !failures.contains(&failure.message) {
+            failures.push(failure.message);
+        }
+    };
+    let nominations = star_queue(state, signed, false)
+        .await
+        .unwrap_or_else(|failure| {
+            queue_failure(failure);
+            Vec::new()
+        });
+    let flagged = star_queue(state, signed, true).await.unwrap_or_else(|failure| {
+        queue_failure(failure);
+        Vec::new()
+    });
+    let mut commendations = Vec::new();
+    for waiting in [CommendationState::Nominated, CommendationState::OnNotice] {
+        match super::honours::list_commendations(state, signed, waiting, "").await {
+            Ok(listed) => commendations.extend(listed.iter().map(super::honours::commendation_row)),
+            Err(failure) => queue_failure(failure),
+        }
+    }
+    let applications = applications_waiting(state, signed)
+        .await
+        .unwrap_or_else(|failure| {
+            queue_failure(failure);
+            0
+        });
     render(&ReviewPage {
         layout: signed.layout("审核", "review"),
         records: rows,
         more,
+        nominations,
+        flagged,
+        commendations,
+        applications,
+        unit_id: super::id_of(&signed.session.person.org_unit).to_string(),
         notice,
         failures,
     })
@@ -193,4 +312,65 @@ pub(crate) async fn decide_records(
         one_time: None,
     });
     Redirect::to("/review").into_response()
+}
+
+/// `POST /review/stars/{id}/{action}`: `approve` or `reject` a nomination, or `keep` or
+/// `revoke` an awarded star flagged for review; with a comment (required to reject,
+/// keep or revoke).
+pub(crate) async fn decide_star(
+    State(state): State<AppState>,
+    signed: Signed,
+    axum::extract::Path((id, action)): axum::extract::Path<(String, String)>,
+    Form(form): Form<Posted>,
+) -> Response {
+    if let Err(refused) = form.check(&signed.session) {
+        return refused.into_response();
+    }
+    if !valid_id(&id) {
+        return Redirect::to("/review").into_response();
+    }
+    let name = format!("starRatings/{id}");
+    let comment: String = form.get("comment").chars().take(500).collect();
+    let api = &state.api;
+    let caller = &signed.caller;
+    let client = api.star_ratings();
+    let (result, notice) = match action.as_str() {
+        "approve" => (
+            client
+                .clone()
+                .approve_star_rating(api.request(caller, ApproveStarRatingRequest { name, comment }))
+                .await
+                .map(drop),
+            "星级已评定。",
+        ),
+        "reject" => (
+            client
+                .clone()
+                .reject_star_rating(api.request(caller, RejectStarRatingRequest { name, comment }))
+                .await
+                .map(drop),
+            "星级推荐未通过。",
+        ),
+        "keep" | "revoke" => (
+            client
+                .clone()
+                .resolve_star_rating_review(api.request(
+                    caller,
+                    ResolveStarRatingReviewRequest {
+                        name,
+                        revoke: action == "revoke",
+                        comment,
+                    },
+                ))
+                .await
+                .map(drop),
+            if action == "revoke" {
+                "星级已撤销。"
+            } else {
+                "星级予以保留。"
+            },
+        ),
+        _ => return Redirect::to("/review").into_response(),
+    };
+    after_action(&signed, result, notice, "/review")
 }

@@ -143,31 +143,38 @@ pub(crate) async fn search(
     })
 }
 
-/// The registration form as posted, and shown again with its errors.
+/// The registration form as posted, and shown again with its errors: by staff, or by a
+/// volunteer registering herself (who chooses her username and password too).
 #[derive(Deserialize, Default)]
 pub(crate) struct NewVolunteer {
     #[serde(default)]
-    csrf: String,
+    pub csrf: String,
     #[serde(default)]
-    request_id: String,
+    pub request_id: String,
     #[serde(default)]
-    org_unit: String,
+    pub org_unit: String,
     #[serde(default)]
-    display_name: String,
+    pub display_name: String,
     #[serde(default)]
-    id_type: i32,
+    pub id_type: i32,
     #[serde(default)]
-    id_number: String,
+    pub id_number: String,
     #[serde(default)]
-    birth_date: String,
+    pub birth_date: String,
     #[serde(default)]
-    gender: i32,
+    pub gender: i32,
     #[serde(default)]
-    phone: String,
+    pub phone: String,
     #[serde(default)]
-    email: String,
+    pub email: String,
     #[serde(default)]
-    skills: String,
+    pub skills: String,
+    #[serde(default)]
+    pub username: String,
+    #[serde(default)]
+    pub password: String,
+    #[serde(default)]
+    pub confirm_password: String,
 }
 
 #[derive(Template)]
@@ -253,6 +260,33 @@ async fn new_page(
     )
 }
 
+impl NewVolunteer {
+    /// The record the form describes; a malformed date is refused before any call.
+    pub(crate) fn volunteer(&self) -> Result<Volunteer, Failure> {
+        let birth_date = super::org::parse_date_input(&self.birth_date).map_err(|()| {
+            Failure::field("volunteer.birth_date", "日期格式应为 年-月-日。")
+        })?;
+        let skills = self
+            .skills
+            .split(['，', ',', '、'])
+            .map(str::trim)
+            .filter(|skill| !skill.is_empty())
+            .map(str::to_string)
+            .collect();
+        Ok(Volunteer {
+            display_name: self.display_name.trim().to_string(),
+            id_type: self.id_type,
+            id_number: self.id_number.trim().to_string(),
+            birth_date,
+            gender: self.gender,
+            phone: self.phone.trim().to_string(),
+            email: self.email.trim().to_string(),
+            skills,
+            ..Volunteer::default()
+        })
+    }
+}
+
 /// `GET /volunteers/new`.
 pub(crate) async fn new_form(
     State(state): State<AppState>,
@@ -287,35 +321,9 @@ pub(crate) async fn create(
         )
         .await;
     }
-    let birth_date = match super::org::parse_date_input(&form.birth_date) {
-        Ok(date) => date,
-        Err(()) => {
-            return new_page(
-                &state,
-                &signed,
-                form,
-                Failure::field("volunteer.birth_date", "日期格式应为 年-月-日。"),
-            )
-            .await;
-        }
-    };
-    let skills = form
-        .skills
-        .split(['，', ',', '、'])
-        .map(str::trim)
-        .filter(|skill| !skill.is_empty())
-        .map(str::to_string)
-        .collect();
-    let volunteer = Volunteer {
-        display_name: form.display_name.trim().to_string(),
-        id_type: form.id_type,
-        id_number: form.id_number.trim().to_string(),
-        birth_date,
-        gender: form.gender,
-        phone: form.phone.trim().to_string(),
-        email: form.email.trim().to_string(),
-        skills,
-        ..Volunteer::default()
+    let volunteer = match form.volunteer() {
+        Ok(volunteer) => volunteer,
+        Err(failure) => return new_page(&state, &signed, form, failure).await,
     };
     let api = &state.api;
     let created = api
@@ -363,9 +371,20 @@ struct VolunteerPage {
     certificates_failure: String,
     request_id: String,
     failure: Failure,
+    standing: String,
+    notice: String,
+    failures: Vec<String>,
 }
 
-async fn volunteer_page(state: &AppState, signed: &Signed, id: &str, reveal: bool) -> Response {
+/// A volunteer's page, unmasked when `reveal` (the registry audits it); with the star
+/// nomination form as refused, when `refused`.
+pub(crate) async fn volunteer_page(
+    state: &AppState,
+    signed: &Signed,
+    id: &str,
+    reveal: bool,
+    refused: Option<(super::Posted, Failure)>,
+) -> Response {
     if !valid_id(id) {
         return error_page(&Failure::not_found("未找到该志愿者。"), Some(signed));
     }
@@ -420,8 +439,19 @@ async fn volunteer_page(state: &AppState, signed: &Signed, id: &str, reveal: boo
             Ok(rows) => (rows, String::new()),
             Err(failure) => (Vec::new(), failure.message),
         };
-    render(&VolunteerPage {
+    let mut standing = super::standing::standing(state, signed, &volunteer.name).await;
+    let refused_status = refused.is_some();
+    if let Some((form, failure)) = refused {
+        standing.form = form;
+        standing.refusal = failure;
+    }
+    let standing = standing.render().unwrap_or_default();
+    let flash = signed.session.take_flash();
+    super::render_refused(&VolunteerPage {
         layout: signed.layout(&volunteer.display_name, "volunteers"),
+        standing,
+        notice: flash.notice,
+        failures: flash.failures,
         certificates,
         certificates_failure,
         request_id: uuid::Uuid::new_v4().to_string(),
@@ -435,7 +465,7 @@ async fn volunteer_page(state: &AppState, signed: &Signed, id: &str, reveal: boo
         can_reveal: signed.session.person.is_staff(),
         memberships: rows,
         failure,
-    })
+    }, refused_status)
 }
 
 /// `GET /volunteers/{id}`: masked.
@@ -444,7 +474,7 @@ pub(crate) async fn show(
     signed: Signed,
     Path(id): Path<String>,
 ) -> Response {
-    volunteer_page(&state, &signed, &id, false).await
+    volunteer_page(&state, &signed, &id, false, None).await
 }
 
 /// The reveal form.
@@ -464,7 +494,7 @@ pub(crate) async fn reveal(
     if let Err(refused) = check_csrf(&signed.session, &form.csrf) {
         return refused.into_response();
     }
-    volunteer_page(&state, &signed, &id, true).await
+    volunteer_page(&state, &signed, &id, true, None).await
 }
 
 /// The search by identity document, for staff.

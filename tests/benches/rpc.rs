@@ -522,6 +522,7 @@ fn volunteer_row(index: usize) -> pb::CreateVolunteerRequest {
         }),
         request_id: String::new(),
         pending_membership: false,
+        validate_only: false,
     }
 }
 

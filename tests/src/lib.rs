@@ -639,6 +639,7 @@ impl TestApp {
                 volunteer: Some(volunteer_input(seed)),
                 request_id: String::new(),
                 pending_membership: false,
+                validate_only: false,
             })
             .await
             .unwrap_or_else(|status| panic!("registering volunteer {seed}: {status:?}"))

@@ -1,7 +1,7 @@
 //! People's accounts at the gateway: the first admin's one-time password, sign-in, refresh
 //! tokens that rotate and revoke their sign-in when reused, sign-out, password changes,
 //! admin RPCs within the admin's subtree, the change history, the audit log and the
-//! throttle on failed sign-ins.
+//! throttle on failed sign-ins; self-registration and its checks (`validate_only`).
 
 use egret_proto::gateway::v1 as pb;
 use egret_proto::registry::v1 as registry;
@@ -11,7 +11,8 @@ use tonic::Code;
 
 both_backends!(
     people_sign_in_and_admins_manage_accounts,
-    volunteers_register_themselves
+    volunteers_register_themselves,
+    registrations_are_checked_without_being_made
 );
 
 const ADMIN_PASSWORD: &str = "鹭岛巾帼-admin-2026";
@@ -471,6 +472,7 @@ async fn volunteers_register_themselves(app: TestApp) {
         password: "我的志愿者密码-2026".to_string(),
         volunteer: Some(volunteer),
         team: team.name.clone(),
+        validate_only: false,
     };
     let registered = app
         .auth()
@@ -614,6 +616,303 @@ async fn volunteers_register_themselves(app: TestApp) {
         },
         app.auth()
             .register_volunteer(register("one.more", volunteer_input(70)))
+            .await,
+    );
+    app.assert_tallies_recount().await;
+    app.stop().await;
+}
+
+/// A check (`validate_only`) of a registration, at the gateway or at the registry.
+#[derive(Clone)]
+enum Check {
+    /// AuthService/RegisterVolunteer, as the register-myself form asks.
+    Register(pb::RegisterVolunteerRequest),
+    /// VolunteerService/CreateVolunteer, as staff ask, with this token.
+    Create(String, registry::CreateVolunteerRequest),
+}
+
+/// One check and what it must answer: OK, or the code and, for INVALID_ARGUMENT, every
+/// violated field in order.
+struct TestCase {
+    case: &'static str,
+    check: Check,
+    expected: Result<(), (Code, &'static [&'static str])>,
+}
+
+/// Makes a check; an answer that is not empty is a failure here.
+async fn run_check(app: &TestApp, check: &Check) -> Result<(), tonic::Status> {
+    match check.clone() {
+        Check::Register(request) => {
+            let response = app.auth().register_volunteer(request).await?.into_inner();
+            assert_eq!(
+                response,
+                pb::RegisterVolunteerResponse::default(),
+                "a check answers nothing"
+            );
+        }
+        Check::Create(token, request) => {
+            let response = app
+                .volunteers(&token)
+                .create_volunteer(request)
+                .await?
+                .into_inner();
+            assert_eq!(
+                response,
+                registry::CreateVolunteerResponse::default(),
+                "a check answers nothing"
+            );
+        }
+    }
+    Ok(())
+}
+
+#[track_caller]
+fn check_validation(case: &TestCase, result: Result<(), tonic::Status>) {
+    use tonic_types::StatusExt;
+    let name = case.case;
+    match (&case.expected, result) {
+        (Ok(()), Ok(())) => {}
+        (Ok(()), Err(status)) => panic!("{name}: expected OK, got {status:?}"),
+        (Err((code, _)), Ok(())) => panic!("{name}: expected {code:?}, got OK"),
+        (Err((code, fields)), Err(status)) => {
+            assert_eq!(status.code(), *code, "{name}: {status:?}");
+            assert_eq!(violated_fields(&status), *fields, "{name}: {status:?}");
+            // Every violation, the gateway's and the registry's alike, in both languages.
+            let details = status.get_error_details();
+            for violation in details
+                .bad_request()
+                .map(|bad_request| bad_request.field_violations.clone())
+                .unwrap_or_default()
+            {
+                assert!(!violation.description.is_empty(), "{name}: {violation:?}");
+                let chinese = violation
+                    .localized_message
+                    .as_ref()
+                    .filter(|message| message.locale == "zh-CN")
+                    .map(|message| message.message.clone())
+                    .unwrap_or_default();
+                assert!(!chinese.is_empty(), "{name}: no Chinese in {violation:?}");
+            }
+        }
+    }
+}
+
+async fn registrations_are_checked_without_being_made(app: TestApp) {
+    let admin = app.admin();
+    let team = app
+        .create_unit(
+            &admin,
+            &app.root,
+            registry::Tier::Team,
+            "思明区妇联巾帼志愿服务队",
+        )
+        .await;
+    let register = |username: &str, volunteer: registry::Volunteer| pb::RegisterVolunteerRequest {
+        username: username.to_string(),
+        password: "我的志愿者密码-2026".to_string(),
+        volunteer: Some(volunteer),
+        team: team.name.clone(),
+        validate_only: false,
+    };
+    let dry_run = |username: &str, volunteer: registry::Volunteer| pb::RegisterVolunteerRequest {
+        validate_only: true,
+        ..register(username, volunteer)
+    };
+    // One registration for real (one of the address's five): her username and document
+    // are taken from now on.
+    app.auth()
+        .register_volunteer(register("lin.meihua", volunteer_input(51)))
+        .await
+        .expect("registers herself");
+
+    let mut bad_id = volunteer_input(52);
+    bad_id.id_number = "350203199001011235".to_string();
+    let unnamed_registered = registry::Volunteer {
+        display_name: String::new(),
+        ..volunteer_input(51)
+    };
+    let bad_fields = registry::Volunteer {
+        display_name: String::new(),
+        phone: "12".to_string(),
+        ..volunteer_input(54)
+    };
+    let cases = [
+        TestCase {
+            case: "a valid registration",
+            check: Check::Register(dry_run("chen.xiaoyu", volunteer_input(80))),
+            expected: Ok(()),
+        },
+        TestCase {
+            case: "a wrong check digit",
+            check: Check::Register(dry_run("lin.bad", bad_id.clone())),
+            expected: Err((Code::InvalidArgument, &["volunteer.id_number"])),
+        },
+        TestCase {
+            case: "a document registered before, as a violation rather than ALREADY_EXISTS",
+            check: Check::Register(dry_run("lin.again", volunteer_input(51))),
+            expected: Err((Code::InvalidArgument, &["volunteer.id_number"])),
+        },
+        TestCase {
+            case: "a document registered before, with another field refused",
+            check: Check::Register(dry_run("lin.again", unnamed_registered.clone())),
+            expected: Err((
+                Code::InvalidArgument,
+                &["volunteer.id_number", "volunteer.display_name"],
+            )),
+        },
+        TestCase {
+            case: "a username taken, with the registry's violations",
+            check: Check::Register(dry_run("Lin.Meihua", bad_fields.clone())),
+            expected: Err((
+                Code::InvalidArgument,
+                &["username", "volunteer.display_name", "volunteer.phone"],
+            )),
+        },
+        TestCase {
+            case: "a username taken and a document registered before",
+            check: Check::Register(dry_run("lin.meihua", volunteer_input(51))),
+            expected: Err((Code::InvalidArgument, &["username", "volunteer.id_number"])),
+        },
+        TestCase {
+            case: "a malformed username and a short password, the record checked all the same",
+            check: Check::Register(pb::RegisterVolunteerRequest {
+                password: "short".to_string(),
+                ..dry_run("ab", bad_id.clone())
+            }),
+            expected: Err((
+                Code::InvalidArgument,
+                &["username", "password", "volunteer.id_number"],
+            )),
+        },
+        TestCase {
+            case: "a team that does not exist",
+            check: Check::Register(pb::RegisterVolunteerRequest {
+                team: "orgUnits/0196a7c2-0000-7000-8000-000000000001".to_string(),
+                ..dry_run("chen.xiaoyu", volunteer_input(80))
+            }),
+            expected: Err((Code::NotFound, &[])),
+        },
+        TestCase {
+            case: "staff check a registration",
+            check: Check::Create(
+                admin.clone(),
+                registry::CreateVolunteerRequest {
+                    org_unit: team.name.clone(),
+                    volunteer: Some(volunteer_input(81)),
+                    request_id: "0196a7c2-3f4e-7a1b-9c2d-5e6f7a8b9c0d".to_string(),
+                    pending_membership: false,
+                    validate_only: true,
+                },
+            ),
+            expected: Ok(()),
+        },
+        TestCase {
+            case: "staff check a registered document with another field refused",
+            check: Check::Create(
+                admin.clone(),
+                registry::CreateVolunteerRequest {
+                    org_unit: team.name.clone(),
+                    volunteer: Some(unnamed_registered.clone()),
+                    validate_only: true,
+                    ..Default::default()
+                },
+            ),
+            expected: Err((
+                Code::InvalidArgument,
+                &["volunteer.id_number", "volunteer.display_name"],
+            )),
+        },
+        TestCase {
+            case: "a volunteer may not check registrations",
+            check: Check::Create(
+                app.volunteer_token(&team.name, "someone"),
+                registry::CreateVolunteerRequest {
+                    org_unit: team.name.clone(),
+                    volunteer: Some(volunteer_input(82)),
+                    validate_only: true,
+                    ..Default::default()
+                },
+            ),
+            expected: Err((Code::PermissionDenied, &[])),
+        },
+    ];
+    for case in &cases {
+        check_validation(case, run_check(&app, &case.check).await);
+    }
+
+    // The checks wrote nothing: no join application besides hers, and the username and
+    // the document checked are free to register for real.
+    let leader = app.token(&team.name, &[Role::TeamLeader]);
+    let pending = app
+        .memberships(&leader)
+        .list_join_applications(registry::ListJoinApplicationsRequest {
+            parent: team.name.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("lists applications")
+        .into_inner()
+        .join_applications;
+    assert_eq!(pending.len(), 1, "only the real registration applied");
+    let registered = app
+        .auth()
+        .register_volunteer(register("chen.xiaoyu", volunteer_input(80)))
+        .await
+        .expect("registers for real what was checked")
+        .into_inner();
+    assert!(registered.session.is_some());
+    // Nor did the staff's check claim its request id.
+    let created = app
+        .volunteers(&admin)
+        .create_volunteer(registry::CreateVolunteerRequest {
+            org_unit: team.name.clone(),
+            volunteer: Some(volunteer_input(81)),
+            request_id: "0196a7c2-3f4e-7a1b-9c2d-5e6f7a8b9c0d".to_string(),
+            pending_membership: false,
+            validate_only: false,
+        })
+        .await
+        .expect("registers for real with the request id of the check")
+        .into_inner()
+        .volunteer
+        .expect("the new volunteer");
+    assert_eq!(created.display_name, volunteer_input(81).display_name);
+
+    // Checks have a budget of their own: many more than five from this address, then a
+    // real registration (the third) is still admitted.
+    for attempt in 0..12 {
+        let case = TestCase {
+            case: "a check as she types",
+            check: Check::Register(dry_run(
+                &format!("typing.{attempt}"),
+                volunteer_input(90 + attempt),
+            )),
+            expected: Ok(()),
+        };
+        check_validation(&case, run_check(&app, &case.check).await);
+    }
+    app.auth()
+        .register_volunteer(register("typing.done", volunteer_input(100)))
+        .await
+        .expect("checks used up no registration");
+    // And real registrations are still bounded: three so far, two more, then refused.
+    for attempt in 0..2 {
+        app.auth()
+            .register_volunteer(register(
+                &format!("extra.{attempt}"),
+                volunteer_input(110 + attempt),
+            ))
+            .await
+            .expect("within the five");
+    }
+    check(
+        &Refusal {
+            case: "a sixth registration within the hour",
+            code: Code::ResourceExhausted,
+            fields: &[],
+        },
+        app.auth()
+            .register_volunteer(register("one.more", volunteer_input(120)))
             .await,
     );
     app.assert_tallies_recount().await;

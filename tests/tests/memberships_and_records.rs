@@ -1305,6 +1305,7 @@ async fn change_log_is_complete_ordered_and_minimised(app: TestApp) {
                     volunteer: Some(volunteer_input(seed)),
                     request_id: String::new(),
                     pending_membership: false,
+                    validate_only: false,
                 })
                 .collect(),
             request_id: request_id(),
@@ -1607,6 +1608,7 @@ async fn change_log_under_concurrent_writers(app: TestApp) {
                                 volunteer: Some(volunteer_input(seed)),
                                 request_id: String::new(),
                                 pending_membership: false,
+                                validate_only: false,
                             })
                             .await
                             .unwrap_or_else(|status| {

@@ -380,6 +380,7 @@ async fn long_inputs_are_quoted_not_echoed() {
                             volunteer: Some(egret_tests::volunteer_input(7)),
                             request_id: String::new(),
                             pending_membership: false,
+                            validate_only: false,
                         })
                         .await
                         .map(drop);

@@ -129,6 +129,7 @@ async fn create(
             volunteer: Some(volunteer),
             request_id: request_id.to_string(),
             pending_membership: false,
+            validate_only: false,
         })
         .await
         .map(|response| response.into_inner().volunteer.expect("volunteer"))
@@ -214,6 +215,7 @@ fn batch_request(
                 volunteer: Some(volunteer),
                 request_id: String::new(),
                 pending_membership: false,
+                validate_only: false,
             })
             .collect(),
         request_id: request_id.to_string(),
@@ -1477,6 +1479,7 @@ async fn invalid_registrations_name_each_field(app: TestApp) {
             volunteer: None,
             request_id: String::new(),
             pending_membership: false,
+            validate_only: false,
         })
         .await
         .expect_err("no volunteer");
@@ -1707,6 +1710,7 @@ async fn concurrent_duplicates_register_once(app: TestApp) {
                         volunteer: Some(volunteer),
                         request_id: new_request_id(),
                         pending_membership: false,
+                        validate_only: false,
                     })
                     .await
             }));
@@ -1747,6 +1751,7 @@ async fn concurrent_duplicates_register_once(app: TestApp) {
                     volunteer: Some(volunteer_input(seed)),
                     request_id: new_request_id(),
                     pending_membership: false,
+                    validate_only: false,
                 })
                 .await
         }));
@@ -1852,6 +1857,7 @@ async fn concurrent_retries_with_same_request_id_register_once(app: TestApp) {
                     volunteer: Some(volunteer_input(115)),
                     request_id,
                     pending_membership: false,
+                    validate_only: false,
                 })
                 .await
         }));
@@ -2590,6 +2596,7 @@ async fn roles_and_authentication_are_enforced(app: TestApp) {
                     volunteer: Some(volunteer_input(171)),
                     request_id: String::new(),
                     pending_membership: false,
+                    validate_only: false,
                 })
                 .await,
             Code::Unauthenticated,

@@ -296,6 +296,37 @@ fn invalid_argument(violations: Vec<Violation>) -> Status {
     Status::with_error_details(Code::InvalidArgument, en, details)
 }
 
+/// The field violations an INVALID_ARGUMENT status lists, in both languages (the English
+/// reason as its description, the Chinese from its zh-CN localized message): what a service
+/// answers, read back by another that passes it on with violations of its own. Empty for
+/// any other status.
+pub fn violations_of(status: &Status) -> Vec<Violation> {
+    if status.code() != Code::InvalidArgument {
+        return Vec::new();
+    }
+    status
+        .get_error_details()
+        .bad_request()
+        .map(|bad_request| {
+            bad_request
+                .field_violations
+                .iter()
+                .map(|violation| {
+                    let zh = violation
+                        .localized_message
+                        .as_ref()
+                        .filter(|localized| localized.locale == ZH_CN)
+                        .map_or_else(
+                            || violation.description.clone(),
+                            |localized| localized.message.clone(),
+                        );
+                    Violation::new(violation.field.clone(), violation.description.clone(), zh)
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// The `google.rpc.ErrorInfo` reason of [`ApiError::OutOfSequence`].
 pub const OUT_OF_SEQUENCE: &str = "OUT_OF_SEQUENCE";
 /// The metadata key of the expected sequence in that `ErrorInfo`.
@@ -408,6 +439,22 @@ mod tests {
         let localized = details.localized_message().expect("localized message");
         assert_eq!(localized.locale, ZH_CN);
         assert!(localized.message.contains("手机号码格式不正确"));
+    }
+
+    #[test]
+    fn violations_read_back_from_a_status_are_those_sent() {
+        let sent = vec![
+            Violation::new(
+                "volunteer.id_number",
+                "is already registered",
+                "该证件的志愿者已注册",
+            ),
+            Violation::new("volunteer.display_name", "is required", "不能为空"),
+        ];
+        let status: Status = ApiError::InvalidArgument(sent.clone()).into();
+        assert_eq!(violations_of(&status), sent);
+        let status: Status = ApiError::not_found("orgUnits/x").into();
+        assert!(violations_of(&status).is_empty());
     }
 
     #[test]

@@ -335,6 +335,7 @@ pub(crate) async fn create(
                 volunteer: Some(volunteer),
                 request_id: form.request_id.chars().take(64).collect(),
                 pending_membership: false,
+                validate_only: false,
             },
         ))
         .await;

@@ -107,19 +107,25 @@ impl Throttle {
     }
 }
 
-/// Self-registrations admitted, per source address (an hour) and in all (a minute), in
-/// this process.
+/// Self-registrations (or checks of them) admitted, per source address (an hour) and in
+/// all (a minute), in this process.
 #[derive(Clone)]
 struct Registrations {
     by_address: Arc<quick_cache::sync::Cache<IpAddr, (u32, i64)>>,
     everyone: Arc<std::sync::Mutex<(u32, i64)>>,
+    per_address_hour: u32,
+    per_minute: u32,
 }
 
 impl Registrations {
-    fn new() -> Self {
+    /// At most `per_address_hour` from one address in an hour and `per_minute` from
+    /// everyone in a minute.
+    fn new(per_address_hour: u32, per_minute: u32) -> Self {
         Self {
             by_address: Arc::new(quick_cache::sync::Cache::new(100_000)),
             everyone: Arc::new(std::sync::Mutex::new((0, 0))),
+            per_address_hour,
+            per_minute,
         }
     }
 
@@ -140,7 +146,7 @@ impl Registrations {
             if now - everyone.1 >= minute {
                 *everyone = (0, now);
             }
-            if everyone.0 >= domain::REGISTRATIONS_PER_MINUTE {
+            if everyone.0 >= self.per_minute {
                 return Err(busy());
             }
             everyone.0 += 1;
@@ -152,7 +158,7 @@ impl Registrations {
                 .get(&address)
                 .filter(|(_, since)| now - since < hour)
                 .unwrap_or((0, now));
-            if count >= domain::REGISTRATIONS_PER_ADDRESS_HOUR {
+            if count >= self.per_address_hour {
                 return Err(busy());
             }
             self.by_address.insert(address, (count + 1, since));
@@ -172,6 +178,8 @@ pub struct Accounts {
     refresh_ttl: Duration,
     throttle: Throttle,
     registrations: Registrations,
+    /// Checks of self-registrations (`validate_only`), bounded apart from them.
+    registration_checks: Registrations,
 }
 
 impl Accounts {
@@ -193,7 +201,14 @@ impl Accounts {
             access_ttl,
             refresh_ttl,
             throttle: Throttle::new(),
-            registrations: Registrations::new(),
+            registrations: Registrations::new(
+                domain::REGISTRATIONS_PER_ADDRESS_HOUR,
+                domain::REGISTRATIONS_PER_MINUTE,
+            ),
+            registration_checks: Registrations::new(
+                domain::REGISTRATION_CHECKS_PER_ADDRESS_HOUR,
+                domain::REGISTRATION_CHECKS_PER_MINUTE,
+            ),
         }
     }
 
@@ -703,26 +718,14 @@ impl Accounts {
         // The registry is asked as the team's registrar, for this one registration: it
         // checks the record exactly as when staff register a volunteer, and opens the
         // application instead of a membership.
-        let principal = Principal {
-            subject: format!("self-registration:{username}"),
-            org_unit: team_id.to_string(),
-            roles: [Role::Staff].into_iter().collect(),
-            volunteer: None,
-        };
-        let registrar = Caller {
-            authorization: format!(
-                "Bearer {}",
-                self.issuer.issue(&principal, Duration::from_secs(60))
-            ),
-            principal,
-            source,
-        };
+        let registrar = self.registrar(&username, team_id, source);
         let path = self.org_unit_path(&registrar, team_id).await?;
         let mut request = tonic::Request::new(registry::CreateVolunteerRequest {
             org_unit: format!("orgUnits/{team_id}"),
             volunteer: Some(volunteer),
             request_id: uuid::Uuid::new_v4().to_string(),
             pending_membership: true,
+            validate_only: false,
         });
         set_authorization(&mut request, &registrar.authorization)?;
         let created =
@@ -766,6 +769,92 @@ impl Accounts {
             .await?;
         transaction.commit().await?;
         Ok((session, record, created.join_application))
+    }
+
+    /// The team's registrar, for one self-registration (or one check of it) by
+    /// `username`: staff of `team_id`, for a minute.
+    fn registrar(&self, username: &str, team_id: &str, source: Option<IpAddr>) -> Caller {
+        let principal = Principal {
+            subject: format!("self-registration:{username}"),
+            org_unit: team_id.to_string(),
+            roles: [Role::Staff].into_iter().collect(),
+            volunteer: None,
+        };
+        Caller {
+            authorization: format!(
+                "Bearer {}",
+                self.issuer.issue(&principal, Duration::from_secs(60))
+            ),
+            principal,
+            source,
+        }
+    }
+
+    /// Checks a self-registration without making it (`validate_only`), in the order of
+    /// [`Self::register_volunteer`]; nothing is written. Every problem with the fields
+    /// comes back in one INVALID_ARGUMENT: the username's and the password's violations, a
+    /// username taken (whenever it is itself well formed), and the registry's own check of
+    /// the record (its fields, and a document registered already), asked for even when
+    /// the username or the password is refused. Checks are throttled apart from
+    /// registrations and never use up their budget.
+    pub async fn check_registration(
+        &self,
+        username: &str,
+        password: &str,
+        volunteer: registry::Volunteer,
+        team_id: &str,
+        source: Option<IpAddr>,
+    ) -> Result<(), tonic::Status> {
+        self.registration_checks
+            .admit(source, egret_types::now_micros())
+            .map_err(tonic::Status::from)?;
+        let mut violations = Vec::new();
+        let username = domain::username("username", username)
+            .map_err(|violation| violations.push(violation))
+            .ok();
+        if let Err(violation) = domain::new_password(
+            "password",
+            password,
+            username.as_deref().unwrap_or_default(),
+            "",
+        ) {
+            violations.push(violation);
+        }
+        if let Some(username) = &username
+            && store::by_username(self.database.reader(), username)
+                .await?
+                .is_some()
+        {
+            violations.push(domain::username_taken("username"));
+        }
+        let registrar = self.registrar(username.as_deref().unwrap_or_default(), team_id, source);
+        if violations.is_empty() {
+            // As a real registration: the team is looked up once the account's fields pass.
+            self.org_unit_path(&registrar, team_id).await?;
+        }
+        let mut request = tonic::Request::new(registry::CreateVolunteerRequest {
+            org_unit: format!("orgUnits/{team_id}"),
+            volunteer: Some(volunteer),
+            request_id: String::new(),
+            pending_membership: true,
+            validate_only: true,
+        });
+        set_authorization(&mut request, &registrar.authorization)?;
+        let checked =
+            registry::volunteer_service_client::VolunteerServiceClient::new(self.registry.clone())
+                .create_volunteer(request)
+                .await;
+        match checked {
+            Ok(_) if violations.is_empty() => Ok(()),
+            Ok(_) => Err(ApiError::InvalidArgument(violations).into()),
+            Err(status) if status.code() == tonic::Code::InvalidArgument => {
+                violations.extend(egret_runtime::error::violations_of(&status));
+                Err(ApiError::InvalidArgument(violations).into())
+            }
+            Err(status) if violations.is_empty() => Err(status),
+            // A real registration refuses the account's fields before it asks the registry.
+            Err(_) => Err(ApiError::InvalidArgument(violations).into()),
+        }
     }
 
     /// The root org unit's id, from the registry's change log (its first unit without a
@@ -1029,4 +1118,37 @@ async fn hash_password(password: &str) -> Result<String, ApiError> {
     tokio::task::spawn_blocking(move || super::password::hash(&password))
         .await
         .map_err(|error| ApiError::Internal(error.into()))?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registrations_are_bounded_per_address_and_in_all_by_their_own_bounds() {
+        let now = 1_000_000_000;
+        let one: IpAddr = "192.0.2.1".parse().expect("address");
+        let other: IpAddr = "192.0.2.2".parse().expect("address");
+        let registrations = Registrations::new(2, 3);
+        assert!(registrations.admit(Some(one), now).is_ok());
+        assert!(registrations.admit(Some(one), now).is_ok());
+        assert!(
+            registrations.admit(Some(one), now).is_err(),
+            "the address's two"
+        );
+        assert!(
+            registrations.admit(Some(other), now).is_err(),
+            "three in all"
+        );
+        let hour = Duration::from_secs(3600).as_micros() as i64;
+        assert!(registrations.admit(Some(one), now + hour).is_ok());
+        // Checks count apart: registrations used up leave them untouched.
+        let checks = Registrations::new(
+            domain::REGISTRATION_CHECKS_PER_ADDRESS_HOUR,
+            domain::REGISTRATION_CHECKS_PER_MINUTE,
+        );
+        for _ in 0..domain::REGISTRATIONS_PER_ADDRESS_HOUR * 10 {
+            assert!(checks.admit(Some(one), now).is_ok());
+        }
+    }
 }

@@ -196,6 +196,25 @@ pub const REGISTRATIONS_PER_ADDRESS_HOUR: u32 = 5;
 /// Self-registrations the gateway attempts in a minute, from everyone.
 pub const REGISTRATIONS_PER_MINUTE: u32 = 60;
 
+/// Checks of a self-registration (`validate_only`) one address may ask for in an hour. A
+/// registration form checks as the person types, so one person makes dozens of checks for
+/// one registration: they have a budget of their own, far larger than the registrations',
+/// and never use those up. It is still bounded, because each check reads the registry
+/// (and tells whether an identity document is registered).
+pub const REGISTRATION_CHECKS_PER_ADDRESS_HOUR: u32 = 300;
+/// Checks of a self-registration the gateway answers in a minute, from everyone: twenty
+/// times the registrations', for the same reason.
+pub const REGISTRATION_CHECKS_PER_MINUTE: u32 = 1200;
+
+/// The violation of a username another account has.
+pub fn username_taken(field: &str) -> Violation {
+    Violation::new(
+        field,
+        "another account has this username",
+        "该用户名已被其他账号使用",
+    )
+}
+
 /// The unit an account's tokens act for. A volunteer and nothing else acts for herself
 /// anywhere in the instance (she may apply to join any team), so her tokens name the root;
 /// every other role acts within the account's own unit.

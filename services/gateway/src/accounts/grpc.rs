@@ -252,6 +252,12 @@ impl AuthApi {
         let Some(volunteer) = message.volunteer else {
             return Err(ApiError::invalid("volunteer", "is required", "不能为空").into());
         };
+        if message.validate_only {
+            self.0
+                .check_registration(&message.username, &message.password, volunteer, &team, from)
+                .await?;
+            return Ok(Response::new(pb::RegisterVolunteerResponse::default()));
+        }
         let (session, volunteer, join_application) = self
             .0
             .register_volunteer(&message.username, &message.password, volunteer, &team, from)

@@ -11,7 +11,7 @@ use crate::domain::identity::{IdentityDocument, mask_id_number};
 use crate::domain::numbering::SchemeValues;
 use crate::domain::{
     EmergencyContact, IdType, Membership, MembershipState, NewVolunteer, OrgStatus, OrgUnit,
-    Volunteer, VolunteerStatus, china_date, names, payload,
+    RegistrationCheck, Volunteer, VolunteerStatus, china_date, document_registered, names, payload,
 };
 use crate::store::{self, volunteers::VolunteerFilter};
 use egret_storage::{changed_concurrently, check_version, touch};
@@ -269,13 +269,11 @@ impl Registry {
 
     async fn registering_unit(
         &self,
-        transaction: &mut WriteTx,
+        executor: impl sqlx::Executor<'_, Database = sqlx::Any>,
         scope: &Scope,
         org_unit_id: &str,
     ) -> Result<OrgUnit, ApiError> {
-        let unit = self
-            .visible_unit(transaction.conn(), scope, org_unit_id)
-            .await?;
+        let unit = self.visible_unit(executor, scope, org_unit_id).await?;
         if unit.status != OrgStatus::Active {
             return Err(ApiError::failed_precondition(
                 format!(
@@ -427,7 +425,7 @@ impl Registry {
             return Ok((volunteer, None));
         }
         let unit = self
-            .registering_unit(&mut transaction, &scope, org_unit_id)
+            .registering_unit(transaction.conn(), &scope, org_unit_id)
             .await?;
         let hash = self.id_number_hash(&new_volunteer.document);
         if store::volunteers::find_by_hash(transaction.conn(), &hash)
@@ -460,6 +458,41 @@ impl Registry {
         Ok((volunteer, application))
     }
 
+    /// Checks a registration with `org_unit_id` without making it (`validate_only`): as
+    /// [`Self::create_volunteer`] checks it, in the same order, but every problem with the
+    /// record comes back in one INVALID_ARGUMENT: the fields' violations and, whenever the
+    /// document itself is valid, a document registered already. Reads only: no request id
+    /// is claimed and nothing is written.
+    pub async fn check_volunteer(
+        &self,
+        principal: &Principal,
+        org_unit_id: &str,
+        check: RegistrationCheck,
+    ) -> Result<(), ApiError> {
+        access::require(principal, Action::RegisterVolunteers)?;
+        let scope = self.scope(principal).await?;
+        if check.violations.is_empty() {
+            // A real call refuses bad fields before it looks at the unit.
+            self.registering_unit(self.database.reader(), &scope, org_unit_id)
+                .await?;
+        }
+        let registered = match &check.document {
+            Some(document) => {
+                let hash = self.id_number_hash(document);
+                store::volunteers::find_by_hash(self.database.reader(), &hash)
+                    .await?
+                    .is_some()
+            }
+            None => false,
+        };
+        let violations = check.with_registered_document(registered);
+        if violations.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::InvalidArgument(violations))
+        }
+    }
+
     /// Registers many volunteers: every row is checked first, and either all are
     /// registered or none (INVALID_ARGUMENT naming each bad row's field).
     pub async fn batch_create_volunteers(
@@ -485,7 +518,7 @@ impl Registry {
             return Ok(volunteers);
         }
         let unit = self
-            .registering_unit(&mut transaction, &scope, org_unit_id)
+            .registering_unit(transaction.conn(), &scope, org_unit_id)
             .await?;
         let hashes: Vec<String> = rows
             .iter()
@@ -502,11 +535,7 @@ impl Registry {
                     format!("与第 {first} 行是同一证件"),
                 ));
             } else if registered.contains(hash) {
-                violations.push(Violation::new(
-                    field,
-                    "is already registered",
-                    "该证件的志愿者已注册",
-                ));
+                violations.push(document_registered(field));
             }
         }
         if !violations.is_empty() {

@@ -10,6 +10,7 @@ pub mod numbering;
 pub mod org;
 pub mod payload;
 
+use egret_runtime::Violation;
 use serde::{Deserialize, Serialize};
 
 pub use egret_types::identity::{self, CivilDate, Gender, IdType};
@@ -371,6 +372,38 @@ pub struct NewVolunteer {
     pub emergency_contact: EmergencyContact,
 }
 
+/// A registration checked without being made (`validate_only`): the identity document
+/// when it is itself valid, whatever the other fields, and the violations of the fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegistrationCheck {
+    /// The validated document, when id_type and id_number are valid.
+    pub document: Option<identity::IdentityDocument>,
+    /// The field path of the ID number (`volunteer.id_number`), where a document already
+    /// registered is named.
+    pub id_number_field: String,
+    /// The violations of the fields, in the request's order.
+    pub violations: Vec<Violation>,
+}
+
+impl RegistrationCheck {
+    /// Adds what only the database knows: whether the document is registered already.
+    /// That violation comes first, so that it is listed even when many fields are refused
+    /// (an INVALID_ARGUMENT lists the first few), and it decides the registration: no
+    /// correction of the other fields makes it possible.
+    pub fn with_registered_document(mut self, registered: bool) -> Vec<Violation> {
+        if registered {
+            self.violations
+                .insert(0, document_registered(self.id_number_field));
+        }
+        self.violations
+    }
+}
+
+/// The violation of an ID number whose person is registered already.
+pub fn document_registered(field: impl Into<String>) -> Violation {
+    Violation::new(field, "is already registered", "该证件的志愿者已注册")
+}
+
 /// Membership state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -529,3 +562,35 @@ pub mod names {
 }
 
 pub use egret_types::china_date;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_registered_document_is_named_first_with_the_other_violations() {
+        let check = RegistrationCheck {
+            document: None,
+            id_number_field: "volunteer.id_number".to_string(),
+            violations: vec![Violation::new(
+                "volunteer.display_name",
+                "is required",
+                "不能为空",
+            )],
+        };
+        let fields = |violations: Vec<Violation>| {
+            violations
+                .into_iter()
+                .map(|violation| violation.field)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            fields(check.clone().with_registered_document(true)),
+            ["volunteer.id_number", "volunteer.display_name"]
+        );
+        assert_eq!(
+            fields(check.with_registered_document(false)),
+            ["volunteer.display_name"]
+        );
+    }
+}

@@ -15,7 +15,8 @@ use crate::domain::identity::{
     IdentityDocument, mask_phone, parse_email, parse_identity, parse_phone,
 };
 use crate::domain::{
-    EmergencyContact, Gender, IdType, NewVolunteer, Volunteer, VolunteerStatus, names,
+    EmergencyContact, Gender, IdType, NewVolunteer, RegistrationCheck, Volunteer, VolunteerStatus,
+    names,
 };
 
 /// The most rows one batch registers.
@@ -218,6 +219,37 @@ fn emergency_contact(
 /// Validates a registration; violations are named under `prefix` (`volunteer.` or
 /// `requests[3].volunteer.`).
 fn new_volunteer(volunteer: &pb::Volunteer, prefix: &str) -> Result<NewVolunteer, Vec<Violation>> {
+    volunteer_fields(volunteer, prefix).1
+}
+
+/// A registration to check without making it: its document when that alone is valid, and
+/// every violation of its fields.
+fn registration_check(volunteer: &pb::Volunteer, prefix: &str) -> RegistrationCheck {
+    let (document, fields) = volunteer_fields(volunteer, prefix);
+    let id_number_field = format!("{prefix}id_number");
+    match fields {
+        Ok(new_volunteer) => RegistrationCheck {
+            document: Some(new_volunteer.document),
+            id_number_field,
+            violations: Vec::new(),
+        },
+        Err(violations) => RegistrationCheck {
+            document,
+            id_number_field,
+            violations,
+        },
+    }
+}
+
+/// The document, when id_type and id_number are valid whatever the other fields, and the
+/// registration when every field is.
+fn volunteer_fields(
+    volunteer: &pb::Volunteer,
+    prefix: &str,
+) -> (
+    Option<IdentityDocument>,
+    Result<NewVolunteer, Vec<Violation>>,
+) {
     let mut violations = Violations::new();
     let field = |name: &str| format!("{prefix}{name}");
     let display_name = text(
@@ -322,9 +354,9 @@ fn new_volunteer(volunteer: &pb::Volunteer, prefix: &str) -> Result<NewVolunteer
         volunteer.emergency_contact.as_ref(),
     );
     if !violations.is_empty() {
-        return Err(violations.into_inner());
+        return (document, Err(violations.into_inner()));
     }
-    Ok(NewVolunteer {
+    let new_volunteer = NewVolunteer {
         display_name,
         document: document.expect("valid when no violations"),
         birth_date: birth_date.expect("valid when no violations"),
@@ -336,7 +368,8 @@ fn new_volunteer(volunteer: &pb::Volunteer, prefix: &str) -> Result<NewVolunteer
         service_themes,
         availability,
         emergency_contact,
-    })
+    };
+    (Some(new_volunteer.document.clone()), Ok(new_volunteer))
 }
 
 const VOLUNTEER_MASK: [&str; 9] = [
@@ -504,6 +537,16 @@ impl pb::volunteer_service_server::VolunteerService for VolunteerApi {
         let Some(volunteer) = &message.volunteer else {
             return Err(ApiError::invalid("volunteer", "is required", "不能为空").into());
         };
+        if message.validate_only {
+            self.0
+                .check_volunteer(
+                    &principal,
+                    org_unit,
+                    registration_check(volunteer, "volunteer."),
+                )
+                .await?;
+            return Ok(Response::new(pb::CreateVolunteerResponse::default()));
+        }
         let new_volunteer =
             new_volunteer(volunteer, "volunteer.").map_err(ApiError::InvalidArgument)?;
         let joins = if message.pending_membership {
@@ -555,6 +598,13 @@ impl pb::volunteer_service_server::VolunteerService for VolunteerApi {
                     format!("requests[{index}].org_unit"),
                     "must be empty or the batch's org_unit",
                     "必须为空或与批次的组织一致",
+                ));
+            }
+            if row.validate_only {
+                violations.push(Violation::new(
+                    format!("requests[{index}].validate_only"),
+                    "must be false in a batch's rows",
+                    "批量登记的行不能设置仅校验",
                 ));
             }
             if !(row.request_id.is_empty() || row.request_id == message.request_id) {

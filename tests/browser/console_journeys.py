@@ -817,6 +817,106 @@ def honours_stars_and_points(browser: Browser) -> None:
     volunteer.close()
 
 
+def resident_id(first17: str) -> str:
+    """A resident ID number with its check digit (GB 11643)."""
+    weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
+    total = sum(int(digit) * weight for digit, weight in zip(first17, weights))
+    return first17 + "10X98765432"[total % 11]
+
+
+def a_woman_registers_herself(browser: Browser) -> None:
+    staff = Journey(browser, "join-staff", DESKTOP)
+    joining = Journey(browser, "join-phone", PHONE)
+    try:
+        page = staff.page
+        sign_in(page, "admin", ADMIN_PASSWORD)
+        page.goto(shared["team_url"])
+        link = page.locator("#join-link").get_attribute("href")
+        assert link and link.startswith("/join/"), link
+
+        # Signed out, on her phone, from the team's link: each mistake is named as she
+        # types, before she submits.
+        own = joining.page
+        own.goto(BASE + link)
+        expect(own.get_by_role("heading", name="志愿者报名")).to_be_visible()
+        accessible(own, "the registration form on a phone")
+        fits(own, PHONE["width"], "the registration form")
+        checks = own.locator("#live-checks")
+        own.get_by_label("姓名").fill("陈秀英")
+        own.get_by_label("证件号码").fill(resident_id("35020319850312004")[:-1] + "0")
+        expect(checks).to_contain_text("证件号码：")
+        expect(checks.locator(".bad")).to_contain_text("校验位")
+        own.get_by_label("证件号码").fill(VOLUNTEER_ID)
+        expect(checks).to_contain_text("已注册")
+        fresh = resident_id("35020319850312004")
+        own.get_by_label("证件号码").fill(fresh)
+        expect(checks).to_contain_text("证件号码格式正确，尚未登记")
+        own.get_by_label("用户名（小写字母、数字，或手机号码）").fill("lin.meihua")
+        expect(checks).to_contain_text("用户名：")
+        own.get_by_label("用户名（小写字母、数字，或手机号码）").fill("chen.xiuying")
+        expect(checks).to_contain_text("用户名可以使用")
+        own.get_by_label("手机", exact=True).fill("13912345678")
+        own.get_by_label("密码（至少 10 个字符）").fill("秀英-own-2026")
+        own.get_by_label("再次输入密码").fill("秀英-own-2026x")
+        own.get_by_role("button", name="提交报名").click()
+        expect(own.locator("#confirm_password-error")).to_be_visible()
+        assert fresh not in own.url
+        joining.screenshot("refused")
+        own.get_by_label("密码（至少 10 个字符）").fill("秀英-own-2026")
+        own.get_by_label("再次输入密码").fill("秀英-own-2026")
+        own.get_by_role("button", name="提交报名").click()
+        expect(own.get_by_role("heading", level=1, name=re.compile("^我的"))).to_be_visible()
+        expect(own.get_by_role("status")).to_contain_text("入队申请已提交")
+        joining.screenshot("registered")
+
+        # The team approves her application.
+        page.reload()
+        applications = page.get_by_role("region", name="待审核入队申请")
+        expect(applications).to_contain_text("陈秀英")
+        applications.get_by_role("button", name="同意陈秀英入队").click()
+        expect(page.get_by_role("status")).to_be_visible()
+        expect(page.get_by_role("region", name="待审核入队申请")).to_have_count(0)
+    except Exception:
+        staff.screenshot("failure")
+        joining.screenshot("failure")
+        raise
+    staff.close()
+    joining.close()
+
+
+def a_unit_suspended_resumed_and_merged(browser: Browser) -> None:
+    journey = Journey(browser, "unit-status", DESKTOP)
+    try:
+        page = journey.page
+        sign_in(page, "admin", ADMIN_PASSWORD)
+        page.get_by_role("link", name="组织架构").click()
+        page.get_by_label("名称").fill("思明区第二服务队")
+        page.get_by_role("button", name="新建").click()
+        expect(page.get_by_role("heading", name="思明区第二服务队")).to_be_visible()
+        changes = page.get_by_role("region", name="状态变更与调整")
+        accessible(page, "a unit with its status changes")
+        changes.get_by_label("原因（记入动态管理）").fill("队伍整顿")
+        changes.get_by_role("button", name="暂停").click()
+        expect(page.get_by_role("status")).to_contain_text("已暂停")
+        expect(page.locator("dl.facts")).to_contain_text("暂停")
+        changes.get_by_role("button", name="恢复").click()
+        expect(page.get_by_role("status")).to_contain_text("已恢复")
+        expect(page.locator("dl.facts")).to_contain_text("正常")
+        page.get_by_role("link", name="动态管理").click()
+        expect(page.get_by_role("region", name="组织信息的变更")).to_contain_text("队伍整顿")
+        page.go_back()
+        changes.get_by_label("并入（同层级组织）").select_option(label=TEAM_NAME)
+        changes.get_by_label("原因（记入动态管理）").fill("两队合并")
+        changes.get_by_role("button", name="并入所选组织").click()
+        expect(page.get_by_role("status")).to_contain_text("已并入")
+        expect(page.locator("dl.facts")).to_contain_text("已合并")
+        journey.screenshot("merged")
+    except Exception:
+        journey.screenshot("failure")
+        raise
+    journey.close()
+
+
 def annual_report_from_team_to_approval(browser: Browser) -> None:
     admin = Journey(browser, "annual-admin", DESKTOP)
     leader = Journey(browser, "annual-leader", DESKTOP)
@@ -940,6 +1040,8 @@ JOURNEYS = [
     anyone_verifies_a_certificate,
     projects_training_and_insurance,
     honours_stars_and_points,
+    a_woman_registers_herself,
+    a_unit_suspended_resumed_and_merged,
     statistics_with_a_chart_and_downloads,
     annual_report_from_team_to_approval,
     the_sync_page,

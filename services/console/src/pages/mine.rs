@@ -51,6 +51,7 @@ struct MinePage {
     can_reveal: bool,
     failures: Vec<String>,
     standing: String,
+    notice: String,
 }
 
 fn no_volunteer() -> Failure {
@@ -69,7 +70,8 @@ pub(crate) async fn show(State(state): State<AppState>, signed: Signed) -> Respo
     }
     let api = &state.api;
     let caller = &signed.caller;
-    let mut failures = Vec::new();
+    let flash = signed.session.take_flash();
+    let mut failures = flash.failures;
     let record = api
         .volunteers()
         .get_volunteer(api.request(
@@ -176,6 +178,7 @@ pub(crate) async fn show(State(state): State<AppState>, signed: Signed) -> Respo
     let standing = standing.render().unwrap_or_default();
     render(&MinePage {
         layout: signed.layout("我的", "mine"),
+        notice: flash.notice,
         standing,
         id: super::id_of(&volunteer).to_string(),
         certificates,

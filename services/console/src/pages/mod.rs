@@ -8,6 +8,7 @@ mod certificates;
 mod home;
 mod honours;
 mod insurance;
+mod join;
 mod mine;
 mod org;
 mod points;
@@ -48,6 +49,8 @@ pub(crate) fn router(state: AppState) -> Router {
             get(auth::password_page).post(auth::change_password),
         )
         .route("/signout", post(auth::sign_out))
+        .route("/join/{team}", get(join::form).post(join::register))
+        .route("/join/{team}/check", post(join::check))
         .route("/org", get(org::own))
         .route("/org/{id}", get(org::show))
         .route("/org/{id}/children", post(org::create_child))

@@ -197,14 +197,16 @@ pub const REGISTRATIONS_PER_ADDRESS_HOUR: u32 = 5;
 pub const REGISTRATIONS_PER_MINUTE: u32 = 60;
 
 /// Checks of a self-registration (`validate_only`) one address may ask for in an hour. A
-/// registration form checks as the person types, so one person makes dozens of checks for
-/// one registration: they have a budget of their own, far larger than the registrations',
-/// and never use those up. It is still bounded, because each check reads the registry
-/// (and tells whether an identity document is registered).
-pub const REGISTRATION_CHECKS_PER_ADDRESS_HOUR: u32 = 300;
-/// Checks of a self-registration the gateway answers in a minute, from everyone: twenty
+/// registration form checks as the person types (the console waits for a pause in her
+/// typing), so one person makes a few dozen checks for one registration: they have a
+/// budget of their own and never use up the registrations'. It stays small, because each
+/// check tells whether an identity document is registered: sixty an hour is enough for
+/// two registrations from one address, and far too few to probe a list of numbers. A form
+/// past the bound still checks everything when it is submitted.
+pub const REGISTRATION_CHECKS_PER_ADDRESS_HOUR: u32 = 60;
+/// Checks of a self-registration the gateway answers in a minute, from everyone: ten
 /// times the registrations', for the same reason.
-pub const REGISTRATION_CHECKS_PER_MINUTE: u32 = 1200;
+pub const REGISTRATION_CHECKS_PER_MINUTE: u32 = 600;
 
 /// The violation of a username another account has.
 pub fn username_taken(field: &str) -> Violation {

@@ -168,12 +168,76 @@ impl Certificate {
         }
     }
 
+    /// 验证码: the code printed beside the serial number (see [`verification_code`]).
+    pub fn verification_code(&self) -> String {
+        verification_code(&self.signature)
+    }
+
+    /// Whether `code` (already normalized by [`normalize_verification_code`]) is this
+    /// certificate's verification code. Compares every character, whatever differs.
+    pub fn has_verification_code(&self, code: &str) -> bool {
+        let own = self.verification_code();
+        own.len() == code.len()
+            && own
+                .bytes()
+                .zip(code.bytes())
+                .fold(0u8, |differs, (a, b)| differs | (a ^ b))
+                == 0
+    }
+
     /// Fills `key_id`, `signed_payload` and `signature` from the printed fields.
     pub fn sign(&mut self, key: &SigningKey) {
         self.key_id = key_id(&key.verifying_key());
         self.signed_payload = canonical_payload(&self.printed());
         self.signature = sign(key, &self.signed_payload);
     }
+}
+
+/// Crockford's base32 alphabet: digits and upper-case letters without `I`, `L`, `O` and
+/// `U`, so that nothing read off paper is ambiguous.
+const CROCKFORD: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+/// The length of a verification code: 50 bits, too many to guess.
+pub const VERIFICATION_CODE_LEN: usize = 10;
+
+/// 验证码 of a certificate: the first ten characters of the Crockford base32 of the
+/// SHA-256 of its signature (the base64 text as stored and printed). Derived, so it needs
+/// no column; secret until printed, since the signature is.
+pub fn verification_code(signature: &str) -> String {
+    let digest = Sha256::digest(signature.as_bytes());
+    let mut code = String::with_capacity(VERIFICATION_CODE_LEN);
+    let (mut buffer, mut bits) = (0u32, 0u32);
+    for byte in digest.iter() {
+        buffer = (buffer << 8) | u32::from(*byte);
+        bits += 8;
+        while bits >= 5 && code.len() < VERIFICATION_CODE_LEN {
+            bits -= 5;
+            code.push(char::from(CROCKFORD[((buffer >> bits) & 31) as usize]));
+        }
+        buffer &= (1 << bits) - 1;
+        if code.len() == VERIFICATION_CODE_LEN {
+            break;
+        }
+    }
+    code
+}
+
+/// A verification code as typed or scanned, in the form [`verification_code`] writes:
+/// upper case, spaces and dashes dropped, and Crockford's look-alikes read as what they
+/// look like (`O` as `0`, `I` and `L` as `1`). None unless that is ten characters of the
+/// alphabet.
+pub fn normalize_verification_code(typed: &str) -> Option<String> {
+    let code: String = typed
+        .chars()
+        .filter(|character| !character.is_whitespace() && *character != '-')
+        .map(|character| match character.to_ascii_uppercase() {
+            'O' => '0',
+            'I' | 'L' => '1',
+            other => other,
+        })
+        .collect();
+    (code.len() == VERIFICATION_CODE_LEN && code.bytes().all(|byte| CROCKFORD.contains(&byte)))
+        .then_some(code)
 }
 
 /// The canonical JSON of the printed fields (UTF-8, fixed key order, no whitespace).
@@ -684,6 +748,51 @@ mod tests {
         assert!(body.len() + 1 < rows.len());
         assert!(body.iter().all(|y| *y < foot_top - 4.0), "{rows:?}");
         assert!(rows.iter().all(|y| *y < PAGE_HEIGHT - 12.0), "{rows:?}");
+    }
+
+    #[test]
+    fn the_verification_code_is_ten_crockford_characters_of_the_signature() {
+        // SHA-256 of the text, its first 50 bits in base32 (checked with Python).
+        assert_eq!(verification_code(""), "WERC8GMRZG");
+        assert_eq!(verification_code("bm90IGEgc2lnbmF0dXJl"), "W7B0HHF0VD");
+        let mut signed = certificate();
+        signed.sign(&key());
+        let code = signed.verification_code();
+        assert_eq!(code.len(), VERIFICATION_CODE_LEN);
+        assert!(code.bytes().all(|byte| CROCKFORD.contains(&byte)), "{code}");
+        assert!(!code.contains(['I', 'L', 'O', 'U']));
+        assert_eq!(code, verification_code(&signed.signature));
+        assert!(signed.has_verification_code(&code));
+        assert!(!signed.has_verification_code(&verification_code("other")));
+        assert!(!signed.has_verification_code(&code[..9]));
+        // Another certificate with the next serial number has an unrelated code.
+        let mut next = certificate();
+        next.serial_number = "XM-2026-000002".to_string();
+        next.sign(&key());
+        assert_ne!(next.verification_code(), code);
+    }
+
+    #[test]
+    fn typed_codes_are_normalized() {
+        for (typed, expected) in [
+            ("WERC8GMRZG", Some("WERC8GMRZG")),
+            ("werc8gmrzg", Some("WERC8GMRZG")),
+            (" werc8 -gmrzg ", Some("WERC8GMRZG")),
+            ("WERC8-GMRZG", Some("WERC8GMRZG")),
+            // Look-alikes read as what they look like.
+            ("oil0000000", Some("0110000000")),
+            ("WERC8GMRZ", None),
+            ("WERC8GMRZGG", None),
+            ("WERC8GMRZU", None),
+            ("WERC8GMRZ!", None),
+            ("", None),
+        ] {
+            assert_eq!(
+                normalize_verification_code(typed).as_deref(),
+                expected,
+                "{typed:?}"
+            );
+        }
     }
 
     #[test]

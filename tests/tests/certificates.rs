@@ -21,7 +21,8 @@ both_backends!(
     issued_checked_and_revoked,
     refusals_and_other_districts,
     for_an_activity,
-    looked_up_by_serial_and_code
+    looked_up_by_serial_and_code,
+    printed_with_a_qr_code
 );
 
 fn date(days_ago: i64) -> Option<common::Date> {
@@ -204,6 +205,7 @@ async fn issued_checked_and_revoked(app: TestApp) {
         .certificates(&staff)
         .render_certificate(pb::RenderCertificateRequest {
             name: certificate.name.clone(),
+            ..Default::default()
         })
         .await
         .expect("renders")
@@ -364,6 +366,7 @@ async fn issued_checked_and_revoked(app: TestApp) {
         .certificates(&own)
         .render_certificate(pb::RenderCertificateRequest {
             name: certificate.name.clone(),
+            ..Default::default()
         })
         .await
         .expect("renders its own")
@@ -513,6 +516,7 @@ async fn refusals_and_other_districts(app: TestApp) {
         app.certificates(&outsider)
             .render_certificate(pb::RenderCertificateRequest {
                 name: certificate.name.clone(),
+                ..Default::default()
             })
             .await
             .expect_err("other district"),
@@ -669,6 +673,7 @@ async fn for_an_activity(app: TestApp) {
         .certificates(&own)
         .render_certificate(pb::RenderCertificateRequest {
             name: certificate.name.clone(),
+            ..Default::default()
         })
         .await
         .expect("renders")
@@ -935,4 +940,78 @@ async fn looked_up_by_serial_and_code(app: TestApp) {
         .await
         .map(tonic::Response::into_inner);
     check_lookup(&cases[0], answer);
+}
+
+/// RenderCertificate with a verification page's address.
+async fn render_with_link(
+    app: &TestApp,
+    token: &str,
+    name: &str,
+    verification_url: String,
+) -> Result<String, Status> {
+    app.certificates(token)
+        .render_certificate(pb::RenderCertificateRequest {
+            name: name.to_string(),
+            verification_url,
+        })
+        .await
+        .map(|page| page.into_inner().content)
+}
+
+async fn printed_with_a_qr_code(app: TestApp) {
+    let admin = app.admin();
+    let team = app
+        .create_unit(&admin, &app.root, registry::Tier::Team, "思明区")
+        .await;
+    let staff = app.token(&team.name, &[Role::Staff]);
+    let volunteer = app.register(&admin, &team.name, 62).await;
+    app.import_hours(&admin, &team.name, &volunteer.name, &[(2, 60)])
+        .await;
+    let certificate = issue_recent(&app, &staff, &volunteer.name).await;
+    let render = |verification_url: &str| {
+        render_with_link(
+            &app,
+            &staff,
+            &certificate.name,
+            verification_url.to_string(),
+        )
+    };
+
+    // With the verification page's address: the QR code, the code and the address.
+    let page = render("https://egret.example/verify")
+        .await
+        .expect("renders");
+    let numbers = format!(
+        "证书编号 {}    验证码 {}",
+        certificate.serial_number, certificate.verification_code
+    );
+    assert!(page.contains(&numbers), "{page}");
+    assert!(page.contains("扫码或访问 https://egret.example/verify 验证"));
+    let modules = page
+        .lines()
+        .skip_while(|line| !line.contains("id=\"verification-qr\""))
+        .take_while(|line| *line != "</g>")
+        .filter(|line| line.starts_with("<rect"))
+        .count();
+    assert!(modules > 50, "{modules} rectangles in the QR code");
+
+    // Without it: the code still prints beside the serial number, with no QR code.
+    let page = render("").await.expect("renders");
+    assert!(page.contains(&numbers));
+    assert!(!page.contains("verification-qr"));
+
+    // Only a web address of bounded length.
+    for bad in [
+        "javascript:x".to_string(),
+        "ftp://egret.example/verify".to_string(),
+        "https://".to_string(),
+        "https://egret.example/verify page".to_string(),
+        "https://egret.example/verify#top".to_string(),
+        format!("https://egret.example/{}", "v".repeat(180)),
+    ] {
+        let status = render(&bad).await.expect_err("a bad address");
+        assert_eq!(status.code(), Code::InvalidArgument, "{bad}: {status:?}");
+        assert_eq!(violated_fields(&status), ["verification_url"], "{bad}");
+        assert!(chinese_message(&status).is_some(), "{bad}");
+    }
 }

@@ -430,16 +430,19 @@ impl Recognition {
         Ok(after)
     }
 
-    /// The printable page of a certificate the caller may see.
+    /// The printable page of a certificate the caller may see, with a QR code of the
+    /// verification page's link when `verification_url` (checked at the edge) is given.
     pub async fn render_certificate(
         &self,
         principal: &Principal,
         id: &str,
+        verification_url: Option<&str>,
     ) -> Result<String, ApiError> {
         let found = self.get_certificate(principal, id).await?;
         Ok(certificate::render_svg(
             &self.settings.certificate_heading,
             &found,
+            verification_url,
         ))
     }
 

@@ -240,6 +240,34 @@ pub fn normalize_verification_code(typed: &str) -> Option<String> {
         .then_some(code)
 }
 
+/// The address a certificate's QR code opens: the verification page with the serial
+/// number and the code as the query parameters `serial` and `code`.
+pub fn verification_link(verification_url: &str, serial_number: &str, code: &str) -> String {
+    let separator = if verification_url.contains('?') {
+        '&'
+    } else {
+        '?'
+    };
+    format!(
+        "{verification_url}{separator}serial={}&code={}",
+        percent_encode(serial_number),
+        percent_encode(code)
+    )
+}
+
+/// Percent-encodes a query value: everything but RFC 3986's unreserved characters.
+fn percent_encode(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for byte in value.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(byte));
+        } else {
+            let _ = write!(out, "%{byte:02X}");
+        }
+    }
+    out
+}
+
 /// The canonical JSON of the printed fields (UTF-8, fixed key order, no whitespace).
 pub fn canonical_payload(printed: &Printed) -> String {
     serde_json::to_string(printed).expect("printed fields serialize")
@@ -405,11 +433,60 @@ impl Page {
     }
 }
 
+/// The side of the printed QR code, quiet zone included, in millimetres.
+const QR_SIZE: f64 = 28.0;
+/// The quiet zone around a QR code, in modules (ISO/IEC 18004 asks for four).
+const QR_QUIET: usize = 4;
+
+/// The QR code of `link` as SVG rectangles in a `size`-millimetre square at (`x`, `y`),
+/// quiet zone included: one rectangle per horizontal run of dark modules. None when the
+/// link does not fit a QR code (it always does for a checked verification address).
+fn qr_svg(link: &str, x: f64, y: f64, size: f64) -> Option<String> {
+    let code =
+        qrcode::QrCode::with_error_correction_level(link.as_bytes(), qrcode::EcLevel::M).ok()?;
+    let width = code.width();
+    let colors = code.to_colors();
+    let unit = size / (width + 2 * QR_QUIET) as f64;
+    let mut svg = String::new();
+    let _ = writeln!(
+        svg,
+        r##"<g id="verification-qr" fill="#000000" shape-rendering="crispEdges">
+<rect x="{x:.3}" y="{y:.3}" width="{size:.3}" height="{size:.3}" fill="#ffffff"/>"##
+    );
+    for row in 0..width {
+        let mut column = 0;
+        while column < width {
+            if colors[row * width + column] != qrcode::Color::Dark {
+                column += 1;
+                continue;
+            }
+            let start = column;
+            while column < width && colors[row * width + column] == qrcode::Color::Dark {
+                column += 1;
+            }
+            let _ = writeln!(
+                svg,
+                r#"<rect x="{:.3}" y="{:.3}" width="{:.3}" height="{unit:.3}"/>"#,
+                x + (start + QR_QUIET) as f64 * unit,
+                y + (row + QR_QUIET) as f64 * unit,
+                (column - start) as f64 * unit,
+            );
+        }
+    }
+    svg.push_str("</g>\n");
+    Some(svg)
+}
+
 /// The printable A4 page (SVG): the federation's heading, the title, every field of
-/// 民发〔2015〕149号, and the signed payload and signature in small type at the bottom
-/// for checking offline. Long fields shrink the body type so that nothing overlaps the
-/// verification block.
-pub fn render_svg(heading: &str, certificate: &Certificate) -> String {
+/// 民发〔2015〕149号, the serial number and verification code (with a QR code of the
+/// verification page's link when `verification_url` is given), and the signed payload
+/// and signature in small type at the bottom for checking offline. Long fields shrink the
+/// body type so that nothing overlaps the verification blocks.
+pub fn render_svg(
+    heading: &str,
+    certificate: &Certificate,
+    verification_url: Option<&str>,
+) -> String {
     let mut page = Page { svg: String::new() };
     let _ = writeln!(
         page.svg,
@@ -449,6 +526,17 @@ pub fn render_svg(heading: &str, certificate: &Certificate) -> String {
         small_ems,
     ));
     let foot_top = PAGE_HEIGHT - 16.0 - small * 1.35 * (foot_lines.len() as f64 - 1.0);
+
+    // Above it, the serial number and the verification code, with the QR code of the
+    // verification page's link when there is one.
+    let code = certificate.verification_code();
+    let qr = verification_url.and_then(|url| {
+        let link = verification_link(url, &certificate.serial_number, &code);
+        let band_top = foot_top - small - 3.0 - QR_SIZE;
+        Some((url, qr_svg(&link, MARGIN, band_top, QR_SIZE)?))
+    });
+    let band_height = if qr.is_some() { QR_SIZE } else { 5.0 };
+    let band_top = foot_top - small - 3.0 - band_height;
 
     let mut statement = format!(
         "兹证明 {} 同志于 {} 至 {} ",
@@ -505,7 +593,7 @@ pub fn render_svg(heading: &str, certificate: &Certificate) -> String {
             + statement_lines.len() as f64 * body * 1.6
             + 3.0
             + count as f64 * field_size * 1.55;
-        if bottom + seal_block <= foot_top - 4.0 || scale < 0.5 {
+        if bottom + seal_block <= band_top - 4.0 || scale < 0.5 {
             break (statement_lines, field_lines);
         }
         scale *= 0.9;
@@ -534,7 +622,7 @@ pub fn render_svg(heading: &str, certificate: &Certificate) -> String {
     }
 
     // The issuer's block, where the seal goes.
-    let seal_y = (y + 8.0).max(205.0).min(foot_top - 4.0 - 7.0);
+    let seal_y = (y + 8.0).max(205.0).min(band_top - 4.0 - 7.0);
     page.text(
         PAGE_WIDTH - MARGIN,
         seal_y,
@@ -551,6 +639,24 @@ pub fn render_svg(heading: &str, certificate: &Certificate) -> String {
         "normal",
         &format!("出具日期：{}", certificate.issue_date),
     );
+
+    // The serial number and the verification code, beside the QR code when there is one.
+    let numbers = format!("证书编号 {}    验证码 {code}", certificate.serial_number);
+    match &qr {
+        Some((url, drawn)) => {
+            page.svg.push_str(drawn);
+            let text_x = MARGIN + QR_SIZE + 4.0;
+            page.text(text_x, band_top + 8.0, 3.5, "start", "normal", &numbers);
+            let hint_size = 2.8;
+            let hint_ems = (PAGE_WIDTH - MARGIN - text_x) / hint_size;
+            let mut hint_y = band_top + 14.0;
+            for line in wrap(&format!("扫码或访问 {url} 验证"), hint_ems) {
+                page.text(text_x, hint_y, hint_size, "start", "normal", &line);
+                hint_y += hint_size * 1.4;
+            }
+        }
+        None => page.text(MARGIN, band_top + 4.0, 3.5, "start", "normal", &numbers),
+    }
 
     // The payload and the signature, small, at the foot of the page.
     let _ = writeln!(
@@ -691,7 +797,7 @@ mod tests {
     fn the_page_prints_every_field_escaped() {
         let mut signed = certificate();
         signed.sign(&key());
-        let svg = render_svg("厦门市妇女联合会 · 鹭岛巾帼志愿联盟", &signed);
+        let svg = render_svg("厦门市妇女联合会 · 鹭岛巾帼志愿联盟", &signed, None);
         for expected in [
             "厦门市妇女联合会 · 鹭岛巾帼志愿联盟",
             "志愿服务证明",
@@ -718,7 +824,7 @@ mod tests {
         let half = &signed.signature[..40];
         assert!(printed.contains(half));
         signed.state = CertificateState::Revoked;
-        assert!(render_svg("h", &signed).contains("已撤销"));
+        assert!(render_svg("h", &signed, None).contains("已撤销"));
     }
 
     /// The y coordinates of the page's text elements, in order.
@@ -737,7 +843,11 @@ mod tests {
         long.service_content = "服".repeat(200);
         long.issuer_display_name = "鹭".repeat(100);
         long.sign(&key());
-        let svg = render_svg("厦门市妇女联合会 · 鹭岛巾帼志愿联盟", &long);
+        let svg = render_svg(
+            "厦门市妇女联合会 · 鹭岛巾帼志愿联盟",
+            &long,
+            Some(&format!("https://{}/verify", "e".repeat(180))),
+        );
         let rows = text_rows(&svg);
         let foot = svg
             .lines()
@@ -793,6 +903,54 @@ mod tests {
                 "{typed:?}"
             );
         }
+    }
+
+    #[test]
+    fn the_link_carries_serial_and_code_encoded() {
+        assert_eq!(
+            verification_link(
+                "https://egret.example/verify",
+                "XM-2026-000001",
+                "ABCDE12345"
+            ),
+            "https://egret.example/verify?serial=XM-2026-000001&code=ABCDE12345"
+        );
+        assert_eq!(
+            verification_link("https://egret.example/v?lang=zh", "X Y&1", "AB"),
+            "https://egret.example/v?lang=zh&serial=X%20Y%261&code=AB"
+        );
+    }
+
+    #[test]
+    fn the_page_prints_the_code_and_the_qr_code_above_the_foot() {
+        let mut signed = certificate();
+        signed.sign(&key());
+        let code = signed.verification_code();
+        let plain = render_svg("h", &signed, None);
+        assert!(plain.contains(&format!("证书编号 XM-2026-000001    验证码 {code}")));
+        assert!(!plain.contains("verification-qr"));
+        let svg = render_svg("h", &signed, Some("https://egret.example/verify"));
+        assert!(svg.contains(&format!("验证码 {code}")));
+        assert!(svg.contains("扫码或访问 https://egret.example/verify 验证"));
+        let qr: Vec<&str> = svg
+            .lines()
+            .skip_while(|line| !line.contains("id=\"verification-qr\""))
+            .take_while(|line| *line != "</g>")
+            .collect();
+        assert!(qr.len() > 50, "{} rectangles", qr.len());
+        // The code sits between the issuer's block and the verification block.
+        let row_of = |needle: &str| {
+            let line = svg.lines().find(|line| line.contains(needle)).unwrap();
+            text_rows(line)[0]
+        };
+        let qr_top: f64 = qr[1]
+            .split("y=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .and_then(|y| y.parse().ok())
+            .unwrap();
+        assert!(row_of("出具日期") < qr_top, "{svg}");
+        assert!(qr_top + QR_SIZE < row_of("验证信息"), "{svg}");
     }
 
     #[test]

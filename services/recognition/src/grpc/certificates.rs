@@ -23,6 +23,42 @@ const MAX_PAYLOAD_CHARS: usize = 16_000;
 /// The longest serial number and verification code LookupCertificate reads, as typed.
 const MAX_LOOKUP_CHARS: usize = 40;
 
+/// The longest verification page address RenderCertificate prints in a QR code.
+const MAX_VERIFICATION_URL_CHARS: usize = 200;
+
+/// Checks RenderCertificate's `verification_url`: empty, or an `http://` or `https://`
+/// address with a host, at most 200 characters, without spaces or characters that do not
+/// belong in a URL.
+fn verification_url(violations: &mut Violations, value: &str) -> Option<String> {
+    const FIELD: &str = "verification_url";
+    let url = text(violations, FIELD, value, MAX_VERIFICATION_URL_CHARS, false);
+    if url.is_empty() {
+        return None;
+    }
+    let lower = url.to_ascii_lowercase();
+    let host = lower
+        .strip_prefix("https://")
+        .or_else(|| lower.strip_prefix("http://"));
+    let well_formed = host
+        .is_some_and(|rest| !rest.is_empty() && !rest.starts_with(['/', '?', '#']))
+        && url.chars().all(|character| {
+            character.is_ascii_graphic()
+                && !matches!(
+                    character,
+                    '"' | '<' | '>' | '\\' | '`' | '{' | '}' | '|' | '^' | '#'
+                )
+        });
+    if !well_formed {
+        violations.add(
+            FIELD,
+            "must be an http:// or https:// address, like https://egret.example/verify",
+            "须为 http:// 或 https:// 开头的网址，例如 https://egret.example/verify",
+        );
+        return None;
+    }
+    Some(url)
+}
+
 /// Checks LookupCertificate's input: a serial number and a verification code as printed.
 fn lookup_request(message: &pb::LookupCertificateRequest) -> Result<(String, String), Status> {
     let mut violations = Violations::new();
@@ -269,8 +305,15 @@ impl pb::certificate_service_server::CertificateService for CertificateApi {
         request: Request<pb::RenderCertificateRequest>,
     ) -> Result<Response<pb::RenderCertificateResponse>, Status> {
         let principal = Principal::of(&request)?;
-        let id = parse_name("name", &request.get_ref().name, "certificates")?;
-        let content = self.0.render_certificate(&principal, id).await?;
+        let message = request.get_ref();
+        let id = parse_name("name", &message.name, "certificates")?;
+        let mut violations = Violations::new();
+        let url = verification_url(&mut violations, &message.verification_url);
+        violations.into_result()?;
+        let content = self
+            .0
+            .render_certificate(&principal, id, url.as_deref())
+            .await?;
         Ok(Response::new(pb::RenderCertificateResponse {
             content_type: "image/svg+xml".to_string(),
             content,

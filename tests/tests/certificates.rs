@@ -15,12 +15,14 @@ use egret_runtime::Role;
 use egret_tests::{
     TestApp, both_backends, chinese_message, days_before, resident_id, violated_fields,
 };
-use tonic::Code;
+use tonic::{Code, Status};
 
 both_backends!(
     issued_checked_and_revoked,
     refusals_and_other_districts,
-    for_an_activity
+    for_an_activity,
+    looked_up_by_serial_and_code,
+    printed_with_a_qr_code
 );
 
 fn date(days_ago: i64) -> Option<common::Date> {
@@ -203,6 +205,7 @@ async fn issued_checked_and_revoked(app: TestApp) {
         .certificates(&staff)
         .render_certificate(pb::RenderCertificateRequest {
             name: certificate.name.clone(),
+            ..Default::default()
         })
         .await
         .expect("renders")
@@ -363,6 +366,7 @@ async fn issued_checked_and_revoked(app: TestApp) {
         .certificates(&own)
         .render_certificate(pb::RenderCertificateRequest {
             name: certificate.name.clone(),
+            ..Default::default()
         })
         .await
         .expect("renders its own")
@@ -512,6 +516,7 @@ async fn refusals_and_other_districts(app: TestApp) {
         app.certificates(&outsider)
             .render_certificate(pb::RenderCertificateRequest {
                 name: certificate.name.clone(),
+                ..Default::default()
             })
             .await
             .expect_err("other district"),
@@ -668,6 +673,7 @@ async fn for_an_activity(app: TestApp) {
         .certificates(&own)
         .render_certificate(pb::RenderCertificateRequest {
             name: certificate.name.clone(),
+            ..Default::default()
         })
         .await
         .expect("renders")
@@ -684,4 +690,328 @@ async fn for_an_activity(app: TestApp) {
         .await
         .expect_err("no such activity");
     assert_eq!(status.code(), Code::NotFound);
+}
+
+/// What a LookupCertificate call should answer.
+#[derive(Debug)]
+enum Expected {
+    /// Valid, with this certificate's serial number and signed payload.
+    Valid(pb::Certificate),
+    /// Found but revoked.
+    Revoked(pb::Certificate),
+    /// NOT_FOUND, whatever the reason.
+    NotFound,
+    /// INVALID_ARGUMENT naming this field.
+    Invalid(&'static str),
+}
+
+/// One LookupCertificate call.
+struct TestCase {
+    what: &'static str,
+    serial_number: String,
+    verification_code: String,
+    expected: Expected,
+}
+
+/// Checks one answer of LookupCertificate against its case; returns the English and
+/// Chinese messages of a NOT_FOUND, so that the caller can compare them across cases.
+#[track_caller]
+fn check_lookup(
+    case: &TestCase,
+    answer: Result<pb::LookupCertificateResponse, Status>,
+) -> Option<(String, Option<String>)> {
+    let what = case.what;
+    match (&case.expected, answer) {
+        (Expected::Valid(certificate), Ok(found)) => {
+            assert!(found.valid, "{what}: {}", found.reason);
+            assert_eq!(found.state, pb::CertificateState::Valid as i32, "{what}");
+            assert_eq!(found.reason, "", "{what}");
+            assert_eq!(found.serial_number, certificate.serial_number, "{what}");
+            assert_eq!(found.signed_payload, certificate.signed_payload, "{what}");
+            None
+        }
+        (Expected::Revoked(certificate), Ok(found)) => {
+            assert!(!found.valid, "{what}");
+            assert_eq!(found.state, pb::CertificateState::Revoked as i32, "{what}");
+            assert!(found.reason.contains("revoked"), "{what}: {}", found.reason);
+            assert!(found.reason.contains("撤销"), "{what}: {}", found.reason);
+            assert_eq!(found.serial_number, certificate.serial_number, "{what}");
+            assert_eq!(found.signed_payload, certificate.signed_payload, "{what}");
+            None
+        }
+        (Expected::NotFound, Err(status)) => {
+            assert_eq!(status.code(), Code::NotFound, "{what}: {status:?}");
+            assert!(
+                status
+                    .message()
+                    .contains("serial number and verification code"),
+                "{what}: {}",
+                status.message()
+            );
+            let chinese = chinese_message(&status);
+            assert!(
+                chinese.as_deref().is_some_and(|zh| zh.contains("未找到")),
+                "{what}: {chinese:?}"
+            );
+            Some((status.message().to_string(), chinese))
+        }
+        (Expected::Invalid(field), Err(status)) => {
+            assert_eq!(status.code(), Code::InvalidArgument, "{what}: {status:?}");
+            assert_eq!(violated_fields(&status), [*field], "{what}");
+            assert!(chinese_message(&status).is_some(), "{what}");
+            None
+        }
+        (expected, answer) => panic!("{what}: expected {expected:?}, got {answer:?}"),
+    }
+}
+
+/// Issues a certificate for the volunteer's last ten days.
+async fn issue_recent(app: &TestApp, token: &str, volunteer: &str) -> pb::Certificate {
+    app.certificates(token)
+        .issue_certificate(for_period(volunteer, 10, 0))
+        .await
+        .expect("issues")
+        .into_inner()
+        .certificate
+        .expect("certificate")
+}
+
+/// `ABCDE12345` as someone might type it: `abcde 12-345`.
+fn typed_casually(code: &str) -> String {
+    let lower = code.to_lowercase();
+    format!(" {} {}-{} ", &lower[..5], &lower[5..7], &lower[7..])
+}
+
+async fn looked_up_by_serial_and_code(app: TestApp) {
+    let admin = app.admin();
+    let team = app
+        .create_unit(&admin, &app.root, registry::Tier::Team, "思明区")
+        .await;
+    let staff = app.token(&team.name, &[Role::Staff]);
+    let volunteer = app.register(&admin, &team.name, 61).await;
+    app.import_hours(&admin, &team.name, &volunteer.name, &[(5, 120), (3, 90)])
+        .await;
+    let valid = issue_recent(&app, &staff, &volunteer.name).await;
+    let revoked = issue_recent(&app, &staff, &volunteer.name).await;
+    for certificate in [&valid, &revoked] {
+        let code = &certificate.verification_code;
+        assert_eq!(code.len(), 10, "{code}");
+        assert!(
+            code.chars().all(|character| character.is_ascii_digit()
+                || (character.is_ascii_uppercase() && !"ILOU".contains(character))),
+            "{code}"
+        );
+    }
+    assert_ne!(valid.verification_code, revoked.verification_code);
+    // The code is the same wherever the certificate is read.
+    let fetched = app
+        .certificates(&staff)
+        .get_certificate(pb::GetCertificateRequest {
+            name: valid.name.clone(),
+        })
+        .await
+        .expect("gets")
+        .into_inner()
+        .certificate
+        .expect("certificate");
+    assert_eq!(fetched.verification_code, valid.verification_code);
+    app.certificates(&staff)
+        .revoke_certificate(pb::RevokeCertificateRequest {
+            name: revoked.name.clone(),
+            reason: "出具有误".to_string(),
+        })
+        .await
+        .expect("revokes");
+
+    // A serial number after the last one issued: the next one anyone would try.
+    let (prefix, number) = valid.serial_number.rsplit_once('-').expect("a serial");
+    let unknown_serial = format!(
+        "{prefix}-{:06}",
+        number.parse::<u32>().expect("a number") + 7
+    );
+    let case = |what, serial: &str, code: &str, expected| TestCase {
+        what,
+        serial_number: serial.to_string(),
+        verification_code: code.to_string(),
+        expected,
+    };
+    let cases = [
+        case(
+            "as printed",
+            &valid.serial_number,
+            &valid.verification_code,
+            Expected::Valid(valid.clone()),
+        ),
+        case(
+            "typed in lower case with spaces and dashes",
+            &format!(" {} ", valid.serial_number.to_lowercase()),
+            &typed_casually(&valid.verification_code),
+            Expected::Valid(valid.clone()),
+        ),
+        case(
+            "revoked",
+            &revoked.serial_number,
+            &revoked.verification_code,
+            Expected::Revoked(revoked.clone()),
+        ),
+        case(
+            "another certificate's code",
+            &valid.serial_number,
+            &revoked.verification_code,
+            Expected::NotFound,
+        ),
+        case(
+            "a wrong code",
+            &valid.serial_number,
+            "0000000000",
+            Expected::NotFound,
+        ),
+        case(
+            "an unknown serial number",
+            &unknown_serial,
+            &valid.verification_code,
+            Expected::NotFound,
+        ),
+        case(
+            "no serial number",
+            "  ",
+            &valid.verification_code,
+            Expected::Invalid("serial_number"),
+        ),
+        case(
+            "no code",
+            &valid.serial_number,
+            "",
+            Expected::Invalid("verification_code"),
+        ),
+        case(
+            "an oversized serial number",
+            &"X".repeat(41),
+            &valid.verification_code,
+            Expected::Invalid("serial_number"),
+        ),
+        case(
+            "an oversized code",
+            &valid.serial_number,
+            &"A".repeat(41),
+            Expected::Invalid("verification_code"),
+        ),
+        case(
+            "a code too short",
+            &valid.serial_number,
+            &valid.verification_code[..9],
+            Expected::Invalid("verification_code"),
+        ),
+        case(
+            "a code with a letter Crockford leaves out",
+            &valid.serial_number,
+            &format!("{}U", &valid.verification_code[..9]),
+            Expected::Invalid("verification_code"),
+        ),
+    ];
+    let mut not_found = Vec::new();
+    for case in &cases {
+        // Public: no token at all.
+        let answer = app
+            .certificates("")
+            .lookup_certificate(pb::LookupCertificateRequest {
+                serial_number: case.serial_number.clone(),
+                verification_code: case.verification_code.clone(),
+            })
+            .await
+            .map(tonic::Response::into_inner);
+        if let Some(messages) = check_lookup(case, answer) {
+            not_found.push((case.what, messages));
+        }
+    }
+    // An unknown serial number and a wrong code read exactly alike.
+    assert_eq!(not_found.len(), 3);
+    for (what, messages) in &not_found {
+        assert_eq!(*messages, not_found[0].1, "{what} and {}", not_found[0].0);
+    }
+
+    // A token changes nothing: the answer is the public one.
+    let answer = app
+        .certificates(&staff)
+        .lookup_certificate(pb::LookupCertificateRequest {
+            serial_number: valid.serial_number.clone(),
+            verification_code: valid.verification_code.clone(),
+        })
+        .await
+        .map(tonic::Response::into_inner);
+    check_lookup(&cases[0], answer);
+}
+
+/// RenderCertificate with a verification page's address.
+async fn render_with_link(
+    app: &TestApp,
+    token: &str,
+    name: &str,
+    verification_url: String,
+) -> Result<String, Status> {
+    app.certificates(token)
+        .render_certificate(pb::RenderCertificateRequest {
+            name: name.to_string(),
+            verification_url,
+        })
+        .await
+        .map(|page| page.into_inner().content)
+}
+
+async fn printed_with_a_qr_code(app: TestApp) {
+    let admin = app.admin();
+    let team = app
+        .create_unit(&admin, &app.root, registry::Tier::Team, "思明区")
+        .await;
+    let staff = app.token(&team.name, &[Role::Staff]);
+    let volunteer = app.register(&admin, &team.name, 62).await;
+    app.import_hours(&admin, &team.name, &volunteer.name, &[(2, 60)])
+        .await;
+    let certificate = issue_recent(&app, &staff, &volunteer.name).await;
+    let render = |verification_url: &str| {
+        render_with_link(
+            &app,
+            &staff,
+            &certificate.name,
+            verification_url.to_string(),
+        )
+    };
+
+    // With the verification page's address: the QR code, the code and the address.
+    let page = render("https://egret.example/verify")
+        .await
+        .expect("renders");
+    let numbers = format!(
+        "证书编号 {}    验证码 {}",
+        certificate.serial_number, certificate.verification_code
+    );
+    assert!(page.contains(&numbers), "{page}");
+    assert!(page.contains("扫码或访问 https://egret.example/verify 验证"));
+    let modules = page
+        .lines()
+        .skip_while(|line| !line.contains("id=\"verification-qr\""))
+        .take_while(|line| *line != "</g>")
+        .filter(|line| line.starts_with("<rect"))
+        .count();
+    assert!(modules > 50, "{modules} rectangles in the QR code");
+
+    // Without it: the code still prints beside the serial number, with no QR code.
+    let page = render("").await.expect("renders");
+    assert!(page.contains(&numbers));
+    assert!(!page.contains("verification-qr"));
+
+    // Only a web address of bounded length.
+    for bad in [
+        "javascript:x".to_string(),
+        "ftp://egret.example/verify".to_string(),
+        "https://".to_string(),
+        "https://egret.example/verify page".to_string(),
+        "https://egret.example/verify#top".to_string(),
+        format!("https://egret.example/{}", "v".repeat(180)),
+    ] {
+        let status = render(&bad).await.expect_err("a bad address");
+        assert_eq!(status.code(), Code::InvalidArgument, "{bad}: {status:?}");
+        assert_eq!(violated_fields(&status), ["verification_url"], "{bad}");
+        assert!(chinese_message(&status).is_some(), "{bad}");
+    }
 }

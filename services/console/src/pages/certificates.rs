@@ -254,6 +254,7 @@ pub(crate) async fn page(
             &signed.caller,
             RenderCertificateRequest {
                 name: format!("certificates/{id}"),
+                ..Default::default()
             },
         ))
         .await;

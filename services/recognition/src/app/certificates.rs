@@ -430,17 +430,39 @@ impl Recognition {
         Ok(after)
     }
 
-    /// The printable page of a certificate the caller may see.
+    /// The printable page of a certificate the caller may see, with a QR code of the
+    /// verification page's link when `verification_url` (checked at the edge) is given.
     pub async fn render_certificate(
         &self,
         principal: &Principal,
         id: &str,
+        verification_url: Option<&str>,
     ) -> Result<String, ApiError> {
         let found = self.get_certificate(principal, id).await?;
         Ok(certificate::render_svg(
             &self.settings.certificate_heading,
             &found,
+            verification_url,
         ))
+    }
+
+    /// Looks a printed certificate up by its serial number and its verification code
+    /// (normalized at the edge). Public, like [`Self::verify_certificate`]: an unknown
+    /// serial number and a wrong code get the same NOT_FOUND, so that the sequential
+    /// serial numbers cannot be enumerated.
+    pub async fn lookup_certificate(
+        &self,
+        serial_number: &str,
+        verification_code: &str,
+    ) -> Result<Verification, ApiError> {
+        let not_found = || ApiError::not_found(LOOKUP_NOT_FOUND);
+        let found = store::certificates::by_serial(self.database.reader(), serial_number)
+            .await?
+            .ok_or_else(not_found)?;
+        if !found.has_verification_code(verification_code) {
+            return Err(not_found());
+        }
+        Ok(verification_of(&found))
     }
 
     /// Checks a printed certificate: that this instance signed exactly this text, that it
@@ -481,22 +503,7 @@ impl Recognition {
                 "the text differs from the certificate issued under this serial number (内容与存档不符)",
             ));
         }
-        let mut verification = Verification {
-            valid: found.state == CertificateState::Valid,
-            reason: String::new(),
-            state: Some(found.state),
-            serial_number: found.serial_number.clone(),
-            signed_payload: found.signed_payload.clone(),
-        };
-        if found.state == CertificateState::Revoked {
-            // The revocation's reason stays internal: it can name records and people.
-            verification.reason = format!(
-                "the certificate was revoked on {} (该证明已于 {} 撤销)",
-                egret_types::china_date(found.revoke_time),
-                egret_types::china_date(found.revoke_time)
-            );
-        }
-        Ok(verification)
+        Ok(verification_of(&found))
     }
 
     /// Whether this is a certificate a district issued under its own key, held here (at the
@@ -531,6 +538,31 @@ impl Recognition {
             public_key_pem: certificate::public_key_pem(&key),
         }
     }
+}
+
+/// What LookupCertificate's NOT_FOUND names, the same whether the serial number is unknown
+/// or the code is wrong: `… not found` / `未找到 …`.
+pub const LOOKUP_NOT_FOUND: &str =
+    "a certificate with this serial number and verification code (该编号与验证码对应的证明)";
+
+/// The answer about a certificate that was found: valid unless revoked, and what it prints.
+fn verification_of(found: &Certificate) -> Verification {
+    let mut verification = Verification {
+        valid: found.state == CertificateState::Valid,
+        reason: String::new(),
+        state: Some(found.state),
+        serial_number: found.serial_number.clone(),
+        signed_payload: found.signed_payload.clone(),
+    };
+    if found.state == CertificateState::Revoked {
+        // The revocation's reason stays internal: it can name records and people.
+        verification.reason = format!(
+            "the certificate was revoked on {} (该证明已于 {} 撤销)",
+            egret_types::china_date(found.revoke_time),
+            egret_types::china_date(found.revoke_time)
+        );
+    }
+    verification
 }
 
 /// Marks a certificate revoked in `transaction` and records the change.

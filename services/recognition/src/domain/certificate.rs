@@ -168,12 +168,104 @@ impl Certificate {
         }
     }
 
+    /// 验证码: the code printed beside the serial number (see [`verification_code`]).
+    pub fn verification_code(&self) -> String {
+        verification_code(&self.signature)
+    }
+
+    /// Whether `code` (already normalized by [`normalize_verification_code`]) is this
+    /// certificate's verification code. Compares every character, whatever differs.
+    pub fn has_verification_code(&self, code: &str) -> bool {
+        let own = self.verification_code();
+        own.len() == code.len()
+            && own
+                .bytes()
+                .zip(code.bytes())
+                .fold(0u8, |differs, (a, b)| differs | (a ^ b))
+                == 0
+    }
+
     /// Fills `key_id`, `signed_payload` and `signature` from the printed fields.
     pub fn sign(&mut self, key: &SigningKey) {
         self.key_id = key_id(&key.verifying_key());
         self.signed_payload = canonical_payload(&self.printed());
         self.signature = sign(key, &self.signed_payload);
     }
+}
+
+/// Crockford's base32 alphabet: digits and upper-case letters without `I`, `L`, `O` and
+/// `U`, so that nothing read off paper is ambiguous.
+const CROCKFORD: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+/// The length of a verification code: 50 bits, too many to guess.
+pub const VERIFICATION_CODE_LEN: usize = 10;
+
+/// 验证码 of a certificate: the first ten characters of the Crockford base32 of the
+/// SHA-256 of its signature (the base64 text as stored and printed). Derived, so it needs
+/// no column; secret until printed, since the signature is.
+pub fn verification_code(signature: &str) -> String {
+    let digest = Sha256::digest(signature.as_bytes());
+    let mut code = String::with_capacity(VERIFICATION_CODE_LEN);
+    let (mut buffer, mut bits) = (0u32, 0u32);
+    for byte in digest.iter() {
+        buffer = (buffer << 8) | u32::from(*byte);
+        bits += 8;
+        while bits >= 5 && code.len() < VERIFICATION_CODE_LEN {
+            bits -= 5;
+            code.push(char::from(CROCKFORD[((buffer >> bits) & 31) as usize]));
+        }
+        buffer &= (1 << bits) - 1;
+        if code.len() == VERIFICATION_CODE_LEN {
+            break;
+        }
+    }
+    code
+}
+
+/// A verification code as typed or scanned, in the form [`verification_code`] writes:
+/// upper case, spaces and dashes dropped, and Crockford's look-alikes read as what they
+/// look like (`O` as `0`, `I` and `L` as `1`). None unless that is ten characters of the
+/// alphabet.
+pub fn normalize_verification_code(typed: &str) -> Option<String> {
+    let code: String = typed
+        .chars()
+        .filter(|character| !character.is_whitespace() && *character != '-')
+        .map(|character| match character.to_ascii_uppercase() {
+            'O' => '0',
+            'I' | 'L' => '1',
+            other => other,
+        })
+        .collect();
+    (code.len() == VERIFICATION_CODE_LEN && code.bytes().all(|byte| CROCKFORD.contains(&byte)))
+        .then_some(code)
+}
+
+/// The address a certificate's QR code opens: the verification page with the serial
+/// number and the code as the query parameters `serial` and `code`.
+pub fn verification_link(verification_url: &str, serial_number: &str, code: &str) -> String {
+    let separator = if verification_url.contains('?') {
+        '&'
+    } else {
+        '?'
+    };
+    format!(
+        "{verification_url}{separator}serial={}&code={}",
+        percent_encode(serial_number),
+        percent_encode(code)
+    )
+}
+
+/// Percent-encodes a query value: everything but RFC 3986's unreserved characters.
+fn percent_encode(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for byte in value.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(byte));
+        } else {
+            let _ = write!(out, "%{byte:02X}");
+        }
+    }
+    out
 }
 
 /// The canonical JSON of the printed fields (UTF-8, fixed key order, no whitespace).
@@ -341,11 +433,60 @@ impl Page {
     }
 }
 
+/// The side of the printed QR code, quiet zone included, in millimetres.
+const QR_SIZE: f64 = 28.0;
+/// The quiet zone around a QR code, in modules (ISO/IEC 18004 asks for four).
+const QR_QUIET: usize = 4;
+
+/// The QR code of `link` as SVG rectangles in a `size`-millimetre square at (`x`, `y`),
+/// quiet zone included: one rectangle per horizontal run of dark modules. None when the
+/// link does not fit a QR code (it always does for a checked verification address).
+fn qr_svg(link: &str, x: f64, y: f64, size: f64) -> Option<String> {
+    let code =
+        qrcode::QrCode::with_error_correction_level(link.as_bytes(), qrcode::EcLevel::M).ok()?;
+    let width = code.width();
+    let colors = code.to_colors();
+    let unit = size / (width + 2 * QR_QUIET) as f64;
+    let mut svg = String::new();
+    let _ = writeln!(
+        svg,
+        r##"<g id="verification-qr" fill="#000000" shape-rendering="crispEdges">
+<rect x="{x:.3}" y="{y:.3}" width="{size:.3}" height="{size:.3}" fill="#ffffff"/>"##
+    );
+    for row in 0..width {
+        let mut column = 0;
+        while column < width {
+            if colors[row * width + column] != qrcode::Color::Dark {
+                column += 1;
+                continue;
+            }
+            let start = column;
+            while column < width && colors[row * width + column] == qrcode::Color::Dark {
+                column += 1;
+            }
+            let _ = writeln!(
+                svg,
+                r#"<rect x="{:.3}" y="{:.3}" width="{:.3}" height="{unit:.3}"/>"#,
+                x + (start + QR_QUIET) as f64 * unit,
+                y + (row + QR_QUIET) as f64 * unit,
+                (column - start) as f64 * unit,
+            );
+        }
+    }
+    svg.push_str("</g>\n");
+    Some(svg)
+}
+
 /// The printable A4 page (SVG): the federation's heading, the title, every field of
-/// 民发〔2015〕149号, and the signed payload and signature in small type at the bottom
-/// for checking offline. Long fields shrink the body type so that nothing overlaps the
-/// verification block.
-pub fn render_svg(heading: &str, certificate: &Certificate) -> String {
+/// 民发〔2015〕149号, the serial number and verification code (with a QR code of the
+/// verification page's link when `verification_url` is given), and the signed payload
+/// and signature in small type at the bottom for checking offline. Long fields shrink the
+/// body type so that nothing overlaps the verification blocks.
+pub fn render_svg(
+    heading: &str,
+    certificate: &Certificate,
+    verification_url: Option<&str>,
+) -> String {
     let mut page = Page { svg: String::new() };
     let _ = writeln!(
         page.svg,
@@ -385,6 +526,17 @@ pub fn render_svg(heading: &str, certificate: &Certificate) -> String {
         small_ems,
     ));
     let foot_top = PAGE_HEIGHT - 16.0 - small * 1.35 * (foot_lines.len() as f64 - 1.0);
+
+    // Above it, the serial number and the verification code, with the QR code of the
+    // verification page's link when there is one.
+    let code = certificate.verification_code();
+    let qr = verification_url.and_then(|url| {
+        let link = verification_link(url, &certificate.serial_number, &code);
+        let band_top = foot_top - small - 3.0 - QR_SIZE;
+        Some((url, qr_svg(&link, MARGIN, band_top, QR_SIZE)?))
+    });
+    let band_height = if qr.is_some() { QR_SIZE } else { 5.0 };
+    let band_top = foot_top - small - 3.0 - band_height;
 
     let mut statement = format!(
         "兹证明 {} 同志于 {} 至 {} ",
@@ -441,7 +593,7 @@ pub fn render_svg(heading: &str, certificate: &Certificate) -> String {
             + statement_lines.len() as f64 * body * 1.6
             + 3.0
             + count as f64 * field_size * 1.55;
-        if bottom + seal_block <= foot_top - 4.0 || scale < 0.5 {
+        if bottom + seal_block <= band_top - 4.0 || scale < 0.5 {
             break (statement_lines, field_lines);
         }
         scale *= 0.9;
@@ -470,7 +622,7 @@ pub fn render_svg(heading: &str, certificate: &Certificate) -> String {
     }
 
     // The issuer's block, where the seal goes.
-    let seal_y = (y + 8.0).max(205.0).min(foot_top - 4.0 - 7.0);
+    let seal_y = (y + 8.0).max(205.0).min(band_top - 4.0 - 7.0);
     page.text(
         PAGE_WIDTH - MARGIN,
         seal_y,
@@ -487,6 +639,24 @@ pub fn render_svg(heading: &str, certificate: &Certificate) -> String {
         "normal",
         &format!("出具日期：{}", certificate.issue_date),
     );
+
+    // The serial number and the verification code, beside the QR code when there is one.
+    let numbers = format!("证书编号 {}    验证码 {code}", certificate.serial_number);
+    match &qr {
+        Some((url, drawn)) => {
+            page.svg.push_str(drawn);
+            let text_x = MARGIN + QR_SIZE + 4.0;
+            page.text(text_x, band_top + 8.0, 3.5, "start", "normal", &numbers);
+            let hint_size = 2.8;
+            let hint_ems = (PAGE_WIDTH - MARGIN - text_x) / hint_size;
+            let mut hint_y = band_top + 14.0;
+            for line in wrap(&format!("扫码或访问 {url} 验证"), hint_ems) {
+                page.text(text_x, hint_y, hint_size, "start", "normal", &line);
+                hint_y += hint_size * 1.4;
+            }
+        }
+        None => page.text(MARGIN, band_top + 4.0, 3.5, "start", "normal", &numbers),
+    }
 
     // The payload and the signature, small, at the foot of the page.
     let _ = writeln!(
@@ -627,7 +797,7 @@ mod tests {
     fn the_page_prints_every_field_escaped() {
         let mut signed = certificate();
         signed.sign(&key());
-        let svg = render_svg("厦门市妇女联合会 · 鹭岛巾帼志愿联盟", &signed);
+        let svg = render_svg("厦门市妇女联合会 · 鹭岛巾帼志愿联盟", &signed, None);
         for expected in [
             "厦门市妇女联合会 · 鹭岛巾帼志愿联盟",
             "志愿服务证明",
@@ -654,7 +824,7 @@ mod tests {
         let half = &signed.signature[..40];
         assert!(printed.contains(half));
         signed.state = CertificateState::Revoked;
-        assert!(render_svg("h", &signed).contains("已撤销"));
+        assert!(render_svg("h", &signed, None).contains("已撤销"));
     }
 
     /// The y coordinates of the page's text elements, in order.
@@ -673,7 +843,11 @@ mod tests {
         long.service_content = "服".repeat(200);
         long.issuer_display_name = "鹭".repeat(100);
         long.sign(&key());
-        let svg = render_svg("厦门市妇女联合会 · 鹭岛巾帼志愿联盟", &long);
+        let svg = render_svg(
+            "厦门市妇女联合会 · 鹭岛巾帼志愿联盟",
+            &long,
+            Some(&format!("https://{}/verify", "e".repeat(180))),
+        );
         let rows = text_rows(&svg);
         let foot = svg
             .lines()
@@ -684,6 +858,99 @@ mod tests {
         assert!(body.len() + 1 < rows.len());
         assert!(body.iter().all(|y| *y < foot_top - 4.0), "{rows:?}");
         assert!(rows.iter().all(|y| *y < PAGE_HEIGHT - 12.0), "{rows:?}");
+    }
+
+    #[test]
+    fn the_verification_code_is_ten_crockford_characters_of_the_signature() {
+        // SHA-256 of the text, its first 50 bits in base32 (checked with Python).
+        assert_eq!(verification_code(""), "WERC8GMRZG");
+        assert_eq!(verification_code("bm90IGEgc2lnbmF0dXJl"), "W7B0HHF0VD");
+        let mut signed = certificate();
+        signed.sign(&key());
+        let code = signed.verification_code();
+        assert_eq!(code.len(), VERIFICATION_CODE_LEN);
+        assert!(code.bytes().all(|byte| CROCKFORD.contains(&byte)), "{code}");
+        assert!(!code.contains(['I', 'L', 'O', 'U']));
+        assert_eq!(code, verification_code(&signed.signature));
+        assert!(signed.has_verification_code(&code));
+        assert!(!signed.has_verification_code(&verification_code("other")));
+        assert!(!signed.has_verification_code(&code[..9]));
+        // Another certificate with the next serial number has an unrelated code.
+        let mut next = certificate();
+        next.serial_number = "XM-2026-000002".to_string();
+        next.sign(&key());
+        assert_ne!(next.verification_code(), code);
+    }
+
+    #[test]
+    fn typed_codes_are_normalized() {
+        for (typed, expected) in [
+            ("WERC8GMRZG", Some("WERC8GMRZG")),
+            ("werc8gmrzg", Some("WERC8GMRZG")),
+            (" werc8 -gmrzg ", Some("WERC8GMRZG")),
+            ("WERC8-GMRZG", Some("WERC8GMRZG")),
+            // Look-alikes read as what they look like.
+            ("oil0000000", Some("0110000000")),
+            ("WERC8GMRZ", None),
+            ("WERC8GMRZGG", None),
+            ("WERC8GMRZU", None),
+            ("WERC8GMRZ!", None),
+            ("", None),
+        ] {
+            assert_eq!(
+                normalize_verification_code(typed).as_deref(),
+                expected,
+                "{typed:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_link_carries_serial_and_code_encoded() {
+        assert_eq!(
+            verification_link(
+                "https://egret.example/verify",
+                "XM-2026-000001",
+                "ABCDE12345"
+            ),
+            "https://egret.example/verify?serial=XM-2026-000001&code=ABCDE12345"
+        );
+        assert_eq!(
+            verification_link("https://egret.example/v?lang=zh", "X Y&1", "AB"),
+            "https://egret.example/v?lang=zh&serial=X%20Y%261&code=AB"
+        );
+    }
+
+    #[test]
+    fn the_page_prints_the_code_and_the_qr_code_above_the_foot() {
+        let mut signed = certificate();
+        signed.sign(&key());
+        let code = signed.verification_code();
+        let plain = render_svg("h", &signed, None);
+        assert!(plain.contains(&format!("证书编号 XM-2026-000001    验证码 {code}")));
+        assert!(!plain.contains("verification-qr"));
+        let svg = render_svg("h", &signed, Some("https://egret.example/verify"));
+        assert!(svg.contains(&format!("验证码 {code}")));
+        assert!(svg.contains("扫码或访问 https://egret.example/verify 验证"));
+        let qr: Vec<&str> = svg
+            .lines()
+            .skip_while(|line| !line.contains("id=\"verification-qr\""))
+            .take_while(|line| *line != "</g>")
+            .collect();
+        assert!(qr.len() > 50, "{} rectangles", qr.len());
+        // The code sits between the issuer's block and the verification block.
+        let row_of = |needle: &str| {
+            let line = svg.lines().find(|line| line.contains(needle)).unwrap();
+            text_rows(line)[0]
+        };
+        let qr_top: f64 = qr[1]
+            .split("y=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .and_then(|y| y.parse().ok())
+            .unwrap();
+        assert!(row_of("出具日期") < qr_top, "{svg}");
+        assert!(qr_top + QR_SIZE < row_of("验证信息"), "{svg}");
     }
 
     #[test]

@@ -1,5 +1,5 @@
-//! `egret.recognition.v1.CertificateService`. VerifyCertificate and GetVerificationKey are
-//! served without a token (see [`super::add_services`]).
+//! `egret.recognition.v1.CertificateService`. VerifyCertificate, LookupCertificate and
+//! GetVerificationKey are served without a token (see [`super::add_services`]).
 
 use egret_proto::recognition::v1 as pb;
 use egret_runtime::wire::{
@@ -11,7 +11,7 @@ use tonic::{Request, Response, Status};
 
 use crate::app::Recognition;
 use crate::app::certificates::{IssueRequest, MAX_SERVICE_CONTENT};
-use crate::domain::certificate::{Certificate, CertificateState};
+use crate::domain::certificate::{self, Certificate, CertificateState};
 use crate::domain::names;
 
 /// The service implementation.
@@ -19,6 +19,85 @@ pub struct CertificateApi(pub Recognition);
 
 /// The longest payload VerifyCertificate reads: a certificate's payload is a few KB.
 const MAX_PAYLOAD_CHARS: usize = 16_000;
+
+/// The longest serial number and verification code LookupCertificate reads, as typed.
+const MAX_LOOKUP_CHARS: usize = 40;
+
+/// The longest verification page address RenderCertificate prints in a QR code.
+const MAX_VERIFICATION_URL_CHARS: usize = 200;
+
+/// Checks RenderCertificate's `verification_url`: empty, or an `http://` or `https://`
+/// address with a host, at most 200 characters, without spaces or characters that do not
+/// belong in a URL.
+fn verification_url(violations: &mut Violations, value: &str) -> Option<String> {
+    const FIELD: &str = "verification_url";
+    let url = text(violations, FIELD, value, MAX_VERIFICATION_URL_CHARS, false);
+    if url.is_empty() {
+        return None;
+    }
+    let lower = url.to_ascii_lowercase();
+    let host = lower
+        .strip_prefix("https://")
+        .or_else(|| lower.strip_prefix("http://"));
+    let well_formed = host
+        .is_some_and(|rest| !rest.is_empty() && !rest.starts_with(['/', '?', '#']))
+        && url.chars().all(|character| {
+            character.is_ascii_graphic()
+                && !matches!(
+                    character,
+                    '"' | '<' | '>' | '\\' | '`' | '{' | '}' | '|' | '^' | '#'
+                )
+        });
+    if !well_formed {
+        violations.add(
+            FIELD,
+            "must be an http:// or https:// address, like https://egret.example/verify",
+            "须为 http:// 或 https:// 开头的网址，例如 https://egret.example/verify",
+        );
+        return None;
+    }
+    Some(url)
+}
+
+/// Checks LookupCertificate's input: a serial number and a verification code as printed.
+fn lookup_request(message: &pb::LookupCertificateRequest) -> Result<(String, String), Status> {
+    let mut violations = Violations::new();
+    let serial_number = text(
+        &mut violations,
+        "serial_number",
+        &message.serial_number,
+        MAX_LOOKUP_CHARS,
+        true,
+    )
+    .to_ascii_uppercase();
+    let typed = text(
+        &mut violations,
+        "verification_code",
+        &message.verification_code,
+        MAX_LOOKUP_CHARS,
+        true,
+    );
+    let code = certificate::normalize_verification_code(&typed);
+    // Empty, oversized or control characters have their violation already.
+    let checked = !typed.is_empty()
+        && typed.chars().count() <= MAX_LOOKUP_CHARS
+        && !typed.chars().any(char::is_control);
+    if code.is_none() && checked {
+        violations.add(
+            "verification_code",
+            format!(
+                "must be the {} letters and digits printed beside the serial number",
+                certificate::VERIFICATION_CODE_LEN
+            ),
+            format!(
+                "须为证书编号旁印的 {} 位字母和数字",
+                certificate::VERIFICATION_CODE_LEN
+            ),
+        );
+    }
+    violations.into_result()?;
+    Ok((serial_number, code.unwrap_or_default()))
+}
 
 fn state_to_wire(state: CertificateState) -> i32 {
     match state {
@@ -60,6 +139,7 @@ fn certificate_to_wire(certificate: &Certificate) -> pb::Certificate {
         signature: certificate.signature.clone(),
         key_id: certificate.key_id.clone(),
         metadata: Some(metadata(&certificate.id, &certificate.meta)),
+        verification_code: certificate.verification_code(),
     }
 }
 
@@ -225,8 +305,15 @@ impl pb::certificate_service_server::CertificateService for CertificateApi {
         request: Request<pb::RenderCertificateRequest>,
     ) -> Result<Response<pb::RenderCertificateResponse>, Status> {
         let principal = Principal::of(&request)?;
-        let id = parse_name("name", &request.get_ref().name, "certificates")?;
-        let content = self.0.render_certificate(&principal, id).await?;
+        let message = request.get_ref();
+        let id = parse_name("name", &message.name, "certificates")?;
+        let mut violations = Violations::new();
+        let url = verification_url(&mut violations, &message.verification_url);
+        violations.into_result()?;
+        let content = self
+            .0
+            .render_certificate(&principal, id, url.as_deref())
+            .await?;
         Ok(Response::new(pb::RenderCertificateResponse {
             content_type: "image/svg+xml".to_string(),
             content,
@@ -256,6 +343,22 @@ impl pb::certificate_service_server::CertificateService for CertificateApi {
             state: verification.state.map_or(0, state_to_wire),
             serial_number: verification.serial_number,
             signed_payload: verification.signed_payload,
+        }))
+    }
+
+    async fn lookup_certificate(
+        &self,
+        request: Request<pb::LookupCertificateRequest>,
+    ) -> Result<Response<pb::LookupCertificateResponse>, Status> {
+        // Public: no principal is required, and none is used.
+        let (serial_number, code) = lookup_request(request.get_ref())?;
+        let found = self.0.lookup_certificate(&serial_number, &code).await?;
+        Ok(Response::new(pb::LookupCertificateResponse {
+            valid: found.valid,
+            state: found.state.map_or(0, state_to_wire),
+            reason: found.reason,
+            serial_number: found.serial_number,
+            signed_payload: found.signed_payload,
         }))
     }
 

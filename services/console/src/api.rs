@@ -129,23 +129,6 @@ impl Api {
         });
         request
     }
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 }
 
 /// One accessor per generated client, each over the in-process stack with the console's
@@ -225,6 +208,11 @@ impl Failure {
     /// The message for `field`, if the service named it.
     pub fn for_field(&self, field: &str) -> Option<&str> {
         self.fields.get(field).map(String::as_str)
+    }
+
+    /// The message for `field`, or empty: what a form shows beside the field.
+    pub fn at(&self, field: &str) -> &str {
+        self.for_field(field).unwrap_or("")
     }
 
     /// The message for the top of a form that shows the `shown` fields' messages beside

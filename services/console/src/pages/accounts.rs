@@ -165,10 +165,6 @@ struct NewPage {
 }
 
 impl NewPage {
-    fn error(&self, field: &str) -> &str {
-        self.failure.for_field(field).unwrap_or("")
-    }
-
     fn summary(&self) -> String {
         self.failure.summary(&[
             "account.username",

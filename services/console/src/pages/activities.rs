@@ -8,9 +8,10 @@ use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use egret_proto::activity::v1::{
     Activity, ActivityState, ApproveSignUpRequest, CancelActivityRequest, CompleteActivityRequest,
-    CreateActivityRequest, GetActivityRequest, GetCheckInCodeRequest, ListActivitiesRequest,
-    ListAttendancesRequest, ListSignUpsRequest, Position, PublishActivityRequest,
-    RejectSignUpRequest, RiskLevel, ServiceSite, SiteKind, StartActivityRequest,
+    CreateActivityRequest, CreateBackEntryRequest, GetActivityRequest, GetCheckInCodeRequest,
+    ListActivitiesRequest, ListAttendancesRequest, ListSignUpsRequest, Position,
+    PublishActivityRequest, RejectSignUpRequest, RiskLevel, ServiceSite, SiteKind,
+    StartActivityRequest,
 };
 use egret_proto::common::v1::ServiceTheme;
 use egret_proto::registry::v1::Tier;
@@ -355,7 +356,15 @@ struct ActivityPage {
     sign_ups: Vec<SignUpRow>,
     attendances: Vec<AttendanceRow>,
     failure: Failure,
+    notice: String,
+    failures: Vec<String>,
+    /// The volunteers a back-entry may be asked for: those taken on, once it completed.
+    back_entry_volunteers: Vec<super::org::UnitChoice>,
+    back_entry: super::Posted,
+    request_id: String,
 }
+
+impl ActivityPage {}
 
 pub(crate) async fn get_activity(
     state: &AppState,
@@ -385,6 +394,17 @@ fn not_found() -> Failure {
 }
 
 async fn activity_page(state: &AppState, signed: &Signed, id: &str, failure: Failure) -> Response {
+    back_entry_page(state, signed, id, super::Posted::default(), failure).await
+}
+
+async fn back_entry_page(
+    state: &AppState,
+    signed: &Signed,
+    id: &str,
+    back_entry: super::Posted,
+    failure: Failure,
+) -> Response {
+    let flash = signed.session.take_flash();
     let activity = match get_activity(state, signed, id).await {
         Ok(activity) => activity,
         Err(failure) => return error_page(&failure, Some(signed)),
@@ -425,6 +445,21 @@ async fn activity_page(state: &AppState, signed: &Signed, id: &str, failure: Fai
             )
         })
         .collect();
+    let completed = activity.state == egret_proto::activity::v1::ActivityState::Completed as i32;
+    let back_entry_volunteers = if completed {
+        sign_ups
+            .iter()
+            .filter(|sign_up| {
+                sign_up.state == egret_proto::activity::v1::SignUpState::Approved as i32
+            })
+            .map(|sign_up| super::org::UnitChoice {
+                id: id_of(&sign_up.volunteer).to_string(),
+                display_name: sign_up.volunteer_display_name.clone(),
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     let sign_ups = sign_ups
         .iter()
         .map(|sign_up| {
@@ -465,9 +500,58 @@ async fn activity_page(state: &AppState, signed: &Signed, id: &str, failure: Fai
             sign_ups,
             attendances,
             failure,
+            notice: flash.notice,
+            failures: flash.failures,
+            back_entry_volunteers,
+            request_id: back_entry.request_id_or_new(),
+            back_entry,
         },
         bad,
     )
+}
+
+/// `POST /activities/{id}/back-entries`: asks for a back-entry (补录) of a volunteer's
+/// service at the completed activity, for a unit above to review.
+pub(crate) async fn create_back_entry(
+    State(state): State<AppState>,
+    signed: Signed,
+    Path(id): Path<String>,
+    Form(form): Form<super::Posted>,
+) -> Response {
+    if let Err(refused) = form.check(&signed.session) {
+        return refused.into_response();
+    }
+    if !valid_id(&id) {
+        return error_page(&not_found(), Some(&signed));
+    }
+    let Some(minutes) = form.number("minutes") else {
+        let failure = Failure::field("minutes", "请填写分钟数");
+        return back_entry_page(&state, &signed, &id, form, failure).await;
+    };
+    let api = &state.api;
+    let created = api
+        .service_records()
+        .create_back_entry(api.request(
+            &signed.caller,
+            CreateBackEntryRequest {
+                activity: format!("activities/{id}"),
+                volunteer: form.name("volunteer", "volunteers"),
+                minutes,
+                description: form.get("description").chars().take(2000).collect(),
+                reason: form.get("reason").chars().take(2000).collect(),
+                request_id: form.request_id(),
+            },
+        ))
+        .await;
+    match created {
+        Ok(_) => super::after_action(
+            &signed,
+            Ok(()),
+            "已提交补录，等待上级组织审核。",
+            &format!("/activities/{id}"),
+        ),
+        Err(status) => back_entry_page(&state, &signed, &id, form, status.into()).await,
+    }
 }
 
 /// `GET /activities/{id}`.

@@ -1,16 +1,17 @@
 //! 证书: a volunteer's service certificates (志愿服务证明), issued for a period, revoked
-//! by staff, printed as the A4 page the recognition service draws; and 证书验证, public,
-//! which checks a printed certificate's text and signature and shows only what it
-//! certifies.
+//! by staff, printed as the A4 page the recognition service draws (with a QR code of this
+//! instance's verification address); and 证书验证, public, which finds a certificate by its
+//! serial number and verification code (as the QR code gives them), or checks its printed
+//! text and signature, and shows only what it certifies.
 
 use askama::Template;
 use axum::Form;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use egret_proto::recognition::v1::{
     Certificate, CertificateState, GetCertificateRequest, IssueCertificateRequest,
-    ListCertificatesRequest, RenderCertificateRequest, RevokeCertificateRequest,
-    VerifyCertificateRequest,
+    ListCertificatesRequest, LookupCertificateRequest, RenderCertificateRequest,
+    RevokeCertificateRequest, VerifyCertificateRequest,
 };
 use http::request::Parts;
 use http::{StatusCode, header};
@@ -243,6 +244,7 @@ pub(crate) async fn page(
     State(state): State<AppState>,
     signed: Signed,
     Path(id): Path<String>,
+    headers: http::HeaderMap,
 ) -> Response {
     if !valid_id(&id) {
         return (StatusCode::NOT_FOUND, "未找到该证明。").into_response();
@@ -254,7 +256,7 @@ pub(crate) async fn page(
             &signed.caller,
             RenderCertificateRequest {
                 name: format!("certificates/{id}"),
-                ..Default::default()
+                verification_url: verification_url(&state, &headers),
             },
         ))
         .await;
@@ -278,6 +280,30 @@ pub(crate) async fn page(
         }
         Err(status) => (StatusCode::BAD_REQUEST, Failure::from(status).message).into_response(),
     }
+}
+
+/// The public verification page's address on this instance, as the browser reached it,
+/// for the QR code on the printed page; empty when the `Host` header is not a plain host.
+fn verification_url(state: &AppState, headers: &http::HeaderMap) -> String {
+    let Some(host) = headers
+        .get(header::HOST)
+        .and_then(|host| host.to_str().ok())
+        .filter(|host| {
+            !host.is_empty()
+                && host.len() <= 100
+                && host
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b))
+        })
+    else {
+        return String::new();
+    };
+    let scheme = if state.settings.secure_cookies {
+        "https"
+    } else {
+        "http"
+    };
+    format!("{scheme}://{host}/verify")
 }
 
 /// The revocation form.
@@ -323,6 +349,8 @@ pub(crate) async fn revoke(
 #[template(path = "verify.html")]
 struct VerifyPage {
     layout: Layout,
+    serial: String,
+    code: String,
     payload: String,
     signature: String,
     checked: bool,
@@ -332,11 +360,27 @@ struct VerifyPage {
     failure: Failure,
 }
 
-/// `GET /verify`: public.
-pub(crate) async fn verify_page(State(state): State<AppState>, parts: Parts) -> Response {
+/// The query of `/verify`: a certificate's serial number and verification code, as its
+/// QR code or the form gives them.
+#[derive(Deserialize, Default)]
+pub(crate) struct LookupQuery {
+    #[serde(default)]
+    serial: String,
+    #[serde(default)]
+    code: String,
+}
+
+/// `GET /verify`: public; with `serial` and `code`, the certificate they name.
+pub(crate) async fn verify_page(
+    State(state): State<AppState>,
+    parts: Parts,
+    Query(query): Query<LookupQuery>,
+) -> Response {
     let (csrf, set) = super::auth::pre_session_csrf(&state, &parts.headers);
-    let page = VerifyPage {
+    let mut page = VerifyPage {
         layout: Layout::public("证书验证", &csrf),
+        serial: query.serial.trim().chars().take(40).collect(),
+        code: query.code.trim().chars().take(40).collect(),
         payload: String::new(),
         signature: String::new(),
         checked: false,
@@ -345,7 +389,47 @@ pub(crate) async fn verify_page(State(state): State<AppState>, parts: Parts) -> 
         facts: Vec::new(),
         failure: Failure::default(),
     };
-    super::auth::with_cookie(render(&page), set)
+    if !page.serial.is_empty() || !page.code.is_empty() {
+        let caller = Caller {
+            access_token: None,
+            peer: super::peer(&parts),
+        };
+        let api = &state.api;
+        let answer = api
+            .certificates()
+            .lookup_certificate(api.request(
+                &caller,
+                LookupCertificateRequest {
+                    serial_number: page.serial.clone(),
+                    verification_code: page.code.clone(),
+                },
+            ))
+            .await;
+        match answer {
+            Ok(answer) => {
+                let answer = answer.into_inner();
+                page.checked = true;
+                page.valid = answer.valid;
+                page.reason = answer.reason;
+                if answer.valid {
+                    page.facts = printed_facts(&answer.signed_payload);
+                }
+            }
+            // The same answer for a serial that does not exist and a wrong code.
+            Err(status) if status.code() == tonic::Code::NotFound => {
+                page.failure = Failure::not_found(
+                    "未找到该编号与验证码对应的证明。请核对证明上的编号和验证码。",
+                );
+            }
+            Err(status) => page.failure = status.into(),
+        }
+    }
+    let refused = page.failure.code.is_some();
+    let mut response = super::render_refused(&page, refused);
+    if page.failure.code == Some(tonic::Code::NotFound) {
+        *response.status_mut() = StatusCode::NOT_FOUND;
+    }
+    super::auth::with_cookie(response, set)
 }
 
 /// The verification form.
@@ -425,6 +509,8 @@ pub(crate) async fn verify(
         .await;
     let mut page = VerifyPage {
         layout: Layout::public("证书验证", &form.csrf),
+        serial: String::new(),
+        code: String::new(),
         payload,
         signature,
         checked: false,

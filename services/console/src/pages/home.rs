@@ -160,6 +160,15 @@ pub(crate) async fn show(State(state): State<AppState>, signed: Signed) -> Respo
             }
             Err(status) => failures.push(Failure::from(status).message),
         }
+        if person.is_staff() || person.has(egret_proto::gateway::v1::AccountRole::TeamLeader) {
+            for (label, count) in super::review::waiting(&state, &signed).await {
+                waiting.push(Waiting {
+                    label,
+                    count,
+                    href: "/review".to_string(),
+                });
+            }
+        }
     }
     let unit = if person.org_unit.is_empty() {
         String::new()

@@ -15,7 +15,9 @@ use egret_proto::registry::v1::{TeamLevel, Tier};
 use serde::Deserialize;
 
 use super::org::UnitChoice;
-use super::{Layout, Posted, Signed, after_action, error_page, id_of, render_refused, valid_id};
+use super::{
+    Layout, Posted, Signed, after_action, error_page, id_of, noted, render_refused, valid_id,
+};
 use crate::AppState;
 use crate::api::Failure;
 use crate::labels;
@@ -91,7 +93,10 @@ pub(crate) struct CommendationRow {
 }
 
 pub(crate) fn commendation_row(commendation: &Commendation) -> CommendationRow {
-    let notice = match (&commendation.notice_start_date, &commendation.notice_end_date) {
+    let notice = match (
+        &commendation.notice_start_date,
+        &commendation.notice_end_date,
+    ) {
         (Some(start), Some(end)) => format!(
             "{} 至 {}",
             labels::date(Some(start)),
@@ -153,10 +158,6 @@ struct HonoursPage {
 }
 
 impl HonoursPage {
-    fn error(&self, field: &str) -> &str {
-        self.failure.for_field(field).unwrap_or("")
-    }
-
     fn summary(&self) -> String {
         self.failure.summary(&[
             "honour.org_unit",
@@ -177,7 +178,10 @@ pub(crate) struct ListQuery {
     state: i32,
 }
 
-fn choices<T: Copy + Into<i32>>(values: &[T], label: fn(i32) -> &'static str) -> Vec<(i32, &'static str)> {
+fn choices<T: Copy + Into<i32>>(
+    values: &[T],
+    label: fn(i32) -> &'static str,
+) -> Vec<(i32, &'static str)> {
     values
         .iter()
         .map(|value| ((*value).into(), label((*value).into())))
@@ -204,13 +208,10 @@ async fn honours_page(
             },
         ))
         .await;
-    let honours = match honours {
-        Ok(listed) => listed.into_inner().honours.iter().map(honour_row).collect(),
-        Err(status) => {
-            failures.push(Failure::from(status).message);
-            Vec::new()
-        }
-    };
+    let honours = noted(
+        honours.map(|listed| listed.into_inner().honours.iter().map(honour_row).collect()),
+        &mut failures,
+    );
     let shown = CommendationState::try_from(commendation_state).unwrap_or_default();
     let commendations = match list_commendations(state, signed, shown, "").await {
         Ok(listed) => listed.iter().map(commendation_row).collect(),
@@ -252,7 +253,14 @@ pub(crate) async fn list(
     signed: Signed,
     Query(query): Query<ListQuery>,
 ) -> Response {
-    honours_page(&state, &signed, query.state, Posted::default(), Failure::default()).await
+    honours_page(
+        &state,
+        &signed,
+        query.state,
+        Posted::default(),
+        Failure::default(),
+    )
+    .await
 }
 
 /// `POST /honours`: a new honour in the catalogue.
@@ -332,10 +340,6 @@ struct NominatePage {
 }
 
 impl NominatePage {
-    fn error(&self, field: &str) -> &str {
-        self.failure.for_field(field).unwrap_or("")
-    }
-
     fn summary(&self) -> String {
         self.failure
             .summary(&["honour", "recipient", "year", "citation", "org_unit"])
@@ -379,7 +383,10 @@ async fn nominate_page(
             .honours
             .iter()
             .filter(|honour| {
-                honour.active && kinds.iter().any(|kind| *kind as i32 == honour.recipient_kind)
+                honour.active
+                    && kinds
+                        .iter()
+                        .any(|kind| *kind as i32 == honour.recipient_kind)
             })
             .map(honour_row)
             .collect(),
@@ -462,7 +469,15 @@ pub(crate) async fn nominate(
             )
         }
         Err(status) => {
-            nominate_page(&state, &signed, &recipient, &recipient_name, form, status.into()).await
+            nominate_page(
+                &state,
+                &signed,
+                &recipient,
+                &recipient_name,
+                form,
+                status.into(),
+            )
+            .await
         }
     }
 }
@@ -560,7 +575,9 @@ pub(crate) async fn act(
         "approve" => (
             client
                 .clone()
-                .approve_commendation(api.request(caller, ApproveCommendationRequest { name, comment }))
+                .approve_commendation(
+                    api.request(caller, ApproveCommendationRequest { name, comment }),
+                )
                 .await
                 .map(drop),
             "评审已通过。",
@@ -568,7 +585,9 @@ pub(crate) async fn act(
         "reject" => (
             client
                 .clone()
-                .reject_commendation(api.request(caller, RejectCommendationRequest { name, comment }))
+                .reject_commendation(
+                    api.request(caller, RejectCommendationRequest { name, comment }),
+                )
                 .await
                 .map(drop),
             "已评为不通过。",
@@ -598,7 +617,9 @@ pub(crate) async fn act(
         "withdraw" => (
             client
                 .clone()
-                .withdraw_commendation(api.request(caller, WithdrawCommendationRequest { name, comment }))
+                .withdraw_commendation(
+                    api.request(caller, WithdrawCommendationRequest { name, comment }),
+                )
                 .await
                 .map(drop),
             "推荐已撤回。",

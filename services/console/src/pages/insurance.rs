@@ -13,7 +13,7 @@ use egret_proto::registry::v1::Tier;
 use serde::Deserialize;
 
 use super::org::UnitChoice;
-use super::{Layout, Posted, Signed, after_action, id_of, render_refused, valid_id};
+use super::{Layout, Posted, Signed, after_action, id_of, noted, render_refused, valid_id};
 use crate::AppState;
 use crate::api::Failure;
 use crate::labels;
@@ -51,10 +51,6 @@ struct InsurancePage {
 }
 
 impl InsurancePage {
-    fn error(&self, field: &str) -> &str {
-        self.failure.for_field(field).unwrap_or("")
-    }
-
     fn summary(&self) -> String {
         self.failure.summary(&[
             "insurance_policy.insurer",
@@ -120,19 +116,16 @@ async fn insurance_page(
             },
         ))
         .await;
-    let (policies, next_page) = match listed {
-        Ok(listed) => {
+    let (policies, next_page) = noted(
+        listed.map(|listed| {
             let listed = listed.into_inner();
             (
                 listed.insurance_policies.iter().map(row).collect(),
                 listed.next_page_token,
             )
-        }
-        Err(status) => {
-            failures.push(Failure::from(status).message);
-            (Vec::new(), String::new())
-        }
-    };
+        }),
+        &mut failures,
+    );
     let units = if signed.session.person.is_staff() {
         super::org::unit_choices(state, signed, Tier::Unspecified).await
     } else {
@@ -162,7 +155,14 @@ pub(crate) async fn list(
     signed: Signed,
     Query(query): Query<ListQuery>,
 ) -> Response {
-    insurance_page(&state, &signed, &query, Posted::default(), Failure::default()).await
+    insurance_page(
+        &state,
+        &signed,
+        &query,
+        Posted::default(),
+        Failure::default(),
+    )
+    .await
 }
 
 /// `POST /insurance`: a new policy.

@@ -43,10 +43,6 @@ struct JoinPage {
 }
 
 impl JoinPage {
-    fn error(&self, field: &str) -> &str {
-        self.failure.for_field(field).unwrap_or("")
-    }
-
     fn summary(&self) -> String {
         let shown: Vec<&str> = FIELDS.iter().map(|(path, _, _)| *path).collect();
         let mut shown = shown;
@@ -96,7 +92,11 @@ fn anonymous(parts: &Parts) -> Caller {
     }
 }
 
-fn registration(team: &str, form: &NewVolunteer, validate_only: bool) -> Result<RegisterVolunteerRequest, Failure> {
+fn registration(
+    team: &str,
+    form: &NewVolunteer,
+    validate_only: bool,
+) -> Result<RegisterVolunteerRequest, Failure> {
     Ok(RegisterVolunteerRequest {
         username: form.username.trim().chars().take(256).collect(),
         password: form.password.chars().take(256).collect(),
@@ -173,7 +173,9 @@ pub(crate) async fn check(
                 ok: false,
                 text: format!("{label}：{message}"),
             });
-        } else if path == "volunteer.id_number" && failure.code != Some(tonic::Code::ResourceExhausted) {
+        } else if path == "volunteer.id_number"
+            && failure.code != Some(tonic::Code::ResourceExhausted)
+        {
             lines.push(CheckLine {
                 ok: true,
                 text: "证件号码格式正确，尚未登记。".to_string(),

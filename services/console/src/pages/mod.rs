@@ -83,6 +83,10 @@ pub(crate) fn router(state: AppState) -> Router {
             "/activities/{id}/signups/{sign_up}",
             post(activities::decide_sign_up),
         )
+        .route(
+            "/activities/{id}/back-entries",
+            post(activities::create_back_entry),
+        )
         .route("/activities/{id}/code", get(activities::code))
         .route("/activities/{id}/code/digits", get(activities::code_digits))
         .route("/me", get(mine::show))
@@ -587,6 +591,15 @@ fn after_action<T>(
     };
     signed.session.set_flash(flash);
     Redirect::to(back).into_response()
+}
+
+/// The answer of a read a page shows, or (when it failed) the default, with the failure's
+/// message noted for the top of the page: one part of a page failing leaves the rest.
+fn noted<T: Default>(result: Result<T, tonic::Status>, failures: &mut Vec<String>) -> T {
+    result.unwrap_or_else(|status| {
+        failures.push(Failure::from(status).message);
+        T::default()
+    })
 }
 
 /// A request id for a form that creates something, rendered into the form: sending the

@@ -7,11 +7,11 @@ use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use egret_proto::common::v1::Date;
 use egret_proto::registry::v1::{
-    ApproveJoinApplicationRequest, CreateOrgUnitRequest, GetOrgUnitRequest,
+    ApproveJoinApplicationRequest, CreateOrgUnitRequest, DissolveOrgUnitRequest, GetOrgUnitRequest,
     GetRegistrationFormRequest, JoinApplicationState, KeyMember, ListJoinApplicationsRequest,
-    ListOrgUnitsRequest, OrgUnit, OrgUnitStatus, RegistrationForm, RejectJoinApplicationRequest,
-    TeamLevel, Tier, UpdateRegistrationFormRequest, DissolveOrgUnitRequest, MergeOrgUnitRequest,
-    MoveOrgUnitRequest, ResumeOrgUnitRequest, SuspendOrgUnitRequest,
+    ListOrgUnitsRequest, MergeOrgUnitRequest, MoveOrgUnitRequest, OrgUnit, OrgUnitStatus,
+    RegistrationForm, RejectJoinApplicationRequest, ResumeOrgUnitRequest, SuspendOrgUnitRequest,
+    TeamLevel, Tier, UpdateRegistrationFormRequest,
 };
 use http::StatusCode;
 use serde::Deserialize;
@@ -499,15 +499,8 @@ pub(crate) async fn create_child(
             Redirect::to(&format!("/org/{}", id_of(&child.name))).into_response()
         }
         Err(status) => {
-            let mut response = unit_page(
-                &state,
-                &signed,
-                &id,
-                "",
-                status.into(),
-                form.display_name,
-            )
-            .await;
+            let mut response =
+                unit_page(&state, &signed, &id, "", status.into(), form.display_name).await;
             *response.status_mut() = StatusCode::BAD_REQUEST;
             response
         }
@@ -566,17 +559,7 @@ pub(crate) async fn decide_application(
             });
             Redirect::to(&format!("/org/{id}")).into_response()
         }
-        Err(status) => {
-            unit_page(
-                &state,
-                &signed,
-                &id,
-                "",
-                status.into(),
-                String::new(),
-            )
-            .await
-        }
+        Err(status) => unit_page(&state, &signed, &id, "", status.into(), String::new()).await,
     }
 }
 
@@ -1022,26 +1005,6 @@ pub(crate) async fn print(
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn dates_parse() {
-        assert_eq!(parse_date_input(""), Ok(None));
-        assert_eq!(
-            parse_date_input("2016-11-25"),
-            Ok(Some(Date {
-                year: 2016,
-                month: 11,
-                day: 25
-            }))
-        );
-        assert_eq!(parse_date_input("2016/11/25"), Err(()));
-        assert_eq!(parse_date_input("x-1-2"), Err(()));
-    }
-}
-
 /// `POST /org/{id}/status`: `suspend`, `resume`, `dissolve`, `merge` (into `target`) or
 /// `move` (under `target`), with a reason kept in the change history.
 pub(crate) async fn change_status(
@@ -1119,4 +1082,24 @@ pub(crate) async fn change_status(
         _ => return (StatusCode::BAD_REQUEST, "未知的操作。").into_response(),
     };
     super::after_action(&signed, result, notice, &format!("/org/{id}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_parse() {
+        assert_eq!(parse_date_input(""), Ok(None));
+        assert_eq!(
+            parse_date_input("2016-11-25"),
+            Ok(Some(Date {
+                year: 2016,
+                month: 11,
+                day: 25
+            }))
+        );
+        assert_eq!(parse_date_input("2016/11/25"), Err(()));
+        assert_eq!(parse_date_input("x-1-2"), Err(()));
+    }
 }

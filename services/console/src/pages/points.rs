@@ -15,7 +15,9 @@ use egret_proto::recognition::v1::{
 use egret_proto::registry::v1::Tier;
 
 use super::org::UnitChoice;
-use super::{Layout, Posted, Signed, after_action, id_of, new_request_id, render_refused, valid_id};
+use super::{
+    Layout, Posted, Signed, after_action, id_of, new_request_id, render_refused, valid_id,
+};
 use crate::AppState;
 use crate::api::Failure;
 use crate::labels;
@@ -141,10 +143,6 @@ struct PointsPage {
 }
 
 impl PointsPage {
-    fn error(&self, field: &str) -> &str {
-        self.failure.for_field(field).unwrap_or("")
-    }
-
     fn summary(&self) -> String {
         self.failure.summary(&[
             "benefit.org_unit",
@@ -156,7 +154,12 @@ impl PointsPage {
     }
 }
 
-async fn points_page(state: &AppState, signed: &Signed, form: Posted, failure: Failure) -> Response {
+async fn points_page(
+    state: &AppState,
+    signed: &Signed,
+    form: Posted,
+    failure: Failure,
+) -> Response {
     let flash = signed.session.take_flash();
     let mut failures = flash.failures;
     let api = &state.api;
@@ -215,14 +218,23 @@ async fn points_page(state: &AppState, signed: &Signed, form: Posted, failure: F
         ))
         .await;
     let benefits = match benefits {
-        Ok(listed) => listed.into_inner().benefits.iter().map(benefit_row).collect(),
+        Ok(listed) => listed
+            .into_inner()
+            .benefits
+            .iter()
+            .map(benefit_row)
+            .collect(),
         Err(status) => {
             failures.push(Failure::from(status).message);
             Vec::new()
         }
     };
     // Staff see every redemption of their subtree's benefits; a volunteer, her own.
-    let redemptions_of = if is_staff { String::new() } else { volunteer.clone() };
+    let redemptions_of = if is_staff {
+        String::new()
+    } else {
+        volunteer.clone()
+    };
     let mut redemptions = Vec::new();
     if is_staff || !volunteer.is_empty() {
         let listed = api
@@ -249,7 +261,10 @@ async fn points_page(state: &AppState, signed: &Signed, form: Posted, failure: F
                         };
                         names.insert(redemption.volunteer.clone(), name);
                     }
-                    let name = names.get(&redemption.volunteer).cloned().unwrap_or_default();
+                    let name = names
+                        .get(&redemption.volunteer)
+                        .cloned()
+                        .unwrap_or_default();
                     redemptions.push(redemption_row(&redemption, name));
                 }
             }
@@ -307,7 +322,8 @@ pub(crate) async fn create_benefit(
     if let Err(refused) = form.check(&signed.session) {
         return refused.into_response();
     }
-    let (Some(points_cost), Some(stock)) = (form.number("points_cost"), form.number("stock")) else {
+    let (Some(points_cost), Some(stock)) = (form.number("points_cost"), form.number("stock"))
+    else {
         let field = if form.number("points_cost").is_none() {
             "benefit.points_cost"
         } else {

@@ -13,7 +13,7 @@ use egret_proto::registry::v1::Tier;
 use serde::Deserialize;
 
 use super::org::UnitChoice;
-use super::{Layout, Posted, Signed, after_action, id_of, render_refused, valid_id};
+use super::{Layout, Posted, Signed, after_action, id_of, noted, render_refused, valid_id};
 use crate::AppState;
 use crate::api::Failure;
 use crate::labels;
@@ -87,10 +87,6 @@ struct ProjectsPage {
 }
 
 impl ProjectsPage {
-    fn error(&self, field: &str) -> &str {
-        self.failure.for_field(field).unwrap_or("")
-    }
-
     fn summary(&self) -> String {
         self.failure.summary(&[
             "project.org_unit",
@@ -137,16 +133,16 @@ async fn projects_page(
             },
         ))
         .await;
-    let (projects, next_page) = match listed {
-        Ok(listed) => {
+    let (projects, next_page) = noted(
+        listed.map(|listed| {
             let listed = listed.into_inner();
-            (listed.projects.iter().map(row).collect(), listed.next_page_token)
-        }
-        Err(status) => {
-            failures.push(Failure::from(status).message);
-            (Vec::new(), String::new())
-        }
-    };
+            (
+                listed.projects.iter().map(row).collect(),
+                listed.next_page_token,
+            )
+        }),
+        &mut failures,
+    );
     let units = super::org::unit_choices(state, signed, Tier::Unspecified).await;
     let refused = failure.code.is_some();
     render_refused(
@@ -180,7 +176,14 @@ pub(crate) async fn list(
     signed: Signed,
     Query(query): Query<ListQuery>,
 ) -> Response {
-    projects_page(&state, &signed, &query, Posted::default(), Failure::default()).await
+    projects_page(
+        &state,
+        &signed,
+        &query,
+        Posted::default(),
+        Failure::default(),
+    )
+    .await
 }
 
 /// `POST /projects`: a new project, in planning.
@@ -301,10 +304,16 @@ pub(crate) async fn open_projects(state: &AppState, signed: &Signed) -> Vec<Unit
             ))
             .await;
         if let Ok(listed) = listed {
-            open.extend(listed.into_inner().projects.into_iter().map(|project| UnitChoice {
-                id: id_of(&project.name).to_string(),
-                display_name: project.display_name,
-            }));
+            open.extend(
+                listed
+                    .into_inner()
+                    .projects
+                    .into_iter()
+                    .map(|project| UnitChoice {
+                        id: id_of(&project.name).to_string(),
+                        display_name: project.display_name,
+                    }),
+            );
         }
     }
     open

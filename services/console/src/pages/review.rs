@@ -13,8 +13,8 @@ use egret_proto::activity::v1::{
     ServiceRecordState,
 };
 use egret_proto::recognition::v1::{
-    ApproveStarRatingRequest, CommendationState, ListStarRatingsRequest,
-    RejectStarRatingRequest, ResolveStarRatingReviewRequest, StarRatingState,
+    ApproveStarRatingRequest, CommendationState, ListStarRatingsRequest, RejectStarRatingRequest,
+    ResolveStarRatingReviewRequest, StarRatingState,
 };
 use egret_proto::registry::v1::{JoinApplicationState, ListJoinApplicationsRequest};
 use http::StatusCode;
@@ -187,7 +187,9 @@ async fn review_page(
     }
     let mut queue_failure = |failure: Failure| {
         // A leader may not decide stars or commendations: her queue just has none.
-        if failure.code != Some(tonic::Code::PermissionDenied) && !failures.contains(&failure.message) {
+        if failure.code != Some(tonic::Code::PermissionDenied)
+            && !failures.contains(&failure.message)
+        {
             failures.push(failure.message);
         }
     };
@@ -197,10 +199,12 @@ async fn review_page(
             queue_failure(failure);
             Vec::new()
         });
-    let flagged = star_queue(state, signed, true).await.unwrap_or_else(|failure| {
-        queue_failure(failure);
-        Vec::new()
-    });
+    let flagged = star_queue(state, signed, true)
+        .await
+        .unwrap_or_else(|failure| {
+            queue_failure(failure);
+            Vec::new()
+        });
     let mut commendations = Vec::new();
     for waiting in [CommendationState::Nominated, CommendationState::OnNotice] {
         match super::honours::list_commendations(state, signed, waiting, "").await {
@@ -338,7 +342,9 @@ pub(crate) async fn decide_star(
         "approve" => (
             client
                 .clone()
-                .approve_star_rating(api.request(caller, ApproveStarRatingRequest { name, comment }))
+                .approve_star_rating(
+                    api.request(caller, ApproveStarRatingRequest { name, comment }),
+                )
                 .await
                 .map(drop),
             "星级已评定。",
@@ -373,4 +379,49 @@ pub(crate) async fn decide_star(
         _ => return Redirect::to("/review").into_response(),
     };
     after_action(&signed, result, notice, "/review")
+}
+
+/// The work waiting in the person's queues, for the home page: each queue's name and its
+/// count (`100+` past one page). A queue the person may not read is left out.
+pub(crate) async fn waiting(state: &AppState, signed: &Signed) -> Vec<(&'static str, String)> {
+    let count = |shown: usize, more: bool| {
+        if more {
+            format!("{shown}+")
+        } else {
+            shown.to_string()
+        }
+    };
+    let api = &state.api;
+    let mut waiting = Vec::new();
+    if let Ok(listed) = api
+        .service_records()
+        .list_service_records(api.request(
+            &signed.caller,
+            ListServiceRecordsRequest {
+                org_unit: signed.session.person.org_unit.clone(),
+                state: ServiceRecordState::Submitted as i32,
+                page_size: QUEUE_PAGE,
+                ..ListServiceRecordsRequest::default()
+            },
+        ))
+        .await
+    {
+        let listed = listed.into_inner();
+        waiting.push((
+            "服务记录",
+            count(
+                listed.service_records.len(),
+                !listed.next_page_token.is_empty(),
+            ),
+        ));
+    }
+    if let Ok(stars) = star_queue(state, signed, false).await {
+        waiting.push(("星级推荐", count(stars.len(), false)));
+    }
+    if let Ok(nominated) =
+        super::honours::list_commendations(state, signed, CommendationState::Nominated, "").await
+    {
+        waiting.push(("表彰评审", count(nominated.len(), false)));
+    }
+    waiting
 }

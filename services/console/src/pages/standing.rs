@@ -184,17 +184,24 @@ pub(crate) async fn standing(state: &AppState, signed: &Signed, volunteer: &str)
             Vec::new()
         }
     };
-    let commendations =
-        match super::honours::list_commendations(state, signed, CommendationState::Unspecified, volunteer)
-            .await
-        {
-            Ok(listed) => listed.iter().map(super::honours::commendation_row).collect(),
-            Err(failure) if failure.code == Some(tonic::Code::PermissionDenied) => Vec::new(),
-            Err(failure) => {
-                failures.push(failure.message);
-                Vec::new()
-            }
-        };
+    let commendations = match super::honours::list_commendations(
+        state,
+        signed,
+        CommendationState::Unspecified,
+        volunteer,
+    )
+    .await
+    {
+        Ok(listed) => listed
+            .iter()
+            .map(super::honours::commendation_row)
+            .collect(),
+        Err(failure) if failure.code == Some(tonic::Code::PermissionDenied) => Vec::new(),
+        Err(failure) => {
+            failures.push(failure.message);
+            Vec::new()
+        }
+    };
     let person = &signed.session.person;
     Standing {
         id: super::id_of(volunteer).to_string(),
@@ -219,11 +226,6 @@ pub(crate) async fn standing(state: &AppState, signed: &Signed, volunteer: &str)
 }
 
 impl Standing {
-    /// The message beside the nomination form's `field`.
-    pub fn error(&self, field: &str) -> &str {
-        self.refusal.for_field(field).unwrap_or("")
-    }
-
     /// The nomination's refusal, for the top of its form.
     pub fn summary(&self) -> String {
         self.refusal.summary(&["stars", "period"])
@@ -281,8 +283,14 @@ pub(crate) async fn nominate(
             &format!("/volunteers/{id}"),
         ),
         Err(status) => {
-            super::volunteers::volunteer_page(&state, &signed, &id, false, Some((form, status.into())))
-                .await
+            super::volunteers::volunteer_page(
+                &state,
+                &signed,
+                &id,
+                false,
+                Some((form, status.into())),
+            )
+            .await
         }
     }
 }

@@ -14,8 +14,7 @@ use serde::Deserialize;
 
 use super::org::UnitChoice;
 use super::{
-    Layout, Posted, Signed, after_action, error_page, id_of, render_refused,
-    valid_id,
+    Layout, Posted, Signed, after_action, error_page, id_of, noted, render_refused, valid_id,
 };
 use crate::AppState;
 use crate::api::Failure;
@@ -72,10 +71,6 @@ struct TrainingPage {
 }
 
 impl TrainingPage {
-    fn error(&self, field: &str) -> &str {
-        self.failure.for_field(field).unwrap_or("")
-    }
-
     fn summary(&self) -> String {
         self.failure.summary(&[
             "course.org_unit",
@@ -116,16 +111,16 @@ async fn training_page(
             },
         ))
         .await;
-    let (courses, next_page) = match listed {
-        Ok(listed) => {
+    let (courses, next_page) = noted(
+        listed.map(|listed| {
             let listed = listed.into_inner();
-            (listed.courses.iter().map(row).collect(), listed.next_page_token)
-        }
-        Err(status) => {
-            failures.push(Failure::from(status).message);
-            (Vec::new(), String::new())
-        }
-    };
+            (
+                listed.courses.iter().map(row).collect(),
+                listed.next_page_token,
+            )
+        }),
+        &mut failures,
+    );
     let units = super::org::unit_choices(state, signed, Tier::Unspecified).await;
     let refused = failure.code.is_some();
     render_refused(
@@ -154,7 +149,14 @@ pub(crate) async fn list(
     signed: Signed,
     Query(query): Query<ListQuery>,
 ) -> Response {
-    training_page(&state, &signed, &query.after, Posted::default(), Failure::default()).await
+    training_page(
+        &state,
+        &signed,
+        &query.after,
+        Posted::default(),
+        Failure::default(),
+    )
+    .await
 }
 
 /// `POST /training`: a new course.
@@ -166,9 +168,10 @@ pub(crate) async fn create(
     if let Err(refused) = form.check(&signed.session) {
         return refused.into_response();
     }
-    let Some(valid_days) = form.number("valid_days").or_else(|| {
-        form.get("valid_days").is_empty().then_some(0)
-    }) else {
+    let Some(valid_days) = form
+        .number("valid_days")
+        .or_else(|| form.get("valid_days").is_empty().then_some(0))
+    else {
         let failure = Failure::field("course.qualification_valid_days", "请填写天数");
         return training_page(&state, &signed, "", form, failure).await;
     };
@@ -228,10 +231,6 @@ struct CoursePage {
 }
 
 impl CoursePage {
-    fn error(&self, field: &str) -> &str {
-        self.failure.for_field(field).unwrap_or("")
-    }
-
     fn summary(&self) -> String {
         self.failure.summary(&[
             "training_session.start_time",
@@ -241,7 +240,9 @@ impl CoursePage {
     }
 
     fn chosen(&self, id: &str) -> bool {
-        self.form.all("volunteer", MEMBERS_SHOWN as usize).contains(&id)
+        self.form
+            .all("volunteer", MEMBERS_SHOWN as usize)
+            .contains(&id)
     }
 }
 

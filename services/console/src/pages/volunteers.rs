@@ -46,6 +46,7 @@ struct ListPage {
 struct Table {
     csrf: String,
     query: String,
+    filter: Filter,
     rows: Vec<Row>,
     next_page: String,
     failure: Failure,
@@ -61,11 +62,57 @@ pub(crate) struct SearchForm {
     q: String,
     #[serde(default)]
     after: String,
+    #[serde(flatten)]
+    filter: Filter,
 }
 
-async fn table(state: &AppState, signed: &Signed, query: &str, after: &str) -> Table {
+/// The register's filters beside the name: a status and a skill.
+#[derive(Deserialize, Default, Clone)]
+pub(crate) struct Filter {
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    skill: String,
+}
+
+impl Filter {
+    /// The statuses the filter offers, with the one chosen.
+    fn statuses(&self) -> Vec<(i32, &'static str, bool)> {
+        [
+            egret_proto::registry::v1::VolunteerStatus::Active,
+            egret_proto::registry::v1::VolunteerStatus::Inactive,
+            egret_proto::registry::v1::VolunteerStatus::Withdrawn,
+        ]
+        .into_iter()
+        .map(|status| {
+            let value = status as i32;
+            (
+                value,
+                labels::volunteer_status(value),
+                self.status == value.to_string(),
+            )
+        })
+        .collect()
+    }
+}
+
+async fn table(
+    state: &AppState,
+    signed: &Signed,
+    query: &str,
+    after: &str,
+    filter: Filter,
+) -> Table {
     let api = &state.api;
     let query: String = query.trim().chars().take(50).collect();
+    let filter = Filter {
+        status: filter
+            .status
+            .parse::<i32>()
+            .map(|status| status.to_string())
+            .unwrap_or_default(),
+        skill: filter.skill.trim().chars().take(50).collect(),
+    };
     let listed = api
         .volunteers()
         .list_volunteers(api.request(
@@ -73,6 +120,8 @@ async fn table(state: &AppState, signed: &Signed, query: &str, after: &str) -> T
             ListVolunteersRequest {
                 org_unit: signed.session.person.org_unit.clone(),
                 display_name_contains: query.clone(),
+                status: filter.status.parse().unwrap_or_default(),
+                skill: filter.skill.clone(),
                 page_size: VOLUNTEERS_PAGE,
                 page_token: after.chars().take(1024).collect(),
                 ..ListVolunteersRequest::default()
@@ -93,6 +142,7 @@ async fn table(state: &AppState, signed: &Signed, query: &str, after: &str) -> T
     Table {
         csrf: signed.session.csrf.clone(),
         query,
+        filter,
         rows,
         next_page,
         failure,
@@ -113,7 +163,7 @@ fn row(volunteer: &Volunteer) -> Row {
 
 /// `GET /volunteers`: the first page of the person's subtree.
 pub(crate) async fn list(State(state): State<AppState>, signed: Signed) -> Response {
-    let table = table(&state, &signed, "", "").await;
+    let table = table(&state, &signed, "", "", Filter::default()).await;
     render(&ListPage {
         layout: signed.layout("志愿者", "volunteers"),
         id_types: id_type_choices(),
@@ -132,7 +182,7 @@ pub(crate) async fn search(
     if let Err(refused) = check_csrf(&signed.session, &form.csrf) {
         return refused.into_response();
     }
-    let table = table(&state, &signed, &form.q, &form.after).await;
+    let table = table(&state, &signed, &form.q, &form.after, form.filter).await;
     if headers.contains_key("hx-request") {
         return render(&table);
     }
@@ -201,11 +251,6 @@ impl NewPage {
             "volunteer.skills",
         ])
     }
-
-    /// The Chinese message for the field `name` names, or empty.
-    fn error(&self, name: &str) -> &str {
-        self.failure.for_field(name).unwrap_or("")
-    }
 }
 
 /// The query of the registration form: the team to register into.
@@ -263,9 +308,8 @@ async fn new_page(
 impl NewVolunteer {
     /// The record the form describes; a malformed date is refused before any call.
     pub(crate) fn volunteer(&self) -> Result<Volunteer, Failure> {
-        let birth_date = super::org::parse_date_input(&self.birth_date).map_err(|()| {
-            Failure::field("volunteer.birth_date", "日期格式应为 年-月-日。")
-        })?;
+        let birth_date = super::org::parse_date_input(&self.birth_date)
+            .map_err(|()| Failure::field("volunteer.birth_date", "日期格式应为 年-月-日。"))?;
         let skills = self
             .skills
             .split(['，', ',', '、'])
@@ -448,25 +492,28 @@ pub(crate) async fn volunteer_page(
     }
     let standing = standing.render().unwrap_or_default();
     let flash = signed.session.take_flash();
-    super::render_refused(&VolunteerPage {
-        layout: signed.layout(&volunteer.display_name, "volunteers"),
-        standing,
-        notice: flash.notice,
-        failures: flash.failures,
-        certificates,
-        certificates_failure,
-        request_id: uuid::Uuid::new_v4().to_string(),
-        id: id.to_string(),
-        id_type: labels::id_type(volunteer.id_type),
-        gender: labels::gender(volunteer.gender),
-        status: labels::volunteer_status(volunteer.status),
-        birth_date: labels::date(volunteer.birth_date.as_ref()),
-        volunteer,
-        revealed: reveal,
-        can_reveal: signed.session.person.is_staff(),
-        memberships: rows,
-        failure,
-    }, refused_status)
+    super::render_refused(
+        &VolunteerPage {
+            layout: signed.layout(&volunteer.display_name, "volunteers"),
+            standing,
+            notice: flash.notice,
+            failures: flash.failures,
+            certificates,
+            certificates_failure,
+            request_id: uuid::Uuid::new_v4().to_string(),
+            id: id.to_string(),
+            id_type: labels::id_type(volunteer.id_type),
+            gender: labels::gender(volunteer.gender),
+            status: labels::volunteer_status(volunteer.status),
+            birth_date: labels::date(volunteer.birth_date.as_ref()),
+            volunteer,
+            revealed: reveal,
+            can_reveal: signed.session.person.is_staff(),
+            memberships: rows,
+            failure,
+        },
+        refused_status,
+    )
 }
 
 /// `GET /volunteers/{id}`: masked.
@@ -536,7 +583,7 @@ pub(crate) async fn lookup(
             Redirect::to(&format!("/volunteers/{}", id_of(&volunteer.name))).into_response()
         }
         Err(status) => {
-            let mut table = table(&state, &signed, "", "").await;
+            let mut table = table(&state, &signed, "", "", Filter::default()).await;
             table.lookup_failure = Failure::from(status);
             super::render_refused(
                 &ListPage {

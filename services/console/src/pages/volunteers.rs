@@ -124,7 +124,6 @@ async fn table(
                 skill: filter.skill.clone(),
                 page_size: VOLUNTEERS_PAGE,
                 page_token: after.chars().take(1024).collect(),
-                ..ListVolunteersRequest::default()
             },
         ))
         .await;

@@ -1042,6 +1042,15 @@ def statistics_with_a_chart_and_downloads(browser: Browser) -> None:
     try:
         page = journey.page
         sign_in(page, "admin", ADMIN_PASSWORD)
+        # The home page's hours month by month, this month last, with the chart beside.
+        months = page.get_by_role("region", name="每月服务时长")
+        expect(months.locator("tbody tr")).to_have_count(12)
+        this_month = time.strftime("%Y-%m", time.gmtime(time.time() + 8 * 3600))
+        expect(months.locator("tbody tr").last).to_contain_text(this_month)
+        chart = months.get_by_role("img")
+        page.wait_for_load_state("networkidle")
+        assert chart.evaluate("img => img.naturalWidth") > 0, "the monthly chart did not load"
+        accessible(page, "the home page with its months")
         page.get_by_role("link", name="统计", exact=True).click()
         accessible(page, "the statistics form")
         page.get_by_label("指标").select_option(label="服务记录数")

@@ -1,11 +1,15 @@
-//! 首页: the figures of the person's own subtree, progress against the targets, and work
-//! waiting.
+//! 首页: the figures of the person's own subtree, progress against the targets, its
+//! approved hours month by month (the reporting service's chart beside the figures), and
+//! work waiting.
 
 use askama::Template;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
+use egret_proto::common::v1::Date;
 use egret_proto::registry::v1::{JoinApplicationState, ListJoinApplicationsRequest};
-use egret_proto::reporting::v1::{GetOverviewRequest, GetTargetProgressRequest};
+use egret_proto::reporting::v1::{
+    GetMonthlySeriesRequest, GetOverviewRequest, GetTargetProgressRequest, Metric,
+};
 
 use super::{Layout, Signed, render};
 use crate::AppState;
@@ -21,8 +25,25 @@ struct HomePage {
     unit: String,
     figures: Vec<Figure>,
     progress: Vec<Progress>,
+    /// Approved hours of each of the last twelve months, oldest first.
+    months: Vec<(String, String)>,
+    /// The first day of the months shown (`2026-01-01`), for the chart's address.
+    months_start: String,
     waiting: Vec<Waiting>,
     failures: Vec<String>,
+}
+
+/// Months the home page shows hours for.
+const MONTHS_SHOWN: i32 = 12;
+
+/// The first day of the month `MONTHS_SHOWN - 1` months before `today`'s.
+fn months_start(today: &Date) -> Date {
+    let months = today.year * 12 + (today.month - 1) - (MONTHS_SHOWN - 1);
+    Date {
+        year: months.div_euclid(12),
+        month: months.rem_euclid(12) + 1,
+        day: 1,
+    }
 }
 
 struct Figure {
@@ -51,6 +72,8 @@ pub(crate) async fn show(State(state): State<AppState>, signed: Signed) -> Respo
     let mut figures = Vec::new();
     let mut progress = Vec::new();
     let mut waiting = Vec::new();
+    let mut months = Vec::new();
+    let mut months_start_text = String::new();
     let is_volunteer_only = !person.is_staff()
         && !person.has(egret_proto::gateway::v1::AccountRole::TeamLeader)
         && !person.has(egret_proto::gateway::v1::AccountRole::Viewer);
@@ -97,6 +120,36 @@ pub(crate) async fn show(State(state): State<AppState>, signed: Signed) -> Respo
                         value: overview.trained_volunteers.to_string(),
                     },
                 ];
+            }
+            Err(status) => failures.push(Failure::from(status).message),
+        }
+        let today = egret_runtime::wire::today();
+        let start = months_start(&Date {
+            year: today.year,
+            month: today.month as i32,
+            day: today.day as i32,
+        });
+        months_start_text = format!("{:04}-{:02}-01", start.year, start.month);
+        let series = api
+            .statistics()
+            .get_monthly_series(api.request(
+                &signed.caller,
+                GetMonthlySeriesRequest {
+                    org_unit: person.org_unit.clone(),
+                    metric: Metric::ApprovedMinutes as i32,
+                    start_date: Some(start),
+                    ..GetMonthlySeriesRequest::default()
+                },
+            ))
+            .await;
+        match series {
+            Ok(series) => {
+                months = series
+                    .into_inner()
+                    .points
+                    .into_iter()
+                    .map(|point| (point.month, crate::labels::hours(point.value)))
+                    .collect();
             }
             Err(status) => failures.push(Failure::from(status).message),
         }
@@ -180,7 +233,33 @@ pub(crate) async fn show(State(state): State<AppState>, signed: Signed) -> Respo
         unit,
         figures,
         progress,
+        months,
+        months_start: months_start_text,
         waiting,
         failures,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn twelve_months_end_with_this_one() {
+        for ((year, month), (start_year, start_month)) in [
+            ((2026, 12), (2026, 1)),
+            ((2026, 1), (2025, 2)),
+            ((2026, 11), (2025, 12)),
+        ] {
+            let start = months_start(&Date {
+                year,
+                month,
+                day: 15,
+            });
+            assert_eq!(
+                (start.year, start.month, start.day),
+                (start_year, start_month, 1)
+            );
+        }
+    }
 }

@@ -316,6 +316,17 @@ enum_labels!(
     }
 );
 
+/// The options of a select: each enumeration value with its label, in the order given.
+pub fn choices<T: Copy + Into<i32>>(
+    values: &[T],
+    label: fn(i32) -> &'static str,
+) -> Vec<(i32, &'static str)> {
+    values
+        .iter()
+        .map(|value| ((*value).into(), label((*value).into())))
+        .collect()
+}
+
 /// Fen as yuan with two decimals: `12345` → `123.45`.
 pub fn yuan(fen: i64) -> String {
     format!("{}.{:02}", fen / 100, (fen % 100).abs())

@@ -178,16 +178,6 @@ pub(crate) struct ListQuery {
     state: i32,
 }
 
-fn choices<T: Copy + Into<i32>>(
-    values: &[T],
-    label: fn(i32) -> &'static str,
-) -> Vec<(i32, &'static str)> {
-    values
-        .iter()
-        .map(|value| ((*value).into(), label((*value).into())))
-        .collect()
-}
-
 async fn honours_page(
     state: &AppState,
     signed: &Signed,
@@ -232,11 +222,11 @@ async fn honours_page(
             honours,
             commendations,
             state: shown as i32,
-            states: choices(&STATES, labels::commendation_state),
+            states: labels::choices(&STATES, labels::commendation_state),
             units,
-            categories: choices(&CATEGORIES, labels::honour_category),
-            levels: choices(&LEVELS, labels::team_level),
-            kinds: choices(&KINDS, labels::recipient_kind),
+            categories: labels::choices(&CATEGORIES, labels::honour_category),
+            levels: labels::choices(&LEVELS, labels::team_level),
+            kinds: labels::choices(&KINDS, labels::recipient_kind),
             request_id: form.request_id_or_new(),
             form,
             notice: flash.notice,

@@ -150,16 +150,10 @@ async fn projects_page(
             layout: signed.layout("项目", "projects"),
             projects,
             status,
-            statuses: STATUSES
-                .iter()
-                .map(|status| (*status as i32, labels::project_status(*status as i32)))
-                .collect(),
+            statuses: labels::choices(&STATUSES, labels::project_status),
             next_page,
             units,
-            funding: FUNDING
-                .iter()
-                .map(|source| (*source as i32, labels::funding_source(*source as i32)))
-                .collect(),
+            funding: labels::choices(&FUNDING, labels::funding_source),
             request_id: form.request_id_or_new(),
             form,
             notice: flash.notice,

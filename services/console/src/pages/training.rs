@@ -129,10 +129,7 @@ async fn training_page(
             courses,
             next_page,
             units,
-            kinds: KINDS
-                .iter()
-                .map(|kind| (*kind as i32, labels::course_kind(*kind as i32)))
-                .collect(),
+            kinds: labels::choices(&KINDS, labels::course_kind),
             request_id: form.request_id_or_new(),
             form,
             notice: flash.notice,

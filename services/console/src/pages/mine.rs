@@ -6,8 +6,8 @@ use axum::Form;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use egret_proto::activity::v1::{
-    ActivityState, CheckInRequest, CheckOutRequest, CreateSignUpRequest, GetVolunteerHoursRequest,
-    ListActivitiesRequest, ListSignUpsRequest, SignUp,
+    ActivityState, CheckInRequest, CheckOutRequest, CreateSignUpRequest, ListActivitiesRequest,
+    ListSignUpsRequest, SignUp,
 };
 use egret_proto::registry::v1::GetVolunteerRequest;
 use http::StatusCode;
@@ -87,26 +87,6 @@ pub(crate) async fn show(State(state): State<AppState>, signed: Signed) -> Respo
         Ok(record) => record,
         Err(status) => return error_page(&status.into(), Some(&signed)),
     };
-    let hours = api
-        .service_records()
-        .get_volunteer_hours(api.request(
-            caller,
-            GetVolunteerHoursRequest {
-                volunteer: volunteer.clone(),
-                ..GetVolunteerHoursRequest::default()
-            },
-        ))
-        .await;
-    let (minutes, records) = match hours {
-        Ok(hours) => {
-            let hours = hours.into_inner();
-            (hours.approved_minutes, hours.record_count)
-        }
-        Err(status) => {
-            failures.push(Failure::from(status).message);
-            (0, 0)
-        }
-    };
     let sign_ups = api
         .sign_ups()
         .list_sign_ups(api.request(
@@ -173,8 +153,10 @@ pub(crate) async fn show(State(state): State<AppState>, signed: Signed) -> Respo
             Ok(rows) => (rows, String::new()),
             Err(failure) => (Vec::new(), failure.message),
         };
+    // Her hours come from the standing's one read; the page shows them above it.
     let mut standing = super::standing::standing(&state, &signed, &volunteer).await;
     standing.show_hours = false;
+    let (minutes, records) = (standing.minutes, standing.records);
     let standing = standing.render().unwrap_or_default();
     render(&MinePage {
         layout: signed.layout("我的", "mine"),

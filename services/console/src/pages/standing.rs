@@ -45,6 +45,7 @@ pub(crate) struct Standing {
     /// Whether the section shows the hours (her own page shows them above it).
     pub show_hours: bool,
     pub hours: String,
+    pub minutes: i64,
     pub records: i64,
     /// The stars she holds now.
     pub stars_held: i32,
@@ -208,6 +209,7 @@ pub(crate) async fn standing(state: &AppState, signed: &Signed, volunteer: &str)
         csrf: signed.session.csrf.clone(),
         show_hours: true,
         hours: labels::hours(minutes),
+        minutes,
         records,
         stars_held,
         stars_qualified,

@@ -311,13 +311,13 @@ def staff_register_a_team_and_a_volunteer(browser: Browser) -> None:
 
         # The register, searched by name without the name entering a URL.
         page.get_by_role("link", name="志愿者", exact=True).click()
-        page.get_by_label("按姓名查找").fill("美华")
+        page.get_by_label("按姓名或编号查找").fill("美华")
         expect(page.locator("#volunteer-table")).to_contain_text(VOLUNTEER_NAME)
-        page.get_by_label("按姓名查找").fill("无此人")
+        page.get_by_label("按姓名或编号查找").fill("无此人")
         expect(page.locator("#volunteer-table")).to_contain_text("没有找到志愿者")
         assert "美华" not in page.url
         # Filtered by status.
-        page.get_by_label("按姓名查找").fill("")
+        page.get_by_label("按姓名或编号查找").fill("")
         page.get_by_label("状态").select_option(label="已退出")
         expect(page.locator("#volunteer-table")).to_contain_text("没有找到志愿者")
         page.get_by_label("状态").select_option(label="在册")
@@ -352,7 +352,7 @@ def another_district_sees_none(browser: Browser) -> None:
         )
         page.get_by_role("link", name="志愿者", exact=True).click()
         expect(page.locator("#volunteer-table")).to_contain_text("没有找到志愿者")
-        page.get_by_label("按姓名查找").fill("美华")
+        page.get_by_label("按姓名或编号查找").fill("美华")
         expect(page.locator("#volunteer-table")).to_contain_text("没有找到志愿者")
         # Her ID number finds nothing for another district, as a number never registered.
         page.get_by_text("按证件号码查找（工作人员）").click()
@@ -931,6 +931,89 @@ def a_woman_registers_herself(browser: Browser) -> None:
     joining.close()
 
 
+def column(page: Page, table: str, index: int) -> list[str]:
+    """The texts of one column of a table's body."""
+    return [
+        cell.strip()
+        for cell in page.locator(f"{table} tbody tr").evaluate_all(
+            f"rows => rows.map(row => row.cells[{index}].innerText)"
+        )
+    ]
+
+
+def lists_sorted_by_column_and_searched_by_number(browser: Browser) -> None:
+    journey = Journey(browser, "sorted-lists", DESKTOP)
+    try:
+        page = journey.page
+        sign_in(page, "admin", ADMIN_PASSWORD)
+
+        # The register: a number typed into the search finds her, and only her.
+        page.get_by_role("link", name="志愿者", exact=True).click()
+        table = page.locator("#volunteer-table")
+        expect(table.locator("tbody tr")).not_to_have_count(0)
+        numbers = column(page, "#volunteer-table", 0)
+        assert len(numbers) >= 2, f"the register holds {numbers}"
+        wanted = numbers[-1]
+        page.get_by_label("按姓名或编号查找").fill(wanted)
+        expect(table.locator("tbody tr")).to_have_count(1)
+        expect(table.locator("tbody tr").first.locator("td").first).to_have_text(wanted)
+        page.get_by_label("按姓名或编号查找").fill(wanted + "9")
+        expect(table).to_contain_text("没有找到志愿者")
+        page.get_by_label("按姓名或编号查找").fill("")
+        expect(table.locator("tbody tr")).to_have_count(len(numbers))
+
+        # Sorted by a header: ascending, then descending; the order holds while the
+        # filters change, and reads as such to a screen reader.
+        name_header = table.locator("th", has=page.get_by_role("button", name="姓名"))
+        table.get_by_role("button", name="姓名").click()
+        expect(name_header).to_have_attribute("aria-sort", "ascending")
+        names = column(page, "#volunteer-table", 1)
+        assert names == sorted(names), f"ascending: {names}"
+        table.get_by_role("button", name="姓名").click()
+        expect(name_header).to_have_attribute("aria-sort", "descending")
+        names = column(page, "#volunteer-table", 1)
+        assert names == sorted(names, reverse=True), f"descending: {names}"
+        page.get_by_label("状态").select_option(label="在册")
+        expect(page.locator("#volunteer-table th[aria-sort=descending]")).to_have_count(1)
+        names = column(page, "#volunteer-table", 1)
+        assert names == sorted(names, reverse=True), f"filtered: {names}"
+        table.get_by_role("button", name="编号").click()
+        expect(page.locator("#volunteer-table th[aria-sort=ascending]")).to_contain_text("编号")
+        numbers = column(page, "#volunteer-table", 0)
+        assert numbers == sorted(numbers), f"by number: {numbers}"
+        accessible(page, "the sorted register")
+        journey.screenshot("register-sorted")
+
+        # Lists read with GET sort by links, kept by their tabs.
+        page.get_by_role("link", name="活动", exact=True).click()
+        page.locator("thead").get_by_role("link", name="开始").click()
+        expect(page.locator("th[aria-sort=ascending]")).to_contain_text("开始")
+        assert "sort=start_time" in page.url, page.url
+        page.locator("thead").get_by_role("link", name="开始").click()
+        expect(page.locator("th[aria-sort=descending]")).to_contain_text("开始")
+        page.get_by_role("link", name="已完成", exact=True).click()
+        expect(page.locator("th[aria-sort=descending]")).to_contain_text("开始")
+        accessible(page, "the sorted activities")
+
+        page.get_by_role("link", name="项目", exact=True).click()
+        page.locator("thead").get_by_role("link", name="预算（元）").click()
+        expect(page.locator("th[aria-sort=ascending]")).to_contain_text("预算")
+        budgets = [float(budget) for budget in column(page, "main table", 3)]
+        assert budgets == sorted(budgets), f"budgets: {budgets}"
+
+        page.get_by_role("link", name="账户", exact=True).click()
+        page.locator("thead").get_by_role("link", name="用户名").click()
+        page.locator("thead").get_by_role("link", name="用户名").click()
+        expect(page.locator("th[aria-sort=descending]")).to_contain_text("用户名")
+        usernames = column(page, "main table", 0)
+        assert len(usernames) >= 2 and usernames == sorted(usernames, reverse=True), usernames
+        accessible(page, "the sorted accounts")
+    except Exception:
+        journey.screenshot("failure")
+        raise
+    journey.close()
+
+
 def a_unit_suspended_resumed_and_merged(browser: Browser) -> None:
     journey = Journey(browser, "unit-status", DESKTOP)
     try:
@@ -1097,6 +1180,7 @@ JOURNEYS = [
     projects_training_and_insurance,
     honours_stars_and_points,
     a_woman_registers_herself,
+    lists_sorted_by_column_and_searched_by_number,
     a_unit_suspended_resumed_and_merged,
     statistics_with_a_chart_and_downloads,
     annual_report_from_team_to_approval,

@@ -307,6 +307,51 @@ async fn people_sign_in_and_admins_manage_accounts(app: TestApp) {
         !everyone.next_page_token.is_empty(),
         "two accounts, pages of one"
     );
+    // By username unless asked otherwise; descending reverses it, page by page.
+    let mut orders = Vec::new();
+    for order_by in ["", "username desc", "display_name"] {
+        let mut usernames = Vec::new();
+        let mut page_token = String::new();
+        loop {
+            let page = app
+                .accounts(&admin)
+                .list_accounts(pb::ListAccountsRequest {
+                    page_size: 1,
+                    page_token,
+                    order_by: order_by.to_string(),
+                    ..Default::default()
+                })
+                .await
+                .unwrap_or_else(|status| panic!("listing by {order_by:?}: {status:?}"))
+                .into_inner();
+            usernames.extend(page.accounts.into_iter().map(|account| account.username));
+            if page.next_page_token.is_empty() {
+                break;
+            }
+            page_token = page.next_page_token;
+        }
+        orders.push(usernames);
+    }
+    let mut by_username = orders[0].clone();
+    by_username.sort();
+    assert_eq!(orders[0], by_username);
+    assert!(orders[0].len() >= 2, "{orders:?}");
+    let mut descending = orders[1].clone();
+    descending.reverse();
+    assert_eq!(descending, orders[0]);
+    check(
+        &Refusal {
+            case: "an order by a field accounts do not sort by",
+            code: Code::InvalidArgument,
+            fields: &["order_by"],
+        },
+        app.accounts(&admin)
+            .list_accounts(pb::ListAccountsRequest {
+                order_by: "password_hash".to_string(),
+                ..Default::default()
+            })
+            .await,
+    );
 
     // Disabled, it cannot sign in; enabled again, it can; a reset needs a new password.
     app.accounts(&team_admin)

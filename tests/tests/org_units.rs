@@ -675,6 +675,64 @@ async fn list_pages_and_filters_by_name(app: TestApp) {
     );
     assert_invalid(&status, "page_token");
 
+    // Sorted by name, page by page: code point order ("A" < "百" < "第"), ties by id;
+    // descending reverses it; a token belongs to its order.
+    let by_name = |order_by: &str| pb::ListOrgUnitsRequest {
+        ancestor: app.root.clone(),
+        children_only: true,
+        page_size: 2,
+        order_by: order_by.to_string(),
+        ..Default::default()
+    };
+    let mut expected = vec![
+        "ABC社区站".to_string(),
+        "百分之百_队".to_string(),
+        "第0服务队".to_string(),
+        "第1服务队".to_string(),
+        "第2服务队".to_string(),
+        "第3服务队".to_string(),
+        "第4服务队".to_string(),
+    ];
+    for order_by in ["display_name", "display_name desc"] {
+        let mut names = Vec::new();
+        let mut token = String::new();
+        loop {
+            let response = app
+                .org_units(&admin)
+                .list_org_units(pb::ListOrgUnitsRequest {
+                    page_token: token.clone(),
+                    ..by_name(order_by)
+                })
+                .await
+                .unwrap_or_else(|status| panic!("listing by {order_by}: {status:?}"))
+                .into_inner();
+            names.extend(response.org_units.into_iter().map(|unit| unit.display_name));
+            if response.next_page_token.is_empty() {
+                break;
+            }
+            token = response.next_page_token;
+        }
+        assert_eq!(names, expected, "{order_by}");
+        expected.reverse();
+    }
+    let first = app
+        .org_units(&admin)
+        .list_org_units(by_name("display_name"))
+        .await
+        .expect("lists")
+        .into_inner();
+    let status = failure(
+        app.org_units(&admin)
+            .list_org_units(pb::ListOrgUnitsRequest {
+                page_token: first.next_page_token,
+                ..by_name("create_time")
+            })
+            .await,
+    );
+    assert_invalid(&status, "page_token");
+    let status = failure(app.org_units(&admin).list_org_units(by_name("tier")).await);
+    assert_invalid(&status, "order_by");
+
     for (text, expected) in [
         ("%", 0),
         ("_", 1),

@@ -21,6 +21,7 @@ both_backends!(
     concurrent_retries_create_one_project,
     retry_after_the_unit_was_suspended,
     list_projects_by_subtree_filters_and_pages,
+    projects_and_activities_sort_by_field,
     update_project_fields_by_mask,
     status_changes_follow_the_lifecycle,
     bad_input_names_the_field_and_writes_nothing,
@@ -978,6 +979,208 @@ async fn list_projects_by_subtree_filters_and_pages(app: TestApp) {
             .collect::<Vec<_>>(),
         p(&[2, 3])
     );
+    app.stop().await;
+}
+
+/// The names of `items` in the order of `key`, ties by name (the id), reversed when
+/// `descending`: the order a sorted listing gives.
+fn in_order<T, K: Ord>(
+    items: &[T],
+    name: impl Fn(&T) -> String,
+    key: impl Fn(&T) -> K,
+    descending: bool,
+) -> Vec<String> {
+    let mut keyed: Vec<(K, String)> = items.iter().map(|item| (key(item), name(item))).collect();
+    keyed.sort();
+    if descending {
+        keyed.reverse();
+    }
+    keyed.into_iter().map(|(_, name)| name).collect()
+}
+
+async fn projects_and_activities_sort_by_field(app: TestApp) {
+    let admin = app.admin();
+    let team = app
+        .create_unit(&admin, &app.root, registry::Tier::Team, "思明区")
+        .await;
+    let leader = app.token(&team.name, &[Role::TeamLeader]);
+    let mut projects = Vec::new();
+    for (display_name, budget_fen, month) in [
+        ("乙项目", 300, 5),
+        ("甲项目", 100, 3),
+        ("丙项目", 200, 4),
+        ("甲项目", 100, 6),
+    ] {
+        let mut input = project_input(&team.name);
+        input.display_name = display_name.to_string();
+        input.budget_fen = budget_fen;
+        input.start_date = date(2027, month, 1);
+        projects.push(
+            create(&app, &admin, input, "")
+                .await
+                .unwrap_or_else(|status| panic!("creating {display_name}: {status:?}")),
+        );
+    }
+    let name = |project: &pb::Project| project.name.clone();
+    let start = |project: &pb::Project| {
+        let date = project.start_date.unwrap_or_default();
+        (date.year, date.month, date.day)
+    };
+    struct TestCase {
+        order_by: &'static str,
+        expected: Vec<String>,
+    }
+    let cases = [
+        TestCase {
+            order_by: "",
+            expected: projects.iter().map(name).collect(),
+        },
+        TestCase {
+            order_by: "display_name",
+            expected: in_order(
+                &projects,
+                name,
+                |project| project.display_name.clone(),
+                false,
+            ),
+        },
+        TestCase {
+            order_by: "display_name desc",
+            expected: in_order(
+                &projects,
+                name,
+                |project| project.display_name.clone(),
+                true,
+            ),
+        },
+        TestCase {
+            order_by: "budget desc",
+            expected: in_order(&projects, name, |project| project.budget_fen, true),
+        },
+        TestCase {
+            order_by: "start_date",
+            expected: in_order(&projects, name, start, false),
+        },
+    ];
+    for case in &cases {
+        let listed = listed(
+            &app,
+            &leader,
+            pb::ListProjectsRequest {
+                page_size: 1,
+                order_by: case.order_by.to_string(),
+                ..Default::default()
+            },
+        )
+        .await;
+        assert_eq!(listed, case.expected, "order_by {:?}", case.order_by);
+    }
+    // Code point order: 丙 (U+4E19) before 乙 (U+4E59) before 甲 (U+7532).
+    let first = list_page(
+        &app,
+        &leader,
+        pb::ListProjectsRequest {
+            page_size: 1,
+            order_by: "display_name".to_string(),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("first page");
+    assert_eq!(first.projects[0].display_name, "丙项目");
+    // A token belongs to its order.
+    let status = list_page(
+        &app,
+        &leader,
+        pb::ListProjectsRequest {
+            page_size: 1,
+            order_by: "budget".to_string(),
+            page_token: first.next_page_token,
+            ..Default::default()
+        },
+    )
+    .await
+    .expect_err("token of another order");
+    assert_eq!(violated_fields(&status), ["page_token"]);
+    for order_by in ["funding_source", "budget upwards", "budget, display_name"] {
+        let status = list_page(
+            &app,
+            &leader,
+            pb::ListProjectsRequest {
+                order_by: order_by.to_string(),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect_err("unknown order");
+        assert_eq!(violated_fields(&status), ["order_by"], "{order_by:?}");
+        assert!(chinese_message(&status).is_some_and(|message| message.contains("排序")));
+    }
+
+    let mut activities = Vec::new();
+    for (display_name, start_hours) in [("探访空巢老人", 30), ("义诊", 10), ("垃圾分类宣传", 20)]
+    {
+        activities.push(
+            app.create_activity(&leader, &team.name, display_name, start_hours)
+                .await,
+        );
+    }
+    let name = |activity: &pb::Activity| activity.name.clone();
+    let starts = |activity: &pb::Activity| {
+        let time = activity.start_time.unwrap_or_default();
+        (time.seconds, time.nanos)
+    };
+    let cases = [
+        TestCase {
+            order_by: "start_time",
+            expected: in_order(&activities, name, starts, false),
+        },
+        TestCase {
+            order_by: "start_time desc",
+            expected: in_order(&activities, name, starts, true),
+        },
+        TestCase {
+            order_by: "display_name",
+            expected: in_order(
+                &activities,
+                name,
+                |activity| activity.display_name.clone(),
+                false,
+            ),
+        },
+    ];
+    for case in &cases {
+        let mut listed = Vec::new();
+        let mut page_token = String::new();
+        loop {
+            let page = app
+                .activities(&leader)
+                .list_activities(pb::ListActivitiesRequest {
+                    page_size: 2,
+                    page_token,
+                    order_by: case.order_by.to_string(),
+                    ..Default::default()
+                })
+                .await
+                .unwrap_or_else(|status| panic!("listing by {:?}: {status:?}", case.order_by))
+                .into_inner();
+            listed.extend(page.activities.into_iter().map(|activity| activity.name));
+            if page.next_page_token.is_empty() {
+                break;
+            }
+            page_token = page.next_page_token;
+        }
+        assert_eq!(listed, case.expected, "order_by {:?}", case.order_by);
+    }
+    let status = app
+        .activities(&leader)
+        .list_activities(pb::ListActivitiesRequest {
+            order_by: "state".to_string(),
+            ..Default::default()
+        })
+        .await
+        .expect_err("unknown order");
+    assert_eq!(violated_fields(&status), ["order_by"]);
     app.stop().await;
 }
 

@@ -1568,6 +1568,28 @@ async fn invalid_list_requests_name_each_field(app: TestApp) {
             },
             vec!["status", "display_name_contains"],
         ),
+        (
+            pb::ListVolunteersRequest {
+                order_by: "phone".to_string(),
+                ..Default::default()
+            },
+            vec!["order_by"],
+        ),
+        (
+            pb::ListVolunteersRequest {
+                order_by: "display_name, create_time".to_string(),
+                ..Default::default()
+            },
+            vec!["order_by"],
+        ),
+        (
+            pb::ListVolunteersRequest {
+                order_by: "display_name sideways".to_string(),
+                volunteer_number: "号".repeat(65),
+                ..Default::default()
+            },
+            vec!["order_by", "volunteer_number"],
+        ),
     ];
     for (request, fields) in cases {
         let status = client
@@ -2279,6 +2301,11 @@ async fn page_token_is_bound_to_filters(app: TestApp) {
             org_unit: team.name.clone(),
             ..Default::default()
         },
+        pb::ListVolunteersRequest {
+            skill: "急救".to_string(),
+            order_by: "display_name".to_string(),
+            ..Default::default()
+        },
     ] {
         let status = client
             .list_volunteers(pb::ListVolunteersRequest {
@@ -2680,6 +2707,20 @@ impl RegistryBeside {
 type Page = (Vec<String>, String);
 
 /// Every page `request` lists through `channel` as `token`'s principal.
+/// `volunteers` in the order of `key`, ties by id, as a sorted listing gives them.
+fn sorted<'a>(
+    volunteers: &[&'a pb::Volunteer],
+    key: impl Fn(&pb::Volunteer) -> String,
+    descending: bool,
+) -> Vec<&'a pb::Volunteer> {
+    let mut sorted = volunteers.to_vec();
+    sorted.sort_by_cached_key(|volunteer| (key(volunteer), volunteer.name.clone()));
+    if descending {
+        sorted.reverse();
+    }
+    sorted
+}
+
 async fn pages_through(
     channel: &Channel,
     token: &str,
@@ -2970,6 +3011,102 @@ async fn listing_plans_give_the_same_pages(app: TestApp) {
                 ..request(&district, 2)
             },
             vec![&in_squad, &inactive, &registered_only, &outsider],
+        ),
+        (
+            "the whole tree by name",
+            &admin,
+            pb::ListVolunteersRequest {
+                order_by: "display_name".to_string(),
+                page_size: 7,
+                ..Default::default()
+            },
+            sorted(&everyone, |volunteer| volunteer.display_name.clone(), false),
+        ),
+        (
+            "the district by name, descending, filtered",
+            &admin,
+            pb::ListVolunteersRequest {
+                display_name_contains: "志愿者3".to_string(),
+                order_by: "display_name desc".to_string(),
+                ..request(&district, 4)
+            },
+            sorted(
+                &everyone
+                    .iter()
+                    .copied()
+                    .filter(|volunteer| volunteer.display_name.contains("志愿者3"))
+                    .collect::<Vec<_>>(),
+                |volunteer| volunteer.display_name.clone(),
+                true,
+            ),
+        ),
+        (
+            "the big team by number, descending",
+            &admin,
+            pb::ListVolunteersRequest {
+                order_by: "volunteer_number desc".to_string(),
+                ..request(&big, 5)
+            },
+            sorted(
+                &big_team,
+                |volunteer| volunteer.volunteer_number.clone(),
+                true,
+            ),
+        ),
+        (
+            "the small team, newest first",
+            &leader,
+            pb::ListVolunteersRequest {
+                page_size: 2,
+                order_by: "create_time desc".to_string(),
+                ..Default::default()
+            },
+            sorted(
+                &[
+                    &counsellor,
+                    &member_elsewhere,
+                    &in_squad,
+                    &inactive,
+                    &registered_only,
+                ],
+                |volunteer| {
+                    let time = volunteer
+                        .metadata
+                        .as_ref()
+                        .and_then(|metadata| metadata.create_time)
+                        .unwrap_or_default();
+                    format!("{:020}{:09}", time.seconds, time.nanos / 1000 * 1000)
+                },
+                true,
+            ),
+        ),
+        (
+            "the small team by one's number",
+            &admin,
+            pb::ListVolunteersRequest {
+                volunteer_number: in_squad.volunteer_number.clone(),
+                ..request(&small, 50)
+            },
+            vec![&in_squad],
+        ),
+        (
+            "the small team by the number of one outside it",
+            &admin,
+            pb::ListVolunteersRequest {
+                volunteer_number: outsider.volunteer_number.clone(),
+                ..request(&small, 50)
+            },
+            vec![],
+        ),
+        (
+            "the whole tree by a number and name that disagree",
+            &admin,
+            pb::ListVolunteersRequest {
+                volunteer_number: outsider.volunteer_number.clone(),
+                display_name_contains: "林".to_string(),
+                ..Default::default()
+            },
+            vec![],
         ),
     ];
     for (case, token, request, expected) in &cases {

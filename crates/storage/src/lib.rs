@@ -10,6 +10,7 @@
 
 pub mod changelog;
 mod error;
+pub mod ordering;
 pub mod rows;
 pub mod testing;
 
@@ -27,6 +28,7 @@ use sqlx::{Any, AnyPool, Executor, Transaction};
 
 pub use changelog::{ChangeDraft, FieldChange, Operation, StoredChange};
 pub use error::convert_sqlx_err;
+pub use ordering::{Ordering, SortField, SortKind};
 
 /// Migrations of the tables every service has (change log, idempotency keys). Versions
 /// below 100; each service numbers its own from 100 up.

@@ -471,14 +471,21 @@ async fn account_command(
         AccountCommand::List(_) => {
             let mut lines = Vec::new();
             let mut after: Option<String> = None;
+            let by_username = egret_storage::Ordering::parse("username", &store::SORT_FIELDS)
+                .map_err(|violation| anyhow::anyhow!("{}", violation.reason.en))?;
             loop {
-                let page =
-                    store::list_subtree(accounts.database().reader(), "/", after.as_deref(), 500)
-                        .await
-                        .map_err(|error| anyhow::anyhow!("{error}"))?;
-                let Some(last) = page.last() else { break };
-                after = Some(last.username.clone());
-                lines.extend(page.iter().map(shown));
+                let page = store::list_subtree(
+                    accounts.database().reader(),
+                    "/",
+                    by_username,
+                    after.as_deref(),
+                    500,
+                )
+                .await
+                .map_err(|error| anyhow::anyhow!("{error}"))?;
+                let Some((_, last)) = page.last() else { break };
+                after = Some(last.clone());
+                lines.extend(page.iter().map(|(account, _)| shown(account)));
             }
             Ok(lines.join("\n"))
         }

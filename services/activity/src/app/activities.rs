@@ -1,7 +1,7 @@
 //! Activities (活动).
 
 use egret_runtime::{ApiError, PageRequest, Principal};
-use egret_storage::{Operation, changed_concurrently, check_version, touch};
+use egret_storage::{Operation, Ordering, changed_concurrently, check_version, touch};
 use egret_sync::RecordChanges;
 use egret_types::china_date;
 use serde_json::Value;
@@ -14,6 +14,9 @@ use crate::domain::activity::{
 };
 use crate::domain::{Project, names};
 use crate::store::{self, activities::ActivityFilter};
+
+/// The fields `ListActivities` sorts by.
+pub use crate::store::activities::SORT_FIELDS as ACTIVITY_SORT_FIELDS;
 
 const ACTIVITY_TYPE: &str = "egret.activity.v1.Activity";
 
@@ -31,6 +34,8 @@ pub struct ActivityQuery {
     pub state: Option<ActivityState>,
     /// Only activities starting at or after this time (microseconds; 0 for any).
     pub start_after: i64,
+    /// The order.
+    pub ordering: Ordering,
 }
 
 impl ActivityQuery {
@@ -177,12 +182,19 @@ impl Service {
         let mut activities = store::activities::list(
             self.database.reader(),
             &filter,
+            query.ordering,
             page.after.as_deref(),
             page.fetch_limit(),
         )
         .await?;
-        let next = page.finish(&mut activities, |activity| activity.id.clone());
-        Ok((activities, next))
+        let next = page.finish(&mut activities, |(_, key)| key.clone());
+        Ok((
+            activities
+                .into_iter()
+                .map(|(activity, _)| activity)
+                .collect(),
+            next,
+        ))
     }
 
     /// Checks that an activity of `org_unit_path` over `[start, end]` fits project `id`:

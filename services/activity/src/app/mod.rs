@@ -19,10 +19,10 @@ use egret_runtime::{ApiError, Principal};
 use egret_storage::{Database, WriteTx};
 use egret_types::Meta;
 
-pub use activities::{ActivityPatch, ActivityQuery};
+pub use activities::{ACTIVITY_SORT_FIELDS, ActivityPatch, ActivityQuery};
 pub use attendance::DevicePosition;
 pub use evaluations::{NewEvaluation, SummaryOf};
-pub use projects::{ProjectPatch, ProjectQuery};
+pub use projects::{PROJECT_SORT_FIELDS, ProjectPatch, ProjectQuery};
 pub use service_records::{ImportRow, RecordQuery};
 pub use sign_ups::SignUpQuery;
 pub use training::CourseFields;

@@ -1,7 +1,7 @@
 //! Projects (项目).
 
 use egret_runtime::{ApiError, PageRequest, Principal};
-use egret_storage::{Operation, changed_concurrently, check_version, touch};
+use egret_storage::{Operation, Ordering, changed_concurrently, check_version, touch};
 use egret_sync::RecordChanges;
 use egret_sync::history::{mask_string_field, masked_changes, object};
 use egret_types::identity::mask_phone;
@@ -11,6 +11,9 @@ use super::{Activity, Scope};
 use crate::domain::access::{self, Action};
 use crate::domain::{OrgUnit, Project, ProjectFields, ProjectStatus, names};
 use crate::store::{self, projects::ProjectFilter};
+
+/// The fields `ListProjects` sorts by.
+pub use crate::store::projects::SORT_FIELDS as PROJECT_SORT_FIELDS;
 
 const PROJECT_TYPE: &str = "egret.activity.v1.Project";
 
@@ -23,6 +26,8 @@ pub struct ProjectQuery {
     pub status: Option<ProjectStatus>,
     /// Funding source filter (0: any).
     pub funding_source: i32,
+    /// The order.
+    pub ordering: Ordering,
 }
 
 impl ProjectQuery {
@@ -158,12 +163,16 @@ impl Activity {
         let mut projects = store::projects::list(
             self.database.reader(),
             &filter,
+            query.ordering,
             page.after.as_deref(),
             page.fetch_limit(),
         )
         .await?;
-        let next = page.finish(&mut projects, |project| project.id.clone());
-        Ok((projects, next))
+        let next = page.finish(&mut projects, |(_, key)| key.clone());
+        Ok((
+            projects.into_iter().map(|(project, _)| project).collect(),
+            next,
+        ))
     }
 
     /// Creates a project of an active unit in the caller's subtree (status PLANNING).

@@ -6,9 +6,10 @@ use egret_runtime::wire::{
     mask_paths, metadata, optional_name, parse_name, text, timestamp,
 };
 use egret_runtime::{ApiError, PageRequest, Principal, Violations};
+use egret_storage::Ordering;
 use tonic::{Request, Response, Status};
 
-use crate::app::{Activity as Service, ActivityPatch, ActivityQuery};
+use crate::app::{ACTIVITY_SORT_FIELDS, Activity as Service, ActivityPatch, ActivityQuery};
 use crate::domain::activity::{
     Activity, ActivityFields, ActivityState, CheckInFence, Position, ServiceSite, check_period,
 };
@@ -483,12 +484,14 @@ impl pb::activity_service_server::ActivityService for ActivityApi {
             Some(time) => micros(&mut violations, "start_after", Some(time)),
             None => 0,
         };
+        let ordering = Ordering::read(&mut violations, &message.order_by, &ACTIVITY_SORT_FIELDS);
         violations.into_result()?;
         let query = ActivityQuery {
             org_unit,
             project,
             state: ActivityState::from_number(i64::from(state)),
             start_after,
+            ordering,
         };
         let page =
             PageRequest::standard(message.page_size, &message.page_token, &query.fingerprint())?;

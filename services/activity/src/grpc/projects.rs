@@ -7,10 +7,11 @@ use egret_runtime::wire::{
     is_service_theme, is_target_group, mask_paths, metadata, optional_name, parse_name, text,
 };
 use egret_runtime::{ApiError, PageRequest, Principal, Violations};
+use egret_storage::Ordering;
 use egret_types::identity::{mask_phone, parse_phone};
 use tonic::{Request, Response, Status};
 
-use crate::app::{Activity, ProjectPatch, ProjectQuery};
+use crate::app::{Activity, PROJECT_SORT_FIELDS, ProjectPatch, ProjectQuery};
 use crate::domain::{Partner, Project, ProjectFields, ProjectStatus, SocialWorker, names};
 
 /// The service implementation.
@@ -358,11 +359,13 @@ impl pb::project_service_server::ProjectService for ProjectApi {
             message.funding_source,
             is_funding_source,
         );
+        let ordering = Ordering::read(&mut violations, &message.order_by, &PROJECT_SORT_FIELDS);
         violations.into_result()?;
         let query = ProjectQuery {
             org_unit,
             status: ProjectStatus::from_number(i64::from(status)),
             funding_source,
+            ordering,
         };
         let page =
             PageRequest::standard(message.page_size, &message.page_token, &query.fingerprint())?;

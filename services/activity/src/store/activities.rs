@@ -4,6 +4,7 @@ use egret_runtime::ApiError;
 use egret_storage::rows::{
     column, copy_conflict, corrupt, json_column, meta_columns, sql_error, to_json,
 };
+use egret_storage::{Ordering, SortField, SortKind};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Executor};
 
@@ -158,31 +159,59 @@ pub struct ActivityFilter {
     pub start_after: i64,
 }
 
-/// Activities organized in the subtree, with id after `after`, oldest first.
+/// Activities organized in the subtree, in `ordering` after the key `after`, each with its
+/// page-token key.
 pub async fn list<'e, E>(
     executor: E,
     filter: &ActivityFilter,
+    ordering: Ordering,
     after: Option<&str>,
     limit: i64,
-) -> Result<Vec<Activity>, ApiError>
+) -> Result<Vec<(Activity, String)>, ApiError>
 where
     E: Executor<'e, Database = Any>,
 {
-    let rows = sqlx::query(&format!(
+    let keyset = ordering.tail("a", after, 6)?;
+    let sql = format!(
         "SELECT {COLUMNS} FROM activities a JOIN org_units o ON o.id = a.org_unit_id \
          WHERE o.path >= $1 AND o.path < $2 AND ($3 = '' OR a.project_id = $3) \
-         AND ($4 = 0 OR a.state = $4) AND a.start_time >= $5 AND a.id > $6 \
-         ORDER BY a.id LIMIT $7"
-    ))
-    .bind(&filter.bounds.0)
-    .bind(&filter.bounds.1)
-    .bind(&filter.project_id)
-    .bind(filter.state)
-    .bind(filter.start_after)
-    .bind(after.unwrap_or(""))
-    .bind(limit)
-    .fetch_all(executor)
-    .await
-    .map_err(sql_error("activities"))?;
-    rows.iter().map(from_row).collect()
+         AND ($4 = 0 OR a.state = $4) AND a.start_time >= $5 {}",
+        keyset.sql
+    );
+    let query = sqlx::query(&sql)
+        .bind(&filter.bounds.0)
+        .bind(&filter.bounds.1)
+        .bind(&filter.project_id)
+        .bind(filter.state)
+        .bind(filter.start_after);
+    let rows = keyset
+        .bind(query, limit)
+        .fetch_all(executor)
+        .await
+        .map_err(sql_error("activities"))?;
+    rows.iter()
+        .map(|row| Ok((from_row(row)?, ordering.key_of(row)?)))
+        .collect()
 }
+
+/// The fields an activity listing sorts by.
+pub static SORT_FIELDS: [SortField; 3] = [
+    SortField {
+        name: "start_time",
+        column: "a.start_time",
+        selected_as: "start_time",
+        kind: SortKind::Integer,
+    },
+    SortField {
+        name: "display_name",
+        column: "a.display_name",
+        selected_as: "display_name",
+        kind: SortKind::Text,
+    },
+    SortField {
+        name: "create_time",
+        column: "a.create_time",
+        selected_as: "create_time",
+        kind: SortKind::Integer,
+    },
+];

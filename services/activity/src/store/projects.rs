@@ -4,6 +4,7 @@ use egret_runtime::ApiError;
 use egret_storage::rows::{
     column, copy_conflict, corrupt, date_column, json_column, meta_columns, sql_error, to_json,
 };
+use egret_storage::{Ordering, SortField, SortKind};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Executor};
 
@@ -151,29 +152,64 @@ pub struct ProjectFilter {
     pub funding_source: i64,
 }
 
-/// Projects owned by units in the subtree, with id after `after`, oldest first.
+/// Projects owned by units in the subtree, in `ordering` after the key `after`, each with
+/// its page-token key.
 pub async fn list<'e, E>(
     executor: E,
     filter: &ProjectFilter,
+    ordering: Ordering,
     after: Option<&str>,
     limit: i64,
-) -> Result<Vec<Project>, ApiError>
+) -> Result<Vec<(Project, String)>, ApiError>
 where
     E: Executor<'e, Database = Any>,
 {
-    let rows = sqlx::query(&format!(
+    let keyset = ordering.tail("p", after, 5)?;
+    let sql = format!(
         "SELECT {COLUMNS} FROM projects p JOIN org_units o ON o.id = p.org_unit_id \
          WHERE o.path >= $1 AND o.path < $2 AND ($3 = 0 OR p.status = $3) \
-         AND ($4 = 0 OR p.funding_source = $4) AND p.id > $5 ORDER BY p.id LIMIT $6"
-    ))
-    .bind(&filter.bounds.0)
-    .bind(&filter.bounds.1)
-    .bind(filter.status)
-    .bind(filter.funding_source)
-    .bind(after.unwrap_or(""))
-    .bind(limit)
-    .fetch_all(executor)
-    .await
-    .map_err(sql_error("projects"))?;
-    rows.iter().map(from_row).collect()
+         AND ($4 = 0 OR p.funding_source = $4) {}",
+        keyset.sql
+    );
+    let query = sqlx::query(&sql)
+        .bind(&filter.bounds.0)
+        .bind(&filter.bounds.1)
+        .bind(filter.status)
+        .bind(filter.funding_source);
+    let rows = keyset
+        .bind(query, limit)
+        .fetch_all(executor)
+        .await
+        .map_err(sql_error("projects"))?;
+    rows.iter()
+        .map(|row| Ok((from_row(row)?, ordering.key_of(row)?)))
+        .collect()
 }
+
+/// The fields a project listing sorts by.
+pub static SORT_FIELDS: [SortField; 4] = [
+    SortField {
+        name: "display_name",
+        column: "p.display_name",
+        selected_as: "display_name",
+        kind: SortKind::Text,
+    },
+    SortField {
+        name: "start_date",
+        column: "p.start_date",
+        selected_as: "start_date",
+        kind: SortKind::Text,
+    },
+    SortField {
+        name: "budget",
+        column: "p.budget_fen",
+        selected_as: "budget_fen",
+        kind: SortKind::Integer,
+    },
+    SortField {
+        name: "create_time",
+        column: "p.create_time",
+        selected_as: "create_time",
+        kind: SortKind::Integer,
+    },
+];

@@ -13,6 +13,7 @@ use egret_proto::registry::v1::Tier;
 use http::StatusCode;
 use serde::Deserialize;
 
+use super::sorting::{Column, SortHeader, Sorting};
 use super::{Layout, Signed, check_csrf, error_page, id_of, render_refused, valid_id};
 use crate::AppState;
 use crate::api::Failure;
@@ -45,18 +46,46 @@ struct AccountRow {
 struct AccountsPage {
     layout: Layout,
     accounts: Vec<AccountRow>,
+    sort: String,
+    headers: Vec<SortHeader>,
     next_page: String,
     notice: String,
     one_time: Option<(String, String)>,
     failure: Failure,
 }
 
-/// The query of the list: its next page.
+/// The query of the list: its order and next page.
 #[derive(Deserialize, Default)]
 pub(crate) struct ListQuery {
     #[serde(default)]
     after: String,
+    #[serde(default)]
+    sort: String,
 }
+
+/// The list's columns.
+const COLUMNS: [Column; 5] = [
+    Column {
+        field: "username",
+        label: "用户名",
+    },
+    Column {
+        field: "display_name",
+        label: "姓名",
+    },
+    Column {
+        field: "",
+        label: "角色",
+    },
+    Column {
+        field: "",
+        label: "状态",
+    },
+    Column {
+        field: "",
+        label: "操作",
+    },
+];
 
 fn row(account: &Account) -> AccountRow {
     AccountRow {
@@ -78,11 +107,12 @@ fn row(account: &Account) -> AccountRow {
 async fn accounts_page(
     state: &AppState,
     signed: &Signed,
-    after: &str,
+    query: &ListQuery,
     notice: String,
     one_time: Option<(String, String)>,
     failure: Failure,
 ) -> Response {
+    let sorting = Sorting::parse(&query.sort, &COLUMNS);
     let api = &state.api;
     let listed = api
         .accounts()
@@ -91,7 +121,8 @@ async fn accounts_page(
             ListAccountsRequest {
                 org_unit: signed.session.person.org_unit.clone(),
                 page_size: ACCOUNTS_PAGE,
-                page_token: after.chars().take(1024).collect(),
+                page_token: query.after.chars().take(1024).collect(),
+                order_by: sorting.order_by(),
             },
         ))
         .await;
@@ -110,6 +141,8 @@ async fn accounts_page(
         &AccountsPage {
             layout: signed.layout("账户", "accounts"),
             accounts,
+            sort: sorting.order_by(),
+            headers: sorting.headers(&COLUMNS, "/accounts?"),
             next_page,
             notice,
             one_time,
@@ -129,7 +162,7 @@ pub(crate) async fn list(
     accounts_page(
         &state,
         &signed,
-        &query.after,
+        &query,
         flash.notice,
         flash.one_time,
         Failure::default(),
@@ -346,6 +379,9 @@ pub(crate) async fn act(
             });
             Redirect::to("/accounts").into_response()
         }
-        Err(status) => accounts_page(&state, &signed, "", String::new(), None, status.into()).await,
+        Err(status) => {
+            let query = ListQuery::default();
+            accounts_page(&state, &signed, &query, String::new(), None, status.into()).await
+        }
     }
 }

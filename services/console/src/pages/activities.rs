@@ -18,6 +18,7 @@ use egret_proto::registry::v1::Tier;
 use http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 
+use super::sorting::{Column, SortHeader, Sorting};
 use super::{
     DecisionForm, Layout, Signed, check_csrf, error_page, id_of, render, render_refused, valid_id,
 };
@@ -96,16 +97,44 @@ impl ActivityView {
 struct ListPage {
     layout: Layout,
     activities: Vec<ActivityView>,
+    states: Vec<(i32, &'static str)>,
+    state: i32,
+    sort: String,
+    headers: Vec<SortHeader>,
     next_page: String,
     failure: Failure,
 }
 
-/// The query of the list: its next page.
+/// The query of the list: a state tab, an order and the next page.
 #[derive(Deserialize, Default)]
 pub(crate) struct ListQuery {
     #[serde(default)]
     after: String,
+    #[serde(default)]
+    state: i32,
+    #[serde(default)]
+    sort: String,
 }
+
+/// The list's columns.
+const COLUMNS: [Column; 4] = [
+    Column {
+        field: "display_name",
+        label: "活动",
+    },
+    Column {
+        field: "start_time",
+        label: "开始",
+    },
+    Column {
+        field: "",
+        label: "结束",
+    },
+    Column {
+        field: "",
+        label: "状态",
+    },
+];
 
 /// `GET /activities`: the activities of the person's subtree, newest first as listed.
 pub(crate) async fn list(
@@ -114,14 +143,32 @@ pub(crate) async fn list(
     Query(query): Query<ListQuery>,
 ) -> Response {
     let api = &state.api;
+    let states = labels::choices(
+        &[
+            ActivityState::Draft,
+            ActivityState::Published,
+            ActivityState::InProgress,
+            ActivityState::Completed,
+            ActivityState::Cancelled,
+        ],
+        labels::activity_state,
+    );
+    let tab = if states.iter().any(|(value, _)| *value == query.state) {
+        query.state
+    } else {
+        0
+    };
+    let sorting = Sorting::parse(&query.sort, &COLUMNS);
     let listed = api
         .activities()
         .list_activities(api.request(
             &signed.caller,
             ListActivitiesRequest {
                 org_unit: signed.session.person.org_unit.clone(),
+                state: tab,
                 page_size: ACTIVITIES_PAGE,
                 page_token: query.after.chars().take(1024).collect(),
+                order_by: sorting.order_by(),
                 ..ListActivitiesRequest::default()
             },
         ))
@@ -144,6 +191,10 @@ pub(crate) async fn list(
     render(&ListPage {
         layout: signed.layout("活动", "activities"),
         activities,
+        states,
+        state: tab,
+        sort: sorting.order_by(),
+        headers: sorting.headers(&COLUMNS, &format!("/activities?state={tab}&")),
         next_page,
         failure,
     })

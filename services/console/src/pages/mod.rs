@@ -14,6 +14,7 @@ mod org;
 mod points;
 mod projects;
 mod review;
+mod sorting;
 mod standing;
 mod statistics;
 mod sync;

@@ -16,6 +16,7 @@ use egret_proto::registry::v1::{
 use http::StatusCode;
 use serde::Deserialize;
 
+use super::sorting::{Column, SortHeader, Sorting};
 use super::{
     DecisionForm, Layout, Signed, check_csrf, error_page, id_of, render, render_refused, valid_id,
 };
@@ -131,6 +132,8 @@ struct UnitPage {
     unit: UnitView,
     trail: Vec<UnitView>,
     children: Vec<UnitView>,
+    sort: String,
+    headers: Vec<SortHeader>,
     next_page: String,
     form: Option<FormView>,
     child_tiers: Vec<Choice>,
@@ -181,7 +184,29 @@ pub(crate) async fn own(signed: Signed) -> Response {
 pub(crate) struct UnitQuery {
     #[serde(default)]
     after: String,
+    #[serde(default)]
+    sort: String,
 }
+
+/// The columns of a unit's children.
+const CHILD_COLUMNS: [Column; 4] = [
+    Column {
+        field: "display_name",
+        label: "名称",
+    },
+    Column {
+        field: "",
+        label: "层级",
+    },
+    Column {
+        field: "",
+        label: "级别",
+    },
+    Column {
+        field: "",
+        label: "状态",
+    },
+];
 
 /// `GET /org/{id}`.
 pub(crate) async fn show(
@@ -194,7 +219,7 @@ pub(crate) async fn show(
         &state,
         &signed,
         &id,
-        &query.after,
+        &query,
         Failure::default(),
         String::new(),
     )
@@ -279,10 +304,11 @@ async fn unit_page(
     state: &AppState,
     signed: &Signed,
     id: &str,
-    after: &str,
+    query: &UnitQuery,
     failure: Failure,
     new_child_name: String,
 ) -> Response {
+    let sorting = Sorting::parse(&query.sort, &CHILD_COLUMNS);
     let flash = signed.session.take_flash();
     let (name, unit) = match unit_by_id(state, signed, id).await {
         Ok(found) => found,
@@ -307,7 +333,8 @@ async fn unit_page(
                 ancestor: name.clone(),
                 children_only: true,
                 page_size: CHILDREN_PAGE,
-                page_token: after.chars().take(1024).collect(),
+                page_token: query.after.chars().take(1024).collect(),
+                order_by: sorting.order_by(),
                 ..ListOrgUnitsRequest::default()
             },
         ))
@@ -398,6 +425,8 @@ async fn unit_page(
         unit: UnitView::from_unit(&unit),
         trail,
         children,
+        sort: sorting.order_by(),
+        headers: sorting.headers(&CHILD_COLUMNS, &format!("/org/{}?", id_of(&name))),
         next_page,
         form,
         child_tiers,
@@ -499,8 +528,15 @@ pub(crate) async fn create_child(
             Redirect::to(&format!("/org/{}", id_of(&child.name))).into_response()
         }
         Err(status) => {
-            let mut response =
-                unit_page(&state, &signed, &id, "", status.into(), form.display_name).await;
+            let mut response = unit_page(
+                &state,
+                &signed,
+                &id,
+                &UnitQuery::default(),
+                status.into(),
+                form.display_name,
+            )
+            .await;
             *response.status_mut() = StatusCode::BAD_REQUEST;
             response
         }
@@ -559,7 +595,17 @@ pub(crate) async fn decide_application(
             });
             Redirect::to(&format!("/org/{id}")).into_response()
         }
-        Err(status) => unit_page(&state, &signed, &id, "", status.into(), String::new()).await,
+        Err(status) => {
+            unit_page(
+                &state,
+                &signed,
+                &id,
+                &UnitQuery::default(),
+                status.into(),
+                String::new(),
+            )
+            .await
+        }
     }
 }
 

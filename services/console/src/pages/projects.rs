@@ -13,6 +13,7 @@ use egret_proto::registry::v1::Tier;
 use serde::Deserialize;
 
 use super::org::UnitChoice;
+use super::sorting::{Column, SortHeader, Sorting};
 use super::{Layout, Posted, Signed, after_action, id_of, noted, render_refused, valid_id};
 use crate::AppState;
 use crate::api::Failure;
@@ -75,6 +76,8 @@ struct ProjectsPage {
     layout: Layout,
     projects: Vec<ProjectRow>,
     status: i32,
+    sort: String,
+    headers: Vec<SortHeader>,
     statuses: Vec<(i32, &'static str)>,
     next_page: String,
     units: Vec<UnitChoice>,
@@ -100,14 +103,40 @@ impl ProjectsPage {
     }
 }
 
-/// The list's status and next page.
+/// The list's status, order and next page.
 #[derive(Deserialize, Default)]
 pub(crate) struct ListQuery {
     #[serde(default)]
     status: i32,
     #[serde(default)]
     after: String,
+    #[serde(default)]
+    sort: String,
 }
+
+/// The list's columns.
+const COLUMNS: [Column; 5] = [
+    Column {
+        field: "display_name",
+        label: "项目",
+    },
+    Column {
+        field: "start_date",
+        label: "周期",
+    },
+    Column {
+        field: "",
+        label: "资金来源",
+    },
+    Column {
+        field: "budget",
+        label: "预算（元）",
+    },
+    Column {
+        field: "",
+        label: "状态",
+    },
+];
 
 async fn projects_page(
     state: &AppState,
@@ -119,6 +148,7 @@ async fn projects_page(
     let flash = signed.session.take_flash();
     let mut failures = flash.failures;
     let status = ProjectStatus::try_from(query.status).unwrap_or_default() as i32;
+    let sorting = Sorting::parse(&query.sort, &COLUMNS);
     let api = &state.api;
     let listed = api
         .projects()
@@ -129,6 +159,7 @@ async fn projects_page(
                 status,
                 page_size: PROJECTS_PAGE,
                 page_token: query.after.chars().take(1024).collect(),
+                order_by: sorting.order_by(),
                 ..ListProjectsRequest::default()
             },
         ))
@@ -150,6 +181,8 @@ async fn projects_page(
             layout: signed.layout("项目", "projects"),
             projects,
             status,
+            sort: sorting.order_by(),
+            headers: sorting.headers(&COLUMNS, &format!("/projects?status={status}&")),
             statuses: labels::choices(&STATUSES, labels::project_status),
             next_page,
             units,

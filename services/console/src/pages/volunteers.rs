@@ -1,5 +1,6 @@
-//! 志愿者: the register searched by name, registration with each field's error beside
-//! it, and a volunteer's page, masked, with an audited reveal for staff.
+//! 志愿者: the register searched by name or number and sorted by column, registration
+//! with each field's error beside it, and a volunteer's page, masked, with an audited
+//! reveal for staff.
 
 use askama::Template;
 use axum::Form;
@@ -13,6 +14,7 @@ use http::HeaderMap;
 use serde::Deserialize;
 
 use super::org::UnitChoice;
+use super::sorting::{Column, SortHeader, Sorting};
 use super::{Layout, Signed, check_csrf, error_page, id_of, render, render_refused, valid_id};
 use crate::AppState;
 use crate::api::Failure;
@@ -22,6 +24,30 @@ use crate::labels;
 const VOLUNTEERS_PAGE: i32 = 50;
 /// Memberships shown on a volunteer's page.
 const MEMBERSHIPS_SHOWN: i32 = 50;
+
+/// The register's columns.
+const COLUMNS: [Column; 5] = [
+    Column {
+        field: "volunteer_number",
+        label: "编号",
+    },
+    Column {
+        field: "display_name",
+        label: "姓名",
+    },
+    Column {
+        field: "",
+        label: "性别",
+    },
+    Column {
+        field: "",
+        label: "手机",
+    },
+    Column {
+        field: "",
+        label: "状态",
+    },
+];
 
 /// A row of the register.
 struct Row {
@@ -47,6 +73,8 @@ struct Table {
     csrf: String,
     query: String,
     filter: Filter,
+    sort: String,
+    headers: Vec<SortHeader>,
     rows: Vec<Row>,
     next_page: String,
     failure: Failure,
@@ -62,6 +90,12 @@ pub(crate) struct SearchForm {
     q: String,
     #[serde(default)]
     after: String,
+    /// The order a header asked for.
+    #[serde(default)]
+    sort: String,
+    /// The order shown, kept while the search changes.
+    #[serde(default)]
+    current_sort: String,
     #[serde(flatten)]
     filter: Filter,
 }
@@ -96,15 +130,29 @@ impl Filter {
     }
 }
 
+/// Whether a search is a volunteer number rather than a name: names hold no digits.
+fn is_volunteer_number(query: &str) -> bool {
+    query.bytes().any(|byte| byte.is_ascii_digit())
+        && query
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_')
+}
+
 async fn table(
     state: &AppState,
     signed: &Signed,
     query: &str,
     after: &str,
     filter: Filter,
+    sorting: Sorting,
 ) -> Table {
     let api = &state.api;
     let query: String = query.trim().chars().take(50).collect();
+    let (display_name_contains, volunteer_number) = if is_volunteer_number(&query) {
+        (String::new(), query.clone())
+    } else {
+        (query.clone(), String::new())
+    };
     let filter = Filter {
         status: filter
             .status
@@ -119,11 +167,13 @@ async fn table(
             &signed.caller,
             ListVolunteersRequest {
                 org_unit: signed.session.person.org_unit.clone(),
-                display_name_contains: query.clone(),
+                display_name_contains,
+                volunteer_number,
                 status: filter.status.parse().unwrap_or_default(),
                 skill: filter.skill.clone(),
                 page_size: VOLUNTEERS_PAGE,
                 page_token: after.chars().take(1024).collect(),
+                order_by: sorting.order_by(),
             },
         ))
         .await;
@@ -142,6 +192,8 @@ async fn table(
         csrf: signed.session.csrf.clone(),
         query,
         filter,
+        sort: sorting.order_by(),
+        headers: sorting.headers(&COLUMNS, ""),
         rows,
         next_page,
         failure,
@@ -162,7 +214,15 @@ fn row(volunteer: &Volunteer) -> Row {
 
 /// `GET /volunteers`: the first page of the person's subtree.
 pub(crate) async fn list(State(state): State<AppState>, signed: Signed) -> Response {
-    let table = table(&state, &signed, "", "", Filter::default()).await;
+    let table = table(
+        &state,
+        &signed,
+        "",
+        "",
+        Filter::default(),
+        Sorting::default(),
+    )
+    .await;
     render(&ListPage {
         layout: signed.layout("志愿者", "volunteers"),
         id_types: id_type_choices(),
@@ -181,7 +241,19 @@ pub(crate) async fn search(
     if let Err(refused) = check_csrf(&signed.session, &form.csrf) {
         return refused.into_response();
     }
-    let table = table(&state, &signed, &form.q, &form.after, form.filter).await;
+    let sort = if form.sort.is_empty() {
+        &form.current_sort
+    } else {
+        &form.sort
+    };
+    let sorting = Sorting::parse(sort, &COLUMNS);
+    // A new order starts from the first page.
+    let after = if form.sort.is_empty() {
+        &form.after
+    } else {
+        ""
+    };
+    let table = table(&state, &signed, &form.q, after, form.filter, sorting).await;
     if headers.contains_key("hx-request") {
         return render(&table);
     }
@@ -582,7 +654,15 @@ pub(crate) async fn lookup(
             Redirect::to(&format!("/volunteers/{}", id_of(&volunteer.name))).into_response()
         }
         Err(status) => {
-            let mut table = table(&state, &signed, "", "", Filter::default()).await;
+            let mut table = table(
+                &state,
+                &signed,
+                "",
+                "",
+                Filter::default(),
+                Sorting::default(),
+            )
+            .await;
             table.lookup_failure = Failure::from(status);
             super::render_refused(
                 &ListPage {

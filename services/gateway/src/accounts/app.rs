@@ -9,11 +9,14 @@ use std::time::Duration;
 
 use egret_proto::registry::v1 as registry;
 use egret_runtime::{ApiError, Bilingual, PageRequest, Principal, Role, TokenIssuer, Violation};
-use egret_storage::{Database, Operation, new_id};
+use egret_storage::{Database, Operation, Ordering, new_id};
 use tonic::transport::Channel;
 
 use super::domain::{self, Account, AccountState};
 use super::store::{self, AuditEntry, RefreshToken};
+
+/// The fields `ListAccounts` sorts by.
+pub use super::store::SORT_FIELDS as ACCOUNT_SORT_FIELDS;
 
 /// The username of the admin made on first start.
 pub const FIRST_ADMIN: &str = "admin";
@@ -925,6 +928,7 @@ impl Accounts {
         &self,
         caller: &Caller,
         org_unit: Option<&str>,
+        ordering: Ordering,
         page: &PageRequest,
     ) -> Result<(Vec<Account>, String), ApiError> {
         let unit = org_unit.unwrap_or(&caller.principal.org_unit);
@@ -932,12 +936,16 @@ impl Accounts {
         let mut accounts = store::list_subtree(
             self.database.reader(),
             &path,
+            ordering,
             page.after.as_deref(),
             page.fetch_limit(),
         )
         .await?;
-        let next = page.finish(&mut accounts, |account| account.username.clone());
-        Ok((accounts, next))
+        let next = page.finish(&mut accounts, |(_, key)| key.clone());
+        Ok((
+            accounts.into_iter().map(|(account, _)| account).collect(),
+            next,
+        ))
     }
 
     /// Disables or enables an account in the caller's subtree.

@@ -7,10 +7,11 @@ use egret_proto::gateway::v1::account_service_server::{AccountService, AccountSe
 use egret_proto::gateway::v1::auth_service_server::{AuthService, AuthServiceServer};
 use egret_runtime::wire::{metadata, optional_name, parse_name, timestamp};
 use egret_runtime::{ApiError, PageRequest, Principal, Role, ServiceHost, Violations};
+use egret_storage::Ordering;
 use tonic::server::NamedService;
 use tonic::{Request, Response, Status};
 
-use super::app::{Accounts, Caller, NewAccount, Session, account_name};
+use super::app::{ACCOUNT_SORT_FIELDS, Accounts, Caller, NewAccount, Session, account_name};
 use super::domain::{Account, AccountState};
 
 /// Adds the account services to the gateway's host: sign-in needs no token, the account
@@ -342,9 +343,20 @@ impl AccountService for AccountApi {
         let caller = caller(&request)?;
         let message = request.into_inner();
         let org_unit = optional_name("org_unit", &message.org_unit, "orgUnits")?;
-        let page =
-            PageRequest::standard(message.page_size, &message.page_token, &message.org_unit)?;
-        let (accounts, next_page_token) = self.0.list(&caller, org_unit, &page).await?;
+        let mut violations = Violations::new();
+        // By username unless asked otherwise.
+        let order_by = match message.order_by.trim() {
+            "" => "username",
+            order_by => order_by,
+        };
+        let ordering = Ordering::read(&mut violations, order_by, &ACCOUNT_SORT_FIELDS);
+        violations.into_result()?;
+        let page = PageRequest::standard(
+            message.page_size,
+            &message.page_token,
+            &format!("{}{}", message.org_unit, ordering.fingerprint()),
+        )?;
+        let (accounts, next_page_token) = self.0.list(&caller, org_unit, ordering, &page).await?;
         Ok(Response::new(pb::ListAccountsResponse {
             accounts: accounts.iter().map(account_to_wire).collect(),
             next_page_token,

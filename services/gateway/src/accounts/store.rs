@@ -2,6 +2,7 @@
 
 use egret_runtime::{ApiError, Role};
 use egret_storage::rows::{column, corrupt, meta_columns, sql_error};
+use egret_storage::{Ordering, SortField, SortKind};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Executor};
 
@@ -158,32 +159,56 @@ pub async fn update(
     Ok(())
 }
 
-/// Accounts whose unit is in the subtree at `path`, by username, after `after_username`.
+/// The fields an account listing sorts by; the first is its natural order.
+pub static SORT_FIELDS: [SortField; 3] = [
+    SortField {
+        name: "username",
+        column: "a.username",
+        selected_as: "username",
+        kind: SortKind::Text,
+    },
+    SortField {
+        name: "display_name",
+        column: "a.display_name",
+        selected_as: "display_name",
+        kind: SortKind::Text,
+    },
+    SortField {
+        name: "create_time",
+        column: "a.create_time",
+        selected_as: "create_time",
+        kind: SortKind::Integer,
+    },
+];
+
+/// Accounts whose unit is in the subtree at `path`, in `ordering` after the key `after`,
+/// each with its page-token key.
 pub async fn list_subtree<'e, E>(
     executor: E,
     path: &str,
-    after_username: Option<&str>,
+    ordering: Ordering,
+    after: Option<&str>,
     limit: i64,
-) -> Result<Vec<Account>, ApiError>
+) -> Result<Vec<(Account, String)>, ApiError>
 where
     E: Executor<'e, Database = Any>,
 {
     let (low, high) = egret_types::tree::subtree_bounds(path);
-    sqlx::query(&format!(
-        "SELECT {ACCOUNT_COLUMNS} FROM accounts \
-         WHERE org_unit_path >= $1 AND org_unit_path < $2 AND username > $3 \
-         ORDER BY username LIMIT $4"
-    ))
-    .bind(low)
-    .bind(high)
-    .bind(after_username.unwrap_or(""))
-    .bind(limit)
-    .fetch_all(executor)
-    .await
-    .map_err(sql_error("accounts"))?
-    .iter()
-    .map(account_from_row)
-    .collect()
+    let keyset = ordering.tail("a", after, 3)?;
+    let sql = format!(
+        "SELECT {ACCOUNT_COLUMNS} FROM accounts a \
+         WHERE org_unit_path >= $1 AND org_unit_path < $2 {}",
+        keyset.sql
+    );
+    let query = sqlx::query(&sql).bind(low).bind(high);
+    keyset
+        .bind(query, limit)
+        .fetch_all(executor)
+        .await
+        .map_err(sql_error("accounts"))?
+        .iter()
+        .map(|row| Ok((account_from_row(row)?, ordering.key_of(row)?)))
+        .collect()
 }
 
 /// A stored refresh token.

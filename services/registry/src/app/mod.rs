@@ -13,8 +13,10 @@ use egret_storage::{Database, Operation, WriteTx};
 use egret_sync::RecordChanges;
 
 pub use members::{MembershipQuery, NewJoinApplication};
-pub use org::{FormPatch, FormView, OrgPatch, OrgQuery};
-pub use volunteers::{Joining, VolunteerPatch, VolunteerQuery, VolunteerView};
+pub use org::{FormPatch, FormView, ORG_SORT_FIELDS, OrgPatch, OrgQuery};
+pub use volunteers::{
+    Joining, VOLUNTEER_SORT_FIELDS, VolunteerPatch, VolunteerQuery, VolunteerView,
+};
 
 use crate::config::Schemes;
 use crate::domain::org::{in_subtree, subtree_bounds};

@@ -1,7 +1,7 @@
 //! Org units and registration forms.
 
 use egret_runtime::{ApiError, Bilingual, PageRequest, Principal};
-use egret_storage::{Operation, WriteTx};
+use egret_storage::{Operation, Ordering, WriteTx};
 use egret_sync::RecordChanges;
 
 use super::Registry;
@@ -13,6 +13,9 @@ use crate::domain::{
     names, payload,
 };
 use crate::store::{self, org::OrgFilter};
+
+/// The fields `ListOrgUnits` sorts by.
+pub use crate::store::org::SORT_FIELDS as ORG_SORT_FIELDS;
 use egret_storage::{changed_concurrently, check_version, touch};
 
 const ORG_UNIT_TYPE: &str = "egret.registry.v1.OrgUnit";
@@ -35,6 +38,8 @@ pub struct OrgQuery {
     pub category: i32,
     /// Name substring.
     pub name_contains: String,
+    /// The order.
+    pub ordering: Ordering,
 }
 
 impl OrgQuery {
@@ -129,12 +134,13 @@ impl Registry {
         let mut units = store::org::list_org_units(
             self.database.reader(),
             &filter,
+            query.ordering,
             page.after.as_deref(),
             page.fetch_limit(),
         )
         .await?;
-        let next = page.finish(&mut units, |unit| unit.id.clone());
-        Ok((units, next))
+        let next = page.finish(&mut units, |(_, key)| key.clone());
+        Ok((units.into_iter().map(|(unit, _)| unit).collect(), next))
     }
 
     /// Creates a unit under `parent_id`; a team or sub-team gets its registration form with

@@ -1,7 +1,7 @@
 //! Volunteers: real-name registration, masked reads, audited reveals.
 
 use egret_runtime::{ApiError, Bilingual, PageRequest, Principal, Violation};
-use egret_storage::{Operation, WriteTx};
+use egret_storage::{Operation, Ordering, WriteTx};
 use egret_sync::RecordChanges;
 
 use super::members::MEMBERSHIP_TYPE;
@@ -14,6 +14,9 @@ use crate::domain::{
     RegistrationCheck, Volunteer, VolunteerStatus, china_date, document_registered, names, payload,
 };
 use crate::store::{self, volunteers::VolunteerFilter};
+
+/// The fields `ListVolunteers` sorts by.
+pub use crate::store::volunteers::SORT_FIELDS as VOLUNTEER_SORT_FIELDS;
 use egret_storage::{changed_concurrently, check_version, touch};
 
 const VOLUNTEER_TYPE: &str = "egret.registry.v1.Volunteer";
@@ -29,6 +32,10 @@ pub struct VolunteerQuery {
     pub skill: String,
     /// Name substring.
     pub name_contains: String,
+    /// Exact volunteer number.
+    pub volunteer_number: String,
+    /// The order.
+    pub ordering: Ordering,
 }
 
 impl VolunteerQuery {
@@ -207,17 +214,25 @@ impl Registry {
             status: query.status.map_or(0, |status| status as i64),
             skill: query.skill.clone(),
             name_contains: query.name_contains.clone(),
+            volunteer_number: query.volunteer_number.clone(),
         };
         let mut volunteers = store::volunteers::list(
             self.database.reader(),
             &filter,
+            query.ordering,
             page.after.as_deref(),
             page.fetch_limit(),
             self.list_probe_limit,
         )
         .await?;
-        let next = page.finish(&mut volunteers, |volunteer| volunteer.id.clone());
-        Ok((volunteers, next))
+        let next = page.finish(&mut volunteers, |(_, key)| key.clone());
+        Ok((
+            volunteers
+                .into_iter()
+                .map(|(volunteer, _)| volunteer)
+                .collect(),
+            next,
+        ))
     }
 
     /// The people registered at more than one instance, as seen from the caller's subtree:

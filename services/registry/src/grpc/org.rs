@@ -4,13 +4,14 @@ use egret_proto::registry::v1 as pb;
 use egret_runtime::error::quote;
 use egret_runtime::wire::{is_service_field, is_service_theme};
 use egret_runtime::{ApiError, PageRequest, Principal, Violations};
+use egret_storage::Ordering;
 use tonic::{Request, Response, Status};
 
 use super::{
     check_request_id, date_from_wire, date_to_wire, enum_list, enum_value, mask_paths, metadata,
     optional_name, parse_name, text,
 };
-use crate::app::{FormPatch, OrgPatch, OrgQuery, Registry};
+use crate::app::{FormPatch, ORG_SORT_FIELDS, OrgPatch, OrgQuery, Registry};
 use crate::domain::identity::{mask_phone, parse_email, parse_phone};
 use crate::domain::{KeyMember, NewOrgUnit, OrgStatus, OrgUnit, Tier, names};
 
@@ -465,6 +466,7 @@ impl pb::org_unit_service_server::OrgUnitService for OrgUnitApi {
                 100,
                 false,
             ),
+            ordering: Ordering::read(&mut violations, &message.order_by, &ORG_SORT_FIELDS),
         };
         violations.into_result()?;
         let page =

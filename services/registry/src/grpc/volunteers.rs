@@ -4,13 +4,16 @@ use egret_proto::common::v1 as common;
 use egret_proto::registry::v1 as pb;
 use egret_runtime::wire::{is_service_field, is_service_theme};
 use egret_runtime::{ApiError, PageRequest, Principal, Violation, Violations};
+use egret_storage::Ordering;
 use tonic::{Request, Response, Status};
 
 use super::{
     check_request_id, date_from_wire, date_to_wire, enum_list, enum_value, mask_paths, metadata,
     optional_name, parse_name, text, today,
 };
-use crate::app::{Joining, Registry, VolunteerPatch, VolunteerQuery, VolunteerView};
+use crate::app::{
+    Joining, Registry, VOLUNTEER_SORT_FIELDS, VolunteerPatch, VolunteerQuery, VolunteerView,
+};
 use crate::domain::identity::{
     IdentityDocument, mask_phone, parse_email, parse_identity, parse_phone,
 };
@@ -494,6 +497,14 @@ impl pb::volunteer_service_server::VolunteerService for VolunteerApi {
                 50,
                 false,
             ),
+            volunteer_number: text(
+                &mut violations,
+                "volunteer_number",
+                &message.volunteer_number,
+                64,
+                false,
+            ),
+            ordering: Ordering::read(&mut violations, &message.order_by, &VOLUNTEER_SORT_FIELDS),
         };
         violations.into_result()?;
         let page =

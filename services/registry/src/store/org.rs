@@ -1,6 +1,7 @@
 //! Org units and registration forms.
 
 use egret_runtime::ApiError;
+use egret_storage::{Ordering, SortField, SortKind};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Executor};
 
@@ -296,43 +297,64 @@ pub struct OrgFilter {
 pub async fn list_org_units<'e, E>(
     executor: E,
     filter: &OrgFilter,
+    ordering: Ordering,
     after: Option<&str>,
     limit: i64,
-) -> Result<Vec<OrgUnit>, ApiError>
+) -> Result<Vec<(OrgUnit, String)>, ApiError>
 where
     E: Executor<'e, Database = Any>,
 {
+    let keyset = ordering.tail("o", after, 9)?;
     // Categories are a JSON array of numbers; `,N,` inside `,`-wrapped text matches one
     // element exactly. The name filter is a case-sensitive substring test written with
     // `replace`, which both engines evaluate alike (SQLite's LIKE ignores ASCII case).
-    let rows = sqlx::query(&format!(
-        "SELECT {ORG_COLUMNS} FROM org_units \
+    let sql = format!(
+        "SELECT {ORG_COLUMNS} FROM org_units o \
          WHERE path >= $1 AND path < $2 \
          AND ($3 = '' OR parent_id = $3) \
          AND ($4 = 0 OR tier = $4) AND ($5 = 0 OR status = $5) AND ($6 = 0 OR level = $6) \
          AND ($7 = '' OR ',' || replace(replace(categories_json, '[', ''), ']', '') || ',' LIKE '%,' || $7 || ',%') \
-         AND ($8 = '' OR replace(display_name, $8, '') <> display_name) \
-         AND id > $9 ORDER BY id LIMIT $10"
-    ))
-    .bind(&filter.bounds.0)
-    .bind(&filter.bounds.1)
-    .bind(filter.parent_id.as_deref().unwrap_or(""))
-    .bind(filter.tier)
-    .bind(filter.status)
-    .bind(filter.level)
-    .bind(if filter.category == 0 {
-        String::new()
-    } else {
-        filter.category.to_string()
-    })
-    .bind(&filter.name_contains)
-    .bind(after.unwrap_or(""))
-    .bind(limit)
-    .fetch_all(executor)
-    .await
-    .map_err(sql_error("org units"))?;
-    rows.iter().map(org_from_row).collect()
+         AND ($8 = '' OR replace(display_name, $8, '') <> display_name) {}",
+        keyset.sql
+    );
+    let query = sqlx::query(&sql)
+        .bind(&filter.bounds.0)
+        .bind(&filter.bounds.1)
+        .bind(filter.parent_id.as_deref().unwrap_or(""))
+        .bind(filter.tier)
+        .bind(filter.status)
+        .bind(filter.level)
+        .bind(if filter.category == 0 {
+            String::new()
+        } else {
+            filter.category.to_string()
+        })
+        .bind(&filter.name_contains);
+    let rows = keyset
+        .bind(query, limit)
+        .fetch_all(executor)
+        .await
+        .map_err(sql_error("org units"))?;
+    rows.iter()
+        .map(|row| Ok((org_from_row(row)?, ordering.key_of(row)?)))
+        .collect()
 }
+
+/// The fields an org unit listing sorts by.
+pub static SORT_FIELDS: [SortField; 2] = [
+    SortField {
+        name: "display_name",
+        column: "o.display_name",
+        selected_as: "display_name",
+        kind: SortKind::Text,
+    },
+    SortField {
+        name: "create_time",
+        column: "o.create_time",
+        selected_as: "create_time",
+        kind: SortKind::Integer,
+    },
+];
 
 /// Distinct volunteers with an active membership in the subtree `[low, high)`.
 pub async fn count_members<'e, E>(executor: E, (low, high): (&str, &str)) -> Result<i64, ApiError>

@@ -2,6 +2,7 @@
 
 use egret_runtime::ApiError;
 use egret_storage::rows::value_rows;
+use egret_storage::{Ordering, SortField, SortKind};
 use sqlx::any::AnyRow;
 use sqlx::{Any, AnyConnection, Executor};
 
@@ -339,19 +340,43 @@ pub struct VolunteerFilter {
     pub skill: String,
     /// Name substring ('': any).
     pub name_contains: String,
+    /// Exact volunteer number ('': any).
+    pub volunteer_number: String,
 }
+
+/// The fields a volunteer listing sorts by.
+pub static SORT_FIELDS: [SortField; 3] = [
+    SortField {
+        name: "display_name",
+        column: "v.display_name",
+        selected_as: "display_name",
+        kind: SortKind::Text,
+    },
+    SortField {
+        name: "volunteer_number",
+        column: "v.volunteer_number",
+        selected_as: "volunteer_number",
+        kind: SortKind::Text,
+    },
+    SortField {
+        name: "create_time",
+        column: "v.create_time",
+        selected_as: "create_time",
+        kind: SortKind::Integer,
+    },
+];
 
 /// The default `registry.list_probe_limit`: a listing whose subtree has fewer candidate rows
 /// (active memberships plus registrations) than this starts from the subtree's units, a
-/// larger one walks all volunteers in id order. The walk stops after a page of matches, so
-/// it suits a subtree holding much of the instance (a city's root: a page of 50 in under a
-/// millisecond), but it reads about `page × volunteers ÷ subtree` rows to fill a page, and
-/// every row when the subtree's volunteers are the newest (a team of 20 among 500,000:
-/// 1.4 s on SQLite). Starting from the subtree reads each candidate once, whatever the
-/// instance holds: 4,000 candidate rows take 8 ms on SQLite and 12 ms on PostgreSQL at
-/// 500,000 volunteers, where a walk for a subtree that size reads over 10,000 rows even
-/// when its volunteers are spread evenly. The probe stops counting at the limit, so it
-/// costs a millisecond or two for any subtree.
+/// larger one walks all volunteers in the listing's order (by id, or by the sort field's
+/// index). The walk stops after a page of matches, so it suits a subtree holding much of
+/// the instance (a city's root: a page of 50 in under a millisecond), but it reads about
+/// `page × volunteers ÷ subtree` rows to fill a page, and every row when the subtree's
+/// volunteers are the newest (a team of 20 among 500,000: 1.4 s on SQLite). Starting from
+/// the subtree reads each candidate once, whatever the instance holds: 4,000 candidate
+/// rows take 8 ms on SQLite and 12 ms on PostgreSQL at 500,000 volunteers, where a walk for
+/// a subtree that size reads over 10,000 rows even when its volunteers are spread evenly.
+/// The probe stops counting at the limit, so it costs a millisecond or two for any subtree.
 pub const LIST_PROBE_LIMIT: i64 = 5_000;
 
 /// The volunteer ids of the subtree `[$1, $2)`: every active membership in one of its units
@@ -364,11 +389,10 @@ const SUBTREE_CANDIDATES: &str = "SELECT m.volunteer_id FROM org_units o \
      JOIN volunteers r ON r.registering_org_unit_id = o.id \
      WHERE o.path >= $1 AND o.path < $2";
 
-/// The listing's filters on `v`: status `$3`, skill `$4`, name `$5`, ids after `$6`.
+/// The listing's filters on `v`: status `$3`, skill `$4`, name `$5`.
 const LIST_FILTERS: &str = "($3 = 0 OR v.status = $3) \
      AND ($4 = '' OR replace(v.skills_json, $4, '') <> v.skills_json) \
-     AND ($5 = '' OR replace(v.display_name, $5, '') <> v.display_name) \
-     AND v.id > $6";
+     AND ($5 = '' OR replace(v.display_name, $5, '') <> v.display_name)";
 
 /// How many candidate rows the subtree `[low, high)` has, counting no further than `limit`.
 async fn count_candidates<'e, E>(
@@ -391,39 +415,50 @@ where
     Ok(count)
 }
 
-/// Volunteers visible in the subtree, matching the filter, with id after `after`: a subtree
-/// with fewer than `probe_limit` candidate rows is listed from its units, a larger one by the
-/// id-ordered walk (see [`LIST_PROBE_LIMIT`]). Both plans give the same rows, so the probe
-/// and the listing need not see the same snapshot.
+/// Volunteers visible in the subtree, matching the filter, in `ordering` after the key
+/// `after`, each with its page-token key: a subtree with fewer than `probe_limit` candidate
+/// rows is listed from its units, a larger one by the walk (see [`LIST_PROBE_LIMIT`]). Both
+/// plans give the same rows, so the probe and the listing need not see the same snapshot.
+/// A number filter is an equality on a unique column, so either plan finds it by index.
 pub async fn list<'e, E>(
     executor: E,
     filter: &VolunteerFilter,
+    ordering: Ordering,
     after: Option<&str>,
     limit: i64,
     probe_limit: i64,
-) -> Result<Vec<Volunteer>, ApiError>
+) -> Result<Vec<(Volunteer, String)>, ApiError>
 where
     E: Executor<'e, Database = Any> + Copy,
 {
     let bounds = (filter.bounds.0.as_str(), filter.bounds.1.as_str());
     let from_subtree =
         probe_limit > 0 && count_candidates(executor, bounds, probe_limit).await? < probe_limit;
+    // Spelled out only when asked for, so that no plan has to allow for an empty one.
+    let number = if filter.volunteer_number.is_empty() {
+        "$6 = ''"
+    } else {
+        "v.volunteer_number = $6"
+    };
+    let keyset = ordering.tail("v", after, 7)?;
     let sql = if from_subtree {
         // Materialized so that PostgreSQL looks up the few candidates by primary key and
         // sorts them: otherwise, under the LIMIT, it merges them with a walk of the whole
         // primary key, expecting (from average team sizes) to meet a page of them early.
         format!(
-            "WITH page AS MATERIALIZED (SELECT {COLUMNS} FROM volunteers v \
-             WHERE v.id IN ({SUBTREE_CANDIDATES}) AND {LIST_FILTERS}) \
-             SELECT * FROM page ORDER BY id LIMIT $7"
+            "WITH v AS MATERIALIZED (SELECT {COLUMNS} FROM volunteers v \
+             WHERE v.id IN ({SUBTREE_CANDIDATES}) AND {LIST_FILTERS} AND {number}) \
+             SELECT * FROM v WHERE 1 = 1 {}",
+            keyset.sql
         )
     } else {
         format!(
             "SELECT {COLUMNS} FROM volunteers v WHERE {VISIBLE_IN_SUBTREE} \
-             AND {LIST_FILTERS} ORDER BY v.id LIMIT $7"
+             AND {LIST_FILTERS} AND {number} {}",
+            keyset.sql
         )
     };
-    let rows = sqlx::query(&sql)
+    let query = sqlx::query(&sql)
         .bind(bounds.0)
         .bind(bounds.1)
         .bind(filter.status)
@@ -433,12 +468,15 @@ where
             to_json(&filter.skill)
         })
         .bind(&filter.name_contains)
-        .bind(after.unwrap_or(""))
-        .bind(limit)
+        .bind(&filter.volunteer_number);
+    let rows = keyset
+        .bind(query, limit)
         .fetch_all(executor)
         .await
         .map_err(sql_error("volunteers"))?;
-    rows.iter().map(from_row).collect()
+    rows.iter()
+        .map(|row| Ok((from_row(row)?, ordering.key_of(row)?)))
+        .collect()
 }
 
 /// Writes copies of another instance's volunteers (a district's, at the city) as they

@@ -16,7 +16,8 @@
 //!
 //! - `EGRET_BENCH_VOLUNTEERS` (default 500,000): volunteers registered before the reads,
 //!   in teams of 1,000 (BatchCreateVolunteers), beside a small team of 20 whose subtree
-//!   ListVolunteers reads.
+//!   ListVolunteers reads. ListVolunteersByName reads the whole instance sorted by name
+//!   (`order_by`), ListVolunteersByNumber finds one volunteer by number from the root.
 //! - `EGRET_BENCH_ROUNDS` (default 3): alternating rounds; each figure is the median.
 //! - `EGRET_BENCH_SQLITE=0`: skips SQLite (to measure PostgreSQL alone).
 //! - `EGRET_BENCH_ONLY=GetVolunteer,ListVolunteers`: measures only the RPCs named (the
@@ -472,6 +473,7 @@ struct Bench {
     small_team: String,
     big_team: String,
     volunteer: String,
+    volunteer_number: String,
     sign_up_activity: String,
     sign_up_position: String,
     sign_up_volunteers: Vec<String>,
@@ -564,6 +566,8 @@ async fn bench_engine(
         Rpc::GetVolunteer,
         Rpc::GetOrgUnit,
         Rpc::ListVolunteers,
+        Rpc::ListVolunteersByName,
+        Rpc::ListVolunteersByNumber,
         Rpc::ListOrgUnits,
         Rpc::CreateVolunteer,
         Rpc::BatchCreateVolunteers,
@@ -680,6 +684,8 @@ enum Rpc {
     GetVolunteer,
     GetOrgUnit,
     ListVolunteers,
+    ListVolunteersByName,
+    ListVolunteersByNumber,
     ListOrgUnits,
     CreateVolunteer,
     BatchCreateVolunteers,
@@ -694,6 +700,8 @@ impl Rpc {
             Rpc::GetVolunteer => "GetVolunteer",
             Rpc::GetOrgUnit => "GetOrgUnit",
             Rpc::ListVolunteers => "ListVolunteers (small team, page of 50)",
+            Rpc::ListVolunteersByName => "ListVolunteersByName (root, order_by name, page of 50)",
+            Rpc::ListVolunteersByNumber => "ListVolunteersByNumber (root, one number)",
             Rpc::ListOrgUnits => "ListOrgUnits (subtree, page of 50)",
             Rpc::CreateVolunteer => "CreateVolunteer",
             Rpc::BatchCreateVolunteers => "BatchCreateVolunteers (100 rows)",
@@ -759,6 +767,26 @@ impl Rpc {
                         pb::ListVolunteersRequest {
                             org_unit: context.small_team.clone(),
                             page_size: 50,
+                            ..Default::default()
+                        },
+                        admin,
+                    ))
+                    .await?
+                    .into_inner()
+                    .encoded_len()
+            }
+            Rpc::ListVolunteersByName | Rpc::ListVolunteersByNumber => {
+                let (order_by, volunteer_number) = match self {
+                    Rpc::ListVolunteersByName => ("display_name", String::new()),
+                    _ => ("", context.volunteer_number.clone()),
+                };
+                pb::volunteer_service_client::VolunteerServiceClient::new(channel)
+                    .list_volunteers(authed(
+                        pb::ListVolunteersRequest {
+                            org_unit: context.root.clone(),
+                            page_size: 50,
+                            order_by: order_by.to_string(),
+                            volunteer_number,
                             ..Default::default()
                         },
                         admin,
@@ -1176,10 +1204,24 @@ async fn fill(
             &admin,
         ))
         .await?;
+    let volunteer_number = pb::volunteer_service_client::VolunteerServiceClient::new(channel)
+        .get_volunteer(authed(
+            pb::GetVolunteerRequest {
+                name: small[0].clone(),
+                reveal_personal_data: false,
+            },
+            &admin,
+        ))
+        .await?
+        .into_inner()
+        .volunteer
+        .context("volunteer")?
+        .volunteer_number;
     Ok(Bench {
         root: root.to_string(),
         admin,
         volunteer: small[0].clone(),
+        volunteer_number,
         small_team,
         big_team,
         sign_up_activity: sign_up_activity.name,

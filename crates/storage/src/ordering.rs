@@ -31,12 +31,36 @@ pub enum SortKind {
 pub struct SortField {
     /// Its name in `order_by` (the proto field's name).
     pub name: &'static str,
-    /// Its column, qualified as the list's query selects it (`v.display_name`).
+    /// Its column, qualified as the list's query selects it (`v.display_name`); the
+    /// selected row names it without the qualifier.
     pub column: &'static str,
-    /// The column's name in the selected row.
-    pub selected_as: &'static str,
     /// How it is stored.
     pub kind: SortKind,
+}
+
+impl SortField {
+    /// A TEXT column.
+    pub const fn text(name: &'static str, column: &'static str) -> Self {
+        Self {
+            name,
+            column,
+            kind: SortKind::Text,
+        }
+    }
+
+    /// A BIGINT column.
+    pub const fn integer(name: &'static str, column: &'static str) -> Self {
+        Self {
+            name,
+            column,
+            kind: SortKind::Integer,
+        }
+    }
+
+    /// The column's name in the selected row.
+    fn selected_as(&self) -> &'static str {
+        self.column.rsplit('.').next().unwrap_or(self.column)
+    }
 }
 
 /// A list's order: by id (the default), or by one field and then id.
@@ -184,9 +208,11 @@ impl Ordering {
             return Ok(id);
         };
         let value = match field.kind {
-            SortKind::Text => row.try_get::<String, _>(field.selected_as).map_err(read)?,
+            SortKind::Text => row
+                .try_get::<String, _>(field.selected_as())
+                .map_err(read)?,
             SortKind::Integer => row
-                .try_get::<i64, _>(field.selected_as)
+                .try_get::<i64, _>(field.selected_as())
                 .map_err(read)?
                 .to_string(),
         };
@@ -234,18 +260,8 @@ mod tests {
     use super::*;
 
     static FIELDS: [SortField; 2] = [
-        SortField {
-            name: "display_name",
-            column: "v.display_name",
-            selected_as: "display_name",
-            kind: SortKind::Text,
-        },
-        SortField {
-            name: "create_time",
-            column: "v.create_time",
-            selected_as: "create_time",
-            kind: SortKind::Integer,
-        },
+        SortField::text("display_name", "v.display_name"),
+        SortField::integer("create_time", "v.create_time"),
     ];
 
     #[test]

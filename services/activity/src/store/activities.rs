@@ -4,7 +4,7 @@ use egret_runtime::ApiError;
 use egret_storage::rows::{
     column, copy_conflict, corrupt, json_column, meta_columns, sql_error, to_json,
 };
-use egret_storage::{Ordering, SortField, SortKind};
+use egret_storage::{Ordering, SortField};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Executor};
 
@@ -196,22 +196,7 @@ where
 
 /// The fields an activity listing sorts by.
 pub static SORT_FIELDS: [SortField; 3] = [
-    SortField {
-        name: "start_time",
-        column: "a.start_time",
-        selected_as: "start_time",
-        kind: SortKind::Integer,
-    },
-    SortField {
-        name: "display_name",
-        column: "a.display_name",
-        selected_as: "display_name",
-        kind: SortKind::Text,
-    },
-    SortField {
-        name: "create_time",
-        column: "a.create_time",
-        selected_as: "create_time",
-        kind: SortKind::Integer,
-    },
+    SortField::integer("start_time", "a.start_time"),
+    SortField::text("display_name", "a.display_name"),
+    SortField::integer("create_time", "a.create_time"),
 ];

@@ -4,7 +4,7 @@ use egret_runtime::ApiError;
 use egret_storage::rows::{
     column, copy_conflict, corrupt, date_column, json_column, meta_columns, sql_error, to_json,
 };
-use egret_storage::{Ordering, SortField, SortKind};
+use egret_storage::{Ordering, SortField};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Executor};
 
@@ -188,28 +188,8 @@ where
 
 /// The fields a project listing sorts by.
 pub static SORT_FIELDS: [SortField; 4] = [
-    SortField {
-        name: "display_name",
-        column: "p.display_name",
-        selected_as: "display_name",
-        kind: SortKind::Text,
-    },
-    SortField {
-        name: "start_date",
-        column: "p.start_date",
-        selected_as: "start_date",
-        kind: SortKind::Text,
-    },
-    SortField {
-        name: "budget",
-        column: "p.budget_fen",
-        selected_as: "budget_fen",
-        kind: SortKind::Integer,
-    },
-    SortField {
-        name: "create_time",
-        column: "p.create_time",
-        selected_as: "create_time",
-        kind: SortKind::Integer,
-    },
+    SortField::text("display_name", "p.display_name"),
+    SortField::text("start_date", "p.start_date"),
+    SortField::integer("budget", "p.budget_fen"),
+    SortField::integer("create_time", "p.create_time"),
 ];

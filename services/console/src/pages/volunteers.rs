@@ -201,6 +201,11 @@ async fn table(
     }
 }
 
+/// The register's first page, unfiltered, in its own order.
+async fn first_table(state: &AppState, signed: &Signed) -> Table {
+    table(state, signed, "", "", Filter::default(), Sorting::default()).await
+}
+
 fn row(volunteer: &Volunteer) -> Row {
     Row {
         id: id_of(&volunteer.name).to_string(),
@@ -214,15 +219,7 @@ fn row(volunteer: &Volunteer) -> Row {
 
 /// `GET /volunteers`: the first page of the person's subtree.
 pub(crate) async fn list(State(state): State<AppState>, signed: Signed) -> Response {
-    let table = table(
-        &state,
-        &signed,
-        "",
-        "",
-        Filter::default(),
-        Sorting::default(),
-    )
-    .await;
+    let table = first_table(&state, &signed).await;
     render(&ListPage {
         layout: signed.layout("志愿者", "volunteers"),
         id_types: id_type_choices(),
@@ -654,15 +651,7 @@ pub(crate) async fn lookup(
             Redirect::to(&format!("/volunteers/{}", id_of(&volunteer.name))).into_response()
         }
         Err(status) => {
-            let mut table = table(
-                &state,
-                &signed,
-                "",
-                "",
-                Filter::default(),
-                Sorting::default(),
-            )
-            .await;
+            let mut table = first_table(&state, &signed).await;
             table.lookup_failure = Failure::from(status);
             super::render_refused(
                 &ListPage {

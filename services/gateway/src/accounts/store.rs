@@ -2,7 +2,7 @@
 
 use egret_runtime::{ApiError, Role};
 use egret_storage::rows::{column, corrupt, meta_columns, sql_error};
-use egret_storage::{Ordering, SortField, SortKind};
+use egret_storage::{Ordering, SortField};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Executor};
 
@@ -161,24 +161,9 @@ pub async fn update(
 
 /// The fields an account listing sorts by; the first is its natural order.
 pub static SORT_FIELDS: [SortField; 3] = [
-    SortField {
-        name: "username",
-        column: "a.username",
-        selected_as: "username",
-        kind: SortKind::Text,
-    },
-    SortField {
-        name: "display_name",
-        column: "a.display_name",
-        selected_as: "display_name",
-        kind: SortKind::Text,
-    },
-    SortField {
-        name: "create_time",
-        column: "a.create_time",
-        selected_as: "create_time",
-        kind: SortKind::Integer,
-    },
+    SortField::text("username", "a.username"),
+    SortField::text("display_name", "a.display_name"),
+    SortField::integer("create_time", "a.create_time"),
 ];
 
 /// Accounts whose unit is in the subtree at `path`, in `ordering` after the key `after`,

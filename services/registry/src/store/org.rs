@@ -1,7 +1,7 @@
 //! Org units and registration forms.
 
 use egret_runtime::ApiError;
-use egret_storage::{Ordering, SortField, SortKind};
+use egret_storage::{Ordering, SortField};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Executor};
 
@@ -342,18 +342,8 @@ where
 
 /// The fields an org unit listing sorts by.
 pub static SORT_FIELDS: [SortField; 2] = [
-    SortField {
-        name: "display_name",
-        column: "o.display_name",
-        selected_as: "display_name",
-        kind: SortKind::Text,
-    },
-    SortField {
-        name: "create_time",
-        column: "o.create_time",
-        selected_as: "create_time",
-        kind: SortKind::Integer,
-    },
+    SortField::text("display_name", "o.display_name"),
+    SortField::integer("create_time", "o.create_time"),
 ];
 
 /// Distinct volunteers with an active membership in the subtree `[low, high)`.

@@ -2,7 +2,7 @@
 
 use egret_runtime::ApiError;
 use egret_storage::rows::value_rows;
-use egret_storage::{Ordering, SortField, SortKind};
+use egret_storage::{Ordering, SortField};
 use sqlx::any::AnyRow;
 use sqlx::{Any, AnyConnection, Executor};
 
@@ -346,24 +346,9 @@ pub struct VolunteerFilter {
 
 /// The fields a volunteer listing sorts by.
 pub static SORT_FIELDS: [SortField; 3] = [
-    SortField {
-        name: "display_name",
-        column: "v.display_name",
-        selected_as: "display_name",
-        kind: SortKind::Text,
-    },
-    SortField {
-        name: "volunteer_number",
-        column: "v.volunteer_number",
-        selected_as: "volunteer_number",
-        kind: SortKind::Text,
-    },
-    SortField {
-        name: "create_time",
-        column: "v.create_time",
-        selected_as: "create_time",
-        kind: SortKind::Integer,
-    },
+    SortField::text("display_name", "v.display_name"),
+    SortField::text("volunteer_number", "v.volunteer_number"),
+    SortField::integer("create_time", "v.create_time"),
 ];
 
 /// The default `registry.list_probe_limit`: a listing whose subtree has fewer candidate rows

@@ -16,12 +16,14 @@ violation.
 
 from __future__ import annotations
 
+import io
 import os
 import pathlib
 import re
 import sys
 import time
 import traceback
+import zipfile
 
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
@@ -1168,6 +1170,137 @@ def statistics_with_a_chart_and_downloads(browser: Browser) -> None:
     journey.close()
 
 
+def export_job(page: Page, what: str, file_format: str, rows: int, **period: str) -> str:
+    """Starts an export on 导出 and follows its job page until the bar is full; the job's
+    address."""
+    page.get_by_role("link", name="导出", exact=True).click()
+    expect(page.get_by_role("heading", level=1, name="导出")).to_be_visible()
+    page.get_by_label("导出内容").select_option(label=what)
+    page.get_by_label("文件格式").select_option(label=file_format)
+    page.get_by_label("版式").select_option(label="本系统格式")
+    if "start" in period:
+        page.get_by_label("开始日期（仅服务记录）").fill(period["start"])
+    if "end" in period:
+        page.get_by_label("结束日期（仅服务记录，空为今天）").fill(period["end"])
+    page.get_by_role("button", name="开始导出").click()
+    expect(page).to_have_url(re.compile(r"/exports/[0-9a-f]{32}$"))
+    # The bar, refreshed by htmx every second, reaches its maximum: the rows counted.
+    bar = page.get_by_label("导出进度")
+    expect(bar).to_have_attribute("max", str(rows))
+    expect(bar).to_have_attribute("value", str(rows))
+    expect(page.locator("#export-rows")).to_have_text(f"已写入 {rows:,} / {rows:,} 行")
+    expect(page.locator("#export-stage")).to_have_text("已完成")
+    # Finished, the fragment polls no more.
+    fragment = page.locator("#export-job")
+    expect(fragment).not_to_have_attribute("hx-trigger", "every 1s")
+    return page.url
+
+
+def exports_with_progress_and_downloads(browser: Browser) -> None:
+    journey = Journey(browser, "exports", DESKTOP)
+    try:
+        page = journey.page
+        sign_in(page, "admin", ADMIN_PASSWORD)
+        # 统计 points to 导出 for the long exports.
+        page.get_by_role("link", name="统计", exact=True).click()
+        page.locator("main").get_by_role("link", name="导出").first.click()
+        expect(page.get_by_role("heading", level=1, name="导出")).to_be_visible()
+        expect(page.get_by_text("还没有导出任务")).to_be_visible()
+        accessible(page, "the exports")
+
+        # 志愿者名册 as XLSX: the two volunteers of the team (林美华, and 陈秀英, who
+        # registered herself and was taken on).
+        url = export_job(page, "志愿者名册", "XLSX", 2)
+        shared["export_url"] = url
+        assert re.search(r"/exports/[0-9a-f]{32}$", url), url
+        accessible(page, "a finished export")
+        journey.screenshot("export-finished")
+        # The fragment the page polls, as htmx asks for it.
+        fragment = page.request.get(url + "/progress", headers={"hx-request": "true"})
+        assert fragment.ok and "已写入 2 / 2 行" in fragment.text(), fragment.status
+        assert "hx-trigger" not in fragment.text(), "a finished job is polled no more"
+        with page.expect_download() as download:
+            page.get_by_role("link", name=re.compile("^下载文件")).click()
+        assert download.value.suggested_filename.endswith(".xlsx"), download.value.suggested_filename
+        xlsx = pathlib.Path(download.value.path()).read_bytes()
+        with zipfile.ZipFile(io.BytesIO(xlsx)) as workbook:
+            assert "xl/worksheets/sheet1.xml" in workbook.namelist(), workbook.namelist()
+            parts = "".join(
+                workbook.read(name).decode("utf-8", "replace") for name in workbook.namelist()
+            )
+        assert VOLUNTEER_NAME in parts, "the names, for staff"
+        assert VOLUNTEER_ID not in parts, "ID numbers stay masked"
+
+        # 服务记录 as CSV for this year: the one record of the activity.
+        year_start = time.strftime("%Y-01-01", time.gmtime(time.time() + 8 * 3600))
+        export_job(page, "服务记录", "CSV", 1, start=year_start, end=china_day(0))
+        with page.expect_download() as download:
+            page.get_by_role("link", name=re.compile("^下载文件")).click()
+        assert download.value.suggested_filename.endswith(".csv"), download.value.suggested_filename
+        csv = pathlib.Path(download.value.path()).read_text(encoding="utf-8-sig")
+        lines = [line for line in csv.splitlines() if line]
+        assert lines[0] == (
+            "记录编号,志愿者编号,姓名,证件号码,服务日期,服务时长（小时）,服务时长（分钟）,"
+            "服务内容,活动名称,所属组织,状态"
+        ), lines[0]
+        assert len(lines) == 2, lines
+        assert VOLUNTEER_NAME in lines[1] and ACTIVITY_NAME in lines[1], lines[1]
+        assert VOLUNTEER_ID not in csv
+
+        # Her jobs, listed on 导出; a period that ends before it starts is refused.
+        page.get_by_role("link", name="导出", exact=True).click()
+        jobs = page.get_by_role("region", name="我的导出任务")
+        expect(jobs.locator("tbody tr")).to_have_count(2)
+        expect(jobs.locator("tbody tr", has_text="志愿者名册")).to_contain_text("已完成")
+        expect(jobs.locator("tbody tr", has_text="服务记录")).to_contain_text("已写入 1 / 1 行")
+        page.get_by_label("导出内容").select_option(label="服务记录")
+        page.get_by_label("开始日期（仅服务记录）").fill(china_day(0))
+        page.get_by_label("结束日期（仅服务记录，空为今天）").fill(china_day(-1))
+        page.get_by_role("button", name="开始导出").click()
+        expect(page.locator("#end-error")).to_be_visible()
+        page.get_by_label("导出内容").select_option(label="队伍登记表")
+        page.get_by_label("版式").select_option(label="中国志愿服务网导入模板")
+        page.get_by_role("button", name="开始导出").click()
+        expect(page.locator("#layout-error")).to_be_visible()
+        accessible(page, "the exports with their errors")
+        journey.screenshot("exports")
+    except Exception:
+        journey.screenshot("failure")
+        raise
+    journey.close()
+
+    # Another district's staff: the job is not there for her, exactly as an unknown one.
+    other = Journey(browser, "exports-other-district", DESKTOP)
+    try:
+        page = other.page
+        sign_in(page, os.environ["EGRET_OTHER_USERNAME"], OTHER_PASSWORD)
+        page.get_by_role("link", name="导出", exact=True).click()
+        expect(page.get_by_text("还没有导出任务")).to_be_visible()
+        url = shared["export_url"]
+        unknown = re.sub(r"[0-9a-f]{32}$", "0" * 32, url)
+        for address in [url, url + "/file", url + "/progress", unknown]:
+            response = page.goto(address)
+            assert response.status == 404, f"{address} answered {response.status}"
+            expect(page.get_by_role("alert")).to_contain_text("未找到该导出任务")
+            expect(page.locator("main")).not_to_contain_text("志愿者名册")
+    except Exception:
+        other.screenshot("failure")
+        raise
+    other.close()
+
+    # A volunteer exports nothing: the menu does not offer it.
+    own = Journey(browser, "exports-volunteer", PHONE)
+    try:
+        page = own.page
+        sign_in(page, "lin.meihua", VOLUNTEER_PASSWORD)
+        expect(page.get_by_role("heading", level=1, name=re.compile("^我的"))).to_be_visible()
+        expect(page.get_by_role("link", name="导出", exact=True)).to_have_count(0)
+    except Exception:
+        own.screenshot("failure")
+        raise
+    own.close()
+
+
 JOURNEYS = [
     signed_out_reveals_nothing,
     admin_first_sign_in,
@@ -1183,6 +1316,7 @@ JOURNEYS = [
     lists_sorted_by_column_and_searched_by_number,
     a_unit_suspended_resumed_and_merged,
     statistics_with_a_chart_and_downloads,
+    exports_with_progress_and_downloads,
     annual_report_from_team_to_approval,
     the_sync_page,
 ]

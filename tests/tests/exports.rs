@@ -1,7 +1,8 @@
 //! Exports and charts end to end: an XLSX read back gives QueryStatistics' figures; service
 //! records as CSV after a correction; volunteers masked (no plaintext ID, no phone); the
 //! national platform's layouts; teams in the registration-form layout; charts as SVG and
-//! PNG; bad input names the field; another subtree is unknown.
+//! PNG; bad input names the field; another subtree is unknown. Every export's chunks say
+//! how many rows are written of how many, and a long one says so page by page.
 
 use calamine::{Data, Reader, Xlsx, open_workbook_from_rs};
 use egret_proto::activity::v1 as activity_pb;
@@ -13,12 +14,25 @@ use egret_runtime::wire::{date_to_wire as wire, today};
 use egret_tests::{TestApp, both_backends, days_before, resident_id, violated_fields};
 use prost_types::FieldMask;
 
-/// A downloaded file: its bytes, media type and name.
+/// A downloaded file: its bytes, media type and name, and the progress its chunks gave.
 struct File {
     data: Vec<u8>,
     content_type: String,
     file_name: String,
     chunks: usize,
+    /// Each chunk's rows written.
+    progress: Vec<i64>,
+    /// The rows counted at the start (the same in every chunk).
+    rows_total: i64,
+    /// The rows written of each chunk that carried no data.
+    empty_progress: Vec<i64>,
+}
+
+impl File {
+    /// The rows the last chunk says were written.
+    fn rows_written(&self) -> i64 {
+        self.progress.last().copied().unwrap_or_default()
+    }
 }
 
 async fn collect<T>(
@@ -30,20 +44,51 @@ async fn collect<T>(
         content_type: String::new(),
         file_name: String::new(),
         chunks: 0,
+        progress: Vec::new(),
+        rows_total: 0,
+        empty_progress: Vec::new(),
     };
     while let Some(message) = stream.message().await.expect("the stream goes on") {
         let chunk = chunk_of(message).expect("a chunk");
         if file.chunks == 0 {
             file.content_type = chunk.content_type;
             file.file_name = chunk.file_name;
+            file.rows_total = chunk.rows_total;
         } else {
             assert!(chunk.content_type.is_empty() && chunk.file_name.is_empty());
+            assert_eq!(
+                chunk.rows_total, file.rows_total,
+                "the same total in every chunk"
+            );
+        }
+        assert!(
+            chunk.rows_written >= file.rows_written(),
+            "progress never goes back: {:?} then {}",
+            file.progress,
+            chunk.rows_written
+        );
+        file.progress.push(chunk.rows_written);
+        if chunk.data.is_empty() {
+            file.empty_progress.push(chunk.rows_written);
         }
         file.data.extend_from_slice(&chunk.data);
         file.chunks += 1;
     }
     assert!(file.chunks > 0, "at least one chunk");
+    assert_eq!(
+        file.progress[0], 0,
+        "the first chunk comes once the rows are counted"
+    );
     file
+}
+
+/// On a quiet database, the count at the start is what the file holds, and the last chunk
+/// says so: `rows` read back, with the header.
+#[track_caller]
+fn assert_counted(file: &File, rows: &[Vec<String>]) {
+    let data_rows = rows.len() as i64 - 1;
+    assert_eq!(file.rows_written(), data_rows, "{:?}", file.progress);
+    assert_eq!(file.rows_total, data_rows);
 }
 
 fn cell_text(cell: &Data) -> String {
@@ -67,10 +112,12 @@ fn xlsx_rows(file: &File) -> Vec<Vec<String>> {
         .worksheet_range_at(0)
         .expect("a sheet")
         .expect("readable");
-    range
+    let rows: Vec<Vec<String>> = range
         .rows()
         .map(|row| row.iter().map(cell_text).collect())
-        .collect()
+        .collect();
+    assert_counted(file, &rows);
+    rows
 }
 
 /// The rows of a CSV (our exports quote nothing the tests write).
@@ -79,10 +126,13 @@ fn csv_rows(file: &File) -> Vec<Vec<String>> {
     assert!(file.file_name.ends_with(".csv"), "{}", file.file_name);
     let text = String::from_utf8(file.data.clone()).expect("UTF-8");
     let text = text.strip_prefix('\u{feff}').expect("a byte-order mark");
-    text.split("\r\n")
+    let rows: Vec<Vec<String>> = text
+        .split("\r\n")
         .filter(|line| !line.is_empty())
         .map(|line| line.split(',').map(str::to_string).collect())
-        .collect()
+        .collect();
+    assert_counted(file, &rows);
+    rows
 }
 
 async fn statistics_xlsx(
@@ -740,4 +790,94 @@ async fn a_replay_fills_the_new_columns(app: TestApp) {
     app.stop().await;
 }
 
-both_backends!(exports_match_the_data, a_replay_fills_the_new_columns);
+/// A long export says how far it has come page by page: 2,500 records, more than two of
+/// the reporting service's pages of 1,000.
+async fn a_long_export_reports_its_progress(app: TestApp) {
+    const RECORDS: i64 = 2_500;
+    let admin = app.admin();
+    let team = app
+        .create_unit(&admin, &app.root, registry_pb::Tier::Team, "海沧巾帼服务队")
+        .await;
+    let volunteer = app.register(&admin, &team.name, 71).await;
+    let days: Vec<(i64, i64)> = (0..RECORDS).map(|index| (index % 300 + 1, 30)).collect();
+    for batch in days.chunks(1000) {
+        app.import_hours(&admin, &team.name, &volunteer.name, batch)
+            .await;
+    }
+
+    // CSV: every chunk has data; the rows come at least a page at a time.
+    let file = service_records(
+        &app,
+        &admin,
+        "",
+        pb::ExportFormat::Csv,
+        pb::Layout::Unspecified,
+    )
+    .await;
+    let rows = csv_rows(&file);
+    assert_eq!(rows.len() as i64, RECORDS + 1);
+    assert_eq!(file.rows_total, RECORDS);
+    assert!(
+        file.progress
+            .windows(2)
+            .all(|pair| pair[1] - pair[0] <= 1000),
+        "{:?}",
+        file.progress
+    );
+    assert!(
+        file.progress
+            .iter()
+            .any(|rows| *rows > 0 && *rows < RECORDS),
+        "progress on the way: {:?}",
+        file.progress
+    );
+    // The data is the file, as before: each record once, in order, none in between.
+    let ids: Vec<&str> = rows[1..].iter().map(|row| row[0].as_str()).collect();
+    assert!(ids.windows(2).all(|pair| pair[0] < pair[1]));
+    assert!(
+        String::from_utf8(file.data.clone())
+            .expect("UTF-8")
+            .ends_with("\r\n")
+    );
+
+    // XLSX: nothing is sent before the workbook is finished, so its progress comes in
+    // chunks with no data, a page at a time.
+    let file = service_records(
+        &app,
+        &admin,
+        "",
+        pb::ExportFormat::Xlsx,
+        pb::Layout::NationalPlatform,
+    )
+    .await;
+    let rows = xlsx_rows(&file);
+    assert_eq!(rows.len() as i64, RECORDS + 1);
+    assert_eq!(
+        rows[RECORDS as usize][0],
+        RECORDS.to_string(),
+        "序号 to the end"
+    );
+    let on_the_way: Vec<i64> = file
+        .empty_progress
+        .iter()
+        .copied()
+        .filter(|rows| *rows < RECORDS)
+        .collect();
+    assert_eq!(on_the_way, [0, 1000, 2000], "{:?}", file.progress);
+    assert!(
+        file.chunks > file.empty_progress.len(),
+        "then the workbook's bytes"
+    );
+
+    // Teams and volunteers count their rows as well.
+    let file = volunteers(&app, &admin, pb::ExportFormat::Csv, pb::Layout::Unspecified).await;
+    assert_eq!(csv_rows(&file).len(), 2);
+    assert_eq!(file.rows_total, 1);
+    app.stop().await;
+}
+
+both_backends!(
+    exports_match_the_data,
+    a_replay_fills_the_new_columns,
+    a_long_export_reports_its_progress
+);

@@ -17,6 +17,12 @@
 //!   browser. A restart signs everyone out. The access token is refreshed under the
 //!   session's lock, so two requests at once never spend the same refresh token twice
 //!   (which the gateway would take for a stolen token and end the sign-in).
+//! - **Long exports** (导出) run as jobs of this process (`export_jobs`): a task calls
+//!   the export with the person's own token and spools the file into an anonymous
+//!   temporary file, while the page's progress bar follows the rows the reporting service
+//!   reports; then the file is downloaded from there. Jobs are bounded (running per person
+//!   and in all, kept, file size) and a finished one is dropped after 30 minutes; a restart
+//!   ends them with the sessions.
 //! - **Forms** carry a CSRF token (the session's, or before sign-in a double-submit
 //!   cookie), and a cross-site `Origin` or `Sec-Fetch-Site` is refused.
 //! - **Headers.** A Content-Security-Policy with no inline script or style, no framing,
@@ -29,6 +35,7 @@
 
 pub mod api;
 mod assets;
+mod export_jobs;
 mod labels;
 mod pages;
 mod security;
@@ -107,6 +114,7 @@ struct AppState(Arc<Shared>);
 struct Shared {
     api: Api,
     sessions: session::Sessions,
+    exports: export_jobs::ExportJobs,
     settings: ConsoleSettings,
 }
 
@@ -124,6 +132,7 @@ pub fn service(settings: &ConsoleSettings, api: Fallback) -> Fallback {
     let state = AppState(Arc::new(Shared {
         api: Api::new(api, settings.call_timeout),
         sessions: session::Sessions::new(settings.max_sessions, settings.idle_timeout),
+        exports: export_jobs::ExportJobs::new(export_jobs::Limits::default()),
         settings: settings.clone(),
     }));
     let router = pages::router(state);

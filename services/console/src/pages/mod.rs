@@ -5,6 +5,7 @@ mod activities;
 mod annual;
 mod auth;
 mod certificates;
+mod exports;
 mod home;
 mod honours;
 mod insurance;
@@ -114,6 +115,10 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/statistics", get(statistics::show))
         .route("/statistics/chart.svg", get(statistics::chart))
         .route("/statistics/{file}", get(statistics::export))
+        .route("/exports", get(exports::show).post(exports::start))
+        .route("/exports/{id}", get(exports::job))
+        .route("/exports/{id}/progress", get(exports::progress))
+        .route("/exports/{id}/file", get(exports::file))
         .route("/review", get(review::show))
         .route("/review/records", post(review::decide_records))
         .route("/review/stars/{id}/{action}", post(review::decide_star))
@@ -355,6 +360,12 @@ impl Layout {
                 href: "/statistics",
                 label: "统计",
                 section: "statistics",
+            });
+            // The roles the reporting service lets export; it decides, the menu only offers.
+            nav.push(NavItem {
+                href: "/exports",
+                label: "导出",
+                section: "exports",
             });
         }
         if manages {

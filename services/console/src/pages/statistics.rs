@@ -1,5 +1,6 @@
 //! 统计: a metric by up to two dimensions, one filter and a period, as a table with the
-//! reporting service's chart beside it, and downloads in CSV and XLSX.
+//! reporting service's chart beside it, and downloads in CSV and XLSX (small: streamed
+//! straight through; the long exports are jobs with a progress bar, on 导出).
 //!
 //! The query travels in the URL: it names metrics, dimensions and dates, never a person.
 
@@ -381,11 +382,7 @@ pub(crate) async fn export(
         }
     };
     let content_type = first.content_type.clone();
-    let file_name: String = first
-        .file_name
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-        .collect();
+    let file_name = crate::export_jobs::safe_file_name(&first.file_name);
     let rest = futures::stream::unfold(stream, |mut stream| async move {
         match stream.message().await {
             Ok(Some(chunk)) => Some((

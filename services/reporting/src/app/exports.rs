@@ -1,11 +1,19 @@
 //! Exports of a subtree as CSV or XLSX files that stream: each checks the caller's roles
-//! and subtree before anything is sent, then a task reads the rows page by page (a keyset,
-//! [`PAGE_ROWS`] at a time) and hands each chunk to the caller as soon as it is written.
+//! and subtree before anything is sent, then a task counts the rows, reads them page by
+//! page (a keyset, [`PAGE_ROWS`] at a time) and hands each chunk to the caller as soon as
+//! it is written.
 //!
 //! CSV is written straight into chunks. XLSX is written with `rust_xlsxwriter` in its
 //! constant-memory mode (each finished row goes to a temporary file in a temporary
 //! directory that is deleted afterwards); at the end the workbook is zipped straight into
 //! the chunks, so no whole file is ever held in memory.
+//!
+//! Every chunk says how many rows are written of how many: the first is sent once the rows
+//! are counted, another at least every [`PAGE_ROWS`] rows (with no data when nothing is
+//! buffered, as for a workbook, which sends no byte before it is finished), and the last
+//! says how many rows the file holds. The total is the count at the start: rows added or
+//! removed meanwhile are exported or not as the pages find them, so the last count may
+//! differ from it.
 
 use std::future::Future;
 use std::io::Write;
@@ -34,15 +42,19 @@ pub const CHUNK_BYTES: usize = 64 * 1024;
 /// The most rows an XLSX sheet holds.
 const XLSX_MAX_ROWS: u32 = 1_048_576;
 
-/// One piece of an exported file.
+/// One piece of an exported file, with the export's progress.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Chunk {
-    /// The next bytes.
+    /// The next bytes; may be empty (a chunk of progress only).
     pub data: Vec<u8>,
     /// The media type, in the first chunk only.
     pub content_type: String,
     /// The file name, in the first chunk only.
     pub file_name: String,
+    /// The data rows written so far (the header not counted).
+    pub rows_written: i64,
+    /// The data rows counted when the export started.
+    pub rows_total: i64,
 }
 
 /// The chunks of an export as they are produced; an error ends it.
@@ -63,19 +75,26 @@ fn gone() -> ApiError {
     ))
 }
 
-/// Where an export's chunks go; the first carries the media type and file name.
+/// Where an export's chunks go; the first carries the media type and file name, each the
+/// progress as of its data.
 struct Output {
     sender: mpsc::Sender<Result<Chunk, ApiError>>,
     header: Option<(String, String)>,
+    rows_total: i64,
+    /// The rows the chunks sent so far have reported.
+    reported: i64,
 }
 
 impl Output {
-    fn chunk(&mut self, data: Vec<u8>) -> Chunk {
+    fn chunk(&mut self, data: Vec<u8>, rows_written: i64) -> Chunk {
         let (content_type, file_name) = self.header.take().unwrap_or_default();
+        self.reported = rows_written;
         Chunk {
             data,
             content_type,
             file_name,
+            rows_written,
+            rows_total: self.rows_total,
         }
     }
 
@@ -83,22 +102,24 @@ impl Output {
         self.header.is_none()
     }
 
-    async fn send(&mut self, data: Vec<u8>) -> Result<(), ApiError> {
-        let chunk = self.chunk(data);
+    async fn send(&mut self, data: Vec<u8>, rows_written: i64) -> Result<(), ApiError> {
+        let chunk = self.chunk(data, rows_written);
         self.sender.send(Ok(chunk)).await.map_err(|_| gone())
     }
 }
 
-/// Writes into chunks from blocking code (the workbook's zip writer).
+/// Writes into chunks from blocking code (the workbook's zip writer), once every row is
+/// written.
 struct ChunkWriter {
     output: Output,
     buffer: Vec<u8>,
+    rows_written: i64,
 }
 
 impl ChunkWriter {
     fn send_buffer(&mut self) -> std::io::Result<()> {
         let data = std::mem::take(&mut self.buffer);
-        let chunk = self.output.chunk(data);
+        let chunk = self.output.chunk(data, self.rows_written);
         self.output
             .sender
             .blocking_send(Ok(chunk))
@@ -120,8 +141,14 @@ impl Write for ChunkWriter {
     }
 }
 
-/// A sheet being written.
-enum Sheet {
+/// A sheet being written, and how many data rows it holds.
+struct Sheet {
+    file: SheetFile,
+    rows_written: i64,
+}
+
+/// The file a sheet is written to.
+enum SheetFile {
     Csv {
         buffer: Vec<u8>,
     },
@@ -135,8 +162,82 @@ enum Sheet {
 
 impl Sheet {
     fn new(format: Format, title: &str) -> Result<Self, ApiError> {
+        Ok(Self {
+            file: SheetFile::new(format, title)?,
+            rows_written: 0,
+        })
+    }
+
+    /// The header row, which no progress counts.
+    fn header(&mut self, cells: &[Cell]) -> Result<(), ApiError> {
+        self.file.row(cells)
+    }
+
+    /// A data row.
+    fn row(&mut self, cells: &[Cell]) -> Result<(), ApiError> {
+        self.file.row(cells)?;
+        self.rows_written += 1;
+        Ok(())
+    }
+
+    /// Sends what a CSV has gathered once it reaches a chunk, and the progress once
+    /// [`PAGE_ROWS`] rows have been written since it was last sent (with no data when
+    /// nothing is buffered, as for a workbook).
+    async fn flush(&mut self, output: &mut Output) -> Result<(), ApiError> {
+        let full = matches!(&self.file, SheetFile::Csv { buffer } if buffer.len() >= CHUNK_BYTES);
+        if full || self.rows_written - output.reported >= PAGE_ROWS {
+            self.send(output).await?;
+        }
+        Ok(())
+    }
+
+    /// Sends what is buffered (perhaps nothing) with the progress: the first chunk, once
+    /// the rows are counted.
+    async fn send(&mut self, output: &mut Output) -> Result<(), ApiError> {
+        let data = match &mut self.file {
+            SheetFile::Csv { buffer } => std::mem::take(buffer),
+            SheetFile::Xlsx { .. } => Vec::new(),
+        };
+        output.send(data, self.rows_written).await
+    }
+
+    /// Sends the rest; the last chunk carries the rows the file holds.
+    async fn finish(self, mut output: Output) -> Result<(), ApiError> {
+        let rows_written = self.rows_written;
+        match self.file {
+            SheetFile::Csv { buffer } => {
+                if !buffer.is_empty() || !output.first_sent() || output.reported != rows_written {
+                    output.send(buffer, rows_written).await?;
+                }
+                Ok(())
+            }
+            SheetFile::Xlsx {
+                mut workbook,
+                directory,
+                ..
+            } => {
+                let saved = tokio::task::spawn_blocking(move || {
+                    let mut writer = ChunkWriter {
+                        output,
+                        buffer: Vec::with_capacity(CHUNK_BYTES),
+                        rows_written,
+                    };
+                    workbook.save_to_writer(&mut writer).map_err(xlsx_error)?;
+                    writer.send_buffer().map_err(|_| gone())
+                })
+                .await
+                .map_err(|error| internal("saving the workbook", error))?;
+                drop(directory);
+                saved
+            }
+        }
+    }
+}
+
+impl SheetFile {
+    fn new(format: Format, title: &str) -> Result<Self, ApiError> {
         match format {
-            Format::Csv => Ok(Sheet::Csv {
+            Format::Csv => Ok(SheetFile::Csv {
                 buffer: "\u{feff}".as_bytes().to_vec(),
             }),
             Format::Xlsx => {
@@ -151,7 +252,7 @@ impl Sheet {
                     .map_err(xlsx_error)?
                     .set_name(title)
                     .map_err(xlsx_error)?;
-                Ok(Sheet::Xlsx {
+                Ok(SheetFile::Xlsx {
                     workbook,
                     row: 0,
                     directory,
@@ -162,11 +263,11 @@ impl Sheet {
 
     fn row(&mut self, cells: &[Cell]) -> Result<(), ApiError> {
         match self {
-            Sheet::Csv { buffer } => {
+            SheetFile::Csv { buffer } => {
                 buffer.extend_from_slice(csv_line(cells).as_bytes());
                 Ok(())
             }
-            Sheet::Xlsx { workbook, row, .. } => {
+            SheetFile::Xlsx { workbook, row, .. } => {
                 if *row >= XLSX_MAX_ROWS {
                     return Err(ApiError::ResourceExhausted(egret_runtime::Bilingual::new(
                         "the export has more rows than an XLSX sheet holds; export CSV instead",
@@ -189,47 +290,6 @@ impl Sheet {
             }
         }
     }
-
-    /// Sends what a CSV has gathered once it reaches a chunk.
-    async fn flush(&mut self, output: &mut Output) -> Result<(), ApiError> {
-        if let Sheet::Csv { buffer } = self
-            && buffer.len() >= CHUNK_BYTES
-        {
-            let data = std::mem::take(buffer);
-            output.send(data).await?;
-        }
-        Ok(())
-    }
-
-    /// Sends the rest.
-    async fn finish(self, mut output: Output) -> Result<(), ApiError> {
-        match self {
-            Sheet::Csv { buffer } => {
-                if !buffer.is_empty() || !output.first_sent() {
-                    output.send(buffer).await?;
-                }
-                Ok(())
-            }
-            Sheet::Xlsx {
-                mut workbook,
-                directory,
-                ..
-            } => {
-                let saved = tokio::task::spawn_blocking(move || {
-                    let mut writer = ChunkWriter {
-                        output,
-                        buffer: Vec::with_capacity(CHUNK_BYTES),
-                    };
-                    workbook.save_to_writer(&mut writer).map_err(xlsx_error)?;
-                    writer.send_buffer().map_err(|_| gone())
-                })
-                .await
-                .map_err(|error| internal("saving the workbook", error))?;
-                drop(directory);
-                saved
-            }
-        }
-    }
 }
 
 /// Starts `job` on its own task; its chunks and its error (if any) go to the receiver.
@@ -243,6 +303,8 @@ where
     let output = Output {
         sender,
         header: Some((format.content_type().to_string(), file_name)),
+        rows_total: 0,
+        reported: 0,
     };
     tokio::spawn(async move {
         if let Err(error) = job(output).await {
@@ -323,6 +385,8 @@ impl Reporting {
         );
         let name = file_name("statistics", &detail, format);
         Ok(spawn(format, name, move |mut output| async move {
+            // A row per bucket and the total's.
+            output.rows_total = i64::try_from(buckets.len()).unwrap_or(i64::MAX - 1) + 1;
             let mut sheet = Sheet::new(format, "统计")?;
             let mut header: Vec<Cell> = if dimensions.is_empty() {
                 vec![Cell::text(dimension_name(Dimension::OrgUnit))]
@@ -333,7 +397,8 @@ impl Reporting {
                     .collect()
             };
             header.push(Cell::text(metric_name(metric)));
-            sheet.row(&header)?;
+            sheet.header(&header)?;
+            sheet.send(&mut output).await?;
             for bucket in &buckets {
                 let mut cells: Vec<Cell> = bucket
                     .keys
@@ -396,13 +461,21 @@ impl Reporting {
         };
         let name = file_name(stem, &detail, format);
         Ok(spawn(format, name, move |mut output| async move {
-            let mut sheet = Sheet::new(format, "服务记录")?;
             let national = layout == Layout::NationalPlatform;
-            sheet.row(&texts(if national {
+            output.rows_total = rows::count_service_records(
+                &pool,
+                &subtree,
+                (&period.start, &period.end),
+                national,
+            )
+            .await?;
+            let mut sheet = Sheet::new(format, "服务记录")?;
+            sheet.header(&texts(if national {
                 &NATIONAL_SERVICE_RECORD_COLUMNS
             } else {
                 &SERVICE_RECORD_COLUMNS
             }))?;
+            sheet.send(&mut output).await?;
             let mut after = String::new();
             let mut number = 0i64;
             loop {
@@ -479,13 +552,15 @@ impl Reporting {
         };
         let name = file_name(stem, "", format);
         Ok(spawn(format, name, move |mut output| async move {
+            output.rows_total = rows::count_volunteers(&pool, &subtree).await?;
             let mut sheet = Sheet::new(format, "志愿者")?;
             let national = layout == Layout::NationalPlatform;
-            sheet.row(&texts(if national {
+            sheet.header(&texts(if national {
                 &NATIONAL_VOLUNTEER_COLUMNS
             } else {
                 &VOLUNTEER_COLUMNS
             }))?;
+            sheet.send(&mut output).await?;
             let mut after = String::new();
             let mut number = 0i64;
             loop {
@@ -547,8 +622,10 @@ impl Reporting {
         let pool = self.database.reader().clone();
         let name = file_name("teams", "", format);
         Ok(spawn(format, name, move |mut output| async move {
+            output.rows_total = rows::count_teams(&pool, &subtree).await?;
             let mut sheet = Sheet::new(format, "队伍登记表")?;
-            sheet.row(&texts(&TEAM_COLUMNS))?;
+            sheet.header(&texts(&TEAM_COLUMNS))?;
+            sheet.send(&mut output).await?;
             let mut after = String::new();
             loop {
                 let page = rows::teams_page(&pool, &subtree, &after, PAGE_ROWS).await?;
@@ -711,6 +788,7 @@ mod tests {
             ids.windows(2).all(|pair| pair[0] < pair[1]),
             "each once, in order"
         );
+        assert_progress(&chunks, records as i64);
 
         let chunks = drain(
             reporting
@@ -721,7 +799,35 @@ mod tests {
         .await;
         assert!(chunks[0].file_name.ends_with(".xlsx"));
         assert!(chunks.concat_data().starts_with(b"PK"), "a zip");
+        assert_progress(&chunks, records as i64);
+        // The workbook sends no byte before it is finished: its progress comes alone.
+        let alone: Vec<i64> = chunks
+            .iter()
+            .filter(|chunk| chunk.data.is_empty() && chunk.rows_written < records as i64)
+            .map(|chunk| chunk.rows_written)
+            .collect();
+        assert_eq!(alone, [0, PAGE_ROWS, 2 * PAGE_ROWS]);
         reporting.database().close().await;
+    }
+
+    /// Every chunk carries the total; the rows written never go back, come at least every
+    /// page, and end at `rows`.
+    #[track_caller]
+    fn assert_progress(chunks: &[Chunk], rows: i64) {
+        assert!(chunks.iter().all(|chunk| chunk.rows_total == rows));
+        assert_eq!(chunks[0].rows_written, 0, "the first chunk once counted");
+        assert!(
+            chunks
+                .windows(2)
+                .all(|pair| pair[0].rows_written <= pair[1].rows_written
+                    && pair[1].rows_written - pair[0].rows_written <= PAGE_ROWS),
+            "{:?}",
+            chunks
+                .iter()
+                .map(|chunk| chunk.rows_written)
+                .collect::<Vec<_>>()
+        );
+        assert_eq!(chunks.last().map(|chunk| chunk.rows_written), Some(rows));
     }
 
     trait Concat {

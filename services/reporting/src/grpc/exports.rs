@@ -36,6 +36,8 @@ fn forward<T: Send + 'static>(
                     data: chunk.data,
                     content_type: chunk.content_type,
                     file_name: chunk.file_name,
+                    rows_written: chunk.rows_written,
+                    rows_total: chunk.rows_total,
                 })
             })
             .map_err(Status::from);

@@ -44,6 +44,36 @@ pub struct ServiceRecordRow {
     pub state: String,
 }
 
+/// How many of the subtree's service records are dated in `[start, end]`: the rows
+/// [`service_records_page`] reads, counted with the same filter.
+pub async fn count_service_records(
+    pool: &AnyPool,
+    subtree: &Subtree,
+    (start, end): (&str, &str),
+    approved_only: bool,
+) -> Result<i64, ApiError> {
+    let approved = if approved_only {
+        " AND r.state = 'approved'"
+    } else {
+        ""
+    };
+    let sql = format!(
+        "SELECT CAST(COUNT(*) AS BIGINT) \
+         FROM service_records r JOIN org_units o ON o.id = r.org_unit_id \
+         WHERE o.path >= $1 AND o.path < $2 AND r.service_date >= $3 AND r.service_date <= $4\
+         {approved}"
+    );
+    let (count,): (i64,) = sqlx::query_as(&sql)
+        .bind(&subtree.low)
+        .bind(&subtree.high)
+        .bind(start)
+        .bind(end)
+        .fetch_one(pool)
+        .await
+        .map_err(sql_error("service records count"))?;
+    Ok(count)
+}
+
 /// One page of the subtree's service records dated in `[start, end]`, after `after`.
 pub async fn service_records_page(
     pool: &AnyPool,
@@ -108,6 +138,23 @@ pub struct VolunteerRow {
     pub minutes: i64,
 }
 
+/// How many active volunteers serve in the subtree: the rows [`volunteers_page`] reads,
+/// counted with the same filter.
+pub async fn count_volunteers(pool: &AnyPool, subtree: &Subtree) -> Result<i64, ApiError> {
+    let (count,): (i64,) = sqlx::query_as(
+        "SELECT CAST(COUNT(*) AS BIGINT) FROM volunteers v \
+         WHERE v.status = 1 AND EXISTS (SELECT 1 FROM volunteer_units vu \
+               JOIN org_units o ON o.id = vu.org_unit_id \
+               WHERE vu.volunteer_id = v.id AND o.path >= $1 AND o.path < $2)",
+    )
+    .bind(&subtree.low)
+    .bind(&subtree.high)
+    .fetch_one(pool)
+    .await
+    .map_err(sql_error("volunteers count"))?;
+    Ok(count)
+}
+
 /// One page of the active volunteers serving in the subtree, after `after`.
 pub async fn volunteers_page(
     pool: &AnyPool,
@@ -169,6 +216,22 @@ pub struct TeamRow {
     pub tier: i64,
     /// Status number.
     pub status: i64,
+}
+
+/// How many registration forms the subtree holds: the rows [`teams_page`] reads, counted
+/// with the same filter.
+pub async fn count_teams(pool: &AnyPool, subtree: &Subtree) -> Result<i64, ApiError> {
+    let (count,): (i64,) = sqlx::query_as(
+        "SELECT CAST(COUNT(*) AS BIGINT) \
+         FROM registration_forms f JOIN org_units o ON o.id = f.org_unit_id \
+         WHERE o.path >= $1 AND o.path < $2",
+    )
+    .bind(&subtree.low)
+    .bind(&subtree.high)
+    .fetch_one(pool)
+    .await
+    .map_err(sql_error("teams count"))?;
+    Ok(count)
 }
 
 /// One page of the subtree's registration forms, after `after` (a unit id).

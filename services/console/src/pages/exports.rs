@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use egret_proto::common::v1::Date;
 use egret_proto::reporting::v1::{
     ExportFormat, ExportServiceRecordsRequest, ExportTeamsRequest, ExportVolunteersRequest,
-    Layout as ExportLayout,
+    FileChunk, Layout as ExportLayout,
 };
 use futures::StreamExt as _;
 use futures::future::BoxFuture;
@@ -330,6 +330,17 @@ fn read_form(form: &Posted) -> Result<Choice, Failure> {
     })
 }
 
+/// The chunks of an export's answer, whichever export's messages carry them.
+fn chunks<M: Send + 'static>(
+    answer: Result<tonic::Response<tonic::Streaming<M>>, tonic::Status>,
+    chunk: fn(M) -> Option<FileChunk>,
+) -> Result<ChunkStream, tonic::Status> {
+    let stream = answer?.into_inner();
+    Ok(Box::pin(stream.map(move |message| {
+        message.map(|message| chunk(message).unwrap_or_default())
+    })))
+}
+
 /// The export's call as the signed-in person, to be awaited by the job: its chunks, or
 /// why it was refused.
 fn export_call(
@@ -361,14 +372,12 @@ fn export_call(
             );
             request.set_timeout(EXPORT_CALL_TIMEOUT);
             Box::pin(async move {
-                let stream = api
-                    .statistics_exports()
-                    .export_service_records(request)
-                    .await?
-                    .into_inner();
-                Ok(Box::pin(
-                    stream.map(|message| message.map(|message| message.chunk.unwrap_or_default())),
-                ) as ChunkStream)
+                chunks(
+                    api.statistics_exports()
+                        .export_service_records(request)
+                        .await,
+                    |message| message.chunk,
+                )
             })
         }
         "teams" => {
@@ -382,14 +391,10 @@ fn export_call(
             );
             request.set_timeout(EXPORT_CALL_TIMEOUT);
             Box::pin(async move {
-                let stream = api
-                    .statistics_exports()
-                    .export_teams(request)
-                    .await?
-                    .into_inner();
-                Ok(Box::pin(
-                    stream.map(|message| message.map(|message| message.chunk.unwrap_or_default())),
-                ) as ChunkStream)
+                chunks(
+                    api.statistics_exports().export_teams(request).await,
+                    |message| message.chunk,
+                )
             })
         }
         _ => {
@@ -404,14 +409,10 @@ fn export_call(
             );
             request.set_timeout(EXPORT_CALL_TIMEOUT);
             Box::pin(async move {
-                let stream = api
-                    .statistics_exports()
-                    .export_volunteers(request)
-                    .await?
-                    .into_inner();
-                Ok(Box::pin(
-                    stream.map(|message| message.map(|message| message.chunk.unwrap_or_default())),
-                ) as ChunkStream)
+                chunks(
+                    api.statistics_exports().export_volunteers(request).await,
+                    |message| message.chunk,
+                )
             })
         }
     }
